@@ -1,0 +1,60 @@
+/**
+ * Typed errors. Every error Quartet throws on bad input is one of these, and its message
+ * names the node, tensor, file or option at fault.
+ *
+ * @module
+ */
+
+/** Base class of every error Quartet throws on purpose. */
+export class QuartetError extends Error {
+  /** Creates the error with its message. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Shapes that do not fit an operation (rank, dimension mismatch, negative or huge dims). */
+export class ShapeError extends QuartetError {}
+
+/** A tensor of a data type an operation does not accept. */
+export class DTypeError extends QuartetError {}
+
+/** A memory request past the configured maximum of the Wasm arena. */
+export class OutOfMemoryError extends QuartetError {}
+
+/** An option or argument with a value Quartet does not accept. */
+export class InvalidArgumentError extends QuartetError {}
+
+/** The kernel Wasm module could not be compiled or instantiated on this host. */
+export class KernelLoadError extends QuartetError {}
+
+/** A model file that is malformed, truncated or inconsistent. */
+export class ModelFormatError extends QuartetError {}
+
+/** One node the engine cannot run, and why. */
+export interface UnsupportedNode {
+  /** The node's name (or a generated one when the model has none). */
+  node: string;
+  /** Its operator type. */
+  op: string;
+  /** What is missing: the op itself, an attribute value, an input type… */
+  reason: string;
+}
+
+/** Every unsupported op or attribute of a model, reported at load time all at once. */
+export class UnsupportedOpError extends QuartetError {
+  /** The nodes that cannot run. */
+  readonly nodes: readonly UnsupportedNode[];
+
+  /** Creates the error from the list of unsupported nodes. */
+  constructor(nodes: readonly UnsupportedNode[], options?: ErrorOptions) {
+    const lines = nodes.map((n) => `  - node "${n.node}" (${n.op}): ${n.reason}`);
+    super(
+      `The model uses ${nodes.length} unsupported node${nodes.length === 1 ? "" : "s"}:\n` +
+        lines.join("\n"),
+      options,
+    );
+    this.nodes = nodes;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The engine's graph IR, independent of any file format: the ONNX, TF.js and safetensors
+ * importers all produce it, and every pass works on it.
+ *
+ * @module
+ */
+import type { DType, Tensor } from "../tensor.ts";
+
+/** A dimension: a size, or the name of a symbolic size resolved at run time. */
+export type Dim = number | string;
+
+/** An attribute value, as ONNX defines them (int64 values become numbers). */
+export type AttributeValue =
+  | number
+  | string
+  | number[]
+  | string[]
+  | Tensor
+  | Tensor[]
+  | Graph
+  | Graph[];
+
+/** One operation. Input names may be "" for an omitted optional input. */
+export interface Node {
+  /** Unique name (importers generate one when the file has none). */
+  name: string;
+  /** Operator type, e.g. "Conv". */
+  op: string;
+  /** Operator domain ("" for the default ONNX domain). */
+  domain: string;
+  /** Names of the input values. */
+  inputs: string[];
+  /** Names of the output values. */
+  outputs: string[];
+  /** Attributes by name. */
+  attributes: Record<string, AttributeValue>;
+}
+
+/** Name, element type and (possibly symbolic) shape of a value. */
+export interface ValueInfo {
+  /** The value's name. */
+  name: string;
+  /** Element type. */
+  type: DType;
+  /** Shape; undefined when unknown. */
+  dims?: Dim[];
+}
+
+/** A graph: nodes in the order the file lists them, plus its interface and constants. */
+export interface Graph {
+  /** The graph's name. */
+  name: string;
+  /** Nodes. */
+  nodes: Node[];
+  /** Inputs the caller feeds (initializers are not listed here). */
+  inputs: ValueInfo[];
+  /** Outputs the graph produces. */
+  outputs: ValueInfo[];
+  /** Constant tensors by name. */
+  initializers: Map<string, Tensor>;
+  /** Known types and shapes of intermediate values. */
+  valueInfo: Map<string, ValueInfo>;
+}
+
+/** A whole model. */
+export interface Model {
+  /** The main graph. */
+  graph: Graph;
+  /** Operator set version per domain ("" is the default ONNX domain). */
+  opsets: Record<string, number>;
+  /** Who produced the file, when it says. */
+  producer?: string;
+}

@@ -1,0 +1,173 @@
+/**
+ * The one Wasm memory every kernel works in. TypeScript owns it: it hands out 64-byte aligned
+ * blocks, and kernels receive byte offsets into it. Views are made fresh on each call because
+ * growing the memory detaches the old buffer.
+ *
+ * @module
+ */
+import { OutOfMemoryError } from "../errors.ts";
+
+const PAGE = 65536;
+const ALIGN = 64;
+/** Bytes kept free past the last block: kernels may read one vector past a row's end. */
+const GUARD = 64;
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}
+
+/** Options of an arena. */
+export interface ArenaOptions {
+  /** Largest size the memory may grow to, in bytes (default and ceiling: 4 GiB). */
+  maxBytes?: number;
+  /** Offset below which the kernel module keeps its static data. */
+  base: number;
+}
+
+/** A first-fit allocator over one growable `WebAssembly.Memory`. */
+export class Arena {
+  /** The memory kernels are instantiated with. */
+  readonly memory: WebAssembly.Memory;
+  /** The most bytes this arena may use. */
+  readonly maxBytes: number;
+  readonly #base: number;
+  #top: number;
+  #peak = 0;
+  #live = new Map<number, number>();
+  /** Free blocks: offset to size, kept coalesced. */
+  #free = new Map<number, number>();
+
+  /** Creates an arena whose first block starts above `base`. */
+  constructor(options: ArenaOptions) {
+    const ceiling = 65536 * PAGE;
+    this.maxBytes = Math.min(options.maxBytes ?? ceiling, ceiling);
+    this.#base = alignUp(options.base, ALIGN);
+    this.#top = this.#base;
+    const initial = Math.ceil((this.#base + GUARD) / PAGE) + 1;
+    if (initial * PAGE > this.maxBytes) {
+      throw new OutOfMemoryError(
+        `Cannot create the arena: maxBytes ${formatBytes(this.maxBytes)} is below the ` +
+          `${formatBytes(initial * PAGE)} the kernels need`,
+      );
+    }
+    this.memory = new WebAssembly.Memory({
+      initial,
+      maximum: Math.floor(this.maxBytes / PAGE),
+    });
+  }
+
+  /** Bytes currently allocated. */
+  get liveBytes(): number {
+    let n = 0;
+    for (const size of this.#live.values()) n += size;
+    return n;
+  }
+
+  /** Highest end of any allocation so far, relative to the arena start. */
+  get peakBytes(): number {
+    return this.#peak;
+  }
+
+  /** Current size of the memory in bytes. */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Allocates `bytes` (64-byte aligned) and returns the byte offset. `what` names the tensor
+   * in the error when the request cannot be met.
+   */
+  alloc(bytes: number, what = "a tensor"): number {
+    if (!Number.isFinite(bytes) || bytes < 0 || !Number.isInteger(bytes)) {
+      throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
+    }
+    const size = alignUp(Math.max(bytes, 1), ALIGN);
+    for (const [off, free] of this.#free) {
+      if (free >= size) {
+        this.#free.delete(off);
+        if (free > size) this.#free.set(off + size, free - size);
+        this.#live.set(off, size);
+        return off;
+      }
+    }
+    const off = this.#top;
+    this.#ensure(off + size + GUARD, what, size);
+    this.#top = off + size;
+    this.#peak = Math.max(this.#peak, this.#top - this.#base);
+    this.#live.set(off, size);
+    return off;
+  }
+
+  /** Returns a block to the arena. */
+  free(offset: number): void {
+    const size = this.#live.get(offset);
+    if (size === undefined) throw new RangeError(`Arena.free: ${offset} is not a live block`);
+    this.#live.delete(offset);
+    let start = offset;
+    let end = offset + size;
+    for (const [off, len] of this.#free) {
+      if (off + len === start) {
+        start = off;
+        this.#free.delete(off);
+      } else if (off === end) {
+        end += len;
+        this.#free.delete(off);
+      }
+    }
+    if (end === this.#top) this.#top = start;
+    else this.#free.set(start, end - start);
+  }
+
+  /** Frees every block. */
+  reset(): void {
+    this.#live.clear();
+    this.#free.clear();
+    this.#top = this.#base;
+  }
+
+  #ensure(end: number, what: string, size: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    if (end > this.maxBytes) {
+      throw new OutOfMemoryError(
+        `Cannot allocate ${what}: ${formatBytes(size)} would take the arena to ` +
+          `${formatBytes(end)}, past its maximum of ${formatBytes(this.maxBytes)}`,
+      );
+    }
+    // Grow geometrically so repeated small growths stay cheap.
+    const want = Math.min(Math.max(end, have * 1.5), this.maxBytes);
+    try {
+      this.memory.grow(Math.ceil((want - have) / PAGE));
+    } catch (cause) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        throw new OutOfMemoryError(
+          `Cannot allocate ${what}: the host refused to grow the memory to ${formatBytes(end)}`,
+          { cause },
+        );
+      }
+    }
+  }
+
+  /** A Float32Array view of `length` floats at byte offset `offset`. */
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, offset, length);
+  }
+
+  /** An Int32Array view of `length` integers at byte offset `offset`. */
+  i32(offset: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, offset, length);
+  }
+
+  /** A Uint8Array view of `length` bytes at byte offset `offset`. */
+  u8(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, offset, length);
+  }
+}

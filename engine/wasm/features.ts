@@ -1,0 +1,61 @@
+/**
+ * Honest capability detection: tiny embedded modules are validated by the host, so what we
+ * report is what the engine will actually get.
+ *
+ * @module
+ */
+
+// (func (result v128) v128.const 0)
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, ...new Array(16).fill(0),
+  0x0b,
+]);
+
+// (func (result v128) (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0)))
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00, 0x0a, 0x3d, 0x01, 0x3b, 0x00,
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array(16).fill(0)]),
+  0xfd, 0x85, 0x02, 0x0b,
+]);
+
+/** What the host's WebAssembly engine supports. */
+export interface WasmFeatures {
+  /** 128-bit SIMD. */
+  simd: boolean;
+  /** Relaxed SIMD (fused multiply-add). */
+  relaxedSimd: boolean;
+  /** Shared memory is available and the page is cross-origin isolated where that matters. */
+  threads: boolean;
+}
+
+function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
+  try {
+    return WebAssembly.validate(bytes);
+  } catch {
+    return false;
+  }
+}
+
+function sharedMemoryUsable(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  if (g.crossOriginIsolated === false) return false;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Detects the WebAssembly features of this host. */
+export function detectFeatures(): WasmFeatures {
+  const simd = validates(SIMD_PROBE);
+  return {
+    simd,
+    relaxedSimd: simd && validates(RELAXED_PROBE),
+    threads: sharedMemoryUsable(),
+  };
+}

@@ -1,0 +1,87 @@
+// Fused activation epilogue shared by GEMM, conv and elementwise kernels.
+// Codes come from kernels-as/activations.ts through the generated constants.
+import * as ACT from "./gen/activation_codes";
+import { erf1, erf4, sigmoid1, sigmoid4, tanh1, tanh4 } from "./math";
+
+const SQRT1_2: f32 = 0.7071067811865476;
+const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
+const GELU_K: f32 = 0.044715;
+
+/** Applies activation `act` with parameters p0, p1 to four lanes. */
+export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
+  switch (act) {
+    case ACT.CLAMP:
+      return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
+    case ACT.SILU:
+      return f32x4.mul(x, sigmoid4(x));
+    case ACT.GELU_ERF: {
+      const e = erf4(f32x4.mul(x, f32x4.splat(SQRT1_2)));
+      return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(e, f32x4.splat(1.0)));
+    }
+    case ACT.GELU_TANH: {
+      const x3 = f32x4.mul(f32x4.mul(x, x), x);
+      const inner = f32x4.mul(f32x4.add(x, f32x4.mul(x3, f32x4.splat(GELU_K))), f32x4.splat(GELU_C));
+      return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(tanh4(inner), f32x4.splat(1.0)));
+    }
+    case ACT.SIGMOID:
+      return sigmoid4(x);
+    case ACT.TANH:
+      return tanh4(x);
+    case ACT.LEAKYRELU: {
+      const neg = f32x4.lt(x, f32x4.splat(0.0));
+      return v128.bitselect(f32x4.mul(x, f32x4.splat(p0)), x, neg);
+    }
+    case ACT.HARDSIGMOID: {
+      const y = f32x4.add(f32x4.mul(x, f32x4.splat(p0)), f32x4.splat(p1));
+      return f32x4.min(f32x4.max(y, f32x4.splat(0.0)), f32x4.splat(1.0));
+    }
+    case ACT.HARDSWISH: {
+      const y = f32x4.add(f32x4.mul(x, f32x4.splat(<f32>(1.0 / 6.0))), f32x4.splat(0.5));
+      return f32x4.mul(x, f32x4.min(f32x4.max(y, f32x4.splat(0.0)), f32x4.splat(1.0)));
+    }
+    default:
+      return x;
+  }
+}
+
+/** Scalar twin of activate4. */
+export function activate1(x: f32, act: i32, p0: f32, p1: f32): f32 {
+  switch (act) {
+    case ACT.CLAMP:
+      return Mathf.min(Mathf.max(x, p0), p1);
+    case ACT.SILU:
+      return x * sigmoid1(x);
+    case ACT.GELU_ERF:
+      return 0.5 * x * (1.0 + erf1(x * SQRT1_2));
+    case ACT.GELU_TANH:
+      return 0.5 * x * (1.0 + tanh1(GELU_C * (x + GELU_K * x * x * x)));
+    case ACT.SIGMOID:
+      return sigmoid1(x);
+    case ACT.TANH:
+      return tanh1(x);
+    case ACT.LEAKYRELU:
+      return x < 0 ? x * p0 : x;
+    case ACT.HARDSIGMOID:
+      return Mathf.min(Mathf.max(x * p0 + p1, 0.0), 1.0);
+    case ACT.HARDSWISH:
+      return x * Mathf.min(Mathf.max(x * <f32>(1.0 / 6.0) + 0.5, 0.0), 1.0);
+    default:
+      return x;
+  }
+}
+
+/** Applies an activation in place to n floats at byte offset p. */
+export function activateRange(p: usize, n: i32, act: i32, p0: f32, p1: f32): void {
+  if (act == ACT.NONE) return;
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const q = p + (<usize>i << 2);
+      v128.store(q, activate4(v128.load(q), act, p0, p1));
+    }
+  }
+  for (; i < n; i++) {
+    const q = p + (<usize>i << 2);
+    store<f32>(q, activate1(load<f32>(q), act, p0, p1));
+  }
+}
