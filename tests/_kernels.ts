@@ -1,0 +1,33 @@
+import { type Kernels, type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
+
+/** Every kernel build this host can run (relaxed only where supported). */
+export const VARIANTS: KernelVariant[] = ["scalar", "simd", "relaxed"];
+
+const cache = new Map<KernelVariant, Promise<Kernels>>();
+
+/** The kernels of one build, loaded once per test process. */
+export function kernelsFor(variant: KernelVariant): Promise<Kernels> {
+  let k = cache.get(variant);
+  if (!k) {
+    k = loadKernels({ kernels: variant });
+    cache.set(variant, k);
+  }
+  return k;
+}
+
+/** Copies floats into a new arena block; returns its byte offset. */
+export function upload(kr: Kernels, data: Float32Array): number {
+  const off = kr.arena.alloc(data.byteLength);
+  kr.arena.f32(off, data.length).set(data);
+  return off;
+}
+
+/** Copies n floats out of the arena. */
+export function download(kr: Kernels, offset: number, n: number): Float32Array {
+  return kr.arena.f32(offset, n).slice();
+}
+
+/** Tolerances per build: relaxed FMA rounds differently from mul + add. */
+export function tolerance(k: number): { rtol: number; atol: number } {
+  return { rtol: 1e-4, atol: 1e-5 * Math.sqrt(Math.max(k, 1)) };
+}
