@@ -177,7 +177,7 @@ if (import.meta.main) {
   const t0 = performance.now();
   const artefacts = await buildKernels();
   for (const [name, bytes] of artefacts) {
-    const tmp = path(`build/${name}.tmp`);
+    const tmp = path(`build/${name}.${Deno.pid}.tmp`);
     await Deno.writeFile(tmp, bytes);
     await Deno.rename(tmp, path(`build/${name}`));
   }
