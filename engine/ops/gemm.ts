@@ -19,9 +19,11 @@ export interface Epilogue {
 
 /** Columns per packed panel of the row-major-activation form (shared with GEMV). */
 export const GEMM_NR = 8;
-/** Rows per register tile of the row-major-activation form (6x8 measured fastest). */
-export const GEMM_MR = 6;
-/** Rows per packed weight panel of the channel-major (NCHW) form. */
+/**
+ * Rows per packed weight panel of the channel-major (NCHW) form. 6x8 measured fastest with
+ * relaxed FMA (12 accumulators + 2 weight vectors + 1 broadcast fit the 16 vector registers);
+ * the plain SIMD build keeps the same packing and also uses its 6x8 tile.
+ */
 export const GEMM_NCHW_MR = 6;
 
 /** Weights packed for `gemm`: W is k x n. */
@@ -87,7 +89,10 @@ export function gemm(
   const p0 = epilogue.p0 ?? 0;
   const p1 = epilogue.p1 ?? 0;
   if (m === 1) kr.fn.f32_gemv_1x8(w.n, w.k, a, w.offset, c, act, p0, p1);
-  else kr.fn.f32_gemm_6x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
+  // Without FMA, mul + add needs a temporary per step: 6x8 would spill, 4x8 does not.
+  else if (kr.variant === "relaxed") {
+    kr.fn.f32_gemm_6x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
+  } else kr.fn.f32_gemm_4x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
 }
 
 /** Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. */

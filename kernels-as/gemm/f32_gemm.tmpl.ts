@@ -31,26 +31,37 @@ export function gemmSource(mr: number, nr: number): { name: string; source: stri
   const rows = range(mr);
   const vecs = range(nv);
   const acc = (r: number, v: number) => `c${r}_${v}`;
+  // One k step (u = 0 or 1 within the unrolled pair): NR/4 W vectors, one splat per row.
+  const step = (u: number) => `
+${vecs.map((v) => `          const b${u}_${v} = v128.load(wk, ${u * nr * 4 + v * 16});`).join("\n")}
+${
+    rows.map((r) =>
+      [`          const s${u}_${r} = v128.load32_splat(a${r} + kk, ${u * 4});`]
+        .concat(
+          vecs.map((v) => `          ${acc(r, v)} = madd4(s${u}_${r}, b${u}_${v}, ${acc(r, v)});`),
+        )
+        .join("\n")
+    ).join("\n")
+  }`;
   const simd = `
+    // Column chunks whose packed W fits in L2 while every row tile passes over it.
+    const chunk = max(1, <i32>(CHUNK_BYTES / panel)) * ${nr};
+    for (let jc = 0; jc < n; jc += chunk) {
+    const jend = min(n, jc + chunk);
     for (let i0 = 0; i0 < m; i0 += ${mr}) {
 ${rows.map((r) => `      const a${r} = a + (<usize>min(i0 + ${r}, m - 1) * lda4);`).join("\n")}
-      let wp = w;
-      for (let j0 = 0; j0 < n; j0 += ${nr}) {
+      let wp = w + <usize>(jc / ${nr}) * panel;
+      for (let j0 = jc; j0 < jend; j0 += ${nr}) {
 ${
     rows.map((r) => vecs.map((v) => `        let ${acc(r, v)} = v128.load(wp, ${v * 16});`).join("\n"))
       .join("\n")
   }
         let wk = wp + ${nr * 4};
-        for (let kk: usize = 0; kk < kb; kk += 4) {
-${vecs.map((v) => `          const b${v} = v128.load(wk, ${v * 16});`).join("\n")}
-${
-    rows.map((r) =>
-      [`          const s${r} = v128.load32_splat(a${r} + kk);`]
-        .concat(vecs.map((v) => `          ${acc(r, v)} = madd4(s${r}, b${v}, ${acc(r, v)});`))
-        .join("\n")
-    ).join("\n")
-  }
-          wk += ${nr * 4};
+        let kk: usize = 0;
+        for (; kk + 8 <= kb; kk += 8) {${step(0)}${step(1)}
+          wk += ${2 * nr * 4};
+        }
+        if (kk < kb) {${step(0)}
         }
         if (act != 0) {
 ${
@@ -83,6 +94,7 @@ ${
         }
         wp += panel;
       }
+    }
     }`;
   const scalar = `
     for (let i = 0; i < m; i++) {
@@ -111,6 +123,7 @@ import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
 
 const SCRATCH = memory.data(${nr * 4}, 16);
+const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   if (act == CLAMP) return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
@@ -201,14 +214,20 @@ ${
           }`;
   };
   const simd = `
+    // Column chunks of X that stay in L2 while every weight panel passes over them.
+    const chunk = max(${nr}, (<i32>(CHUNK_BYTES / (<usize>k * 4)) / ${nr}) * ${nr});
+    for (let jc = 0; jc < n; jc += chunk) {
+    const jend = min(n, jc + chunk);
+    wp = w;
     for (let i0 = 0; i0 < m; i0 += ${mr}) {
       const mc = min(${mr}, m - i0);
-      let j0 = 0;
-      for (; j0 + ${nr} <= n; j0 += ${nr}) {${block(nr)}
+      let j0 = jc;
+      for (; j0 + ${nr} <= jend; j0 += ${nr}) {${block(nr)}
       }
-      for (; j0 < n; j0 += 4) {${block(4)}
+      for (; j0 < jend; j0 += 4) {${block(4)}
       }
       wp += panel;
+    }
     }`;
   const scalar = `
     for (let i0 = 0; i0 < m; i0 += ${mr}) {
@@ -236,6 +255,7 @@ import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
 
 const SCRATCH = memory.data(${nr * 4}, 16);
+const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   if (act == CLAMP) return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));

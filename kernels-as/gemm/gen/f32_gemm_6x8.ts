@@ -4,6 +4,7 @@ import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
 
 const SCRATCH = memory.data(32, 16);
+const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   if (act == CLAMP) return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
@@ -23,6 +24,10 @@ export function f32_gemm_6x8(
   const kb = <usize>k << 2;
   const panel = (<usize>k + 1) * 32;
   if (ASC_FEATURE_SIMD) {
+    // Column chunks whose packed W fits in L2 while every row tile passes over it.
+    const chunk = max(1, <i32>(CHUNK_BYTES / panel)) * 8;
+    for (let jc = 0; jc < n; jc += chunk) {
+    const jend = min(n, jc + chunk);
     for (let i0 = 0; i0 < m; i0 += 6) {
       const a0 = a + (<usize>min(i0 + 0, m - 1) * lda4);
       const a1 = a + (<usize>min(i0 + 1, m - 1) * lda4);
@@ -30,8 +35,8 @@ export function f32_gemm_6x8(
       const a3 = a + (<usize>min(i0 + 3, m - 1) * lda4);
       const a4 = a + (<usize>min(i0 + 4, m - 1) * lda4);
       const a5 = a + (<usize>min(i0 + 5, m - 1) * lda4);
-      let wp = w;
-      for (let j0 = 0; j0 < n; j0 += 8) {
+      let wp = w + <usize>(jc / 8) * panel;
+      for (let j0 = jc; j0 < jend; j0 += 8) {
         let c0_0 = v128.load(wp, 0);
         let c0_1 = v128.load(wp, 16);
         let c1_0 = v128.load(wp, 0);
@@ -45,28 +50,71 @@ export function f32_gemm_6x8(
         let c5_0 = v128.load(wp, 0);
         let c5_1 = v128.load(wp, 16);
         let wk = wp + 32;
-        for (let kk: usize = 0; kk < kb; kk += 4) {
-          const b0 = v128.load(wk, 0);
-          const b1 = v128.load(wk, 16);
-          const s0 = v128.load32_splat(a0 + kk);
-          c0_0 = madd4(s0, b0, c0_0);
-          c0_1 = madd4(s0, b1, c0_1);
-          const s1 = v128.load32_splat(a1 + kk);
-          c1_0 = madd4(s1, b0, c1_0);
-          c1_1 = madd4(s1, b1, c1_1);
-          const s2 = v128.load32_splat(a2 + kk);
-          c2_0 = madd4(s2, b0, c2_0);
-          c2_1 = madd4(s2, b1, c2_1);
-          const s3 = v128.load32_splat(a3 + kk);
-          c3_0 = madd4(s3, b0, c3_0);
-          c3_1 = madd4(s3, b1, c3_1);
-          const s4 = v128.load32_splat(a4 + kk);
-          c4_0 = madd4(s4, b0, c4_0);
-          c4_1 = madd4(s4, b1, c4_1);
-          const s5 = v128.load32_splat(a5 + kk);
-          c5_0 = madd4(s5, b0, c5_0);
-          c5_1 = madd4(s5, b1, c5_1);
-          wk += 32;
+        let kk: usize = 0;
+        for (; kk + 8 <= kb; kk += 8) {
+          const b0_0 = v128.load(wk, 0);
+          const b0_1 = v128.load(wk, 16);
+          const s0_0 = v128.load32_splat(a0 + kk, 0);
+          c0_0 = madd4(s0_0, b0_0, c0_0);
+          c0_1 = madd4(s0_0, b0_1, c0_1);
+          const s0_1 = v128.load32_splat(a1 + kk, 0);
+          c1_0 = madd4(s0_1, b0_0, c1_0);
+          c1_1 = madd4(s0_1, b0_1, c1_1);
+          const s0_2 = v128.load32_splat(a2 + kk, 0);
+          c2_0 = madd4(s0_2, b0_0, c2_0);
+          c2_1 = madd4(s0_2, b0_1, c2_1);
+          const s0_3 = v128.load32_splat(a3 + kk, 0);
+          c3_0 = madd4(s0_3, b0_0, c3_0);
+          c3_1 = madd4(s0_3, b0_1, c3_1);
+          const s0_4 = v128.load32_splat(a4 + kk, 0);
+          c4_0 = madd4(s0_4, b0_0, c4_0);
+          c4_1 = madd4(s0_4, b0_1, c4_1);
+          const s0_5 = v128.load32_splat(a5 + kk, 0);
+          c5_0 = madd4(s0_5, b0_0, c5_0);
+          c5_1 = madd4(s0_5, b0_1, c5_1);
+          const b1_0 = v128.load(wk, 32);
+          const b1_1 = v128.load(wk, 48);
+          const s1_0 = v128.load32_splat(a0 + kk, 4);
+          c0_0 = madd4(s1_0, b1_0, c0_0);
+          c0_1 = madd4(s1_0, b1_1, c0_1);
+          const s1_1 = v128.load32_splat(a1 + kk, 4);
+          c1_0 = madd4(s1_1, b1_0, c1_0);
+          c1_1 = madd4(s1_1, b1_1, c1_1);
+          const s1_2 = v128.load32_splat(a2 + kk, 4);
+          c2_0 = madd4(s1_2, b1_0, c2_0);
+          c2_1 = madd4(s1_2, b1_1, c2_1);
+          const s1_3 = v128.load32_splat(a3 + kk, 4);
+          c3_0 = madd4(s1_3, b1_0, c3_0);
+          c3_1 = madd4(s1_3, b1_1, c3_1);
+          const s1_4 = v128.load32_splat(a4 + kk, 4);
+          c4_0 = madd4(s1_4, b1_0, c4_0);
+          c4_1 = madd4(s1_4, b1_1, c4_1);
+          const s1_5 = v128.load32_splat(a5 + kk, 4);
+          c5_0 = madd4(s1_5, b1_0, c5_0);
+          c5_1 = madd4(s1_5, b1_1, c5_1);
+          wk += 64;
+        }
+        if (kk < kb) {
+          const b0_0 = v128.load(wk, 0);
+          const b0_1 = v128.load(wk, 16);
+          const s0_0 = v128.load32_splat(a0 + kk, 0);
+          c0_0 = madd4(s0_0, b0_0, c0_0);
+          c0_1 = madd4(s0_0, b0_1, c0_1);
+          const s0_1 = v128.load32_splat(a1 + kk, 0);
+          c1_0 = madd4(s0_1, b0_0, c1_0);
+          c1_1 = madd4(s0_1, b0_1, c1_1);
+          const s0_2 = v128.load32_splat(a2 + kk, 0);
+          c2_0 = madd4(s0_2, b0_0, c2_0);
+          c2_1 = madd4(s0_2, b0_1, c2_1);
+          const s0_3 = v128.load32_splat(a3 + kk, 0);
+          c3_0 = madd4(s0_3, b0_0, c3_0);
+          c3_1 = madd4(s0_3, b0_1, c3_1);
+          const s0_4 = v128.load32_splat(a4 + kk, 0);
+          c4_0 = madd4(s0_4, b0_0, c4_0);
+          c4_1 = madd4(s0_4, b0_1, c4_1);
+          const s0_5 = v128.load32_splat(a5 + kk, 0);
+          c5_0 = madd4(s0_5, b0_0, c5_0);
+          c5_1 = madd4(s0_5, b0_1, c5_1);
         }
         if (act != 0) {
           c0_0 = epilogue4(c0_0, act, p0, p1);
@@ -140,6 +188,7 @@ export function f32_gemm_6x8(
         }
         wp += panel;
       }
+    }
     }
   } else {
     for (let i = 0; i < m; i++) {

@@ -4,6 +4,7 @@ import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
 
 const SCRATCH = memory.data(32, 16);
+const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   if (act == CLAMP) return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
@@ -24,10 +25,15 @@ export function f32_gemm_nchw_6x8(
   const panel = (<usize>k + 1) * 24;
   let wp = w;
   if (ASC_FEATURE_SIMD) {
+    // Column chunks of X that stay in L2 while every weight panel passes over them.
+    const chunk = max(8, (<i32>(CHUNK_BYTES / (<usize>k * 4)) / 8) * 8);
+    for (let jc = 0; jc < n; jc += chunk) {
+    const jend = min(n, jc + chunk);
+    wp = w;
     for (let i0 = 0; i0 < m; i0 += 6) {
       const mc = min(6, m - i0);
-      let j0 = 0;
-      for (; j0 + 8 <= n; j0 += 8) {
+      let j0 = jc;
+      for (; j0 + 8 <= jend; j0 += 8) {
           let c0_0 = v128.load32_splat(wp + 0);
           let c0_1 = v128.load32_splat(wp + 0);
           let c1_0 = v128.load32_splat(wp + 4);
@@ -136,7 +142,7 @@ export function f32_gemm_nchw_6x8(
             }
           }
       }
-      for (; j0 < n; j0 += 4) {
+      for (; j0 < jend; j0 += 4) {
           let c0_0 = v128.load32_splat(wp + 0);
           let c1_0 = v128.load32_splat(wp + 4);
           let c2_0 = v128.load32_splat(wp + 8);
@@ -215,6 +221,7 @@ export function f32_gemm_nchw_6x8(
           }
       }
       wp += panel;
+    }
     }
   } else {
     for (let i0 = 0; i0 < m; i0 += 6) {
