@@ -11,12 +11,19 @@ export type DType = "float32" | "float16" | "int64" | "int32" | "int8" | "uint8"
 
 /** The typed array that stores each element type (float16 as raw bits). */
 export interface DataTypeMap {
+  /** 32-bit floats. */
   float32: Float32Array;
+  /** IEEE half floats, stored as their 16-bit patterns. */
   float16: Uint16Array;
+  /** 64-bit integers. */
   int64: BigInt64Array;
+  /** 32-bit integers. */
   int32: Int32Array;
+  /** 8-bit integers. */
   int8: Int8Array;
+  /** 8-bit unsigned integers. */
   uint8: Uint8Array;
+  /** Booleans, one byte each (0 or 1). */
   bool: Uint8Array;
 }
 
@@ -42,7 +49,7 @@ export function bytesPerElement(type: DType): number {
 export function checkDims(dims: readonly number[], what: string): number {
   let size = 1;
   for (const d of dims) {
-    if (!Number.isInteger(d) || d < 0) {
+    if (!Number.isInteger(d) || d < 0 || d > MAX_ELEMENTS) {
       throw new ShapeError(`${what}: dimension ${d} in [${dims.join(", ")}] is not a size`);
     }
     size *= d;

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { ACTIVATIONS, activationCode } from "../../kernels-as/activations.ts";
+import { activationCode, ACTIVATIONS } from "../../kernels-as/activations.ts";
 import { GEMM_TILES } from "../../kernels-as/gemm/kernels.ts";
 import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 import { assertClose } from "../_assert.ts";
@@ -41,7 +41,12 @@ for (const variant of VARIANTS) {
         const pc = kr.arena.alloc(m * n * 4);
         fn(m, n, k, pa, k, pw, pc, n, 0, 0, 0);
         const want = gemmReference(a, b, m, k, n, bias);
-        assertClose(download(kr, pc, m * n), want, tolerance(k), `${mr}x${nr} m=${m} k=${k} n=${n}`);
+        assertClose(
+          download(kr, pc, m * n),
+          want,
+          tolerance(k),
+          `${mr}x${nr} m=${m} k=${k} n=${n}`,
+        );
         for (const p of [pa, pb, pbias, pw, pc]) kr.arena.free(p);
       }
     }
@@ -85,7 +90,12 @@ for (const variant of VARIANTS) {
         kr.fn.x32_pack_gemm(k, n, 8, pb, n, 0, 0, pw);
         const pc = kr.arena.alloc(n * 4);
         kr.fn.f32_gemv_1x8(n, k, pa, pw, pc, 0, 0, 0);
-        assertClose(download(kr, pc, n), gemmReference(a, b, 1, k, n), tolerance(k), `k=${k} n=${n}`);
+        assertClose(
+          download(kr, pc, n),
+          gemmReference(a, b, 1, k, n),
+          tolerance(k),
+          `k=${k} n=${n}`,
+        );
         for (const p of [pa, pb, pw, pc]) kr.arena.free(p);
       }
     }

@@ -1,0 +1,39 @@
+/**
+ * Quartet: run pruned neural networks fast on the web and at the edge, with WebAssembly SIMD
+ * kernels for dense and sparse (C4n, pattern, block) weights.
+ *
+ * @example Multiply two matrices
+ * ```ts
+ * import { init, Tensor } from "./mod.ts";
+ * const q = await init();
+ * const a = new Tensor("float32", new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * const b = new Tensor("float32", new Float32Array([1, 0, 0, 1, 1, 1]), [3, 2]);
+ * const c = q.matmul(a, b, { activation: "clamp", p0: 0, p1: 6 });
+ * console.log(c.dims, c.data); // [2, 2] Float32Array [4, 5, 6, 6]
+ * q.dispose();
+ * ```
+ *
+ * @module
+ */
+export { init, Runtime } from "./engine/runtime.ts";
+export type { InitOptions, MatMulOptions, RuntimeInfo } from "./engine/runtime.ts";
+export { Tensor } from "./engine/tensor.ts";
+export type { DataTypeMap, DType } from "./engine/tensor.ts";
+export type { KernelVariant } from "./engine/wasm/kernels.ts";
+export type { WasmFeatures } from "./engine/wasm/features.ts";
+export { ACTIVATIONS } from "./kernels-as/activations.ts";
+export type { Activation } from "./kernels-as/activations.ts";
+export {
+  DTypeError,
+  InvalidArgumentError,
+  KernelLoadError,
+  ModelFormatError,
+  OutOfMemoryError,
+  QuartetError,
+  ShapeError,
+  UnsupportedOpError,
+} from "./engine/errors.ts";
+export type { UnsupportedNode } from "./engine/errors.ts";
+
+/** The version of this release. */
+export const VERSION = "0.1.0";
