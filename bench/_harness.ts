@@ -88,7 +88,12 @@ export function markdownTable(title: string, rows: BenchRow[], metric: Metric): 
   const cols = [...new Set(rows.map(label))];
   const peers = [...new Set(rows.filter((r) => r.engine !== "quartet").map(label))];
   const head = ["case", ...cols.map((c) => `${c} (${metric.unit})`), ...peers.map((p) => `× ${p}`)];
-  const lines = [`### ${title}`, "", `| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  const lines = [
+    `### ${title}`,
+    "",
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+  ];
   for (const c of cases) {
     const inCase = rows.filter((r) => r.case === c);
     const ours = inCase.filter((r) => r.engine === "quartet");
