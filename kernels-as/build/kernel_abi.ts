@@ -4,6 +4,7 @@
 export interface KernelExports {
   kernel_heap_base(): number;
   kernel_variant(): number;
+  f32_fma_peak(steps: number, mul: number, add: number): number;
   f32_gemv_1x8(n: number, k: number, a: number, w: number, c: number, act: number, p0: number, p1: number): void;
   f32_gemm_4x8(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
   f32_gemm_6x8(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
@@ -19,6 +20,7 @@ export interface KernelExports {
 export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "kernel_heap_base",
   "kernel_variant",
+  "f32_fma_peak",
   "f32_gemv_1x8",
   "f32_gemm_4x8",
   "f32_gemm_6x8",
