@@ -51,6 +51,12 @@ export interface Op<State = unknown> {
   /** The ONNX operator type, e.g. "Conv". */
   readonly type: string;
   /**
+   * Index of the input whose buffer output 0 may share: the op only relabels dims (Reshape,
+   * Flatten, Squeeze, Unsqueeze, Identity, Dropout), so the executor can alias the output to
+   * that input instead of copying. `run` still copies when given distinct buffers.
+   */
+  readonly aliasesInput?: number;
+  /**
    * Checks attributes and static facts at load; returns why the node cannot run (empty when
    * it can). All reasons of all nodes are reported together.
    */
