@@ -1,0 +1,347 @@
+/**
+ * Runs an IR graph on the kernels: checks every node up front (all unsupported nodes reported
+ * at once), prepares weights on first use, infers shapes as values flow, and frees each
+ * intermediate at its last use so the arena's first-fit allocator reuses memory.
+ *
+ * Control flow: `If` runs the chosen branch graph with the enclosing values in scope.
+ *
+ * @module
+ */
+import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
+import type { Graph, Node } from "./ir/graph.ts";
+import type { ArenaTensor, InputInfo, Op, OpContext } from "./ops/op.ts";
+import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
+import type { Kernels } from "./wasm/kernels.ts";
+
+/** A value during a run: where it lives and who owns its memory. */
+export interface Value extends ArenaTensor {
+  /** Shared buffer bookkeeping; undefined for memory the executor does not own. */
+  buffer?: Buffer;
+  /** Host copy, when known (constants, small integer tensors). */
+  host?: Tensor;
+}
+
+/** An arena block shared by values that alias it (Reshape and friends). */
+interface Buffer {
+  offset: number;
+  refs: number;
+}
+
+/** Per-node timing and facts from a profiled run. */
+export interface NodeProfile {
+  /** Node name. */
+  node: string;
+  /** Operator type. */
+  op: string;
+  /** Wall time, ms. */
+  ms: number;
+  /** Output dims. */
+  outputs: number[][];
+}
+
+/** Options shared by an executor and its subgraph executors. */
+export interface ExecutorOptions {
+  /** The kernels and arena. */
+  kernels: Kernels;
+  /** Operator implementations by type. */
+  registry: ReadonlyMap<string, Op>;
+  /** Default-domain opset of the model. */
+  opset: number;
+}
+
+/** Largest integer tensor whose values are read back for shape inference. */
+const HOST_INT_LIMIT = 4096;
+/** Largest float tensor whose values are read back (Resize scales and similar). */
+const HOST_FLOAT_LIMIT = 16;
+
+function nodeLabel(n: Node): string {
+  return `node "${n.name}" (${n.op})`;
+}
+
+/** Names a graph reads from enclosing scopes (its own nodes' inputs it does not define). */
+export function capturedNames(graph: Graph): Set<string> {
+  const defined = new Set<string>([
+    ...graph.inputs.map((i) => i.name),
+    ...graph.initializers.keys(),
+  ]);
+  const used = new Set<string>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) used.add(i);
+    for (const g of subgraphs(n)) {
+      for (const c of capturedNames(g)) if (!defined.has(c)) used.add(c);
+    }
+    for (const o of n.outputs) if (o) defined.add(o);
+  }
+  return used;
+}
+
+function subgraphs(n: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const v of Object.values(n.attributes)) {
+    if (isGraph(v)) out.push(v);
+    else if (Array.isArray(v) && v.length && isGraph(v[0])) out.push(...(v as Graph[]));
+  }
+  return out;
+}
+
+function isGraph(v: unknown): v is Graph {
+  return typeof v === "object" && v !== null && "nodes" in v && "initializers" in v;
+}
+
+/** Control-flow ops the executor runs itself. */
+const CONTROL_FLOW = new Set(["If"]);
+
+/** Every reason the graph (and its subgraphs) cannot run. */
+export function findUnsupported(
+  graph: Graph,
+  registry: ReadonlyMap<string, Op>,
+  opset: number,
+): UnsupportedNode[] {
+  const out: UnsupportedNode[] = [];
+  for (const n of graph.nodes) {
+    if (n.domain && n.domain !== "ai.onnx" && n.domain !== "quartet") {
+      out.push({
+        node: n.name,
+        op: n.op,
+        reason: `operator domain "${n.domain}" is not supported`,
+      });
+      continue;
+    }
+    if (CONTROL_FLOW.has(n.op)) {
+      for (const g of subgraphs(n)) out.push(...findUnsupported(g, registry, opset));
+      continue;
+    }
+    const op = registry.get(n.op);
+    if (!op) {
+      out.push({ node: n.name, op: n.op, reason: "operator not implemented" });
+      continue;
+    }
+    for (const reason of op.check?.(n, opset) ?? []) out.push({ node: n.name, op: n.op, reason });
+  }
+  return out;
+}
+
+/** Executes one graph; subgraphs get executors of their own. */
+export class GraphExecutor {
+  readonly graph: Graph;
+  readonly #opt: ExecutorOptions;
+  readonly #ctx: OpContext;
+  /** Index of the last node reading each value (graph outputs never expire). */
+  readonly #lastUse = new Map<string, number>();
+  readonly #outputs: Set<string>;
+  readonly #states = new Map<Node, { state: unknown }>();
+  readonly #constants = new Map<string, Value>();
+  readonly #branches = new Map<Graph, GraphExecutor>();
+
+  /** Builds the executor; throws UnsupportedOpError listing every node that cannot run. */
+  constructor(graph: Graph, options: ExecutorOptions, checked = false) {
+    this.graph = graph;
+    this.#opt = options;
+    this.#ctx = { kernels: options.kernels };
+    if (!checked) {
+      const bad = findUnsupported(graph, options.registry, options.opset);
+      if (bad.length) throw new UnsupportedOpError(bad);
+    }
+    this.#outputs = new Set(graph.outputs.map((o) => o.name));
+    graph.nodes.forEach((n, i) => {
+      for (const name of n.inputs) if (name) this.#lastUse.set(name, i);
+      for (const g of subgraphs(n)) for (const name of capturedNames(g)) this.#lastUse.set(name, i);
+    });
+  }
+
+  #constant(name: string): Value | undefined {
+    const cached = this.#constants.get(name);
+    if (cached) return cached;
+    const t = this.graph.initializers.get(name);
+    if (!t) return undefined;
+    const arena = this.#opt.kernels.arena;
+    const bytes = t.data.byteLength;
+    const offset = arena.alloc(bytes, `initializer "${name}"`);
+    arena.u8(offset, bytes).set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
+    const v: Value = { type: t.type, dims: [...t.dims], offset, host: t };
+    this.#constants.set(name, v);
+    return v;
+  }
+
+  #info(v: Value): InputInfo {
+    if (!v.host) {
+      const n = sizeOf(v.dims);
+      const isInt = v.type === "int64" || v.type === "int32";
+      if ((isInt && n <= HOST_INT_LIMIT) || n <= HOST_FLOAT_LIMIT) v.host = readHost(this.#ctx, v);
+    }
+    return { type: v.type, dims: v.dims, value: v.host };
+  }
+
+  /**
+   * Runs the graph. `feeds` are values the caller owns (not freed here); `outer` resolves
+   * names from enclosing graphs. Returns the graph outputs; their buffers pass to the caller
+   * (free them with `release`).
+   */
+  run(
+    feeds: Map<string, Value>,
+    outer?: (name: string) => Value | undefined,
+    profile?: NodeProfile[],
+  ): Map<string, Value> {
+    const env = new Map<string, Value>(feeds);
+    const lookup = (name: string): Value | undefined =>
+      env.get(name) ?? this.#constant(name) ?? outer?.(name);
+    const drop = (name: string) => {
+      const v = env.get(name);
+      if (!v || feeds.has(name) || this.#outputs.has(name)) return;
+      env.delete(name);
+      release(this.#ctx, v);
+    };
+    try {
+      this.graph.nodes.forEach((node, index) => {
+        const t0 = profile ? performance.now() : 0;
+        const inputs = node.inputs.map((name) => {
+          if (!name) return undefined;
+          const v = lookup(name);
+          if (!v) throw new ShapeError(`${nodeLabel(node)}: input "${name}" has no value`);
+          return v;
+        });
+        const produced = node.op === "If"
+          ? this.#runIf(node, inputs, lookup, profile)
+          : this.#runOp(node, inputs);
+        node.outputs.forEach((name, i) => {
+          if (name && produced[i]) env.set(name, produced[i]);
+          else if (produced[i]) release(this.#ctx, produced[i]);
+        });
+        if (profile) {
+          profile.push({
+            node: node.name,
+            op: node.op,
+            ms: performance.now() - t0,
+            outputs: produced.map((p) => p.dims),
+          });
+        }
+        for (const name of new Set(node.inputs)) {
+          if (name && this.#lastUse.get(name) === index) drop(name);
+        }
+        for (const name of node.outputs) if (name && !this.#lastUse.has(name)) drop(name);
+      });
+      const out = new Map<string, Value>();
+      for (const o of this.graph.outputs) {
+        const own = feeds.has(o.name) ? undefined : env.get(o.name);
+        if (own?.buffer) {
+          out.set(o.name, own);
+          env.delete(o.name);
+          continue;
+        }
+        // A feed, a constant or an enclosing graph's value is copied so the caller owns it.
+        const v = lookup(o.name);
+        if (!v) throw new ShapeError(`Graph "${this.graph.name}": output "${o.name}" has no value`);
+        out.set(o.name, copyValue(this.#ctx, v, o.name));
+      }
+      return out;
+    } catch (e) {
+      for (const [name, v] of env) if (!feeds.has(name)) release(this.#ctx, v);
+      throw e;
+    }
+  }
+
+  #runOp(node: Node, inputs: (Value | undefined)[]): Value[] {
+    const op = this.#opt.registry.get(node.op)!;
+    const infos = inputs.map((v) => (v ? this.#info(v) : undefined));
+    const shapes = op.inferShapes(node, infos);
+    let prepared = this.#states.get(node);
+    if (!prepared) {
+      prepared = { state: op.prepare?.(this.#ctx, node, infos) };
+      this.#states.set(node, prepared);
+    }
+    const arena = this.#opt.kernels.arena;
+    const alias = (op as { aliasesInput?: number }).aliasesInput;
+    const outputs: Value[] = [];
+    try {
+      shapes.forEach((s, i) => {
+        const src = i === 0 && alias !== undefined ? inputs[alias] : undefined;
+        if (src && bytesPerElement(src.type) === bytesPerElement(s.type)) {
+          // Views share the input's block; the block lives until every holder is gone.
+          if (src.buffer) src.buffer.refs++;
+          outputs.push({ type: s.type, dims: s.dims, offset: src.offset, buffer: src.buffer });
+          return;
+        }
+        const bytes = sizeOf(s.dims) * bytesPerElement(s.type);
+        const offset = arena.alloc(bytes, `output "${node.outputs[i]}" of ${nodeLabel(node)}`);
+        outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 } });
+      });
+      op.run(this.#ctx, node, inputs, outputs, prepared.state);
+    } catch (e) {
+      for (const o of outputs) release(this.#ctx, o);
+      throw e;
+    }
+    return outputs;
+  }
+
+  #runIf(
+    node: Node,
+    inputs: (Value | undefined)[],
+    lookup: (name: string) => Value | undefined,
+    profile?: NodeProfile[],
+  ): Value[] {
+    const cond = inputs[0];
+    if (!cond || sizeOf(cond.dims) !== 1) {
+      throw new ShapeError(`${nodeLabel(node)}: the condition must be a single value`);
+    }
+    if (cond.type !== "bool") {
+      throw new DTypeError(`${nodeLabel(node)}: the condition is "${cond.type}", not "bool"`);
+    }
+    const flag = this.#opt.kernels.arena.u8(cond.offset, 1)[0] !== 0;
+    const branch = node.attributes[flag ? "then_branch" : "else_branch"];
+    if (!isGraph(branch)) {
+      throw new ShapeError(`${nodeLabel(node)}: missing ${flag ? "then" : "else"}_branch`);
+    }
+    let exec = this.#branches.get(branch);
+    if (!exec) {
+      exec = new GraphExecutor(branch, this.#opt, true);
+      this.#branches.set(branch, exec);
+    }
+    const results = exec.run(new Map(), lookup, profile);
+    return branch.outputs.map((o) => results.get(o.name)!);
+  }
+
+  /** Frees prepared weights and uploaded constants. */
+  dispose(): void {
+    for (const [node, p] of this.#states) {
+      this.#opt.registry.get(node.op)?.release?.(this.#ctx, p.state);
+    }
+    this.#states.clear();
+    for (const v of this.#constants.values()) this.#opt.kernels.arena.free(v.offset);
+    this.#constants.clear();
+    for (const b of this.#branches.values()) b.dispose();
+    this.#branches.clear();
+  }
+}
+
+/** Drops one hold on a value's block, freeing it with the last one. */
+export function release(ctx: OpContext, v: Value): void {
+  if (!v.buffer) return;
+  v.buffer.refs--;
+  if (v.buffer.refs === 0) ctx.kernels.arena.free(v.buffer.offset);
+}
+
+function copyValue(ctx: OpContext, v: Value, name: string): Value {
+  const bytes = sizeOf(v.dims) * bytesPerElement(v.type);
+  const arena = ctx.kernels.arena;
+  const offset = arena.alloc(bytes, `output "${name}"`);
+  arena.u8(offset, bytes).set(arena.u8(v.offset, bytes));
+  return { type: v.type, dims: v.dims, offset, buffer: { offset, refs: 1 } };
+}
+
+const ARRAYS = {
+  float32: Float32Array,
+  float16: Uint16Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+} as const;
+
+/** Copies a value out of the arena into a host tensor. */
+export function readHost(ctx: OpContext, v: ArenaTensor): Tensor {
+  const n = sizeOf(v.dims);
+  const Ctor = ARRAYS[v.type as DType];
+  const view = new Ctor(ctx.kernels.arena.memory.buffer as ArrayBuffer, v.offset, n);
+  return new Tensor(v.type, view.slice() as Tensor["data"], v.dims);
+}

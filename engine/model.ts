@@ -1,0 +1,302 @@
+/**
+ * A loaded model: `loadModel` reads a file, checks every node, fuses what it can, and returns
+ * a `Model` whose `run` takes and returns tensors by name, like onnxruntime-web's session.
+ *
+ * @module
+ */
+import {
+  DTypeError,
+  InvalidArgumentError,
+  ModelFormatError,
+  QuartetError,
+  ShapeError,
+} from "./errors.ts";
+import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
+import type { Model as IrModel, ValueInfo } from "./ir/graph.ts";
+import { REGISTRY } from "./ops/registry.ts";
+import { fuseActivations } from "./passes/fuse_activations.ts";
+import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
+import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
+
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /** Kernel build: "auto" (default) picks relaxed SIMD, then SIMD, then scalar. */
+  kernels?: KernelVariant | "auto";
+  /** A precompiled kernel module (hosts that forbid compiling Wasm at run time). */
+  module?: WebAssembly.Module;
+  /** Most bytes the arena may grow to (default 4 GiB). */
+  maxMemoryBytes?: number;
+  /** Fuse activations into kernel epilogues (default true). */
+  fuse?: boolean;
+}
+
+/** Options of `Model.run`. */
+export interface RunOptions {
+  /** Measure each node; the result's `profile` lists them. */
+  profile?: boolean;
+}
+
+/** Name, element type and shape (symbolic dims as names) of a model input or output. */
+export interface TensorInfo {
+  /** The name to feed or read. */
+  name: string;
+  /** Element type. */
+  type: DType;
+  /** Dimensions; a string is a symbolic dimension fixed at run time. */
+  dims: (number | string)[];
+}
+
+/** One row of `Model.summary()`. */
+export interface LayerSummary {
+  /** Node name. */
+  node: string;
+  /** Operator type. */
+  op: string;
+  /** The activation fused into it, if any. */
+  fused?: string;
+}
+
+/** What a model contains and how it will run. */
+export interface ModelSummary {
+  /** Kernel build in use and why. */
+  kernels: { variant: KernelVariant; reason: string };
+  /** Node count by operator type. */
+  ops: Record<string, number>;
+  /** Parameters (elements of all initializers). */
+  parameters: number;
+  /** Activations fused into producers at load. */
+  fusedActivations: number;
+  /** The nodes, in execution order. */
+  layers: LayerSummary[];
+  /** Highest arena use so far in bytes (weights + activations), after at least one run. */
+  peakMemoryBytes: number;
+}
+
+function infoOf(v: ValueInfo): TensorInfo {
+  return { name: v.name, type: v.type, dims: v.dims ? [...v.dims] : [] };
+}
+
+/** A model ready to run. Create with `loadModel`. */
+export class Model {
+  readonly #kernels: Kernels;
+  readonly #ir: IrModel;
+  #exec: GraphExecutor | undefined;
+  readonly #fused: number;
+  /** Inputs the caller feeds. */
+  readonly inputs: readonly TensorInfo[];
+  /** Outputs `run` returns. */
+  readonly outputs: readonly TensorInfo[];
+  /** Profile of the last run made with `{ profile: true }`. */
+  lastProfile: NodeProfile[] | undefined;
+
+  /** Use `loadModel`. */
+  constructor(ir: IrModel, kernels: Kernels, options: LoadModelOptions = {}) {
+    this.#kernels = kernels;
+    this.#ir = ir;
+    this.#fused = options.fuse === false ? 0 : fuseActivations(ir.graph);
+    this.#exec = new GraphExecutor(ir.graph, {
+      kernels,
+      registry: REGISTRY,
+      opset: ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13,
+    });
+    this.inputs = ir.graph.inputs.map(infoOf);
+    this.outputs = ir.graph.outputs.map(infoOf);
+  }
+
+  /** Names of the inputs. */
+  get inputNames(): string[] {
+    return this.inputs.map((i) => i.name);
+  }
+
+  /** Names of the outputs. */
+  get outputNames(): string[] {
+    return this.outputs.map((o) => o.name);
+  }
+
+  #checkFeed(info: TensorInfo, t: Tensor | undefined, symbols: Map<string, number>): Tensor {
+    if (!t) throw new InvalidArgumentError(`Missing input "${info.name}"`);
+    if (!(t instanceof Tensor)) {
+      throw new InvalidArgumentError(`Input "${info.name}" is not a Tensor`);
+    }
+    if (t.type !== info.type) {
+      throw new DTypeError(`Input "${info.name}" must be "${info.type}", got "${t.type}"`);
+    }
+    if (info.dims.length && t.dims.length !== info.dims.length) {
+      throw new ShapeError(
+        `Input "${info.name}" must have rank ${info.dims.length} ([${info.dims.join(", ")}]), ` +
+          `got [${t.dims.join(", ")}]`,
+      );
+    }
+    info.dims.forEach((d, i) => {
+      if (typeof d === "number" && d !== t.dims[i]) {
+        throw new ShapeError(
+          `Input "${info.name}" must have dims [${info.dims.join(", ")}], got [${
+            t.dims.join(", ")
+          }]`,
+        );
+      }
+      if (typeof d === "string" && !d.startsWith("?")) {
+        const seen = symbols.get(d);
+        if (seen !== undefined && seen !== t.dims[i]) {
+          throw new ShapeError(
+            `Input "${info.name}": dimension "${d}" is ${t.dims[i]} here but ${seen} elsewhere`,
+          );
+        }
+        symbols.set(d, t.dims[i]);
+      }
+    });
+    return t;
+  }
+
+  /**
+   * Runs the model. Feeds and results are keyed by input / output name.
+   *
+   * @example
+   * ```ts ignore
+   * const out = await model.run({ input: new Tensor("float32", data, [1, 3, 224, 224]) });
+   * console.log(out[model.outputNames[0]].dims);
+   * ```
+   */
+  run(feeds: Record<string, Tensor>, options: RunOptions = {}): Promise<Record<string, Tensor>> {
+    try {
+      return Promise.resolve(this.runSync(feeds, options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** `run` without the promise, for tight loops (streaming models). */
+  runSync(feeds: Record<string, Tensor>, options: RunOptions = {}): Record<string, Tensor> {
+    const exec = this.#exec;
+    if (!exec) throw new QuartetError("This model was disposed");
+    if (typeof feeds !== "object" || feeds === null) {
+      throw new InvalidArgumentError("run() takes an object of tensors keyed by input name");
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.some((i) => i.name === name)) {
+        throw new InvalidArgumentError(
+          `Unknown input "${name}": the model's inputs are ${
+            this.inputNames.map((n) => `"${n}"`).join(", ")
+          }`,
+        );
+      }
+    }
+    const arena = this.#kernels.arena;
+    const symbols = new Map<string, number>();
+    const values = new Map<string, Value>();
+    const ctx = { kernels: this.#kernels };
+    let results: Map<string, Value> | undefined;
+    try {
+      for (const info of this.inputs) {
+        const t = this.#checkFeed(info, feeds[info.name], symbols);
+        const bytes = sizeOf(t.dims) * bytesPerElement(t.type);
+        const offset = arena.alloc(bytes, `input "${info.name}"`);
+        arena.u8(offset, bytes).set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
+        values.set(info.name, {
+          type: t.type,
+          dims: [...t.dims],
+          offset,
+          buffer: { offset, refs: 1 },
+        });
+      }
+      const profile = options.profile ? [] as NodeProfile[] : undefined;
+      results = exec.run(values, undefined, profile);
+      this.lastProfile = profile;
+      const out: Record<string, Tensor> = {};
+      for (const [name, v] of results) out[name] = readHost(ctx, v);
+      return out;
+    } finally {
+      for (const v of values.values()) release(ctx, v);
+      for (const v of results?.values() ?? []) release(ctx, v);
+    }
+  }
+
+  /** Ops, parameters, fusions, kernel build and memory. */
+  summary(): ModelSummary {
+    const ops: Record<string, number> = {};
+    for (const n of this.#ir.graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
+    let parameters = 0;
+    for (const t of this.#ir.graph.initializers.values()) parameters += t.size;
+    return {
+      kernels: { variant: this.#kernels.variant, reason: this.#kernels.reason },
+      ops,
+      parameters,
+      fusedActivations: this.#fused,
+      layers: this.#ir.graph.nodes.map((n) => ({
+        node: n.name,
+        op: n.op,
+        ...(n.attributes.fused_activation ? { fused: String(n.attributes.fused_activation) } : {}),
+      })),
+      peakMemoryBytes: this.#kernels.arena.peakBytes,
+    };
+  }
+
+  /** Frees the model's memory. The model cannot run afterwards. */
+  dispose(): void {
+    this.#exec?.dispose();
+    this.#exec = undefined;
+    this.#kernels.arena.reset();
+  }
+}
+
+/** A model source: bytes, a file path, a URL, or an already decoded IR model. */
+export type ModelSource = Uint8Array | ArrayBuffer | string | URL | IrModel;
+
+async function readSource(source: string | URL): Promise<Uint8Array> {
+  const url = source instanceof URL
+    ? source
+    : /^[a-z][a-z0-9+.-]*:\/\//i.test(source)
+    ? new URL(source)
+    : undefined;
+  if (url && url.protocol !== "file:") {
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (cause) {
+      throw new ModelFormatError(`Cannot fetch model "${url}": ${cause}`, { cause });
+    }
+    if (!res.ok) throw new ModelFormatError(`Cannot fetch model "${url}": HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  const path = url ?? source;
+  try {
+    return await Deno.readFile(path);
+  } catch (cause) {
+    throw new ModelFormatError(`Cannot read model "${path}": ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Loads a model: ONNX bytes, a path, a URL, or a decoded IR model.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel, Tensor } from "../mod.ts";
+ * const model = await loadModel("silero_vad.onnx");
+ * console.log(model.inputNames, model.outputNames);
+ * ```
+ */
+export async function loadModel(
+  source: ModelSource,
+  options: LoadModelOptions = {},
+): Promise<Model> {
+  let ir: IrModel;
+  if (
+    source instanceof Uint8Array || source instanceof ArrayBuffer || typeof source === "string" ||
+    source instanceof URL
+  ) {
+    const bytes = source instanceof Uint8Array
+      ? source
+      : source instanceof ArrayBuffer
+      ? new Uint8Array(source)
+      : await readSource(source);
+    const { decodeOnnx } = await import("./formats/onnx/mod.ts");
+    ir = await decodeOnnx(bytes);
+  } else {
+    ir = source;
+  }
+  const kernels = await loadKernels(options);
+  return new Model(ir, kernels, options);
+}

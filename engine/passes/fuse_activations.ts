@@ -1,0 +1,127 @@
+/**
+ * Fuses activations into the producing Conv / ConvTranspose / Gemm / MatMul so they run in the
+ * kernel epilogue while the tile is still in registers: Relu, Clip with constant bounds,
+ * LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, and SiLU written as x * Sigmoid(x).
+ *
+ * @module
+ */
+import type { Activation } from "../../kernels-as/activations.ts";
+import type { Graph, Node } from "../ir/graph.ts";
+
+/** Producers whose ops honour `fused_activation` / `fused_p0` / `fused_p1`. */
+const PRODUCERS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
+
+function consumers(graph: Graph): Map<string, Node[]> {
+  const map = new Map<string, Node[]>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) {
+      if (!i) continue;
+      const list = map.get(i) ?? [];
+      list.push(n);
+      map.set(i, list);
+    }
+  }
+  return map;
+}
+
+function scalarConstant(graph: Graph, name: string | undefined): number | undefined {
+  if (!name) return undefined;
+  const t = graph.initializers.get(name);
+  if (!t || t.data.length !== 1 || t.type !== "float32") return undefined;
+  return (t.data as Float32Array)[0];
+}
+
+/** The activation a node computes, when it is one a kernel epilogue can apply. */
+function asActivation(graph: Graph, n: Node): [Activation, number, number] | undefined {
+  const a = n.attributes;
+  switch (n.op) {
+    case "Relu":
+      return ["clamp", 0, Infinity];
+    case "Clip": {
+      if (n.inputs.length > 1) {
+        const lo = n.inputs[1] ? scalarConstant(graph, n.inputs[1]) : -Infinity;
+        const hi = n.inputs[2] ? scalarConstant(graph, n.inputs[2]) : Infinity;
+        if (lo === undefined || hi === undefined) return undefined;
+        return ["clamp", lo, hi];
+      }
+      return [
+        "clamp",
+        (a.min as number | undefined) ?? -Infinity,
+        (a.max as number | undefined) ?? Infinity,
+      ];
+    }
+    case "LeakyRelu":
+      return ["leakyrelu", (a.alpha as number | undefined) ?? 0.01, 0];
+    case "Sigmoid":
+      return ["sigmoid", 0, 0];
+    case "Tanh":
+      return ["tanh", 0, 0];
+    case "HardSigmoid":
+      return [
+        "hardsigmoid",
+        (a.alpha as number | undefined) ?? 0.2,
+        (a.beta as number | undefined) ?? 0.5,
+      ];
+    case "HardSwish":
+      return ["hardswish", 0, 0];
+  }
+  return undefined;
+}
+
+/** Gemm applies its epilogue in the kernel only when C folds into the packed bias. */
+function producerAccepts(graph: Graph, p: Node): boolean {
+  if (!PRODUCERS.has(p.op) || p.attributes.fused_activation) return false;
+  if (p.op !== "Gemm") return true;
+  const b = graph.initializers.get(p.inputs[1]);
+  if (!b) return false;
+  const c = p.inputs[2] ? graph.initializers.get(p.inputs[2]) : undefined;
+  if (p.inputs[2] && !c) return false;
+  return !c || c.dims.length < 2 || c.dims[0] === 1;
+}
+
+/** Rewrites the graph in place; returns how many activations were fused. */
+export function fuseActivations(graph: Graph): number {
+  const graphOutputs = new Set(graph.outputs.map((o) => o.name));
+  const removed = new Set<Node>();
+  let fused = 0;
+  // Fusing renames nothing but the producer's output, so one consumer map serves the pass.
+  const uses = consumers(graph);
+  for (const p of graph.nodes) {
+    if (removed.has(p) || !producerAccepts(graph, p)) continue;
+    const x = p.outputs[0];
+    if (graphOutputs.has(x)) continue;
+    const users = uses.get(x) ?? [];
+    // Plain activation: the producer's only consumer.
+    if (users.length === 1) {
+      const act = asActivation(graph, users[0]);
+      if (act) {
+        p.attributes.fused_activation = act[0];
+        p.attributes.fused_p0 = act[1];
+        p.attributes.fused_p1 = act[2];
+        p.outputs = [users[0].outputs[0]];
+        removed.add(users[0]);
+        fused++;
+      }
+      continue;
+    }
+    // SiLU: x feeds a Sigmoid and a Mul, and the Mul multiplies x by that Sigmoid.
+    if (users.length === 2) {
+      const sig = users.find((u) => u.op === "Sigmoid");
+      const mul = users.find((u) => u.op === "Mul");
+      if (!sig || !mul || graphOutputs.has(sig.outputs[0])) continue;
+      const sigUsers = uses.get(sig.outputs[0]) ?? [];
+      const ins = new Set(mul.inputs);
+      if (sigUsers.length === 1 && sigUsers[0] === mul && ins.has(x) && ins.has(sig.outputs[0])) {
+        p.attributes.fused_activation = "silu";
+        p.attributes.fused_p0 = 0;
+        p.attributes.fused_p1 = 0;
+        p.outputs = [mul.outputs[0]];
+        removed.add(sig);
+        removed.add(mul);
+        fused++;
+      }
+    }
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return fused;
+}

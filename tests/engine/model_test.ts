@@ -1,0 +1,191 @@
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
+import {
+  DTypeError,
+  InvalidArgumentError,
+  ShapeError,
+  Tensor,
+  UnsupportedOpError,
+} from "../../mod.ts";
+import type { Graph, Model as IrModel, Node } from "../../engine/ir/graph.ts";
+import { loadModel } from "../../engine/model.ts";
+import { assertClose } from "../_assert.ts";
+import { Random } from "../_random.ts";
+import { gemmReference, transpose2d } from "../reference/gemm.ts";
+
+function node(
+  op: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: Node["attributes"] = {},
+): Node {
+  return { name: `${op}_${outputs[0]}`, op, domain: "", inputs, outputs, attributes };
+}
+
+function f32(data: Float32Array, dims: number[]): Tensor<"float32"> {
+  return new Tensor("float32", data, dims);
+}
+
+function graph(
+  nodes: Node[],
+  inputs: Graph["inputs"],
+  outputs: Graph["outputs"],
+  init: [string, Tensor][] = [],
+): Graph {
+  return { name: "g", nodes, inputs, outputs, initializers: new Map(init), valueInfo: new Map() };
+}
+
+function model(g: Graph): IrModel {
+  return { graph: g, opsets: { "": 17 } };
+}
+
+const rng = new Random(9);
+const W1 = rng.floats(12 * 20);
+const W2 = rng.floats(7 * 20); // stored [n, k] for transB
+const C2 = rng.floats(7);
+
+function mlp(): IrModel {
+  return model(graph(
+    [
+      node("MatMul", ["x", "w1"], ["h"]),
+      node("Relu", ["h"], ["hr"]),
+      node("Gemm", ["hr", "w2", "c2"], ["y"], { transB: 1 }),
+      node("Sigmoid", ["y"], ["ys"]),
+      node("Mul", ["y", "ys"], ["z"]),
+    ],
+    [{ name: "x", type: "float32", dims: ["batch", 12] }],
+    [{ name: "z", type: "float32", dims: ["batch", 7] }],
+    [["w1", f32(W1, [12, 20])], ["w2", f32(W2, [7, 20])], ["c2", f32(C2, [7])]],
+  ));
+}
+
+function mlpReference(x: Float32Array, m: number): Float32Array {
+  const h = gemmReference(x, W1, m, 12, 20, undefined, (v) => Math.max(v, 0));
+  return gemmReference(h, transpose2d(W2, 7, 20), m, 20, 7, C2, (v) => v / (1 + Math.exp(-v)));
+}
+
+Deno.test("a model runs end to end with Relu and SiLU fused into its producers", async () => {
+  for (const kernels of ["scalar", "simd", "relaxed"] as const) {
+    const m = await loadModel(mlp(), { kernels });
+    const s = m.summary();
+    deepStrictEqual(s.fusedActivations, 2);
+    deepStrictEqual(s.ops, { MatMul: 1, Gemm: 1 });
+    deepStrictEqual(s.layers.map((l) => l.fused), ["clamp", "silu"]);
+    for (const batch of [1, 3, 8]) {
+      const x = rng.floats(batch * 12);
+      const out = await m.run({ x: f32(x, [batch, 12]) });
+      deepStrictEqual(out.z.dims, [batch, 7]);
+      assertClose(
+        out.z.data as Float32Array,
+        mlpReference(x, batch),
+        { rtol: 1e-4, atol: 1e-5 },
+        kernels,
+      );
+    }
+    m.dispose();
+  }
+});
+
+Deno.test("running frees every intermediate: memory does not grow over runs", async () => {
+  const m = await loadModel(mlp());
+  const x = f32(rng.floats(4 * 12), [4, 12]);
+  await m.run({ x });
+  const peak = m.summary().peakMemoryBytes;
+  for (let i = 0; i < 50; i++) await m.run({ x });
+  deepStrictEqual(m.summary().peakMemoryBytes, peak);
+  m.dispose();
+});
+
+Deno.test("feeds are checked: names, types and dims, with typed errors", async () => {
+  const m = await loadModel(mlp());
+  await rejects(
+    m.run({}),
+    (e) => e instanceof InvalidArgumentError && /Missing input "x"/.test(e.message),
+  );
+  await rejects(
+    m.run({ x: f32(new Float32Array(12), [1, 12]), y: f32(new Float32Array(1), [1]) }),
+    (e) => e instanceof InvalidArgumentError && /Unknown input "y"/.test(e.message),
+  );
+  await rejects(m.run({ x: new Tensor("int32", new Int32Array(12), [1, 12]) }), DTypeError);
+  await rejects(
+    m.run({ x: f32(new Float32Array(13), [1, 13]) }),
+    (e) => e instanceof ShapeError && /\[batch, 12\]/.test(e.message),
+  );
+  await rejects(m.run({ x: f32(new Float32Array(12), [12]) }), ShapeError);
+  m.dispose();
+  throws(() => m.runSync({ x: f32(new Float32Array(12), [1, 12]) }), /disposed/);
+});
+
+Deno.test("every unsupported node is reported at load, all at once, with names", async () => {
+  const g = graph(
+    [
+      node("FancyOp", ["x"], ["a"]),
+      node("MatMul", ["a", "w1"], ["b"]),
+      node("OtherOp", ["b"], ["c"]),
+      {
+        ...node("If", ["cond"], ["d"]),
+        attributes: {
+          then_branch: graph([node("ThenOnlyOp", ["c"], ["t"])], [], [{
+            name: "t",
+            type: "float32",
+          }]),
+          else_branch: graph([node("MatMul", ["c", "w1"], ["e"])], [], [{
+            name: "e",
+            type: "float32",
+          }]),
+        },
+      },
+    ],
+    [{ name: "x", type: "float32", dims: [1, 12] }, { name: "cond", type: "bool", dims: [] }],
+    [{ name: "d", type: "float32" }],
+    [["w1", f32(W1, [12, 20])]],
+  );
+  await rejects(loadModel(model(g)), (e) => {
+    ok(e instanceof UnsupportedOpError);
+    deepStrictEqual(e.nodes.map((n) => n.op), ["FancyOp", "OtherOp", "ThenOnlyOp"]);
+    ok(/node "FancyOp_a" \(FancyOp\)/.test(e.message));
+    return true;
+  });
+});
+
+Deno.test("If runs the chosen branch with outer-scope values", async () => {
+  const w = rng.floats(12 * 5);
+  const g = graph(
+    [
+      node("MatMul", ["x", "w"], ["h"]),
+      {
+        ...node("If", ["cond"], ["y"]),
+        attributes: {
+          then_branch: graph([], [], [{ name: "h", type: "float32" }]),
+          else_branch: graph([node("Gemm", ["h", "id"], ["e"])], [], [{
+            name: "e",
+            type: "float32",
+          }]),
+        },
+      },
+    ],
+    [{ name: "x", type: "float32", dims: [2, 12] }, { name: "cond", type: "bool", dims: [] }],
+    [{ name: "y", type: "float32" }],
+    [["w", f32(w, [12, 5])], [
+      "id",
+      f32(Float32Array.from({ length: 25 }, (_, i) => (i % 6 === 0 ? 2 : 0)), [5, 5]),
+    ]],
+  );
+  const m = await loadModel(model(g));
+  const x = rng.floats(24);
+  const h = gemmReference(x, w, 2, 12, 5);
+  for (const flag of [true, false]) {
+    const out = await m.run({
+      x: f32(x, [2, 12]),
+      cond: new Tensor("bool", new Uint8Array([flag ? 1 : 0]), []),
+    });
+    assertClose(out.y.data as Float32Array, flag ? h : h.map((v) => 2 * v), {
+      rtol: 1e-5,
+      atol: 1e-6,
+    });
+  }
+  await rejects(
+    m.run({ x: f32(x, [2, 12]), cond: new Tensor("bool", new Uint8Array(2), [2]) }),
+    ShapeError,
+  );
+  m.dispose();
+});
