@@ -1,0 +1,18 @@
+/**
+ * The convolution family's manifest: the fixed-shape depthwise kernels the template expands
+ * to. Adding a shape is one edit here; the op picks a kernel by its generated name.
+ */
+import { type DwconvShape, dwconvSource } from "./f32_dwconv.tmpl.ts";
+
+/** Depthwise kernels with a fixed square kernel and stride. */
+export const DWCONV_SHAPES: readonly DwconvShape[] = [
+  { k: 3, s: 1, nv: 1, split: 3 },
+  { k: 3, s: 2, nv: 1, split: 3 },
+  { k: 5, s: 1, nv: 2, split: 1 },
+  { k: 5, s: 2, nv: 2, split: 1 },
+];
+
+/** The generated kernel sources of this family. */
+export function generate(): { name: string; source: string }[] {
+  return DWCONV_SHAPES.map(dwconvSource);
+}
