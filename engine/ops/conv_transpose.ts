@@ -1,0 +1,312 @@
+/**
+ * ONNX ConvTranspose (1-D and 2-D, NCHW): per group, the NCHW GEMM computes Wᵀ · X for a tile
+ * of input pixels (one column per pixel, one row per output channel and tap), and col2im
+ * scatter-adds those columns into the output, which starts as the bias. The tile keeps the
+ * column scratch bounded. A fused activation runs as one final pass.
+ *
+ * @module
+ */
+import { activationCode } from "../../kernels-as/activations.ts";
+import { ShapeError, UnsupportedOpError } from "../errors.ts";
+import type { Node } from "../ir/graph.ts";
+import { sizeOf } from "../tensor.ts";
+import type { Kernels } from "../wasm/kernels.ts";
+import {
+  checkFusedActivation,
+  checkWindowAttributes,
+  requireFloat32,
+  tilePixels,
+  where,
+  type WindowAxis,
+} from "./conv.ts";
+import { type Epilogue, gemmNchw, type PackedNchwWeights, packNchwWeights } from "./gemm.ts";
+import { fusedEpilogue } from "./matmul.ts";
+import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
+
+function ints(node: Node, name: string): number[] | undefined {
+  const v = node.attributes[name];
+  return Array.isArray(v) ? v as number[] : undefined;
+}
+
+/**
+ * Output size and pads of one ConvTranspose axis, per the spec: from the pads, or from an
+ * explicit output size (output_shape, or input × stride under SAME_*), splitting the total
+ * padding with the odd unit at the end for SAME_UPPER and at the start otherwise.
+ */
+export function transposeAxis(
+  input: number,
+  k: number,
+  s: number,
+  d: number,
+  begin: number,
+  end: number,
+  outputPadding: number,
+  outputSize: number | undefined,
+  autoPad: string,
+): WindowAxis {
+  const full = s * (input - 1) + outputPadding + (k - 1) * d + 1;
+  const same = autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER";
+  const target = outputSize ?? (same ? input * s : undefined);
+  if (target === undefined) return { input, k, s, d, begin, end, out: full - begin - end };
+  const total = full - target;
+  const half = Math.floor(total / 2);
+  return autoPad === "SAME_UPPER"
+    ? { input, k, s, d, begin: half, end: total - half, out: target }
+    : { input, k, s, d, begin: total - half, end: half, out: target };
+}
+
+/** Resolved shapes of a ConvTranspose node. */
+export interface ConvTransposeShape {
+  n: number;
+  c: number;
+  m: number;
+  group: number;
+  /** Height (size 1 for 1-D) and width axes. */
+  y: WindowAxis;
+  x: WindowAxis;
+  /** Output dims. */
+  dims: number[];
+}
+
+/** Resolves ConvTranspose shapes; throws ShapeError / UnsupportedOpError naming the node. */
+export function convTransposeShape(
+  node: Node,
+  xDims: readonly number[],
+  wDims: readonly number[],
+  bDims?: readonly number[],
+): ConvTransposeShape {
+  const rank = xDims.length - 2;
+  if (rank === 3) {
+    throw new UnsupportedOpError([{ node: node.name, op: node.op, reason: "3-D ConvTranspose" }]);
+  }
+  if (rank !== 1 && rank !== 2) {
+    throw new ShapeError(
+      `${where(node)}: input must be 3-D or 4-D (N, C, spatial), got [${xDims}]`,
+    );
+  }
+  if (wDims.length !== xDims.length) {
+    throw new ShapeError(
+      `${where(node)}: weight [${wDims.join(", ")}] and input [${xDims.join(", ")}] differ in rank`,
+    );
+  }
+  const group = (node.attributes.group as number | undefined) ?? 1;
+  const [n, c] = xDims;
+  if (!Number.isInteger(group) || group < 1 || c % group !== 0) {
+    throw new ShapeError(`${where(node)}: group ${group} does not divide the ${c} input channels`);
+  }
+  if (wDims[0] !== c) {
+    throw new ShapeError(
+      `${where(node)}: weight [${wDims.join(", ")}] expects ${wDims[0]} input channels, the ` +
+        `input has ${c}`,
+    );
+  }
+  const m = wDims[1] * group;
+  const kernel = wDims.slice(2);
+  const declared = ints(node, "kernel_shape");
+  if (declared && declared.join() !== kernel.join()) {
+    throw new ShapeError(
+      `${where(node)}: kernel_shape [${declared.join(", ")}] differs from the weight's ` +
+        `[${kernel.join(", ")}]`,
+    );
+  }
+  if (bDims && (bDims.length !== 1 || bDims[0] !== m)) {
+    throw new ShapeError(`${where(node)}: bias [${bDims.join(", ")}] should be [${m}]`);
+  }
+  const strides = ints(node, "strides") ?? new Array(rank).fill(1);
+  const dil = ints(node, "dilations") ?? new Array(rank).fill(1);
+  const pads = ints(node, "pads") ?? new Array(2 * rank).fill(0);
+  const outPad = ints(node, "output_padding") ?? new Array(rank).fill(0);
+  // output_shape may list every dim or only the spatial ones.
+  const outShape = ints(node, "output_shape")?.slice(-rank);
+  if (
+    strides.length !== rank || dil.length !== rank || pads.length !== 2 * rank ||
+    outPad.length !== rank || (outShape && outShape.length !== rank)
+  ) {
+    throw new ShapeError(
+      `${where(node)}: strides, dilations, pads, output_padding or output_shape do not fit a ` +
+        `${rank}-D input`,
+    );
+  }
+  const autoPad = (node.attributes.auto_pad as string | undefined) ?? "NOTSET";
+  const axes = kernel.map((k, i) => {
+    const a = transposeAxis(
+      xDims[2 + i],
+      k,
+      strides[i],
+      dil[i],
+      pads[i],
+      pads[i + rank],
+      outPad[i],
+      outShape?.[i],
+      autoPad,
+    );
+    if (a.out < 1) {
+      throw new ShapeError(
+        `${where(node)}: output size ${a.out} on spatial axis ${i} (pads ${a.begin}+${a.end} ` +
+          `exceed the full output)`,
+      );
+    }
+    return a;
+  });
+  const one: WindowAxis = { input: 1, k: 1, s: 1, d: 1, begin: 0, end: 0, out: 1 };
+  const [ay, ax] = rank === 1 ? [one, axes[0]] : axes;
+  return { n, c, m, group, y: ay, x: ax, dims: [n, m, ...axes.map((a) => a.out)] };
+}
+
+interface ConvTransposeState {
+  /** Packed Wᵀ per group, when W is constant. */
+  packed?: PackedNchwWeights[];
+  /** The bias, when constant. */
+  bias?: Float32Array;
+}
+
+/** Packs Wᵀ of each group: rows (mo, ky, kx), columns the group's input channels. */
+function packTransposed(
+  kr: Kernels,
+  w: Float32Array,
+  c: number,
+  group: number,
+  rows: number,
+  name: string,
+): PackedNchwWeights[] {
+  const cg = c / group;
+  const packed: PackedNchwWeights[] = [];
+  const t = new Float32Array(rows * cg);
+  const raw = kr.arena.alloc(t.byteLength, name);
+  try {
+    for (let g = 0; g < group; g++) {
+      for (let ci = 0; ci < cg; ci++) {
+        const src = (g * cg + ci) * rows;
+        for (let r = 0; r < rows; r++) t[r * cg + ci] = w[src + r];
+      }
+      kr.arena.f32(raw, t.length).set(t);
+      packed.push(packNchwWeights(kr, raw, rows, cg, { name }));
+    }
+  } finally {
+    kr.arena.free(raw);
+  }
+  return packed;
+}
+
+/**
+ * Runs a resolved ConvTranspose on arena offsets (x, y) with packed Wᵀ per group and an
+ * optional host bias.
+ */
+export function runConvTranspose(
+  kr: Kernels,
+  shape: ConvTransposeShape,
+  x: number,
+  packed: PackedNchwWeights[],
+  bias: Float32Array | undefined,
+  y: number,
+  epilogue: Epilogue = {},
+): void {
+  const { n, c, m, group, y: ay, x: ax } = shape;
+  const ohw = ay.out * ax.out;
+  if (sizeOf(shape.dims) === 0) return;
+  const hw = ay.input * ax.input;
+  const cg = c / group;
+  const mg = m / group;
+  const rows = mg * ay.k * ax.k;
+  const out = kr.arena.f32(y, n * m * ohw);
+  for (let i = 0; i < n * m; i++) out.fill(bias ? bias[i % m] : 0, i * ohw, (i + 1) * ohw);
+  if (hw > 0 && cg > 0 && rows > 0) {
+    const tile = tilePixels(rows, hw);
+    const col = kr.arena.alloc(rows * tile * 4, "ConvTranspose columns");
+    try {
+      for (let i = 0; i < n; i++) {
+        for (let g = 0; g < group; g++) {
+          const xg = x + (i * c + g * cg) * hw * 4;
+          const yg = y + (i * m + g * mg) * ohw * 4;
+          for (let t0 = 0; t0 < hw; t0 += tile) {
+            const np = Math.min(tile, hw - t0);
+            gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, col, np);
+            kr.fn.f32_col2im(
+              col,
+              np,
+              mg,
+              ay.k,
+              ax.k,
+              ay.s,
+              ax.s,
+              ay.d,
+              ax.d,
+              ay.begin,
+              ax.begin,
+              ax.input,
+              t0,
+              np,
+              yg,
+              ay.out,
+              ax.out,
+            );
+          }
+        }
+      }
+    } finally {
+      kr.arena.free(col);
+    }
+  }
+  const act = activationCode(epilogue.activation ?? "none");
+  kr.fn.f32_addact_w4(n * m, ohw, y, ohw, 0, 0, act, epilogue.p0 ?? 0, epilogue.p1 ?? 0);
+}
+
+const convTranspose: Op<ConvTransposeState> = {
+  type: "ConvTranspose",
+  check(node) {
+    const reasons = [...checkWindowAttributes(node), ...checkFusedActivation(node)];
+    const shape = ints(node, "output_shape");
+    if (shape && shape.length > 4) reasons.push(`${shape.length - 2}-D output_shape`);
+    if (node.attributes.fused_residual !== undefined) {
+      reasons.push("a fused residual is not supported on ConvTranspose");
+    }
+    return reasons;
+  },
+  inferShapes(node, inputs): OutputInfo[] {
+    const [x, w, b] = inputs;
+    if (!x || !w) throw new ShapeError(`${where(node)}: inputs X and W are required`);
+    requireFloat32(node, inputs);
+    return [{ type: "float32", dims: convTransposeShape(node, x.dims, w.dims, b?.dims).dims }];
+  },
+  prepare(ctx, node, inputs: (InputInfo | undefined)[]): ConvTransposeState {
+    const [x, w, b] = inputs;
+    const state: ConvTransposeState = {};
+    if (b?.value) state.bias = new Float32Array(b.value.data as Float32Array);
+    if (w?.value) {
+      const shape = convTransposeShape(node, x!.dims, w.dims, b?.dims);
+      const rows = (shape.m / shape.group) * shape.y.k * shape.x.k;
+      state.packed = packTransposed(
+        ctx.kernels,
+        w.value.data as Float32Array,
+        shape.c,
+        shape.group,
+        rows,
+        `${node.inputs[1]} (packed)`,
+      );
+    }
+    return state;
+  },
+  run(ctx, node, inputs, outputs, state) {
+    const kr = ctx.kernels;
+    const [x, w, b] = inputs as (ArenaTensor | undefined)[];
+    const shape = convTransposeShape(node, x!.dims, w!.dims, b?.dims);
+    let packed = state.packed;
+    if (!packed) {
+      const rows = (shape.m / shape.group) * shape.y.k * shape.x.k;
+      const wv = kr.arena.f32(w!.offset, sizeOf(w!.dims)).slice();
+      packed = packTransposed(kr, wv, shape.c, shape.group, rows, "ConvTranspose weights");
+    }
+    const bias = state.bias ?? (b ? kr.arena.f32(b.offset, shape.m).slice() : undefined);
+    try {
+      runConvTranspose(kr, shape, x!.offset, packed, bias, outputs[0].offset, fusedEpilogue(node));
+    } finally {
+      if (!state.packed) { for (const p of packed) kr.arena.free(p.offset); }
+    }
+  },
+  release(ctx, state) {
+    for (const p of state.packed ?? []) ctx.kernels.arena.free(p.offset);
+  },
+};
+
+/** ConvTranspose. */
+export const ops: Op[] = [convTranspose as Op];
