@@ -4,7 +4,8 @@
  * engine imports it, so the two sides cannot drift apart.
  *
  * Parameters: `clamp` uses (lo, hi) and covers Relu, Relu6 and Clip; `leakyrelu` uses alpha =
- * p0; `hardsigmoid` uses alpha = p0, beta = p1 (ONNX: max(0, min(1, alpha * x + beta))).
+ * p0; `hardsigmoid` uses alpha = p0, beta = p1 (ONNX: max(0, min(1, alpha * x + beta)));
+ * `elu` uses alpha = p0. Codes are positional: append new names at the end only.
  */
 export const ACTIVATIONS = [
   "none",
@@ -17,6 +18,8 @@ export const ACTIVATIONS = [
   "leakyrelu",
   "hardsigmoid",
   "hardswish",
+  "softplus",
+  "elu",
 ] as const;
 
 /** An activation name understood by kernel epilogues. */

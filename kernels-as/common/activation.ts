@@ -1,11 +1,20 @@
 // Fused activation epilogue shared by GEMM, conv and elementwise kernels.
 // Codes come from kernels-as/activations.ts through the generated constants.
 import * as ACT from "./gen/activation_codes";
-import { erf1, erf4, sigmoid1, sigmoid4, tanh1, tanh4 } from "./math";
-
-const SQRT1_2: f32 = 0.7071067811865476;
-const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
-const GELU_K: f32 = 0.044715;
+import {
+  elu1,
+  elu4,
+  geluErf1,
+  geluErf4,
+  geluTanh1,
+  geluTanh4,
+  sigmoid1,
+  sigmoid4,
+  softplus1,
+  softplus4,
+  tanh1,
+  tanh4,
+} from "./math";
 
 /** Applies activation `act` with parameters p0, p1 to four lanes. */
 export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
@@ -14,15 +23,10 @@ export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
       return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
     case ACT.SILU:
       return f32x4.mul(x, sigmoid4(x));
-    case ACT.GELU_ERF: {
-      const e = erf4(f32x4.mul(x, f32x4.splat(SQRT1_2)));
-      return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(e, f32x4.splat(1.0)));
-    }
-    case ACT.GELU_TANH: {
-      const x3 = f32x4.mul(f32x4.mul(x, x), x);
-      const inner = f32x4.mul(f32x4.add(x, f32x4.mul(x3, f32x4.splat(GELU_K))), f32x4.splat(GELU_C));
-      return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(tanh4(inner), f32x4.splat(1.0)));
-    }
+    case ACT.GELU_ERF:
+      return geluErf4(x);
+    case ACT.GELU_TANH:
+      return geluTanh4(x);
     case ACT.SIGMOID:
       return sigmoid4(x);
     case ACT.TANH:
@@ -39,6 +43,10 @@ export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
       const y = f32x4.add(f32x4.mul(x, f32x4.splat(<f32>(1.0 / 6.0))), f32x4.splat(0.5));
       return f32x4.mul(x, f32x4.min(f32x4.max(y, f32x4.splat(0.0)), f32x4.splat(1.0)));
     }
+    case ACT.SOFTPLUS:
+      return softplus4(x);
+    case ACT.ELU:
+      return elu4(x, p0);
     default:
       return x;
   }
@@ -52,9 +60,9 @@ export function activate1(x: f32, act: i32, p0: f32, p1: f32): f32 {
     case ACT.SILU:
       return x * sigmoid1(x);
     case ACT.GELU_ERF:
-      return 0.5 * x * (1.0 + erf1(x * SQRT1_2));
+      return geluErf1(x);
     case ACT.GELU_TANH:
-      return 0.5 * x * (1.0 + tanh1(GELU_C * (x + GELU_K * x * x * x)));
+      return geluTanh1(x);
     case ACT.SIGMOID:
       return sigmoid1(x);
     case ACT.TANH:
@@ -65,6 +73,10 @@ export function activate1(x: f32, act: i32, p0: f32, p1: f32): f32 {
       return Mathf.min(Mathf.max(x * p0 + p1, 0.0), 1.0);
     case ACT.HARDSWISH:
       return x * Mathf.min(Mathf.max(x * <f32>(1.0 / 6.0) + 0.5, 0.0), 1.0);
+    case ACT.SOFTPLUS:
+      return softplus1(x);
+    case ACT.ELU:
+      return elu1(x, p0);
     default:
       return x;
   }

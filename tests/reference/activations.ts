@@ -56,5 +56,9 @@ export function activationReference(
       return (x) => Math.max(0, Math.min(1, p0 * x + p1));
     case "hardswish":
       return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
+    case "softplus":
+      return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    case "elu":
+      return (x) => (x < 0 ? p0 * Math.expm1(x) : x);
   }
 }

@@ -9,3 +9,5 @@ export const TANH: i32 = 6;
 export const LEAKYRELU: i32 = 7;
 export const HARDSIGMOID: i32 = 8;
 export const HARDSWISH: i32 = 9;
+export const SOFTPLUS: i32 = 10;
+export const ELU: i32 = 11;

@@ -1,0 +1,83 @@
+// Sums over a contiguous block of floats, shared by the normalisation kernels. Variance is
+// computed in two passes (mean, then squared deviations): one-pass sum-of-squares loses all
+// precision when |mean| is large against the spread, and these rows stay in cache anyway.
+import { hsum4, madd4 } from "../common/simd";
+
+/** Sum of n floats at p. */
+@inline export function blockSum(p: usize, n: i32): f32 {
+  let i = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0;
+    let a2 = a0;
+    let a3 = a0;
+    for (; i + 16 <= n; i += 16) {
+      const q = p + (<usize>i << 2);
+      a0 = f32x4.add(a0, v128.load(q));
+      a1 = f32x4.add(a1, v128.load(q, 16));
+      a2 = f32x4.add(a2, v128.load(q, 32));
+      a3 = f32x4.add(a3, v128.load(q, 48));
+    }
+    for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, v128.load(p + (<usize>i << 2)));
+    s = hsum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  }
+  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
+  return s;
+}
+
+/** Sum of (x - c)^2 over n floats at p (c = 0: sum of squares). */
+@inline export function blockSumSq(p: usize, n: i32, c: f32): f32 {
+  let i = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const vc = f32x4.splat(c);
+    let a0 = f32x4.splat(0);
+    let a1 = a0;
+    let a2 = a0;
+    let a3 = a0;
+    for (; i + 16 <= n; i += 16) {
+      const q = p + (<usize>i << 2);
+      const d0 = f32x4.sub(v128.load(q), vc);
+      const d1 = f32x4.sub(v128.load(q, 16), vc);
+      const d2 = f32x4.sub(v128.load(q, 32), vc);
+      const d3 = f32x4.sub(v128.load(q, 48), vc);
+      a0 = madd4(d0, d0, a0);
+      a1 = madd4(d1, d1, a1);
+      a2 = madd4(d2, d2, a2);
+      a3 = madd4(d3, d3, a3);
+    }
+    for (; i + 4 <= n; i += 4) {
+      const d = f32x4.sub(v128.load(p + (<usize>i << 2)), vc);
+      a0 = madd4(d, d, a0);
+    }
+    s = hsum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  }
+  for (; i < n; i++) {
+    const d = load<f32>(p + (<usize>i << 2)) - c;
+    s += d * d;
+  }
+  return s;
+}
+
+/** y = x * a + b over n floats (a, b scalars). */
+@inline export function blockAffine(x: usize, y: usize, n: i32, a: f32, b: f32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    const va = f32x4.splat(a);
+    const vb = f32x4.splat(b);
+    for (; i + 8 <= n; i += 8) {
+      const q = <usize>i << 2;
+      v128.store(y + q, madd4(v128.load(x + q), va, vb));
+      v128.store(y + q, madd4(v128.load(x + q, 16), va, vb), 16);
+    }
+    for (; i + 4 <= n; i += 4) {
+      const q = <usize>i << 2;
+      v128.store(y + q, madd4(v128.load(x + q), va, vb));
+    }
+  }
+  for (; i < n; i++) {
+    const q = <usize>i << 2;
+    store<f32>(y + q, load<f32>(x + q) * a + b);
+  }
+}
