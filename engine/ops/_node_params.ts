@@ -61,6 +61,11 @@ export function intsAttr(node: Node, name: string): number[] | undefined {
   return undefined;
 }
 
+/** A float-list attribute, or undefined when absent. */
+export function floatsAttr(node: Node, name: string): number[] | undefined {
+  return intsAttr(node, name);
+}
+
 /** Whether input `i` is given (present and not the empty name of an omitted input). */
 export function hasInput(node: Node, i: number): boolean {
   return i < node.inputs.length && node.inputs[i] !== "";

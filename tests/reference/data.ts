@@ -214,6 +214,11 @@ export interface ResizeAxis {
   a?: number;
   /** exclude_outside. */
   excludeOutside?: boolean;
+  /**
+   * Evaluate coordinates in float32 like onnxruntime. The spec leaves the precision open, and
+   * nearest picks differ between float32 and float64 where a coordinate lands next to a tie.
+   */
+  float32?: boolean;
 }
 
 function originalCoordinate(
@@ -222,23 +227,26 @@ function originalCoordinate(
   inLen: number,
   outLen: number,
   coord: string,
+  float32 = false,
 ) {
+  // Every operation rounded to float32 when asked (onnxruntime's precision), else float64.
+  const r = float32 ? Math.fround : (v: number) => v;
   switch (coord) {
     case "half_pixel":
-      return (x + 0.5) / scale - 0.5;
+      return r(r(r(x + 0.5) / scale) - 0.5);
     case "half_pixel_symmetric": {
-      const adjustment = outLen / (scale * inLen);
-      const offset = (inLen / 2) * (1 - adjustment);
-      return offset + (x + 0.5) / scale - 0.5;
+      const adjustment = r(outLen / r(scale * inLen));
+      const offset = r(r(inLen / 2) * r(1 - adjustment));
+      return r(offset + (x + 0.5) / scale - 0.5);
     }
     case "pytorch_half_pixel":
-      return outLen > 1 ? (x + 0.5) / scale - 0.5 : 0;
+      return outLen > 1 ? r(r(r(x + 0.5) / scale) - 0.5) : 0;
     case "align_corners":
-      return outLen === 1 ? 0 : (x * (inLen - 1)) / (outLen - 1);
+      return outLen === 1 ? 0 : r(r(x * (inLen - 1)) / (outLen - 1));
     case "asymmetric":
-      return x / scale;
+      return r(x / scale);
     case "tf_half_pixel_for_nn":
-      return (x + 0.5) / scale;
+      return r(r(x + 0.5) / scale);
   }
   throw new Error(`unknown coordinate mode ${coord}`);
 }
@@ -257,7 +265,7 @@ export function resizeTaps(
   outLen: number,
   ax: ResizeAxis,
 ): [number, number][] {
-  const x = originalCoordinate(j, ax.scale, inLen, outLen, ax.coord);
+  const x = originalCoordinate(j, ax.scale, inLen, outLen, ax.coord, ax.float32);
   const clamp = (i: number) => Math.min(Math.max(i, 0), inLen - 1);
   if (ax.mode === "nearest") {
     let i: number;
