@@ -7,15 +7,20 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { init, QuartetError, Tensor, VERSION } from "./mod.ts";
-import type { KernelVariant } from "./mod.ts";
+import { init, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
+import type { KernelVariant, Model } from "./mod.ts";
+import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 
 const USAGE = `Quartet ${VERSION}: run pruned neural networks fast with WebAssembly SIMD.
 
 Usage: deno run -A cli.ts <command> [options]
 
 Commands:
-  info                 Show the kernel build this host gets and why
+  info [model]         Show the kernel build this host gets and why; with a model, its
+                       inputs, outputs, ops, parameters, fused layers and memory
+  run <model>          Run a model: --input name=file.npy (repeatable; missing inputs are
+                       zeros with symbolic dims set to 1), --output <dir> writes .npy files,
+                       --runs N times it, --profile prints the slowest layers
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 The benchmark table plus a tiny built-in model run
@@ -37,6 +42,10 @@ function parse(args: string[]) {
       options: {
         kernels: { type: "string", default: "auto" },
         quick: { type: "boolean", default: false },
+        input: { type: "string", multiple: true, default: [] },
+        output: { type: "string" },
+        runs: { type: "string", default: "1" },
+        profile: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -88,6 +97,105 @@ async function tinyModel(kernels: KernelVariant | "auto"): Promise<void> {
   q.dispose();
 }
 
+function fmtBytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+async function modelInfo(path: string, kernels: KernelVariant | "auto"): Promise<void> {
+  const model = await loadModel(path, { kernels });
+  const s = model.summary();
+  console.log(`\nmodel: ${path}`);
+  for (const i of model.inputs) console.log(`  input  ${i.name}: ${i.type} [${i.dims.join(", ")}]`);
+  for (const o of model.outputs) {
+    console.log(`  output ${o.name}: ${o.type} [${o.dims.join(", ")}]`);
+  }
+  console.log(`  parameters: ${s.parameters.toLocaleString("en")}`);
+  console.log(`  fused activations: ${s.fusedActivations}`);
+  const ops = Object.entries(s.ops).sort((a, b) => b[1] - a[1]);
+  console.log(`  ops: ${ops.map(([op, n]) => `${op} ${n}`).join(", ")}`);
+  model.dispose();
+}
+
+function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const spec of inputs) {
+    const eq = spec.indexOf("=");
+    if (eq < 1) throw new UsageError(`--input takes name=file.npy, got "${spec}"`);
+    const name = spec.slice(0, eq);
+    const file = spec.slice(eq + 1);
+    if (!file.endsWith(".npy")) throw new UsageError(`--input "${name}": only .npy files for now`);
+    feeds[name] = decodeNpy(Deno.readFileSync(file), file);
+  }
+  for (const i of model.inputs) {
+    if (feeds[i.name]) continue;
+    const dims = i.dims.map((d) => (typeof d === "number" ? d : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const data = i.type === "int64"
+      ? new BigInt64Array(n)
+      : i.type === "float32"
+      ? new Float32Array(n)
+      : i.type === "int32"
+      ? new Int32Array(n)
+      : new Uint8Array(n);
+    feeds[i.name] = new Tensor(i.type, data as Tensor["data"], dims);
+    console.error(`note: input "${i.name}" not given: zeros [${dims.join(", ")}]`);
+  }
+  return feeds;
+}
+
+async function runModel(
+  path: string,
+  kernels: KernelVariant | "auto",
+  opts: { input?: string[]; output?: string; runs?: string; profile?: boolean },
+): Promise<void> {
+  const t0 = performance.now();
+  const model = await loadModel(path, { kernels });
+  const tLoad = performance.now() - t0;
+  const feeds = feedsFor(model, opts.input ?? []);
+  const runs = Math.max(1, Number(opts.runs ?? 1) | 0);
+  const times: number[] = [];
+  let out: Record<string, Tensor> = {};
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    out = await model.run(feeds, { profile: opts.profile && i === runs - 1 });
+    times.push(performance.now() - t);
+    if (runs > 1) Deno.stderr.writeSync(new TextEncoder().encode(`\rrun ${i + 1}/${runs}`));
+  }
+  if (runs > 1) console.error();
+  times.sort((a, b) => a - b);
+  const s = model.summary();
+  console.log(
+    `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
+      `${times.length === 1 ? times[0].toFixed(2) : ""}` +
+      `${
+        runs > 1 ? `median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : " ms"
+      }; ` +
+      `peak arena ${fmtBytes(s.peakMemoryBytes)}`,
+  );
+  for (const [name, t] of Object.entries(out)) {
+    const head = Array.from(t.data as ArrayLike<number | bigint>).slice(0, 8).map((v) =>
+      typeof v === "number" ? Number(v.toPrecision(5)) : v
+    );
+    console.log(
+      `${name}: ${t.type} [${t.dims.join(", ")}] ${head.join(" ")}${t.size > 8 ? " …" : ""}`,
+    );
+    if (opts.output) {
+      Deno.mkdirSync(opts.output, { recursive: true });
+      const file = `${opts.output}/${name.replace(/[^\w.-]/g, "_")}.npy`;
+      Deno.writeFileSync(file, encodeNpy(t));
+      console.log(`  wrote ${file}`);
+    }
+  }
+  if (opts.profile && model.lastProfile) {
+    const top = [...model.lastProfile].sort((a, b) => b.ms - a.ms).slice(0, 10);
+    console.log("slowest layers:");
+    for (const p of top) {
+      console.log(`  ${p.ms.toFixed(3).padStart(9)} ms  ${p.op.padEnd(12)} ${p.node}`);
+    }
+  }
+  model.dispose();
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (values.version) {
@@ -103,6 +211,11 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "info":
       await info(kernels);
+      if (rest[0]) await modelInfo(rest[0], kernels);
+      return 0;
+    case "run":
+      if (!rest[0]) throw new UsageError("run needs a model file");
+      await runModel(rest[0], kernels, values);
       return 0;
     case "bench": {
       const { runGemmBench } = await import("./bench/gemm.ts");

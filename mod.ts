@@ -17,6 +17,24 @@
  */
 export { init, Runtime } from "./engine/runtime.ts";
 export type { InitOptions, MatMulOptions, RuntimeInfo } from "./engine/runtime.ts";
+export { loadModel, Model } from "./engine/model.ts";
+export type {
+  LayerSummary,
+  LoadModelOptions,
+  ModelSource,
+  ModelSummary,
+  RunOptions,
+  TensorInfo,
+} from "./engine/model.ts";
+export type { NodeProfile } from "./engine/executor.ts";
+export type {
+  AttributeValue,
+  Dim,
+  Graph,
+  Model as IrModel,
+  Node,
+  ValueInfo,
+} from "./engine/ir/graph.ts";
 export { Tensor } from "./engine/tensor.ts";
 export type { DataTypeMap, DType } from "./engine/tensor.ts";
 export type { KernelVariant } from "./engine/wasm/kernels.ts";
