@@ -3,27 +3,33 @@
 // precision when |mean| is large against the spread, and these rows stay in cache anyway.
 import { hsum4, madd4 } from "../common/simd";
 
-/** Sum of n floats at p. */
-@inline export function blockSum(p: usize, n: i32): f32 {
+/**
+ * Mean of n floats at p, summed relative to the first element: when |mean| is large against
+ * the spread, the shifted terms are small and the running sums keep their precision.
+ */
+@inline export function blockMean(p: usize, n: i32): f32 {
+  if (n <= 0) return 0;
+  const c = load<f32>(p);
   let i = 0;
   let s: f32 = 0;
   if (ASC_FEATURE_SIMD) {
+    const vc = f32x4.splat(c);
     let a0 = f32x4.splat(0);
     let a1 = a0;
     let a2 = a0;
     let a3 = a0;
     for (; i + 16 <= n; i += 16) {
       const q = p + (<usize>i << 2);
-      a0 = f32x4.add(a0, v128.load(q));
-      a1 = f32x4.add(a1, v128.load(q, 16));
-      a2 = f32x4.add(a2, v128.load(q, 32));
-      a3 = f32x4.add(a3, v128.load(q, 48));
+      a0 = f32x4.add(a0, f32x4.sub(v128.load(q), vc));
+      a1 = f32x4.add(a1, f32x4.sub(v128.load(q, 16), vc));
+      a2 = f32x4.add(a2, f32x4.sub(v128.load(q, 32), vc));
+      a3 = f32x4.add(a3, f32x4.sub(v128.load(q, 48), vc));
     }
-    for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, v128.load(p + (<usize>i << 2)));
+    for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, f32x4.sub(v128.load(p + (<usize>i << 2)), vc));
     s = hsum4(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
   }
-  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
-  return s;
+  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2)) - c;
+  return c + s / <f32>n;
 }
 
 /** Sum of (x - c)^2 over n floats at p (c = 0: sum of squares). */

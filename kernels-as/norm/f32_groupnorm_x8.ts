@@ -1,5 +1,5 @@
 // Group normalisation on NCHW (InstanceNormalization is the case cpg = 1).
-import { blockAffine, blockSum, blockSumSq } from "./_stats";
+import { blockAffine, blockMean, blockSumSq } from "./_stats";
 
 /**
  * For each batch item and group of `cpg` consecutive channels of `hw` pixels: normalise the
@@ -17,7 +17,7 @@ export function f32_groupnorm_x8(
     for (let g = 0; g < groups; g++) {
       const c0 = g * cpg;
       const off = (<usize>b * <usize>groups * <usize>cpg + <usize>c0) * chanBytes;
-      const mean = blockSum(x + off, size) * inv_n;
+      const mean = blockMean(x + off, size);
       const inv = <f32>1.0 / Mathf.sqrt(blockSumSq(x + off, size, mean) * inv_n + eps);
       for (let j = 0; j < cpg; j++) {
         const c = <usize>(c0 + j) << 2;

@@ -1,6 +1,6 @@
 // Layer normalisation over the contiguous last n floats of each row.
 import { madd4 } from "../common/simd";
-import { blockSum, blockSumSq } from "./_stats";
+import { blockMean, blockSumSq } from "./_stats";
 
 /**
  * y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * scale + bias for each of `rows` rows of n
@@ -16,7 +16,7 @@ export function f32_layernorm_x8(
   for (let r = 0; r < rows; r++) {
     const px = x + <usize>r * rowBytes;
     const py = y + <usize>r * rowBytes;
-    const mean = blockSum(px, n) * inv_n;
+    const mean = blockMean(px, n);
     const inv = <f32>1.0 / Mathf.sqrt(blockSumSq(px, n, mean) * inv_n + eps);
     if (mean_out) store<f32>(mean_out + (<usize>r << 2), mean);
     if (invstd_out) store<f32>(invstd_out + (<usize>r << 2), inv);
