@@ -4,6 +4,59 @@
 export interface KernelExports {
   kernel_heap_base(): number;
   kernel_variant(): number;
+  f32_addact_w4(m: number, n: number, y: number, ldy: number, r: number, ldr: number, act: number, p0: number, p1: number): void;
+  f32_col2im(col: number, ldc: number, m: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, w: number, p0: number, np: number, y: number, oh: number, ow: number): void;
+  f32_dwconv_scratch_size(k: number, stride: number, ow: number): number;
+  f32_dwconv_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number): void;
+  f32_dwconv3x3s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
+  f32_dwconv3x3s2_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
+  f32_dwconv5x5s1_w8(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
+  f32_dwconv5x5s2_w8(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
+  x32_im2col(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number): void;
+  f32_resize_axis(outer: number, inLen: number, outLen: number, inner: number, taps: number, idx: number, wts: number, src: number, dst: number): void;
+  x8_copy_nd(rank: number, esize: number, params: number, src: number, dst: number): void;
+  x8_gather(outer: number, count: number, axisLen: number, bytes: number, idx: number, src: number, dst: number): void;
+  x8_resize_nearest_2d(esize: number, planes: number, inH: number, inW: number, outH: number, outW: number, pidx: number, yidx: number, xidx: number, dup2: number, src: number, dst: number): void;
+  f32_vabs_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vadd_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vceil_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vclamp_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vcos_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vdiv_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_velu_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vequal_x16(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_verf_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vexp_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vfloor_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vfmod_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vgeluerf_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vgelutanh_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vhardsigmoid_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vhardswish_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vleakyrelu_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vless_x16(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vlessequal_x16(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vlog_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vmax_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vmin_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vmish_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vmul_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vneg_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vpow_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vprelu_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vreciprocal_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vround_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vselu_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsigmoid_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsign_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsilu_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsin_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsoftplus_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsoftsign_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsqrt_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  f32_vsub_x8(rows: number, n: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
+  f32_vtanh_x8(n: number, x: number, y: number, p0: number, p1: number): void;
+  x32_where_x8(rows: number, n: number, c: number, ldc: number, sc: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
   f32_fma_peak(steps: number, mul: number, add: number): number;
   f32_gemv_1x8(n: number, k: number, a: number, w: number, c: number, act: number, p0: number, p1: number): void;
   f32_gemm_4x8(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
@@ -14,12 +67,82 @@ export interface KernelExports {
   x32_pack_gemm_size(k: number, n: number, nr: number): number;
   x32_pack_gemm_nchw(m: number, k: number, mr: number, w: number, ldw: number, bias: number, out: number): void;
   x32_pack_gemm_nchw_size(m: number, k: number, mr: number): number;
+  f32_batchnorm_x8(batch: number, channels: number, hw: number, x: number, y: number, a: number, b: number): void;
+  f32_groupnorm_x8(batch: number, groups: number, cpg: number, hw: number, x: number, y: number, scale: number, bias: number, eps: number): void;
+  f32_layernorm_x8(rows: number, n: number, x: number, y: number, scale: number, bias: number, eps: number, mean_out: number, invstd_out: number): void;
+  f32_rmsnorm_x8(rows: number, n: number, x: number, y: number, scale: number, eps: number): void;
+  f32_softmax_x8(outer: number, n: number, inner: number, x: number, y: number, log: number): void;
+  f32_avgpool_w4(channels: number, x: number, h: number, w: number, y: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, cy0: number, cy1: number, cx0: number, cx1: number, scratch: number): void;
+  f32_global_avgpool_w4(channels: number, x: number, n: number, y: number): void;
+  f32_global_maxpool_w4(channels: number, x: number, n: number, y: number): void;
+  f32_maxpool_w4(channels: number, x: number, h: number, w: number, y: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number): void;
+  f32_argmax_x4(outer: number, r: number, inner: number, x: number, y: number, flags: number): void;
+  f32_reduce_logsumexp_x8(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_max_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_min_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_prod_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_sum_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_sumabs_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_reduce_sumsq_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
 }
 
 /** Names of all exported kernels, in export order. */
 export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "kernel_heap_base",
   "kernel_variant",
+  "f32_addact_w4",
+  "f32_col2im",
+  "f32_dwconv_scratch_size",
+  "f32_dwconv_w4",
+  "f32_dwconv3x3s1_w4",
+  "f32_dwconv3x3s2_w4",
+  "f32_dwconv5x5s1_w8",
+  "f32_dwconv5x5s2_w8",
+  "x32_im2col",
+  "f32_resize_axis",
+  "x8_copy_nd",
+  "x8_gather",
+  "x8_resize_nearest_2d",
+  "f32_vabs_x8",
+  "f32_vadd_x8",
+  "f32_vceil_x8",
+  "f32_vclamp_x8",
+  "f32_vcos_x8",
+  "f32_vdiv_x8",
+  "f32_velu_x8",
+  "f32_vequal_x16",
+  "f32_verf_x8",
+  "f32_vexp_x8",
+  "f32_vfloor_x8",
+  "f32_vfmod_x8",
+  "f32_vgeluerf_x8",
+  "f32_vgelutanh_x8",
+  "f32_vhardsigmoid_x8",
+  "f32_vhardswish_x8",
+  "f32_vleakyrelu_x8",
+  "f32_vless_x16",
+  "f32_vlessequal_x16",
+  "f32_vlog_x8",
+  "f32_vmax_x8",
+  "f32_vmin_x8",
+  "f32_vmish_x8",
+  "f32_vmul_x8",
+  "f32_vneg_x8",
+  "f32_vpow_x8",
+  "f32_vprelu_x8",
+  "f32_vreciprocal_x8",
+  "f32_vround_x8",
+  "f32_vselu_x8",
+  "f32_vsigmoid_x8",
+  "f32_vsign_x8",
+  "f32_vsilu_x8",
+  "f32_vsin_x8",
+  "f32_vsoftplus_x8",
+  "f32_vsoftsign_x8",
+  "f32_vsqrt_x8",
+  "f32_vsub_x8",
+  "f32_vtanh_x8",
+  "x32_where_x8",
   "f32_fma_peak",
   "f32_gemv_1x8",
   "f32_gemm_4x8",
@@ -30,4 +153,21 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "x32_pack_gemm_size",
   "x32_pack_gemm_nchw",
   "x32_pack_gemm_nchw_size",
+  "f32_batchnorm_x8",
+  "f32_groupnorm_x8",
+  "f32_layernorm_x8",
+  "f32_rmsnorm_x8",
+  "f32_softmax_x8",
+  "f32_avgpool_w4",
+  "f32_global_avgpool_w4",
+  "f32_global_maxpool_w4",
+  "f32_maxpool_w4",
+  "f32_argmax_x4",
+  "f32_reduce_logsumexp_x8",
+  "f32_reduce_max_x16",
+  "f32_reduce_min_x16",
+  "f32_reduce_prod_x16",
+  "f32_reduce_sum_x16",
+  "f32_reduce_sumabs_x16",
+  "f32_reduce_sumsq_x16",
 ];
