@@ -15,6 +15,7 @@ import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "
 import type { Model as IrModel, ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
+import { foldBatchNorms, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
 
@@ -66,6 +67,10 @@ export interface ModelSummary {
   parameters: number;
   /** Activations fused into producers at load. */
   fusedActivations: number;
+  /** BatchNormalizations folded into convs at load. */
+  foldedBatchNorms: number;
+  /** Residual Adds fused into convs at load. */
+  fusedResiduals: number;
   /** The nodes, in execution order. */
   layers: LayerSummary[];
   /** Highest arena use so far in bytes (weights + activations), after at least one run. */
@@ -81,7 +86,7 @@ export class Model {
   readonly #kernels: Kernels;
   readonly #ir: IrModel;
   #exec: GraphExecutor | undefined;
-  readonly #fused: number;
+  readonly #fused: { activations: number; batchNorms: number; residuals: number };
   /** Inputs the caller feeds. */
   readonly inputs: readonly TensorInfo[];
   /** Outputs `run` returns. */
@@ -93,7 +98,11 @@ export class Model {
   constructor(ir: IrModel, kernels: Kernels, options: LoadModelOptions = {}) {
     this.#kernels = kernels;
     this.#ir = ir;
-    this.#fused = options.fuse === false ? 0 : fuseActivations(ir.graph);
+    const fuse = options.fuse !== false;
+    // Order matters: BN folds into the bare conv, the residual joins before the activation.
+    const batchNorms = fuse ? foldBatchNorms(ir.graph) : 0;
+    const residuals = fuse ? fuseResidualAdds(ir.graph) : 0;
+    this.#fused = { batchNorms, residuals, activations: fuse ? fuseActivations(ir.graph) : 0 };
     this.#exec = new GraphExecutor(ir.graph, {
       kernels,
       registry: REGISTRY,
@@ -221,7 +230,9 @@ export class Model {
       kernels: { variant: this.#kernels.variant, reason: this.#kernels.reason },
       ops,
       parameters,
-      fusedActivations: this.#fused,
+      fusedActivations: this.#fused.activations,
+      foldedBatchNorms: this.#fused.batchNorms,
+      fusedResiduals: this.#fused.residuals,
       layers: this.#ir.graph.nodes.map((n) => ({
         node: n.name,
         op: n.op,

@@ -1,0 +1,114 @@
+/**
+ * Conv-centred fusions, run before activation fusion:
+ * - Conv / ConvTranspose followed by BatchNormalization with constant parameters: the BN is
+ *   folded into the conv's weights and bias (new initializers; the originals stay untouched
+ *   if something else reads them).
+ * - Conv followed by Add of a same-shaped value: the Add becomes the conv's fused residual
+ *   (`fused_residual`, an extra last input), so ResNet-style blocks add while the tile is hot.
+ *
+ * @module
+ */
+import type { Graph, Node } from "../ir/graph.ts";
+import { Tensor } from "../tensor.ts";
+import { foldBatchNorm } from "./fold_batch_norm.ts";
+
+function consumerCounts(graph: Graph): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+  for (const o of graph.outputs) counts.set(o.name, (counts.get(o.name) ?? 0) + 1);
+  return counts;
+}
+
+function constF32(graph: Graph, name: string | undefined): Float32Array | undefined {
+  const t = name ? graph.initializers.get(name) : undefined;
+  return t?.type === "float32" ? (t.data as Float32Array) : undefined;
+}
+
+/** Folds BatchNormalization into the producing conv; returns how many were folded. */
+export function foldBatchNorms(graph: Graph): number {
+  const counts = consumerCounts(graph);
+  const producer = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const removed = new Set<Node>();
+  let folded = 0;
+  for (const bn of graph.nodes) {
+    if (bn.op !== "BatchNormalization" || bn.outputs.filter((o) => o).length !== 1) continue;
+    if ((bn.attributes.training_mode as number | undefined) === 1) continue;
+    const conv = producer.get(bn.inputs[0]);
+    if (!conv || (conv.op !== "Conv" && conv.op !== "ConvTranspose")) continue;
+    if (counts.get(bn.inputs[0]) !== 1 || conv.attributes.fused_activation) continue;
+    if (conv.attributes.fused_residual) continue;
+    const w = graph.initializers.get(conv.inputs[1]);
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constF32(graph, bn.inputs[i]));
+    if (!w || w.type !== "float32" || !scale || !bias || !mean || !variance) continue;
+    const b = conv.inputs[2] ? constF32(graph, conv.inputs[2]) : undefined;
+    if (conv.inputs[2] && !b) continue;
+    const out = foldBatchNorm(w.data as Float32Array, w.dims, b, {
+      scale,
+      bias,
+      mean,
+      variance,
+      epsilon: (bn.attributes.epsilon as number | undefined) ?? 1e-5,
+    }, {
+      transposed: conv.op === "ConvTranspose",
+      group: (conv.attributes.group as number | undefined) ?? 1,
+    });
+    const wName = `${conv.name}/folded_weight`;
+    const bName = `${conv.name}/folded_bias`;
+    graph.initializers.set(wName, new Tensor("float32", out.weight, w.dims));
+    graph.initializers.set(bName, new Tensor("float32", out.bias, [out.bias.length]));
+    conv.inputs = [conv.inputs[0], wName, bName];
+    conv.outputs = [bn.outputs[0]];
+    removed.add(bn);
+    folded++;
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return folded;
+}
+
+/**
+ * Turns Conv → Add(conv output, other) into a Conv with a fused residual when `other` has the
+ * output's exact shape (known from value info or checked at run time by the conv). Returns
+ * how many were fused.
+ */
+export function fuseResidualAdds(graph: Graph): number {
+  const counts = consumerCounts(graph);
+  const producer = new Map<string, Node>();
+  graph.nodes.forEach((n) => n.outputs.forEach((o) => producer.set(o, n)));
+  const position = new Map<Node, number>();
+  graph.nodes.forEach((n, i) => position.set(n, i));
+  const removed = new Set<Node>();
+  let fused = 0;
+  for (const add of graph.nodes) {
+    if (add.op !== "Add" || add.inputs.length !== 2) continue;
+    for (const side of [0, 1]) {
+      const conv = producer.get(add.inputs[side]);
+      const other = add.inputs[1 - side];
+      if (!conv || conv.op !== "Conv" || removed.has(conv)) continue;
+      if (counts.get(add.inputs[side]) !== 1 || conv.attributes.fused_activation) continue;
+      if (conv.attributes.fused_residual || other === add.inputs[side]) continue;
+      // The residual must be computed before the conv runs (it becomes the conv's input).
+      const otherProducer = producer.get(other);
+      if (otherProducer && position.get(otherProducer)! > position.get(conv)!) continue;
+      // Only when shapes are known equal: a broadcasting Add (bias-like) must stay an Add.
+      const a = graph.valueInfo.get(add.inputs[side])?.dims;
+      const b = graph.valueInfo.get(other)?.dims;
+      const outDims = graph.valueInfo.get(add.outputs[0])?.dims;
+      const known = a && b && a.length === b.length && a.every((d, i) => d === b[i]);
+      const sameAsOut = b && outDims && b.length === outDims.length &&
+        b.every((d, i) => d === outDims[i]);
+      if (!known && !sameAsOut) continue;
+      while (conv.inputs.length < 3) conv.inputs.push("");
+      conv.inputs.push(other);
+      conv.attributes.fused_residual = 1;
+      conv.outputs = [add.outputs[0]];
+      removed.add(add);
+      fused++;
+      break;
+    }
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return fused;
+}

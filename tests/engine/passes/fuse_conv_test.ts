@@ -1,0 +1,71 @@
+import { deepStrictEqual } from "node:assert/strict";
+import type { Graph, Node } from "../../../engine/ir/graph.ts";
+import { loadModel } from "../../../engine/model.ts";
+import { Tensor } from "../../../engine/tensor.ts";
+import { assertClose } from "../../_assert.ts";
+import { Random } from "../../_random.ts";
+import { convReference } from "../../reference/conv.ts";
+
+function node(
+  op: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: Node["attributes"] = {},
+): Node {
+  return { name: `${op}_${outputs[0]}`, op, domain: "", inputs, outputs, attributes };
+}
+
+Deno.test("Conv → BatchNormalization → Add(residual) → Relu runs as one fused conv", async () => {
+  const rng = new Random(21);
+  const [c, m, h, w] = [5, 7, 9, 11];
+  const x = rng.floats(c * h * w);
+  const r = rng.floats(m * h * w);
+  const wt = rng.floats(m * c * 9);
+  const b = rng.floats(m);
+  const scale = rng.floats(m, 0.5, 1.5);
+  const shift = rng.floats(m);
+  const mean = rng.floats(m);
+  const variance = rng.floats(m, 0.1, 2);
+  const f = (d: Float32Array, dims: number[]) => new Tensor("float32", d, dims);
+  const graph: Graph = {
+    name: "block",
+    nodes: [
+      node("Conv", ["x", "w", "b"], ["y"], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+      node("BatchNormalization", ["y", "s", "t", "mu", "var"], ["z"], { epsilon: 1e-3 }),
+      node("Add", ["z", "r"], ["sum"]),
+      node("Relu", ["sum"], ["out"]),
+    ],
+    inputs: [
+      { name: "x", type: "float32", dims: [1, c, h, w] },
+      { name: "r", type: "float32", dims: [1, m, h, w] },
+    ],
+    outputs: [{ name: "out", type: "float32", dims: [1, m, h, w] }],
+    initializers: new Map([
+      ["w", f(wt, [m, c, 3, 3])],
+      ["b", f(b, [m])],
+      ["s", f(scale, [m])],
+      ["t", f(shift, [m])],
+      ["mu", f(mean, [m])],
+      ["var", f(variance, [m])],
+    ]),
+    valueInfo: new Map([
+      ["z", { name: "z", type: "float32", dims: [1, m, h, w] }],
+      ["r", { name: "r", type: "float32", dims: [1, m, h, w] }],
+    ]),
+  };
+  const model = await loadModel({ graph, opsets: { "": 17 } });
+  const s = model.summary();
+  deepStrictEqual([s.foldedBatchNorms, s.fusedResiduals, s.fusedActivations], [1, 1, 1]);
+  deepStrictEqual(s.ops, { Conv: 1 });
+  const out = await model.run({ x: f(x, [1, c, h, w]), r: f(r, [1, m, h, w]) });
+  // The definition, step by step in float64: conv, BN, add, relu.
+  const y = convReference(x, [1, c, h, w], wt, [m, c, 3, 3], b, { pads: [1, 1, 1, 1] }).data;
+  const want = new Float32Array(m * h * w);
+  for (let i = 0; i < want.length; i++) {
+    const ch = Math.floor(i / (h * w));
+    const z = (y[i] - mean[ch]) / Math.sqrt(variance[ch] + 1e-3) * scale[ch] + shift[ch];
+    want[i] = Math.max(z + r[i], 0);
+  }
+  assertClose(out.out.data as Float32Array, want, { rtol: 1e-4, atol: 1e-5 });
+  model.dispose();
+});
