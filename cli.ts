@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { init, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
 import type { KernelVariant, Model } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
+import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
 const USAGE = `Quartet ${VERSION}: run pruned neural networks fast with WebAssembly SIMD.
 
@@ -20,7 +21,8 @@ Commands:
                        inputs, outputs, ops, parameters, fused layers and memory
   run <model>          Run a model: --input name=file.npy (repeatable; missing inputs are
                        zeros with symbolic dims set to 1), --output <dir> writes .npy files,
-                       --runs N times it, --profile prints the slowest layers
+                       --runs N times it, --profile prints the slowest layers and
+                       writes profile.trace.json (Chrome trace) and profile.svg
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 The benchmark table plus a tiny built-in model run
