@@ -1,0 +1,35 @@
+// Gate activations of the recurrent cells: clip (ONNX `clip`, +Inf when absent), then the
+// activation. The ONNX defaults (Sigmoid, Tanh) are inlined; the rest use the shared epilogue.
+import { activate1, activate4 } from "../common/activation";
+import { SIGMOID, TANH } from "../common/gen/activation_codes";
+import { sigmoid1, sigmoid4, tanh1, tanh4 } from "../common/math";
+
+/** act(clip(x)) on four lanes. */
+@inline export function gate4(x: v128, act: i32, p0: f32, p1: f32, clip: f32): v128 {
+  const y = f32x4.min(f32x4.max(x, f32x4.splat(-clip)), f32x4.splat(clip));
+  if (act == SIGMOID) return sigmoid4(y);
+  if (act == TANH) return tanh4(y);
+  return activate4(y, act, p0, p1);
+}
+
+/** Scalar twin of gate4. */
+@inline export function gate1(x: f32, act: i32, p0: f32, p1: f32, clip: f32): f32 {
+  const y = Mathf.min(Mathf.max(x, -clip), clip);
+  if (act == SIGMOID) return sigmoid1(y);
+  if (act == TANH) return tanh1(y);
+  return activate1(y, act, p0, p1);
+}
+
+/** The activation without clipping (LSTM's output activation on the cell state). */
+@inline export function act4(x: v128, act: i32, p0: f32, p1: f32): v128 {
+  if (act == SIGMOID) return sigmoid4(x);
+  if (act == TANH) return tanh4(x);
+  return activate4(x, act, p0, p1);
+}
+
+/** Scalar twin of act4. */
+@inline export function act1(x: f32, act: i32, p0: f32, p1: f32): f32 {
+  if (act == SIGMOID) return sigmoid1(x);
+  if (act == TANH) return tanh1(x);
+  return activate1(x, act, p0, p1);
+}
