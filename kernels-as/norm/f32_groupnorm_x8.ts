@@ -1,5 +1,5 @@
 // Group normalisation on NCHW (InstanceNormalization is the case cpg = 1).
-import { blockAffine, blockMean, blockSumSq } from "./_stats";
+import { blockAffineCentred, blockMean, blockSumSq } from "./_stats";
 
 /**
  * For each batch item and group of `cpg` consecutive channels of `hw` pixels: normalise the
@@ -22,9 +22,9 @@ export function f32_groupnorm_x8(
       for (let j = 0; j < cpg; j++) {
         const c = <usize>(c0 + j) << 2;
         const a = inv * load<f32>(scale + c);
-        const shift = (bias ? load<f32>(bias + c) : 0) - mean * a;
+        const shift: f32 = bias ? load<f32>(bias + c) : 0;
         const q = off + <usize>j * chanBytes;
-        blockAffine(x + q, y + q, hw, a, shift);
+        blockAffineCentred(x + q, y + q, hw, mean, a, shift);
       }
     }
   }
