@@ -266,8 +266,46 @@ function tapTable(
   return identity ? null : { taps, idx, wts };
 }
 
+/**
+ * The window table of `f32_resize_axis` for a 2-tap row gather: per 4 outputs, one 4-float
+ * window start and byte-swizzle masks picking each tap from it (base -1 where the taps of a
+ * block spread wider, as when shrinking).
+ */
+function windowTable(idx: Int32Array, wts: Float32Array, inLen: number): Uint8Array {
+  const blocks = Math.floor(idx.length / 8);
+  const out = new Uint8Array(blocks * 80);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    const taps = idx.subarray(b * 8, b * 8 + 8);
+    const lo = Math.min(...taps);
+    const hi = Math.max(...taps);
+    const o = b * 80;
+    if (inLen < 4 || hi - lo > 3) {
+      view.setInt32(o, -1, true);
+      continue;
+    }
+    const base = Math.min(lo, inLen - 4);
+    view.setInt32(o, base, true);
+    const rel = [...taps].map((t) => t - base).join("");
+    // The kernel runs the two patterns of 2x upsampling with constant shuffles.
+    view.setInt32(o + 4, rel === "01121223" ? 1 : rel === "01011212" ? 2 : 0, true);
+    for (let l = 0; l < 4; l++) {
+      for (let t = 0; t < 2; t++) {
+        const r = taps[l * 2 + t] - base;
+        for (let k = 0; k < 4; k++) out[o + 16 + t * 16 + l * 4 + k] = r * 4 + k;
+        view.setFloat32(o + 48 + t * 16 + l * 4, wts[b * 8 + l * 2 + t], true);
+      }
+    }
+  }
+  return out;
+}
+
 /** Copies a typed array into a new arena block. */
-function uploadTable(kr: Kernels, data: Int32Array | Float32Array, what: string): number {
+function uploadTable(
+  kr: Kernels,
+  data: Int32Array | Float32Array | Uint8Array,
+  what: string,
+): number {
   const off = kr.arena.alloc(data.byteLength, what);
   new Uint8Array(kr.arena.memory.buffer, off, data.byteLength).set(
     new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
@@ -348,6 +386,19 @@ function runSeparable(
     runCopyProgram(kr, { esize: 4, steps: [wholeCopy(dims)] }, [x], [y]);
     return;
   }
+  const r = dims.length;
+  if (
+    a.mode === "linear" && passes.length === 2 && passes.every((p) => p.axis >= r - 2)
+  ) {
+    runBilinear(
+      kr,
+      x,
+      y,
+      passes.find((p) => p.axis === r - 2)!.table!,
+      passes.find((p) => p.axis === r - 1)!.table!,
+    );
+    return;
+  }
   let src = x.offset;
   let temp = -1;
   for (let n = 0; n < passes.length; n++) {
@@ -356,25 +407,71 @@ function runSeparable(
     const next = [...dims];
     next[axis] = y.dims[axis];
     const dst = last ? y.offset : kr.arena.alloc(sizeOf(next) * 4, "resize intermediate");
+    const inner = sizeOf(dims.slice(axis + 1));
     const idx = uploadTable(kr, table!.idx, "resize taps");
     const wts = uploadTable(kr, table!.wts, "resize weights");
+    const win = inner === 1 && table!.taps === 2 && next[axis] >= 4
+      ? uploadTable(kr, windowTable(table!.idx, table!.wts, dims[axis]), "resize windows")
+      : 0;
     kr.fn.f32_resize_axis(
       sizeOf(dims.slice(0, axis)),
       dims[axis],
       next[axis],
-      sizeOf(dims.slice(axis + 1)),
+      inner,
       table!.taps,
       idx,
       wts,
+      win,
       src,
       dst,
     );
+    if (win) kr.arena.free(win);
     kr.arena.free(wts);
     kr.arena.free(idx);
     if (temp >= 0) kr.arena.free(temp);
     temp = last ? -1 : dst;
     src = dst;
     dims[axis] = next[axis];
+  }
+}
+
+/** Both of the last two axes linear: one fused pass with a two-row cache. */
+function runBilinear(
+  kr: Kernels,
+  x: ArenaTensor,
+  y: ArenaTensor,
+  rows: { idx: Int32Array; wts: Float32Array },
+  cols: { idx: Int32Array; wts: Float32Array },
+): void {
+  const r = x.dims.length;
+  const [inH, inW] = x.dims.slice(r - 2);
+  const [outH, outW] = y.dims.slice(r - 2);
+  const blocks = [
+    uploadTable(kr, rows.idx, "resize row taps"),
+    uploadTable(kr, rows.wts, "resize row weights"),
+    uploadTable(kr, cols.idx, "resize column taps"),
+    uploadTable(kr, cols.wts, "resize column weights"),
+    outW >= 4 ? uploadTable(kr, windowTable(cols.idx, cols.wts, inW), "resize windows") : 0,
+    kr.arena.alloc(outW * 8, "resize row cache"),
+  ];
+  try {
+    kr.fn.f32_resize_linear_2d(
+      sizeOf(x.dims.slice(0, r - 2)),
+      inH,
+      inW,
+      outH,
+      outW,
+      blocks[0],
+      blocks[1],
+      blocks[2],
+      blocks[3],
+      blocks[4],
+      blocks[5],
+      x.offset,
+      y.offset,
+    );
+  } finally {
+    for (const b of blocks) if (b) kr.arena.free(b);
   }
 }
 
