@@ -13,7 +13,8 @@ export interface KernelExports {
   f32_dwconv5x5s1_w8(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv5x5s2_w8(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   x32_im2col(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number): void;
-  f32_resize_axis(outer: number, inLen: number, outLen: number, inner: number, taps: number, idx: number, wts: number, src: number, dst: number): void;
+  f32_resize_axis(outer: number, inLen: number, outLen: number, inner: number, taps: number, idx: number, wts: number, win: number, src: number, dst: number): void;
+  f32_resize_linear_2d(planes: number, inH: number, inW: number, outH: number, outW: number, yidx: number, ywts: number, xidx: number, xwts: number, xwin: number, cache: number, src: number, dst: number): void;
   x8_copy_nd(rank: number, esize: number, params: number, src: number, dst: number): void;
   x8_gather(outer: number, count: number, axisLen: number, bytes: number, idx: number, src: number, dst: number): void;
   x8_resize_nearest_2d(esize: number, planes: number, inH: number, inW: number, outH: number, outW: number, pidx: number, yidx: number, xidx: number, dup2: number, src: number, dst: number): void;
@@ -84,6 +85,16 @@ export interface KernelExports {
   f32_reduce_sum_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
   f32_reduce_sumabs_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
   f32_reduce_sumsq_x16(outer: number, r: number, inner: number, x: number, y: number, scale: number): void;
+  f32_gru_1x8(hidden: number, h: number, w: number, xw: number, hout: number, y: number, f: number, f0: number, f1: number, g: number, g0: number, g1: number, clip: number): void;
+  f32_gru_reset_1x16(hidden: number, h: number, w: number, xw: number, zout: number, rh: number, f: number, f0: number, f1: number, clip: number): void;
+  f32_gru_update_1x32(hidden: number, rh: number, w: number, xh: number, z: number, h: number, hout: number, y: number, g: number, g0: number, g1: number, clip: number): void;
+  f32_lstm_1x8(hidden: number, h: number, w: number, xw: number, p: number, c: number, hout: number, y: number, f: number, f0: number, f1: number, g: number, g0: number, g1: number, a: number, a0: number, a1: number, clip: number, inputForget: number): void;
+  f32_rnn_1x32(hidden: number, h: number, w: number, xw: number, hout: number, y: number, f: number, f0: number, f1: number, clip: number): void;
+  x32_pack_rnn(hidden: number, k: number, gates: number, units: number, w: number, ldw: number, bias: number, out: number): void;
+  x32_pack_rnn_size(hidden: number, k: number, gates: number, units: number): number;
+  f32_dwconv1d_causal_x4(L: number, D: number, K: number, x: number, ldx: number, w: number, bias: number, state: number, y: number, ldy: number, act: number): void;
+  f32_scan_selective_seq_x4(L: number, D: number, N: number, x: number, ldx: number, dt: number, lddt: number, dtBias: number, softplus: number, A: number, B: number, ldb: number, C: number, ldc: number, skip: number, z: number, ldz: number, h: number, y: number, ldy: number): void;
+  f32_scan_selective_step_x4(D: number, N: number, x: number, dt: number, dtBias: number, softplus: number, A: number, B: number, C: number, skip: number, z: number, h: number, y: number): void;
 }
 
 /** Names of all exported kernels, in export order. */
@@ -100,6 +111,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_dwconv5x5s2_w8",
   "x32_im2col",
   "f32_resize_axis",
+  "f32_resize_linear_2d",
   "x8_copy_nd",
   "x8_gather",
   "x8_resize_nearest_2d",
@@ -170,4 +182,14 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_reduce_sum_x16",
   "f32_reduce_sumabs_x16",
   "f32_reduce_sumsq_x16",
+  "f32_gru_1x8",
+  "f32_gru_reset_1x16",
+  "f32_gru_update_1x32",
+  "f32_lstm_1x8",
+  "f32_rnn_1x32",
+  "x32_pack_rnn",
+  "x32_pack_rnn_size",
+  "f32_dwconv1d_causal_x4",
+  "f32_scan_selective_seq_x4",
+  "f32_scan_selective_step_x4",
 ];
