@@ -303,11 +303,42 @@ export async function loadModel(
       : source instanceof ArrayBuffer
       ? new Uint8Array(source)
       : await readSource(source);
+    const name = typeof source === "string" || source instanceof URL ? String(source) : "model";
     const { decodeOnnx } = await import("./formats/onnx/mod.ts");
-    ir = await decodeOnnx(bytes);
+    ir = await decodeOnnx(bytes, {
+      name,
+      loadExternal: typeof source === "string" || source instanceof URL
+        ? (location, offset, length) => readExternal(source, location, offset, length)
+        : undefined,
+    });
   } else {
     ir = source;
   }
   const kernels = await loadKernels(options);
   return new Model(ir, kernels, options);
+}
+
+/** Reads a byte range of a file that sits next to the model (ONNX external data). */
+async function readExternal(
+  model: string | URL,
+  location: string,
+  offset: number,
+  length: number | undefined,
+): Promise<Uint8Array> {
+  if (location.includes("..") || location.startsWith("/")) {
+    throw new ModelFormatError(`External data location "${location}" must stay beside the model`);
+  }
+  const base = model instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(model)
+    ? new URL(location, model)
+    : undefined;
+  const bytes = base && base.protocol !== "file:"
+    ? await readSource(base)
+    : await readSource(base ?? String(model).replace(/[^/\\]*$/, "") + location);
+  const end = length === undefined ? bytes.length : offset + length;
+  if (end > bytes.length) {
+    throw new ModelFormatError(
+      `External data "${location}" has ${bytes.length} bytes, the model asks for ${offset}..${end}`,
+    );
+  }
+  return bytes.subarray(offset, end);
 }

@@ -1,0 +1,521 @@
+/**
+ * ONNX → IR. Bytes are parsed by @bufbuild/protobuf with types generated from our schema
+ * (`onnx.proto`); this module turns messages into the engine's IR and validates everything a
+ * hostile or broken file could get wrong, before allocating: element counts, raw data
+ * lengths, data types, dangling edges, duplicate producers and cycles.
+ *
+ * @module
+ */
+import { fromBinary } from "npm:@bufbuild/protobuf@2.17.0";
+import { ModelFormatError } from "../../errors.ts";
+import type { AttributeValue, Dim, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
+import { type DType, MAX_ELEMENTS, Tensor } from "../../tensor.ts";
+import {
+  type AttributeProto,
+  AttributeProto_AttributeType as AT,
+  type GraphProto,
+  type ModelProto,
+  ModelProtoSchema,
+  type TensorProto,
+  TensorProto_DataLocation,
+  TensorProto_DataType as DT,
+  type ValueInfoProto,
+} from "./gen/onnx_pb.ts";
+
+/** Reads `length` bytes (all when undefined) at `offset` of an external data file. */
+export type ExternalDataLoader = (
+  location: string,
+  offset: number,
+  length: number | undefined,
+) => Uint8Array | Promise<Uint8Array>;
+
+/** Options of `decodeOnnx`. */
+export interface DecodeOnnxOptions {
+  /** Name used in error messages (the file name). */
+  name?: string;
+  /** Loads tensors stored outside the model file; required for models that use them. */
+  loadExternal?: ExternalDataLoader;
+  /** Expand float16 / bfloat16 initializers to float32 (default true). */
+  expandFloat16?: boolean;
+}
+
+/** The element type ONNX data type codes become, or undefined when unsupported. */
+const STORED: Partial<Record<DT, DType>> = {
+  [DT.FLOAT]: "float32",
+  [DT.DOUBLE]: "float32",
+  [DT.FLOAT16]: "float16",
+  [DT.BFLOAT16]: "float32",
+  [DT.INT64]: "int64",
+  [DT.UINT64]: "int64",
+  [DT.INT32]: "int32",
+  [DT.UINT32]: "int64",
+  [DT.INT16]: "int32",
+  [DT.UINT16]: "int32",
+  [DT.INT8]: "int8",
+  [DT.UINT8]: "uint8",
+  [DT.BOOL]: "bool",
+};
+
+/** Bytes per element in raw_data for each supported code. */
+const RAW_BYTES: Partial<Record<DT, number>> = {
+  [DT.FLOAT]: 4,
+  [DT.DOUBLE]: 8,
+  [DT.FLOAT16]: 2,
+  [DT.BFLOAT16]: 2,
+  [DT.INT64]: 8,
+  [DT.UINT64]: 8,
+  [DT.INT32]: 4,
+  [DT.UINT32]: 4,
+  [DT.INT16]: 2,
+  [DT.UINT16]: 2,
+  [DT.INT8]: 1,
+  [DT.UINT8]: 1,
+  [DT.BOOL]: 1,
+};
+
+/** The element type of an ONNX data type code (for value infos). */
+export function dtypeOf(code: number, what: string): DType {
+  const t = STORED[code as DT];
+  if (!t) {
+    throw new ModelFormatError(`${what}: data type ${DT[code] ?? code} is not supported`);
+  }
+  return t === "float16" ? "float32" : t;
+}
+
+function f16ToF32(bits: number): number {
+  const s = bits & 0x8000 ? -1 : 1;
+  const e = (bits >> 10) & 0x1f;
+  const m = bits & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Expands float16 bit patterns to float32. */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = f16ToF32(bits[i]);
+  return out;
+}
+
+class Decoder {
+  readonly #file: string;
+  readonly #opt: DecodeOnnxOptions;
+  #generated = 0;
+
+  constructor(options: DecodeOnnxOptions) {
+    this.#file = options.name ?? "model";
+    this.#opt = options;
+  }
+
+  fail(what: string): ModelFormatError {
+    return new ModelFormatError(`Cannot load model "${this.#file}": ${what}`);
+  }
+
+  dims(raw: readonly bigint[], what: string): number[] {
+    let size = 1;
+    const dims = raw.map((d) => {
+      if (d < 0n || d > BigInt(MAX_ELEMENTS)) throw this.fail(`${what} has dimension ${d}`);
+      size *= Number(d);
+      return Number(d);
+    });
+    if (size > MAX_ELEMENTS) {
+      throw this.fail(`${what} declares ${size} elements ([${dims.join(", ")}]), too many`);
+    }
+    return dims;
+  }
+
+  async tensor(t: TensorProto, fallbackName: string): Promise<Tensor> {
+    const name = t.name || fallbackName;
+    const what = `tensor "${name}"`;
+    const dims = this.dims(t.dims, what);
+    const n = dims.reduce((a, b) => a * b, 1);
+    const code = t.dataType as DT;
+    const type = STORED[code];
+    if (!type) {
+      throw this.fail(`${what} has data type ${DT[code] ?? code}, which is not supported`);
+    }
+    if (t.segment) throw this.fail(`${what} is segmented, which is not supported`);
+    let raw: Uint8Array | undefined = t.rawData;
+    if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) {
+      raw = await this.external(t, what);
+    }
+    if (raw && raw.length > 0 || (raw && n === 0)) return this.fromRaw(raw, code, dims, n, what);
+    return this.fromTyped(t, code, dims, n, what);
+  }
+
+  async external(t: TensorProto, what: string): Promise<Uint8Array> {
+    const kv = new Map(t.externalData.map((e) => [e.key, e.value]));
+    const location = kv.get("location");
+    if (!location) throw this.fail(`${what} is external but names no location`);
+    if (!this.#opt.loadExternal) {
+      throw this.fail(`${what} lives in external file "${location}": pass loadExternal`);
+    }
+    const offset = Number(kv.get("offset") ?? 0);
+    const length = kv.has("length") ? Number(kv.get("length")) : undefined;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && !(length >= 0))) {
+      throw this.fail(`${what} has a bad external offset or length`);
+    }
+    try {
+      return await this.#opt.loadExternal(location, offset, length);
+    } catch (cause) {
+      if (cause instanceof ModelFormatError) throw cause;
+      throw new ModelFormatError(
+        `Cannot load model "${this.#file}": ${what}: cannot read "${location}": ${cause}`,
+        { cause },
+      );
+    }
+  }
+
+  fromRaw(raw: Uint8Array, code: DT, dims: number[], n: number, what: string): Tensor {
+    const size = RAW_BYTES[code]!;
+    if (raw.length !== n * size) {
+      throw this.fail(
+        `${what} has ${raw.length} bytes of data, its dims [${dims.join(", ")}] need ${n * size}`,
+      );
+    }
+    // One copy into an aligned buffer; typed views read little-endian (every host we target).
+    const buf = raw.slice().buffer;
+    switch (code) {
+      case DT.FLOAT:
+        return new Tensor("float32", new Float32Array(buf), dims);
+      case DT.DOUBLE:
+        return new Tensor("float32", Float32Array.from(new Float64Array(buf)), dims);
+      case DT.FLOAT16: {
+        const bits = new Uint16Array(buf);
+        return this.#opt.expandFloat16 === false
+          ? new Tensor("float16", bits, dims)
+          : new Tensor("float32", float16ToFloat32(bits), dims);
+      }
+      case DT.BFLOAT16: {
+        const bits = new Uint16Array(buf);
+        const out = new Float32Array(n);
+        const u = new Uint32Array(out.buffer);
+        for (let i = 0; i < n; i++) u[i] = bits[i] << 16;
+        return new Tensor("float32", out, dims);
+      }
+      case DT.INT64:
+      case DT.UINT64:
+        return new Tensor("int64", new BigInt64Array(buf), dims);
+      case DT.UINT32:
+        return new Tensor(
+          "int64",
+          BigInt64Array.from(new Uint32Array(buf), (v) => BigInt(v)),
+          dims,
+        );
+      case DT.INT32:
+        return new Tensor("int32", new Int32Array(buf), dims);
+      case DT.INT16:
+        return new Tensor("int32", Int32Array.from(new Int16Array(buf)), dims);
+      case DT.UINT16:
+        return new Tensor("int32", Int32Array.from(new Uint16Array(buf)), dims);
+      case DT.INT8:
+        return new Tensor("int8", new Int8Array(buf), dims);
+      case DT.UINT8:
+        return new Tensor("uint8", new Uint8Array(buf), dims);
+      case DT.BOOL:
+        return new Tensor("bool", Uint8Array.from(new Uint8Array(buf), (v) => (v ? 1 : 0)), dims);
+    }
+    throw this.fail(`${what}: data type ${DT[code]} is not supported`);
+  }
+
+  fromTyped(t: TensorProto, code: DT, dims: number[], n: number, what: string): Tensor {
+    const check = (len: number) => {
+      if (len !== n) {
+        throw this.fail(
+          `${what} has ${len} values, its dims [${dims.join(", ")}] need ${n}`,
+        );
+      }
+    };
+    switch (code) {
+      case DT.FLOAT:
+        check(t.floatData.length);
+        return new Tensor("float32", Float32Array.from(t.floatData), dims);
+      case DT.DOUBLE:
+        check(t.doubleData.length);
+        return new Tensor("float32", Float32Array.from(t.doubleData), dims);
+      case DT.INT64:
+        check(t.int64Data.length);
+        return new Tensor("int64", BigInt64Array.from(t.int64Data), dims);
+      case DT.UINT64:
+        check(t.uint64Data.length);
+        return new Tensor(
+          "int64",
+          BigInt64Array.from(t.uint64Data, (v) => BigInt.asIntN(64, v)),
+          dims,
+        );
+      case DT.UINT32:
+        check(t.uint64Data.length);
+        return new Tensor("int64", BigInt64Array.from(t.uint64Data), dims);
+      case DT.INT32:
+      case DT.INT16:
+      case DT.UINT16:
+        check(t.int32Data.length);
+        return new Tensor("int32", Int32Array.from(t.int32Data), dims);
+      case DT.INT8:
+        check(t.int32Data.length);
+        return new Tensor("int8", Int8Array.from(t.int32Data), dims);
+      case DT.UINT8:
+        check(t.int32Data.length);
+        return new Tensor("uint8", Uint8Array.from(t.int32Data), dims);
+      case DT.BOOL:
+        check(t.int32Data.length);
+        return new Tensor("bool", Uint8Array.from(t.int32Data, (v) => (v ? 1 : 0)), dims);
+      case DT.FLOAT16:
+      case DT.BFLOAT16: {
+        check(t.int32Data.length);
+        const bits = Uint16Array.from(t.int32Data);
+        if (code === DT.BFLOAT16) {
+          return new Tensor(
+            "float32",
+            Float32Array.from(bits, (b) => {
+              const u = new Uint32Array([b << 16]);
+              return new Float32Array(u.buffer)[0];
+            }),
+            dims,
+          );
+        }
+        return this.#opt.expandFloat16 === false
+          ? new Tensor("float16", bits, dims)
+          : new Tensor("float32", float16ToFloat32(bits), dims);
+      }
+    }
+    throw this.fail(`${what}: data type ${DT[code]} is not supported`);
+  }
+
+  valueInfo(v: ValueInfoProto, where: string): ValueInfo {
+    if (!v.name) throw this.fail(`${where} has a value without a name`);
+    const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+    if (!tt) return { name: v.name, type: "float32" };
+    const type = dtypeOf(tt.elemType, `value "${v.name}"`);
+    if (!tt.shape) return { name: v.name, type };
+    const dims: Dim[] = tt.shape.dim.map((d, i) => {
+      if (d.value.case === "dimValue") {
+        if (d.value.value < 0n || d.value.value > BigInt(MAX_ELEMENTS)) {
+          throw this.fail(`value "${v.name}" has dimension ${d.value.value}`);
+        }
+        return Number(d.value.value);
+      }
+      if (d.value.case === "dimParam" && d.value.value) return d.value.value;
+      return `?${i}`;
+    });
+    return { name: v.name, type, dims };
+  }
+
+  async attribute(
+    a: AttributeProto,
+    node: string,
+    scope: ReadonlySet<string>,
+  ): Promise<AttributeValue> {
+    const what = `attribute "${a.name}" of node "${node}"`;
+    const dec = new TextDecoder();
+    switch (a.type) {
+      case AT.FLOAT:
+        return a.f;
+      case AT.INT:
+        return Number(a.i);
+      case AT.STRING:
+        return dec.decode(a.s);
+      case AT.FLOATS:
+        return [...a.floats];
+      case AT.INTS:
+        return a.ints.map(Number);
+      case AT.STRINGS:
+        return a.strings.map((s) => dec.decode(s));
+      case AT.TENSOR:
+        if (!a.t) throw this.fail(`${what} has no tensor`);
+        return await this.tensor(a.t, `${node}.${a.name}`);
+      case AT.TENSORS:
+        return await Promise.all(
+          a.tensors.map((t, i) => this.tensor(t, `${node}.${a.name}[${i}]`)),
+        );
+      case AT.GRAPH:
+        if (!a.g) throw this.fail(`${what} has no graph`);
+        return await this.graph(a.g, `${node}.${a.name}`, scope);
+      case AT.GRAPHS:
+        return await Promise.all(
+          a.graphs.map((g, i) => this.graph(g, `${node}.${a.name}[${i}]`, scope)),
+        );
+    }
+    // Files from old exporters leave `type` unset: infer it from the field that is filled.
+    if (a.type === AT.UNDEFINED) {
+      if (a.ints.length) return a.ints.map(Number);
+      if (a.floats.length) return [...a.floats];
+      if (a.strings.length) return a.strings.map((s) => dec.decode(s));
+      if (a.t) return await this.tensor(a.t, `${node}.${a.name}`);
+      if (a.g) return await this.graph(a.g, `${node}.${a.name}`, scope);
+      if (a.s.length) return dec.decode(a.s);
+      if (a.i !== 0n) return Number(a.i);
+      return a.f;
+    }
+    throw this.fail(`${what} has type ${AT[a.type] ?? a.type}, which is not supported`);
+  }
+
+  /**
+   * Decodes a graph. `outer` holds the names enclosing graphs define (subgraphs may read
+   * them). Nodes come back topologically sorted.
+   */
+  async graph(g: GraphProto, label: string, outer: ReadonlySet<string>): Promise<Graph> {
+    const initializers = new Map<string, Tensor>();
+    for (const [i, t] of g.initializer.entries()) {
+      const tensor = await this.tensor(t, `${label}.initializer[${i}]`);
+      if (!t.name) throw this.fail(`initializer ${i} of graph "${label}" has no name`);
+      initializers.set(t.name, tensor);
+    }
+    if (g.sparseInitializer.length) {
+      throw this.fail(`graph "${label}" uses sparse initializers, which are not supported`);
+    }
+    const inputs = g.input.map((v) => this.valueInfo(v, `graph "${label}"`))
+      .filter((v) => !initializers.has(v.name));
+    const outputs = g.output.map((v) => this.valueInfo(v, `graph "${label}"`));
+    const valueInfo = new Map<string, ValueInfo>();
+    for (const v of g.valueInfo) {
+      const info = this.valueInfo(v, `graph "${label}"`);
+      valueInfo.set(info.name, info);
+    }
+    // Names visible to this graph's nodes and its subgraphs.
+    const scope = new Set<string>([...outer, ...initializers.keys(), ...inputs.map((i) => i.name)]);
+    const names = new Set<string>();
+    const protoNodes = g.node.map((n, i) => {
+      let name = n.name;
+      if (!name || names.has(name)) name = `${n.opType || "node"}_${this.#generated++}_${i}`;
+      names.add(name);
+      return { proto: n, name };
+    });
+    for (const { proto } of protoNodes) for (const o of proto.output) if (o) scope.add(o);
+    const nodes: Node[] = [];
+    for (const { proto, name } of protoNodes) {
+      if (!proto.opType) throw this.fail(`node "${name}" has no operator type`);
+      const attributes: Record<string, AttributeValue> = {};
+      for (const a of proto.attribute) {
+        if (!a.name) throw this.fail(`node "${name}" has an attribute without a name`);
+        if (a.refAttrName) {
+          throw this.fail(`node "${name}": attribute references (functions) are not supported`);
+        }
+        attributes[a.name] = await this.attribute(a, name, scope);
+      }
+      nodes.push({
+        name,
+        op: proto.opType,
+        domain: proto.domain === "ai.onnx" ? "" : proto.domain,
+        inputs: [...proto.input],
+        outputs: [...proto.output],
+        attributes,
+      });
+    }
+    const graph: Graph = {
+      name: g.name || label,
+      nodes: this.sort(
+        nodes,
+        label,
+        new Set([...initializers.keys(), ...inputs.map((i) => i.name)]),
+        outer,
+      ),
+      inputs,
+      outputs,
+      initializers,
+      valueInfo,
+    };
+    return graph;
+  }
+
+  /** Kahn's sort; names the dangling input, the duplicate producer or a node in a cycle. */
+  sort(
+    nodes: Node[],
+    label: string,
+    own: ReadonlySet<string>,
+    outer: ReadonlySet<string>,
+  ): Node[] {
+    const producer = new Map<string, Node>();
+    for (const n of nodes) {
+      for (const o of n.outputs) {
+        if (!o) continue;
+        // A subgraph may shadow an enclosing name, but not its own inputs or initializers.
+        if (producer.has(o) || own.has(o)) {
+          throw this.fail(
+            `value "${o}" in graph "${label}" is produced twice (node "${n.name}" and ${
+              producer.has(o) ? `node "${producer.get(o)!.name}"` : "a graph input or initializer"
+            })`,
+          );
+        }
+        producer.set(o, n);
+      }
+    }
+    const waiting = new Map<Node, number>();
+    const readers = new Map<string, Node[]>();
+    for (const n of nodes) {
+      let count = 0;
+      for (const i of new Set(n.inputs)) {
+        if (!i) continue;
+        if (producer.has(i)) {
+          count++;
+          const r = readers.get(i) ?? [];
+          r.push(n);
+          readers.set(i, r);
+        } else if (!own.has(i) && !outer.has(i)) {
+          throw this.fail(`node "${n.name}" (${n.op}) reads "${i}", which nothing produces`);
+        }
+      }
+      waiting.set(n, count);
+    }
+    const ready = nodes.filter((n) => waiting.get(n) === 0);
+    const out: Node[] = [];
+    for (let k = 0; k < ready.length; k++) {
+      const n = ready[k];
+      out.push(n);
+      for (const o of n.outputs) {
+        for (const r of readers.get(o) ?? []) {
+          const left = waiting.get(r)! - 1;
+          waiting.set(r, left);
+          if (left === 0) ready.push(r);
+        }
+      }
+    }
+    if (out.length !== nodes.length) {
+      const stuck = nodes.find((n) => waiting.get(n)! > 0)!;
+      throw this.fail(`graph "${label}" has a cycle through node "${stuck.name}" (${stuck.op})`);
+    }
+    return out;
+  }
+
+  async model(m: ModelProto): Promise<Model> {
+    if (!m.graph) throw this.fail("the file has no graph (is it an ONNX model?)");
+    const opsets: Record<string, number> = {};
+    for (const o of m.opsetImport) {
+      opsets[o.domain === "ai.onnx" ? "" : o.domain] = Number(o.version);
+    }
+    if (m.opsetImport.length === 0) opsets[""] = 1;
+    const graph = await this.graph(m.graph, m.graph.name || "main", new Set());
+    if (graph.outputs.length === 0) throw this.fail("the graph has no outputs");
+    return { graph, opsets, producer: m.producerName || undefined };
+  }
+}
+
+/**
+ * Decodes ONNX model bytes into the engine IR.
+ *
+ * @example
+ * ```ts ignore
+ * const model = await decodeOnnx(await Deno.readFile("model.onnx"), { name: "model.onnx" });
+ * console.log(model.graph.nodes.length);
+ * ```
+ */
+export async function decodeOnnx(
+  bytes: Uint8Array,
+  options: DecodeOnnxOptions = {},
+): Promise<Model> {
+  const d = new Decoder(options);
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw d.fail("the file is empty");
+  let proto: ModelProto;
+  try {
+    proto = fromBinary(ModelProtoSchema, bytes);
+  } catch (cause) {
+    throw new ModelFormatError(
+      `Cannot load model "${options.name ?? "model"}": not a valid ONNX file (${
+        (cause as Error).message
+      })`,
+      { cause },
+    );
+  }
+  return await d.model(proto);
+}
