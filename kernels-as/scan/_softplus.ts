@@ -1,12 +1,11 @@
 // softplus(x) = log(1 + e^x) for Mamba's dt, written as max(x, 0) + log1p(e^-|x|) so it never
 // overflows. log1p(u) for u in (0, 1] is 2 atanh(s) with s = u / (2 + u) <= 1/3, by its odd
 // series to s^11 (truncation below 1e-7 relative), which needs no exponent split.
-import { exp4 } from "../common/math";
 import { madd4 } from "../common/simd";
 
-@inline export function softplus4(x: v128): v128 {
-  const u = exp4(f32x4.neg(f32x4.abs(x)));
-  const s = f32x4.div(u, f32x4.add(u, f32x4.splat(2.0)));
+/** softplus from e = e^-|x| (computed by the caller, see _exp.ts). */
+@inline export function softplusFromExp4(x: v128, e: v128): v128 {
+  const s = f32x4.div(e, f32x4.add(e, f32x4.splat(2.0)));
   const s2 = f32x4.mul(s, s);
   let p = f32x4.splat(<f32>(1.0 / 11.0));
   p = madd4(p, s2, f32x4.splat(<f32>(1.0 / 9.0)));
