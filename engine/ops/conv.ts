@@ -387,7 +387,7 @@ export function runConv(
   if (isDepthwise(c, group, [m, c / group])) {
     const fixed = fixedDwKernel(kr, window);
     const scratch = fixed
-      ? kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(fixed.k, fixed.s, ax.out), "depthwise rows")
+      ? kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(ax.input), "depthwise rows")
       : 0;
     try {
       for (let i = 0; i < n; i++) {

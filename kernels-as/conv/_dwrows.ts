@@ -1,87 +1,40 @@
-// Zero-padded row buffers for the depthwise kernels: each input row is copied once into a
-// ring slot with its left/right padding materialised as zeros, so the inner loops never
-// test borders. Stride-2 slots hold the padded row split into even and odd columns, which
-// turns every stride-2 tap into a contiguous vector load.
+// Helpers of the fixed-shape depthwise kernels (gen/f32_dwconv*): the zero row that stands in
+// for rows above and below the input, and the one-output fallback for border columns.
 
-@inline export function roundUp4(n: i32): i32 {
-  return (n + 3) & ~3;
+/** Floats of the zero row for inputs w wide: vector loads may run up to 16 floats past w. */
+@inline export function zeroRowFloats(w: i32): i32 {
+  return ((w + 3) & ~3) + 32;
 }
 
-/** Logical length (floats) of a padded row (stride 1) or of each half (stride 2). */
-@inline export function rowLength(k: i32, stride: i32, ow: i32): i32 {
-  return stride == 1 ? roundUp4(ow) + k - 1 : roundUp4(ow) + ((k - 1) >> 1);
-}
-
-/** Floats per ring slot, with slack for whole-vector overruns. */
-@inline export function slotFloats(k: i32, stride: i32, ow: i32): i32 {
-  const half = roundUp4(rowLength(k, stride, ow)) + 4;
-  return stride == 1 ? half : half * 2;
-}
-
-@inline export function zeroFloats(dst: usize, n: i32): void {
-  let i = 0;
+/** Zeroes the row at p and returns p. */
+@inline export function zeroRow(p: usize, w: i32): usize {
+  const n = zeroRowFloats(w);
   if (ASC_FEATURE_SIMD) {
-    for (; i < n; i += 4) v128.store(dst + (<usize>i << 2), f32x4.splat(0));
+    for (let i = 0; i < n; i += 4) v128.store(p + (<usize>i << 2), f32x4.splat(0));
   } else {
-    for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+    for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), 0);
   }
+  return p;
 }
 
 /**
- * dst[a..b) = src[step * (i - a)], zeros in [0, a) and [b, len). Whole vectors may overrun b
- * by up to 3 floats before the tail is zeroed, so slots keep 4 floats of slack.
+ * b + the k x k window of plane xc (h x w) at top-left (iy0, ix0) times the weights at wc,
+ * taps outside the plane counting as zero.
  */
-@inline function placeRow(dst: usize, len: i32, a: i32, b: i32, src: usize, step: i32): void {
-  zeroFloats(dst, a);
-  const d = dst + (<usize>a << 2);
-  const n = b - a;
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    if (step == 1) {
-      for (; i < n; i += 4) v128.store(d + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
-    } else {
-      for (; i < n; i += 4) {
-        const s = src + (<usize>i << 3);
-        v128.store(d + (<usize>i << 2), i32x4.shuffle(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+@inline export function dwPoint(
+  xc: usize, h: i32, w: i32, iy0: i32, ix0: i32, wc: usize, k: i32, b: f32,
+): f32 {
+  let t = b;
+  for (let ky = 0; ky < k; ky++) {
+    const iy = iy0 + ky;
+    if (iy < 0 || iy >= h) continue;
+    const row = xc + <usize>iy * (<usize>w << 2);
+    for (let kx = 0; kx < k; kx++) {
+      const ix = ix0 + kx;
+      if (ix >= 0 && ix < w) {
+        t += load<f32>(wc + (<usize>(ky * k + kx) << 2)) * load<f32>(row + (<usize>ix << 2));
       }
     }
-  } else {
-    for (; i < n; i++) store<f32>(d + (<usize>i << 2), load<f32>(src + (<usize>(i * step) << 2)));
   }
-  // Zero from b (not from the end of the last vector) so overrun lanes become padding.
-  const tail = dst + (<usize>b << 2);
-  let j = 0;
-  for (; j < 4 && b + j < len; j++) store<f32>(tail + (<usize>j << 2), 0);
-  if (b + j < len) zeroFloats(tail + (<usize>j << 2), len - b - j);
-}
-
-/** Fills a ring slot with padded input row `src` (w floats), or zeros when src == 0. */
-@inline export function fillSlot(
-  slot: usize, src: usize, w: i32, pl: i32, k: i32, stride: i32, ow: i32,
-): void {
-  const len = rowLength(k, stride, ow);
-  if (stride == 1) {
-    if (src == 0) {
-      zeroFloats(slot, len);
-      return;
-    }
-    const a = min(pl, len);
-    const b = max(a, min(len, pl + w));
-    placeRow(slot, len, a, b, src, 1);
-    return;
-  }
-  const half = slotFloats(k, stride, ow) >> 1;
-  const odd = slot + (<usize>half << 2);
-  if (src == 0) {
-    zeroFloats(slot, len);
-    zeroFloats(odd, len);
-    return;
-  }
-  // Even half: E[i] = P[2i] = src[2i - pl]; odd half: O[i] = P[2i + 1] = src[2i + 1 - pl].
-  const ea = min((pl + 1) >> 1, len);
-  const eb = max(ea, min(len, (pl + w + 1) >> 1));
-  placeRow(slot, len, ea, eb, src + (<usize>(2 * ea - pl) << 2), 2);
-  const oa = min(pl >> 1, len);
-  const ob = max(oa, min(len, (pl + w) >> 1));
-  placeRow(odd, len, oa, ob, src + (<usize>(2 * oa + 1 - pl) << 2), 2);
+  return t;
 }

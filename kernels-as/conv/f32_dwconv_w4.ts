@@ -4,7 +4,7 @@
 import { madd4 } from "../common/simd";
 import { activate1, activate4 } from "../common/activation";
 import { CLAMP, NONE } from "../common/gen/activation_codes";
-import { slotFloats } from "./_dwrows";
+import { zeroRowFloats } from "./_dwrows";
 
 @inline function act4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   if (act == CLAMP) return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
@@ -16,9 +16,9 @@ import { slotFloats } from "./_dwrows";
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-/** Scratch bytes the fixed-shape kernel f32_dwconv{k}x{k}s{stride}_* needs for width ow. */
-export function f32_dwconv_scratch_size(k: i32, stride: i32, ow: i32): usize {
-  return <usize>k * <usize>slotFloats(k, stride, ow) << 2;
+/** Scratch bytes the fixed-shape kernels f32_dwconv{k}x{k}s{s}_* need for inputs w wide. */
+export function f32_dwconv_scratch_size(w: i32): usize {
+  return <usize>zeroRowFloats(w) << 2;
 }
 
 /**

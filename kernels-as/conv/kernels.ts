@@ -8,8 +8,8 @@ import { type DwconvShape, dwconvSource } from "./f32_dwconv.tmpl.ts";
 export const DWCONV_SHAPES: readonly DwconvShape[] = [
   { k: 3, s: 1, nv: 1, split: 3 },
   { k: 3, s: 2, nv: 1, split: 3 },
-  { k: 5, s: 1, nv: 2, split: 1 },
-  { k: 5, s: 2, nv: 2, split: 1 },
+  { k: 5, s: 1, nv: 1, split: 5 },
+  { k: 5, s: 2, nv: 1, split: 5 },
 ];
 
 /** The generated kernel sources of this family. */

@@ -210,7 +210,7 @@ for (const variant of VARIANTS) {
         const pb = withBias ? upload(kr, bias) : 0;
         const pr = residual ? upload(kr, residual) : 0;
         const py = kr.arena.alloc(t.m * oh * ow * 4);
-        const scratch = kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(k, s, ow));
+        const scratch = kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(w));
         fn(
           t.m,
           mult,

@@ -1,0 +1,350 @@
+/**
+ * Convolutions: Quartet's Conv / ConvTranspose ops (each kernel build) vs onnxruntime-web and
+ * TensorFlow.js wasm, one thread, same process, same inputs. Weights are constants (prepared
+ * once by every engine); each timed run copies the input in and the output out, as a model
+ * run would. Quartet and onnxruntime run NCHW, TensorFlow.js its native NHWC.
+ *
+ *   deno run -A bench/ops_conv.ts [--quick] [--only <substring of a case name>]
+ */
+import { type BenchRow, measure, report } from "./_harness.ts";
+import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
+import { ops as convOps } from "../engine/ops/conv.ts";
+import { ops as convTransposeOps } from "../engine/ops/conv_transpose.ts";
+import type { ArenaTensor, InputInfo, Op } from "../engine/ops/op.ts";
+import type { Node } from "../engine/ir/graph.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
+
+/** One benchmarked layer (NCHW shapes, ONNX attributes). */
+export interface ConvCase {
+  name: string;
+  op: "Conv" | "ConvTranspose";
+  x: number[];
+  w: number[];
+  group?: number;
+  strides?: number[];
+  pads?: number[];
+}
+
+/** The layers: shapes from real CNN / SR / OCR models. */
+export const CONV_CASES: ConvCase[] = [
+  {
+    name: "Conv 3x3 64→64, 56x56, pad 1",
+    op: "Conv",
+    x: [1, 64, 56, 56],
+    w: [64, 64, 3, 3],
+    pads: [1, 1, 1, 1],
+  },
+  {
+    name: "Depthwise 3x3, 128 ch, 56x56",
+    op: "Conv",
+    x: [1, 128, 56, 56],
+    w: [128, 1, 3, 3],
+    group: 128,
+    pads: [1, 1, 1, 1],
+  },
+  {
+    name: "Depthwise 3x3 s2, 128 ch, 56x56",
+    op: "Conv",
+    x: [1, 128, 56, 56],
+    w: [128, 1, 3, 3],
+    group: 128,
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+  },
+  {
+    name: "Depthwise 5x5, 96 ch, 28x28",
+    op: "Conv",
+    x: [1, 96, 28, 28],
+    w: [96, 1, 5, 5],
+    group: 96,
+    pads: [2, 2, 2, 2],
+  },
+  { name: "Conv 1x1 256→256, 28x28", op: "Conv", x: [1, 256, 28, 28], w: [256, 256, 1, 1] },
+  {
+    name: "Conv 5x5 32→32, 56x56, pad 2",
+    op: "Conv",
+    x: [1, 32, 56, 56],
+    w: [32, 32, 5, 5],
+    pads: [2, 2, 2, 2],
+  },
+  {
+    name: "Conv 3x3 s2 32→64, 112x112, pad 1",
+    op: "Conv",
+    x: [1, 32, 112, 112],
+    w: [64, 32, 3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+  },
+  {
+    name: "ConvTranspose 2x2 s2 64→32, 56x56",
+    op: "ConvTranspose",
+    x: [1, 64, 56, 56],
+    w: [64, 32, 2, 2],
+    strides: [2, 2],
+  },
+  {
+    name: "ConvTranspose 4x4 s2 p1 64→32, 56x56",
+    op: "ConvTranspose",
+    x: [1, 64, 56, 56],
+    w: [64, 32, 4, 4],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+  },
+];
+
+function size(dims: number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Multiply-adds × 2 of a case. */
+export function convFlops(c: ConvCase): number {
+  const [n, cin, h, w] = c.x;
+  const group = c.group ?? 1;
+  const [kh, kw] = c.w.slice(2);
+  if (c.op === "ConvTranspose") return 2 * n * cin * h * w * c.w[1] * kh * kw;
+  const [sh, sw] = c.strides ?? [1, 1];
+  const [pt, pl, pb, pr] = c.pads ?? [0, 0, 0, 0];
+  const oh = Math.floor((h + pt + pb - kh) / sh) + 1;
+  const ow = Math.floor((w + pl + pr - kw) / sw) + 1;
+  return 2 * n * c.w[0] * oh * ow * (cin / group) * kh * kw;
+}
+
+function outDims(c: ConvCase): number[] {
+  const [n, , h, w] = c.x;
+  const [kh, kw] = c.w.slice(2);
+  const [sh, sw] = c.strides ?? [1, 1];
+  const [pt, pl, pb, pr] = c.pads ?? [0, 0, 0, 0];
+  if (c.op === "ConvTranspose") {
+    return [n, c.w[1] * (c.group ?? 1), sh * (h - 1) + kh - pt - pb, sw * (w - 1) + kw - pl - pr];
+  }
+  return [
+    n,
+    c.w[0],
+    Math.floor((h + pt + pb - kh) / sh) + 1,
+    Math.floor((w + pl + pr - kw) / sw) + 1,
+  ];
+}
+
+function random(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) a[i] = ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+  return a;
+}
+
+// A one-node ONNX model in protobuf wire format (field numbers are the ONNX IR's).
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n & 127) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+function field(num: number, payload: Uint8Array | number[] | string): number[] {
+  const bytes = typeof payload === "string" ? [...new TextEncoder().encode(payload)] : [...payload];
+  return [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
+}
+
+function intField(num: number, v: number): number[] {
+  return [...varint(num << 3), ...varint(v)];
+}
+
+function intsAttribute(name: string, values: number[]): number[] {
+  return [...field(1, name), ...values.flatMap((v) => intField(8, v)), ...intField(20, 7)];
+}
+
+function intAttribute(name: string, value: number): number[] {
+  return [...field(1, name), ...intField(3, value), ...intField(20, 2)];
+}
+
+function valueInfo(name: string, dims: number[]): number[] {
+  const shape = dims.flatMap((d) => field(1, intField(1, d)));
+  return [...field(1, name), ...field(2, field(1, [...intField(1, 1), ...field(2, shape)]))];
+}
+
+function initializer(name: string, dims: number[], data: Float32Array): number[] {
+  return [
+    ...dims.flatMap((d) => intField(1, d)),
+    ...intField(2, 1),
+    ...field(8, name),
+    ...field(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+  ];
+}
+
+/** Encodes the case as a one-node ONNX model (opset 17) with W and B as initializers. */
+function encodeConvModel(c: ConvCase, w: Float32Array, b: Float32Array): Uint8Array {
+  const attrs = [
+    intsAttribute("kernel_shape", c.w.slice(2)),
+    intsAttribute("strides", c.strides ?? [1, 1]),
+    intsAttribute("pads", c.pads ?? [0, 0, 0, 0]),
+    intAttribute("group", c.group ?? 1),
+  ];
+  const node = [
+    ...field(1, "x"),
+    ...field(1, "w"),
+    ...field(1, "b"),
+    ...field(2, "y"),
+    ...field(4, c.op),
+    ...attrs.flatMap((a) => field(5, a)),
+  ];
+  const graph = [
+    ...field(1, node),
+    ...field(2, "conv"),
+    ...field(5, initializer("w", c.w, w)),
+    ...field(5, initializer("b", [b.length], b)),
+    ...field(11, valueInfo("x", c.x)),
+    ...field(12, valueInfo("y", outDims(c))),
+  ];
+  return new Uint8Array([...intField(1, 8), ...field(8, intField(2, 17)), ...field(7, graph)]);
+}
+
+async function quartet(
+  variant: KernelVariant,
+  c: ConvCase,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+) {
+  const kr = await loadKernels({ kernels: variant });
+  const op: Op = (c.op === "Conv" ? convOps : convTransposeOps)[0];
+  const node: Node = {
+    name: "bench",
+    op: c.op,
+    domain: "",
+    inputs: ["x", "w", "b"],
+    outputs: ["y"],
+    attributes: {
+      strides: c.strides ?? [1, 1],
+      pads: c.pads ?? [0, 0, 0, 0],
+      group: c.group ?? 1,
+    },
+  };
+  const infos: InputInfo[] = [
+    { type: "float32", dims: c.x },
+    { type: "float32", dims: c.w, value: new Tensor("float32", w, c.w) },
+    { type: "float32", dims: [b.length], value: new Tensor("float32", b, [b.length]) },
+  ];
+  const [out] = op.inferShapes(node, infos);
+  const state = op.prepare!({ kernels: kr }, node, infos);
+  const px = kr.arena.alloc(x.byteLength);
+  const py = kr.arena.alloc(size(out.dims) * 4);
+  const inputs: ArenaTensor[] = [
+    { type: "float32", dims: c.x, offset: px },
+    { type: "float32", dims: c.w, offset: 0 },
+    { type: "float32", dims: [b.length], offset: 0 },
+  ];
+  const outputs: ArenaTensor[] = [{ type: "float32", dims: out.dims, offset: py }];
+  const result = new Float32Array(size(out.dims));
+  return () => {
+    kr.arena.f32(px, x.length).set(x);
+    op.run({ kernels: kr }, node, inputs, outputs, state);
+    result.set(kr.arena.f32(py, result.length));
+  };
+}
+
+/** TensorFlow.js runs the same layer in NHWC with HWIO (or HW-out-in) filters. */
+function tfjsRunner(c: ConvCase, w: Float32Array) {
+  const [n, cin, h, wd] = c.x;
+  const [kh, kw] = c.w.slice(2);
+  const [sh, sw] = c.strides ?? [1, 1];
+  const pad = (c.pads ?? [0, 0, 0, 0]).some((p) => p > 0) ? "same" : "valid";
+  const x = random(n * h * wd * cin, 3);
+  const group = c.group ?? 1;
+  let filter: tf.Tensor4D;
+  let fn: (t: tf.Tensor4D) => tf.Tensor;
+  if (c.op === "ConvTranspose") {
+    const m = c.w[1];
+    filter = tf.tensor4d(random(kh * kw * m * cin, 4), [kh, kw, m, cin]);
+    const [, , oh, ow] = outDims(c);
+    // tfjs has no pads for conv2dTranspose: "same" gives (in·stride) outputs, as k4 s2 p1.
+    fn = (t) => tf.conv2dTranspose(t, filter, [n, oh, ow, m], [sh, sw], pad);
+  } else if (group > 1) {
+    filter = tf.tensor4d(random(kh * kw * cin * (c.w[0] / cin), 4), [kh, kw, cin, c.w[0] / cin]);
+    fn = (t) => tf.depthwiseConv2d(t, filter, [sh, sw], pad);
+  } else {
+    filter = tf.tensor4d(random(kh * kw * cin * c.w[0], 4), [kh, kw, cin, c.w[0]]);
+    fn = (t) => tf.conv2d(t, filter, [sh, sw], pad);
+  }
+  void w;
+  return {
+    run: () => {
+      const t = tf.tensor4d(x, [n, h, wd, cin]);
+      const y = fn(t);
+      y.dataSync();
+      t.dispose();
+      y.dispose();
+    },
+    dispose: () => filter.dispose(),
+  };
+}
+
+/** Runs the benchmark, prints the table and writes bench/results/ops_conv.*. */
+export async function runConvBench(
+  options: { quick?: boolean; only?: string } = {},
+): Promise<BenchRow[]> {
+  const timing = options.quick ? { warmupMs: 150, budgetMs: 500, minRuns: 10 } : {};
+  const rows: BenchRow[] = [];
+  await startTfjs(1);
+  const cases = CONV_CASES.filter((c) => !options.only || c.name.includes(options.only));
+  for (const c of cases) {
+    const x = random(size(c.x), 1);
+    const w = random(size(c.w), 2).map((v) => v * 0.2);
+    const m = c.op === "Conv" ? c.w[0] : c.w[1] * (c.group ?? 1);
+    const b = random(m, 5);
+    for (const variant of ["relaxed", "simd"] as KernelVariant[]) {
+      const run = await quartet(variant, c, x, w, b);
+      rows.push({
+        case: c.name,
+        engine: "quartet",
+        variant,
+        threads: 1,
+        ...(await measure(run, timing)),
+      });
+    }
+    const session = await ortSession(encodeConvModel(c, w, b), 1);
+    const feeds = { x: new ort.Tensor("float32", x, c.x) };
+    rows.push({
+      case: c.name,
+      engine: "onnxruntime-web",
+      variant: "wasm",
+      threads: 1,
+      ...(await measure(async () => {
+        const r = await session.run(feeds);
+        await r.y.getData();
+      }, timing)),
+    });
+    await session.release();
+    const t = tfjsRunner(c, w);
+    rows.push({
+      case: c.name,
+      engine: "tfjs",
+      variant: "wasm",
+      threads: 1,
+      ...(await measure(t.run, timing)),
+    });
+    t.dispose();
+    console.error(`  measured ${c.name}`);
+  }
+  await report("ops_conv", "Convolutions, one thread (GFLOP/s)", rows, {
+    unit: "GFLOP/s",
+    work: (name) => convFlops(CONV_CASES.find((c) => c.name === name)!),
+  }, [
+    "Every engine copies the input in and the output out on each run; weights are prepared once.",
+    "Quartet and onnxruntime-web run NCHW; TensorFlow.js runs NHWC (its native layout).",
+    `Machine: ${navigator.hardwareConcurrency} logical cores, shared and noisy; ` +
+    `Deno ${Deno.version.deno}, V8 ${Deno.version.v8}.`,
+  ]);
+  return rows;
+}
+
+if (import.meta.main) {
+  const i = Deno.args.indexOf("--only");
+  await runConvBench({
+    quick: Deno.args.includes("--quick"),
+    only: i >= 0 ? Deno.args[i + 1] : undefined,
+  });
+}
