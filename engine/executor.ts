@@ -8,7 +8,7 @@
  * @module
  */
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
-import type { Graph, Node } from "./ir/graph.ts";
+import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext } from "./ops/op.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
@@ -56,36 +56,6 @@ const HOST_FLOAT_LIMIT = 16;
 
 function nodeLabel(n: Node): string {
   return `node "${n.name}" (${n.op})`;
-}
-
-/** Names a graph reads from enclosing scopes (its own nodes' inputs it does not define). */
-export function capturedNames(graph: Graph): Set<string> {
-  const defined = new Set<string>([
-    ...graph.inputs.map((i) => i.name),
-    ...graph.initializers.keys(),
-  ]);
-  const used = new Set<string>();
-  for (const n of graph.nodes) {
-    for (const i of n.inputs) if (i && !defined.has(i)) used.add(i);
-    for (const g of subgraphs(n)) {
-      for (const c of capturedNames(g)) if (!defined.has(c)) used.add(c);
-    }
-    for (const o of n.outputs) if (o) defined.add(o);
-  }
-  return used;
-}
-
-function subgraphs(n: Node): Graph[] {
-  const out: Graph[] = [];
-  for (const v of Object.values(n.attributes)) {
-    if (isGraph(v)) out.push(v);
-    else if (Array.isArray(v) && v.length && isGraph(v[0])) out.push(...(v as Graph[]));
-  }
-  return out;
-}
-
-function isGraph(v: unknown): v is Graph {
-  return typeof v === "object" && v !== null && "nodes" in v && "initializers" in v;
 }
 
 /** Control-flow ops the executor runs itself. */

@@ -71,3 +71,35 @@ export interface Model {
   /** Who produced the file, when it says. */
   producer?: string;
 }
+
+/** Names a graph reads from enclosing scopes (its own nodes' inputs it does not define). */
+export function capturedNames(graph: Graph): Set<string> {
+  const defined = new Set<string>([
+    ...graph.inputs.map((i) => i.name),
+    ...graph.initializers.keys(),
+  ]);
+  const used = new Set<string>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) used.add(i);
+    for (const g of subgraphs(n)) {
+      for (const c of capturedNames(g)) if (!defined.has(c)) used.add(c);
+    }
+    for (const o of n.outputs) if (o) defined.add(o);
+  }
+  return used;
+}
+
+/** The graphs held in a node's attributes (If branches, Loop bodies). */
+export function subgraphs(n: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const v of Object.values(n.attributes)) {
+    if (isGraph(v)) out.push(v);
+    else if (Array.isArray(v) && v.length && isGraph(v[0])) out.push(...(v as Graph[]));
+  }
+  return out;
+}
+
+/** True for an attribute value that is a graph. */
+export function isGraph(v: unknown): v is Graph {
+  return typeof v === "object" && v !== null && "nodes" in v && "initializers" in v;
+}

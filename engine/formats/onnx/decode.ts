@@ -8,7 +8,16 @@
  */
 import { fromBinary } from "npm:@bufbuild/protobuf@2.17.0";
 import { ModelFormatError } from "../../errors.ts";
-import type { AttributeValue, Dim, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
+import {
+  type AttributeValue,
+  capturedNames,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  subgraphs,
+  type ValueInfo,
+} from "../../ir/graph.ts";
 import { type DType, MAX_ELEMENTS, Tensor } from "../../tensor.ts";
 import {
   type AttributeProto,
@@ -445,7 +454,12 @@ class Decoder {
     const readers = new Map<string, Node[]>();
     for (const n of nodes) {
       let count = 0;
-      for (const i of new Set(n.inputs)) {
+      // Values a subgraph reads from this graph order the node after their producers too.
+      const reads = new Set(n.inputs);
+      for (const g of subgraphs(n)) {
+        for (const c of capturedNames(g)) if (producer.has(c) || own.has(c)) reads.add(c);
+      }
+      for (const i of reads) {
         if (!i) continue;
         if (producer.has(i)) {
           count++;
