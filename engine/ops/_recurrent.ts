@@ -455,25 +455,22 @@ export function runRecurrent(
   const ragged = lens !== undefined && lens.some((l) => l < S);
   const layout = attrs.layout;
 
-  const blocks: number[] = [];
-  const scratch = (floats: number, what: string) => {
-    const off = kr.arena.alloc(Math.max(floats, 1) * 4, `${node.name} ${what}`);
-    blocks.push(off);
-    return off;
-  };
+  // All scratch in one block (one arena call per run matters for one-step streaming calls):
+  // input projections, two hidden-state slots per row, cell state, GRU's z and r h.
+  const chunk = Math.max(1, Math.min(S, Math.floor(PROJECTION_FLOATS / (NB * GH))));
+  const gruHalf = type === "GRU" && !attrs.linearBeforeReset;
+  const parts = [chunk * NB * GH, 2 * NB * H, type === "LSTM" ? NB * H : 0, gruHalf ? H : 0];
+  if (gruHalf) parts.push(H);
+  const sizes = parts.map((n) => Math.ceil(n / 16) * 64);
+  const block = kr.arena.alloc(sizes.reduce((a, n) => a + n, 0), `${node.name} scratch`);
+  const at = (i: number) => (parts[i] ? block + sizes.slice(0, i).reduce((a, n) => a + n, 0) : 0);
+  const [xw, hs, cs, zs, rh] = [at(0), at(1), at(2), at(3), gruHalf ? at(4) : 0];
   let packed = state.packed;
   try {
     if (!packed) {
       packed = packAll(kr, type, attrs, dims, w!.offset, r!.offset, b?.offset ?? 0, node.name);
     }
     if (y && ragged) kr.arena.f32(y.offset, S * dirs * NB * H).fill(0);
-    const chunk = Math.max(1, Math.min(S, Math.floor(PROJECTION_FLOATS / (NB * GH))));
-    const xw = scratch(chunk * NB * GH, "input projection");
-    const hs = scratch(2 * NB * H, "hidden state");
-    const cs = type === "LSTM" ? scratch(NB * H, "cell state") : 0;
-    const gruHalf = type === "GRU" && !attrs.linearBeforeReset;
-    const zs = gruHalf ? scratch(H, "update gate") : 0;
-    const rh = gruHalf ? scratch(H, "reset state") : 0;
     const stateIndex = (d: number, bi: number) =>
       (layout === 0 ? d * NB + bi : bi * dirs + d) * H * 4;
     const yIndex = (t: number, d: number, bi: number) =>
@@ -601,7 +598,7 @@ export function runRecurrent(
       }
     }
   } finally {
-    for (const off of blocks) kr.arena.free(off);
+    kr.arena.free(block);
     if (packed && packed !== state.packed) freePacked(kr, packed);
   }
 }
