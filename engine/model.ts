@@ -12,10 +12,11 @@ import {
   ShapeError,
 } from "./errors.ts";
 import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
-import type { Model as IrModel, ValueInfo } from "./ir/graph.ts";
+import type { Model as IrModel, Node, ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { foldBatchNorms, fuseResidualAdds } from "./passes/fuse_conv.ts";
+import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
 
@@ -67,6 +68,8 @@ export interface ModelSummary {
   parameters: number;
   /** Activations fused into producers at load. */
   fusedActivations: number;
+  /** Nodes replaced by constants at load. */
+  foldedConstants: number;
   /** BatchNormalizations folded into convs at load. */
   foldedBatchNorms: number;
   /** Residual Adds fused into convs at load. */
@@ -75,6 +78,38 @@ export interface ModelSummary {
   layers: LayerSummary[];
   /** Highest arena use so far in bytes (weights + activations), after at least one run. */
   peakMemoryBytes: number;
+}
+
+/** Runs one node on constant inputs with the real op, for constant folding; never throws. */
+function evaluateNode(
+  node: Node,
+  inputs: (Tensor | undefined)[],
+  kernels: Kernels,
+): Tensor[] | undefined {
+  const op = REGISTRY.get(node.op);
+  if (!op || node.domain || (op.check?.(node, 0) ?? []).length) return undefined;
+  const names = inputs.map((_, i) => `in${i}`);
+  const graph = {
+    name: `fold ${node.name}`,
+    nodes: [{ ...node, inputs: node.inputs.map((n, i) => (n ? names[i] : "")) }],
+    inputs: [],
+    outputs: node.outputs.map((o) => ({ name: o, type: "float32" as const })),
+    initializers: new Map(inputs.flatMap((t, i) => (t ? [[names[i], t] as const] : []))),
+    valueInfo: new Map(),
+  };
+  let exec: GraphExecutor | undefined;
+  try {
+    exec = new GraphExecutor(graph, { kernels, registry: REGISTRY, opset: 0 }, true);
+    const out = exec.run(new Map());
+    const ctx = { kernels };
+    const tensors = node.outputs.map((o) => readHost(ctx, out.get(o)!));
+    for (const v of out.values()) release(ctx, v);
+    return tensors;
+  } catch {
+    return undefined;
+  } finally {
+    exec?.dispose();
+  }
 }
 
 function infoOf(v: ValueInfo): TensorInfo {
@@ -86,7 +121,12 @@ export class Model {
   readonly #kernels: Kernels;
   readonly #ir: IrModel;
   #exec: GraphExecutor | undefined;
-  readonly #fused: { activations: number; batchNorms: number; residuals: number };
+  readonly #fused: {
+    constants: number;
+    activations: number;
+    batchNorms: number;
+    residuals: number;
+  };
   /** Inputs the caller feeds. */
   readonly inputs: readonly TensorInfo[];
   /** Outputs `run` returns. */
@@ -99,10 +139,17 @@ export class Model {
     this.#kernels = kernels;
     this.#ir = ir;
     const fuse = options.fuse !== false;
+    const constants = foldConstantNodes(ir.graph) +
+      foldConstantSubgraphs(ir.graph, (node, inputs) => evaluateNode(node, inputs, kernels));
     // Order matters: BN folds into the bare conv, the residual joins before the activation.
     const batchNorms = fuse ? foldBatchNorms(ir.graph) : 0;
     const residuals = fuse ? fuseResidualAdds(ir.graph) : 0;
-    this.#fused = { batchNorms, residuals, activations: fuse ? fuseActivations(ir.graph) : 0 };
+    this.#fused = {
+      constants,
+      batchNorms,
+      residuals,
+      activations: fuse ? fuseActivations(ir.graph) : 0,
+    };
     this.#exec = new GraphExecutor(ir.graph, {
       kernels,
       registry: REGISTRY,
@@ -231,6 +278,7 @@ export class Model {
       ops,
       parameters,
       fusedActivations: this.#fused.activations,
+      foldedConstants: this.#fused.constants,
       foldedBatchNorms: this.#fused.batchNorms,
       fusedResiduals: this.#fused.residuals,
       layers: this.#ir.graph.nodes.map((n) => ({

@@ -36,5 +36,6 @@ ts = ts.replaceAll('"@bufbuild/protobuf/codegenv2"', '"npm:@bufbuild/protobuf@2.
   .replaceAll('"@bufbuild/protobuf"', '"npm:@bufbuild/protobuf@2.17.0"');
 await Deno.mkdir(`${here}gen`, { recursive: true });
 await Deno.writeTextFile(`${here}gen/onnx_pb.ts`, ts);
+await run(Deno.execPath(), ["fmt", `${here}gen/onnx_pb.ts`], here);
 await Deno.remove(tools, { recursive: true });
 console.log("wrote engine/formats/onnx/gen/onnx_pb.ts");

@@ -1,0 +1,80 @@
+/**
+ * Constant folding at load: `Constant` nodes become initializers, then every node whose
+ * inputs are all constants is run once (with the real op implementations) and replaced by
+ * its outputs. Conv weights that exporters route through Constant nodes thus become
+ * initializers the other passes (BN folding, weight packing, sparsity detection) can see.
+ *
+ * @module
+ */
+import type { Graph, Node } from "../ir/graph.ts";
+import { subgraphs } from "../ir/graph.ts";
+import { Tensor } from "../tensor.ts";
+
+/** Largest output (elements) a folded node may produce: bigger results stay computed. */
+const MAX_FOLDED_ELEMENTS = 1 << 22;
+
+/** The tensor a Constant node defines, or undefined for forms we do not fold. */
+function constantValue(n: Node): Tensor | undefined {
+  const a = n.attributes;
+  if (a.value instanceof Tensor) return a.value;
+  if (typeof a.value_float === "number") {
+    return new Tensor("float32", new Float32Array([a.value_float]), []);
+  }
+  if (Array.isArray(a.value_floats)) {
+    const v = a.value_floats as number[];
+    return new Tensor("float32", Float32Array.from(v), [v.length]);
+  }
+  if (typeof a.value_int === "number") {
+    return new Tensor("int64", new BigInt64Array([BigInt(a.value_int)]), []);
+  }
+  if (Array.isArray(a.value_ints)) {
+    const v = a.value_ints as number[];
+    return new Tensor("int64", BigInt64Array.from(v, (x) => BigInt(x)), [v.length]);
+  }
+  return undefined;
+}
+
+/** Turns Constant nodes into initializers; returns how many. */
+export function foldConstantNodes(graph: Graph): number {
+  const keep: Node[] = [];
+  let folded = 0;
+  for (const n of graph.nodes) {
+    const v = n.op === "Constant" && !n.domain ? constantValue(n) : undefined;
+    if (v && n.outputs[0]) {
+      graph.initializers.set(n.outputs[0], v);
+      folded++;
+    } else keep.push(n);
+    for (const g of subgraphs(n)) folded += foldConstantNodes(g);
+  }
+  graph.nodes = keep;
+  return folded;
+}
+
+/** Evaluates one node on constant inputs; returns its outputs or undefined to keep it. */
+export type NodeEvaluator = (node: Node, inputs: (Tensor | undefined)[]) => Tensor[] | undefined;
+
+/**
+ * Replaces nodes whose inputs are all initializers by their results, in order, so chains
+ * fold completely. Graph outputs stay produced by nodes. Returns how many nodes were folded.
+ */
+export function foldConstantSubgraphs(graph: Graph, evaluate: NodeEvaluator): number {
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const keep: Node[] = [];
+  let folded = 0;
+  for (const n of graph.nodes) {
+    const foldable = n.inputs.length > 0 && subgraphs(n).length === 0 &&
+      n.inputs.every((i) => !i || graph.initializers.has(i)) &&
+      n.outputs.every((o) => !outputs.has(o));
+    const result = foldable
+      ? evaluate(n, n.inputs.map((i) => (i ? graph.initializers.get(i) : undefined)))
+      : undefined;
+    if (result && result.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
+      n.outputs.forEach((o, i) => {
+        if (o) graph.initializers.set(o, result[i]);
+      });
+      folded++;
+    } else keep.push(n);
+  }
+  graph.nodes = keep;
+  return folded;
+}
