@@ -6,7 +6,9 @@ import { sigmoid1, sigmoid4, tanh1, tanh4 } from "../common/math";
 
 /** act(clip(x)) on four lanes. */
 @inline export function gate4(x: v128, act: i32, p0: f32, p1: f32, clip: f32): v128 {
-  const y = f32x4.min(f32x4.max(x, f32x4.splat(-clip)), f32x4.splat(clip));
+  // pmin/pmax are one instruction each (min/max with NaN rules are several) and keep a NaN
+  // in x, which comes first.
+  const y = f32x4.pmax(f32x4.pmin(x, f32x4.splat(clip)), f32x4.splat(-clip));
   if (act == SIGMOID) return sigmoid4(y);
   if (act == TANH) return tanh4(y);
   return activate4(y, act, p0, p1);
