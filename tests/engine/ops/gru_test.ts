@@ -52,6 +52,7 @@ for (const variant of VARIANTS) {
         linearBeforeReset: true,
       },
       { activations: [{ name: "Sigmoid" }, { name: "LeakyRelu", alpha: 0.2 }] },
+      { activations: [{ name: "Sigmoid" }, { name: "Elu" }], linearBeforeReset: true },
       { lens: [7, 0, 2], h0: rng.floats(3 * 19), direction: "reverse" },
       { lens: [3, 6, 1], direction: "bidirectional", layout: 1, linearBeforeReset: true },
     ];

@@ -42,6 +42,10 @@ for (const variant of VARIANTS) {
         direction: "bidirectional",
       },
       { activations: [{ name: "LeakyRelu", alpha: 0.1 }], lens: [2, 7, 0] },
+      {
+        activations: [{ name: "Elu", alpha: 0.5 }, { name: "Softplus" }],
+        direction: "bidirectional",
+      },
     ];
     for (const extra of cases) {
       const dirs = extra.direction === "bidirectional" ? 2 : 1;
