@@ -15,7 +15,7 @@ import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "
 import type { Model as IrModel, Node, ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
-import { foldBatchNorms, fuseResidualAdds } from "./passes/fuse_conv.ts";
+import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
@@ -142,7 +142,7 @@ export class Model {
     const constants = foldConstantNodes(ir.graph) +
       foldConstantSubgraphs(ir.graph, (node, inputs) => evaluateNode(node, inputs, kernels));
     // Order matters: BN folds into the bare conv, the residual joins before the activation.
-    const batchNorms = fuse ? foldBatchNorms(ir.graph) : 0;
+    const batchNorms = fuse ? foldBatchNorms(ir.graph) + foldBiasAdds(ir.graph) : 0;
     const residuals = fuse ? fuseResidualAdds(ir.graph) : 0;
     this.#fused = {
       constants,

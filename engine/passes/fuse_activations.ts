@@ -68,6 +68,35 @@ function asActivation(graph: Graph, n: Node): [Activation, number, number] | und
   return undefined;
 }
 
+function only(uses: Map<string, Node[]>, name: string, op: string): Node | undefined {
+  const u = uses.get(name) ?? [];
+  return u.length === 1 && u[0].op === op ? u[0] : undefined;
+}
+
+/** Add(x, 3) → Clip(0, 6) → Mul(x, ·) → Div(·, 6): the four nodes, or undefined. */
+function hardSwishChain(
+  graph: Graph,
+  uses: Map<string, Node[]>,
+  x: string,
+  users: Node[],
+): Node[] | undefined {
+  const add = users.find((u) => u.op === "Add");
+  const mul = users.find((u) => u.op === "Mul");
+  if (!add || !mul || add.inputs.length !== 2) return undefined;
+  const three = scalarConstant(graph, add.inputs[add.inputs[0] === x ? 1 : 0]);
+  if (three !== 3) return undefined;
+  const clip = only(uses, add.outputs[0], "Clip");
+  if (!clip) return undefined;
+  const bounds = asActivation(graph, clip);
+  if (!bounds || bounds[1] !== 0 || bounds[2] !== 6) return undefined;
+  if (only(uses, clip.outputs[0], "Mul") !== mul || !mul.inputs.includes(x)) return undefined;
+  const div = only(uses, mul.outputs[0], "Div");
+  if (!div || div.inputs[0] !== mul.outputs[0] || scalarConstant(graph, div.inputs[1]) !== 6) {
+    return undefined;
+  }
+  return [add, clip, mul, div];
+}
+
 /** Gemm applies its epilogue in the kernel only when C folds into the packed bias. */
 function producerAccepts(graph: Graph, p: Node): boolean {
   if (!PRODUCERS.has(p.op) || p.attributes.fused_activation) return false;
@@ -103,6 +132,19 @@ export function fuseActivations(graph: Graph): number {
         fused++;
       }
       continue;
+    }
+    // HardSwish as exporters write it: x * Clip(x + 3, 0, 6) / 6.
+    if (users.length === 2) {
+      const hs = hardSwishChain(graph, uses, x, users);
+      if (hs && !hs.some((n) => n.outputs.some((o) => graphOutputs.has(o)) && n !== hs[3])) {
+        p.attributes.fused_activation = "hardswish";
+        p.attributes.fused_p0 = 0;
+        p.attributes.fused_p1 = 0;
+        p.outputs = [hs[3].outputs[0]];
+        for (const n of hs) removed.add(n);
+        fused++;
+        continue;
+      }
     }
     // SiLU: x feeds a Sigmoid and a Mul, and the Mul multiplies x by that Sigmoid.
     if (users.length === 2) {

@@ -112,3 +112,74 @@ export function fuseResidualAdds(graph: Graph): number {
   graph.nodes = graph.nodes.filter((n) => !removed.has(n));
   return fused;
 }
+
+/**
+ * Folds Mul / Add of a conv output by a constant per-channel vector (or scalar) into the
+ * conv's weights and bias: exporters often write BatchNormalization, or a bias, that way.
+ * Runs to a fixed point so Conv → Mul → Add chains fold completely. Returns how many folded.
+ */
+export function foldBiasAdds(graph: Graph): number {
+  let total = 0;
+  for (;;) {
+    const n = foldAffineOnce(graph);
+    if (n === 0) return total;
+    total += n;
+  }
+}
+
+function foldAffineOnce(graph: Graph): number {
+  const counts = consumerCounts(graph);
+  const producer = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const removed = new Set<Node>();
+  let folded = 0;
+  for (const add of graph.nodes) {
+    if ((add.op !== "Add" && add.op !== "Mul") || add.inputs.length !== 2) continue;
+    for (const side of [0, 1]) {
+      const conv = producer.get(add.inputs[side]);
+      if (!conv || removed.has(conv)) continue;
+      const c = graph.initializers.get(add.inputs[1 - side]);
+      if (!conv || conv.op !== "Conv" || !c || c.type !== "float32") continue;
+      if (counts.get(add.inputs[side]) !== 1 || conv.attributes.fused_activation) continue;
+      if (conv.attributes.fused_residual) continue;
+      const w = graph.initializers.get(conv.inputs[1]);
+      if (!w || w.type !== "float32") continue;
+      const m = w.dims[0];
+      // A scalar, or [M,1,1] / [1,M,1,1] broadcast along the channels of a 2-D conv's output;
+      // a rank above the output's would change the result's shape.
+      const perChannel = w.dims.length === 4 && c.size === m && c.dims.length >= 3 &&
+        c.dims.length <= 4 && c.dims[c.dims.length - 3] === m &&
+        c.dims.slice(-2).every((d) => d === 1);
+      const scalar = c.size === 1 && c.dims.length <= w.dims.length;
+      if (!scalar && !perChannel) continue;
+      const old = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
+      if (conv.inputs[2] && !old) continue;
+      const k = c.data as Float32Array;
+      const at = (i: number) => (c.size === 1 ? k[0] : k[i]);
+      const bias = new Float32Array(m);
+      for (let i = 0; i < m; i++) bias[i] = old ? (old.data as Float32Array)[i] : 0;
+      if (add.op === "Add") {
+        for (let i = 0; i < m; i++) bias[i] += at(i);
+      } else {
+        const wd = (w.data as Float32Array).slice();
+        const per = wd.length / m;
+        for (let i = 0; i < m; i++) {
+          bias[i] *= at(i);
+          for (let j = 0; j < per; j++) wd[i * per + j] *= at(i);
+        }
+        const wName = `${conv.name}/weight_times_${add.name}`;
+        graph.initializers.set(wName, new Tensor("float32", wd, w.dims));
+        conv.inputs = [conv.inputs[0], wName, conv.inputs[2] ?? ""];
+      }
+      const name = `${conv.name}/folded_bias_${add.name}`;
+      graph.initializers.set(name, new Tensor("float32", bias, [m]));
+      conv.inputs = [conv.inputs[0], conv.inputs[1], name];
+      conv.outputs = [add.outputs[0]];
+      removed.add(add);
+      folded++;
+      break;
+    }
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return folded;
+}
