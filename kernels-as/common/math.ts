@@ -17,29 +17,37 @@ const P3: f32 = 4.1665795894e-2;
 const P4: f32 = 1.6666665459e-1;
 const P5: f32 = 5.0000001201e-1;
 
+// Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: one add gives both
+// round-to-nearest n and its integer form (cheaper than nearest + trunc_sat, which V8 expands).
+const ROUND_MAGIC: f32 = 12582912.0;
+const ROUND_MAGIC_BITS: i32 = 0x4b400000;
+
 @inline export function exp4(x0: v128): v128 {
-  const x = f32x4.max(f32x4.min(x0, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  let r = madd4(n, f32x4.splat(-LN2_HI), x);
-  r = madd4(n, f32x4.splat(-LN2_LO), r);
-  let p = f32x4.splat(P0);
-  p = madd4(p, r, f32x4.splat(P1));
-  p = madd4(p, r, f32x4.splat(P2));
-  p = madd4(p, r, f32x4.splat(P3));
-  p = madd4(p, r, f32x4.splat(P4));
-  p = madd4(p, r, f32x4.splat(P5));
+  // pmin/pmax map to single instructions (min/max carry NaN rules V8 expands to ~8 each);
+  // this operand order still lets NaN through.
+  const x = f32x4.pmax(f32x4.pmin(x0, kf(F_EXP_HI)), kf(F_EXP_LO));
+  const t = madd4(x, kf(F_LOG2E), kf(F_ROUND_MAGIC));
+  const n = f32x4.sub(t, kf(F_ROUND_MAGIC));
+  let r = madd4(n, kf(F_NEG_LN2_HI), x);
+  r = madd4(n, kf(F_NEG_LN2_LO), r);
+  let p = kf(F_P0);
+  p = madd4(p, r, kf(F_P1));
+  p = madd4(p, r, kf(F_P2));
+  p = madd4(p, r, kf(F_P3));
+  p = madd4(p, r, kf(F_P4));
+  p = madd4(p, r, kf(F_P5));
   const r2 = f32x4.mul(r, r);
-  p = madd4(p, r2, f32x4.add(r, f32x4.splat(1.0)));
+  p = madd4(p, r2, f32x4.add(r, kf(F_ONE)));
   // 2^n, split in two factors so n = 128 (x near EXP_HI) does not overflow the exponent.
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, ki(I_ROUND_MAGIC_BITS));
   const h = i32x4.shr_s(ni, 1);
-  const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
+  const s1 = i32x4.shl(i32x4.add(h, ki(I_EXP_BIAS)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), ki(I_EXP_BIAS)), 23);
   return f32x4.mul(f32x4.mul(p, s1), s2);
 }
 
 @inline export function sigmoid4(x: v128): v128 {
-  const one = f32x4.splat(1.0);
+  const one = kf(F_ONE);
   return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
 }
 
@@ -56,19 +64,19 @@ const TANH_T4: f32 = -3.33332819422e-1;
  * a polynomial below it so small inputs keep their relative accuracy.
  */
 @inline export function tanh4(x: v128): v128 {
-  const one = f32x4.splat(1.0);
+  const one = kf(F_ONE);
   const ax = f32x4.abs(x);
   const e = exp4(f32x4.add(ax, ax));
-  let t = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
+  let t = f32x4.sub(one, f32x4.div(kf(F_TWO), f32x4.add(e, one)));
   // Copy the sign bit of x onto t.
-  t = v128.or(v128.and(t, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000)));
+  t = v128.or(v128.and(t, ki(I_ABS_MASK)), v128.and(x, ki(I_SIGN_MASK)));
   const z = f32x4.mul(x, x);
-  let p = madd4(f32x4.splat(TANH_T0), z, f32x4.splat(TANH_T1));
-  p = madd4(p, z, f32x4.splat(TANH_T2));
-  p = madd4(p, z, f32x4.splat(TANH_T3));
-  p = madd4(p, z, f32x4.splat(TANH_T4));
+  let p = madd4(kf(F_TANH_T0), z, kf(F_TANH_T1));
+  p = madd4(p, z, kf(F_TANH_T2));
+  p = madd4(p, z, kf(F_TANH_T3));
+  p = madd4(p, z, kf(F_TANH_T4));
   p = madd4(f32x4.mul(p, z), x, x);
-  return v128.bitselect(p, t, f32x4.lt(ax, f32x4.splat(0.625)));
+  return v128.bitselect(p, t, f32x4.lt(ax, kf(F_TANH_CUT)));
 }
 
 // erf by Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7.
@@ -89,25 +97,25 @@ const ERF_S4: f32 = 0.004629629629629629;
 const ERF_S5: f32 = -0.0007575757575757576;
 
 @inline export function erf4(x: v128): v128 {
-  const one = f32x4.splat(1.0);
+  const one = kf(F_ONE);
   const ax = f32x4.abs(x);
-  const t = f32x4.div(one, madd4(ax, f32x4.splat(ERF_P), one));
-  let p = f32x4.splat(ERF_A5);
-  p = madd4(p, t, f32x4.splat(ERF_A4));
-  p = madd4(p, t, f32x4.splat(ERF_A3));
-  p = madd4(p, t, f32x4.splat(ERF_A2));
-  p = madd4(p, t, f32x4.splat(ERF_A1));
+  const t = f32x4.div(one, madd4(ax, kf(F_ERF_P), one));
+  let p = kf(F_ERF_A5);
+  p = madd4(p, t, kf(F_ERF_A4));
+  p = madd4(p, t, kf(F_ERF_A3));
+  p = madd4(p, t, kf(F_ERF_A2));
+  p = madd4(p, t, kf(F_ERF_A1));
   p = f32x4.mul(p, t);
   const y = f32x4.sub(one, f32x4.mul(p, exp4(f32x4.neg(f32x4.mul(ax, ax)))));
-  const big = v128.or(v128.and(y, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000)));
+  const big = v128.or(v128.and(y, ki(I_ABS_MASK)), v128.and(x, ki(I_SIGN_MASK)));
   const z = f32x4.mul(x, x);
-  let s = madd4(f32x4.splat(ERF_S5), z, f32x4.splat(ERF_S4));
-  s = madd4(s, z, f32x4.splat(ERF_S3));
-  s = madd4(s, z, f32x4.splat(ERF_S2));
-  s = madd4(s, z, f32x4.splat(ERF_S1));
+  let s = madd4(kf(F_ERF_S5), z, kf(F_ERF_S4));
+  s = madd4(s, z, kf(F_ERF_S3));
+  s = madd4(s, z, kf(F_ERF_S2));
+  s = madd4(s, z, kf(F_ERF_S1));
   s = madd4(s, z, one);
-  const small = f32x4.mul(f32x4.mul(s, x), f32x4.splat(ERF_C0));
-  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.5)));
+  const small = f32x4.mul(f32x4.mul(s, x), kf(F_ERF_C0));
+  return v128.bitselect(small, big, f32x4.lt(ax, kf(F_HALF)));
 }
 
 @inline export function exp1(x: f32): f32 {
@@ -154,7 +162,7 @@ const F32_INF: f32 = Infinity;
  * there). Subnormal results are avoided on purpose: they are slow on x86 SIMD units.
  */
 @inline export function expEdges4(x: v128): v128 {
-  return v128.andnot(exp4(x), f32x4.lt(x, f32x4.splat(EXP_LO)));
+  return v128.andnot(exp4(x), f32x4.lt(x, kf(F_EXP_LO)));
 }
 
 // log: x = 2^e m with m in [sqrt(1/2), sqrt(2)), log(m) = f - f^2/2 + f^3 P(f), f = m - 1.
@@ -171,37 +179,37 @@ const LOG_Q8: f32 = 3.3333331174e-1;
 /** Natural log; log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf; subnormals handled. */
 @inline export function log4(x0: v128): v128 {
   // Scale subnormals into the normal range first (2^23), and undo it through the exponent.
-  const sub = f32x4.lt(x0, f32x4.splat(1.17549435e-38));
-  const x = v128.bitselect(f32x4.mul(x0, f32x4.splat(8388608.0)), x0, sub);
+  const sub = f32x4.lt(x0, kf(F_MIN_NORMAL));
+  const x = v128.bitselect(f32x4.mul(x0, kf(F_TWO_POW_23)), x0, sub);
   const bits = x;
-  let e = i32x4.sub(i32x4.shr_u(bits, 23), i32x4.splat(127));
-  e = i32x4.sub(e, v128.and(sub, i32x4.splat(23)));
-  let m = v128.or(v128.and(bits, i32x4.splat(0x007fffff)), i32x4.splat(0x3f800000));
+  let e = i32x4.sub(i32x4.shr_u(bits, 23), ki(I_EXP_BIAS));
+  e = i32x4.sub(e, v128.and(sub, ki(I_SUBNORMAL_SHIFT)));
+  let m = v128.or(v128.and(bits, ki(I_MANTISSA)), ki(I_ONE_BITS));
   // Fold m in [sqrt(2), 2) down to [sqrt(1/2), 1) so f stays small.
-  const hi = f32x4.gt(m, f32x4.splat(1.41421356237));
-  m = v128.bitselect(f32x4.mul(m, f32x4.splat(0.5)), m, hi);
+  const hi = f32x4.gt(m, kf(F_SQRT2));
+  m = v128.bitselect(f32x4.mul(m, kf(F_HALF)), m, hi);
   e = i32x4.sub(e, hi); // hi lanes are -1: e + 1
   const ef = f32x4.convert_i32x4_s(e);
-  const f = f32x4.sub(m, f32x4.splat(1.0));
+  const f = f32x4.sub(m, kf(F_ONE));
   const z = f32x4.mul(f, f);
-  let p = f32x4.splat(LOG_Q0);
-  p = madd4(p, f, f32x4.splat(LOG_Q1));
-  p = madd4(p, f, f32x4.splat(LOG_Q2));
-  p = madd4(p, f, f32x4.splat(LOG_Q3));
-  p = madd4(p, f, f32x4.splat(LOG_Q4));
-  p = madd4(p, f, f32x4.splat(LOG_Q5));
-  p = madd4(p, f, f32x4.splat(LOG_Q6));
-  p = madd4(p, f, f32x4.splat(LOG_Q7));
-  p = madd4(p, f, f32x4.splat(LOG_Q8));
+  let p = kf(F_LOG_Q0);
+  p = madd4(p, f, kf(F_LOG_Q1));
+  p = madd4(p, f, kf(F_LOG_Q2));
+  p = madd4(p, f, kf(F_LOG_Q3));
+  p = madd4(p, f, kf(F_LOG_Q4));
+  p = madd4(p, f, kf(F_LOG_Q5));
+  p = madd4(p, f, kf(F_LOG_Q6));
+  p = madd4(p, f, kf(F_LOG_Q7));
+  p = madd4(p, f, kf(F_LOG_Q8));
   let y = f32x4.mul(f32x4.mul(p, z), f);
-  y = madd4(ef, f32x4.splat(LN2_LO), y);
-  y = madd4(z, f32x4.splat(-0.5), y);
-  y = f32x4.add(f32x4.add(f, y), f32x4.mul(ef, f32x4.splat(LN2_HI)));
+  y = madd4(ef, kf(F_LN2_LO), y);
+  y = madd4(z, kf(F_NEG_HALF), y);
+  y = f32x4.add(f32x4.add(f, y), f32x4.mul(ef, kf(F_LN2_HI)));
   // Edges: 0 -> -inf, negative or NaN -> NaN, +inf -> +inf.
-  y = v128.bitselect(f32x4.splat(-F32_INF), y, f32x4.eq(x0, f32x4.splat(0.0)));
-  y = v128.bitselect(f32x4.splat(F32_INF), y, f32x4.eq(x0, f32x4.splat(F32_INF)));
+  y = v128.bitselect(kf(F_NEG_INF), y, f32x4.eq(x0, f32x4.splat(0.0)));
+  y = v128.bitselect(kf(F_INF), y, f32x4.eq(x0, kf(F_INF)));
   const bad = v128.not(f32x4.ge(x0, f32x4.splat(0.0)));
-  return v128.bitselect(f32x4.splat(NaN), y, bad);
+  return v128.bitselect(kf(F_NAN), y, bad);
 }
 
 @inline export function log1(x: f32): f32 {
@@ -210,8 +218,8 @@ const LOG_Q8: f32 = 3.3333331174e-1;
 
 /** log(1 + t) for t >= 0, accurate for tiny t: log(u) * t / (u - 1) with u = 1 + t. */
 @inline function log1pPos4(t: v128): v128 {
-  const u = f32x4.add(t, f32x4.splat(1.0));
-  const d = f32x4.sub(u, f32x4.splat(1.0));
+  const u = f32x4.add(t, kf(F_ONE));
+  const d = f32x4.sub(u, kf(F_ONE));
   const r = f32x4.div(f32x4.mul(log4(u), t), d);
   return v128.bitselect(t, r, f32x4.eq(d, f32x4.splat(0.0)));
 }
@@ -219,7 +227,7 @@ const LOG_Q8: f32 = 3.3333331174e-1;
 /** softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), stable for any x. */
 @inline export function softplus4(x: v128): v128 {
   const t = exp4(f32x4.neg(f32x4.abs(x)));
-  return f32x4.add(f32x4.max(x, f32x4.splat(0.0)), log1pPos4(t));
+  return f32x4.add(f32x4.pmax(x, f32x4.splat(0.0)), log1pPos4(t));
 }
 
 @inline export function softplus1(x: f32): f32 {
@@ -228,14 +236,14 @@ const LOG_Q8: f32 = 3.3333331174e-1;
 
 /** e^x - 1, by its Taylor series to x^7 for |x| < 0.35 where exp4(x) - 1 would cancel. */
 @inline export function expm14(x: v128): v128 {
-  let p = madd4(x, f32x4.splat(<f32>(1.0 / 5040.0)), f32x4.splat(<f32>(1.0 / 720.0)));
-  p = madd4(p, x, f32x4.splat(<f32>(1.0 / 120.0)));
-  p = madd4(p, x, f32x4.splat(<f32>(1.0 / 24.0)));
-  p = madd4(p, x, f32x4.splat(<f32>(1.0 / 6.0)));
-  p = madd4(p, x, f32x4.splat(0.5));
+  let p = madd4(x, kf(F_INV_5040), kf(F_INV_720));
+  p = madd4(p, x, kf(F_INV_120));
+  p = madd4(p, x, kf(F_INV_24));
+  p = madd4(p, x, kf(F_INV_6));
+  p = madd4(p, x, kf(F_HALF));
   p = madd4(f32x4.mul(p, x), x, x);
-  const big = f32x4.sub(exp4(x), f32x4.splat(1.0));
-  return v128.bitselect(p, big, f32x4.lt(f32x4.abs(x), f32x4.splat(0.35)));
+  const big = f32x4.sub(exp4(x), kf(F_ONE));
+  return v128.bitselect(p, big, f32x4.lt(f32x4.abs(x), kf(F_EXPM1_CUT)));
 }
 
 /** elu(x) = x for x >= 0, alpha (e^x - 1) below. */
@@ -252,21 +260,36 @@ const SQRT1_2: f32 = 0.7071067811865476;
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
 const GELU_K: f32 = 0.044715;
 
-/** GELU with the exact erf form: x/2 (1 + erf(x / sqrt 2)). */
+/**
+ * GELU with the exact erf form, x/2 (1 + erf(x / sqrt 2)). With u = |x| / sqrt 2 and
+ * q = erfc(u) from A&S 7.1.26, 1 + erf is q for x < 0 and 2 - q above: no cancellation in
+ * the negative tail, and no small-|x| branch needed (1 + erf stays near 1 there).
+ */
 @inline export function geluErf4(x: v128): v128 {
-  const e = erf4(f32x4.mul(x, f32x4.splat(SQRT1_2)));
-  return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(e, f32x4.splat(1.0)));
+  const one = kf(F_ONE);
+  const u = f32x4.abs(f32x4.mul(x, kf(F_SQRT1_2)));
+  const t = f32x4.div(one, madd4(u, kf(F_ERF_P), one));
+  let p = madd4(kf(F_ERF_A5), t, kf(F_ERF_A4));
+  p = madd4(p, t, kf(F_ERF_A3));
+  p = madd4(p, t, kf(F_ERF_A2));
+  p = madd4(p, t, kf(F_ERF_A1));
+  const q = f32x4.mul(f32x4.mul(p, t), exp4(f32x4.neg(f32x4.mul(u, u))));
+  const s = v128.bitselect(q, f32x4.sub(kf(F_TWO), q), f32x4.lt(x, f32x4.splat(0.0)));
+  return f32x4.mul(f32x4.mul(x, kf(F_HALF)), s);
 }
 
 @inline export function geluErf1(x: f32): f32 {
   return 0.5 * x * (1.0 + erf1(x * SQRT1_2));
 }
 
-/** GELU, tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+/**
+ * GELU, tanh approximation: x/2 (1 + tanh(v)) with v = sqrt(2/pi) (x + 0.044715 x^3),
+ * computed as x / (1 + e^{-2v}) (the same value): one exp, no cancellation.
+ */
 @inline export function geluTanh4(x: v128): v128 {
   const x3 = f32x4.mul(f32x4.mul(x, x), x);
-  const inner = f32x4.mul(madd4(x3, f32x4.splat(GELU_K), x), f32x4.splat(GELU_C));
-  return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(tanh4(inner), f32x4.splat(1.0)));
+  const v = f32x4.mul(madd4(x3, kf(F_GELU_K), x), kf(F_GELU_C));
+  return f32x4.div(x, f32x4.add(kf(F_ONE), exp4(f32x4.mul(v, kf(F_NEG_TWO)))));
 }
 
 @inline export function geluTanh1(x: f32): f32 {
@@ -288,22 +311,23 @@ const COS_C2: f32 = 4.166664568298827e-2;
 
 /** sin (shift 0) or cos (shift 1) of four lanes: the quadrant shift turns one into the other. */
 @inline function sincos4(x: v128, shift: i32): v128 {
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(TWO_OVER_PI)));
-  let r = madd4(n, f32x4.splat(-PIO2_1), x);
-  r = madd4(n, f32x4.splat(-PIO2_2), r);
-  r = madd4(n, f32x4.splat(-PIO2_3), r);
-  const q = i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(shift));
+  const t = madd4(x, kf(F_TWO_OVER_PI), kf(F_ROUND_MAGIC));
+  const n = f32x4.sub(t, kf(F_ROUND_MAGIC));
+  let r = madd4(n, kf(F_NEG_PIO2_1), x);
+  r = madd4(n, kf(F_NEG_PIO2_2), r);
+  r = madd4(n, kf(F_NEG_PIO2_3), r);
+  const q = i32x4.add(i32x4.sub(t, ki(I_ROUND_MAGIC_BITS)), i32x4.splat(shift));
   const z = f32x4.mul(r, r);
-  let s = madd4(f32x4.splat(SIN_S0), z, f32x4.splat(SIN_S1));
-  s = madd4(s, z, f32x4.splat(SIN_S2));
+  let s = madd4(kf(F_SIN_S0), z, kf(F_SIN_S1));
+  s = madd4(s, z, kf(F_SIN_S2));
   s = madd4(f32x4.mul(s, z), r, r);
-  let c = madd4(f32x4.splat(COS_C0), z, f32x4.splat(COS_C1));
-  c = madd4(c, z, f32x4.splat(COS_C2));
-  c = madd4(f32x4.mul(c, z), z, madd4(z, f32x4.splat(-0.5), f32x4.splat(1.0)));
+  let c = madd4(kf(F_COS_C0), z, kf(F_COS_C1));
+  c = madd4(c, z, kf(F_COS_C2));
+  c = madd4(f32x4.mul(c, z), z, madd4(z, kf(F_NEG_HALF), kf(F_ONE)));
   // Odd quadrants take the cosine polynomial; quadrants 2 and 3 flip the sign.
-  const odd = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(1));
+  const odd = i32x4.eq(v128.and(q, ki(I_INT_ONE)), ki(I_INT_ONE));
   const y = v128.bitselect(c, s, odd);
-  return v128.xor(y, i32x4.shl(v128.and(q, i32x4.splat(2)), 30));
+  return v128.xor(y, i32x4.shl(v128.and(q, ki(I_INT_TWO)), 30));
 }
 
 @inline export function sin4(x: v128): v128 {
@@ -320,22 +344,201 @@ const COS_C2: f32 = 4.166664568298827e-2;
  */
 @inline export function pow4(a: v128, b: v128): v128 {
   const zero = f32x4.splat(0.0);
-  const one = f32x4.splat(1.0);
+  const one = kf(F_ONE);
   const t = f32x4.mul(b, log4(f32x4.abs(a)));
   let y = expEdges4(t);
   const isInt = f32x4.eq(f32x4.floor(b), b);
-  const half = f32x4.mul(b, f32x4.splat(0.5));
+  const half = f32x4.mul(b, kf(F_HALF));
   const odd = v128.and(isInt, f32x4.ne(f32x4.floor(half), half));
   const neg = f32x4.lt(a, zero);
-  y = v128.xor(y, v128.and(v128.and(neg, odd), i32x4.splat(0x80000000)));
-  y = v128.bitselect(f32x4.splat(NaN), y, v128.andnot(neg, isInt));
+  y = v128.xor(y, v128.and(v128.and(neg, odd), ki(I_SIGN_MASK)));
+  y = v128.bitselect(kf(F_NAN), y, v128.andnot(neg, isInt));
   // 0^b and b = 0 (exp(b log 0) would give NaN for b = 0 and a tiny value for b > 0).
   const a0 = f32x4.eq(a, zero);
-  const z = v128.bitselect(zero, f32x4.splat(F32_INF), f32x4.gt(b, zero));
+  const z = v128.bitselect(zero, kf(F_INF), f32x4.gt(b, zero));
   y = v128.bitselect(z, y, a0);
   return v128.bitselect(one, y, f32x4.eq(b, zero));
 }
 
 @inline export function pow1(a: f32, b: f32): f32 {
   return Mathf.pow(a, b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// V8 rebuilds each v128 constant inside a loop with several instructions (exp4 ran twice
+// as slow); the vector code loads its constants from these tables instead, one broadcast
+// load each. Binaryen cannot fold the loads back into constants: the memory is imported.
+const KF = memory.data<f32>([
+  EXP_HI,
+  EXP_LO,
+  LOG2E,
+  ROUND_MAGIC,
+  -LN2_HI,
+  -LN2_LO,
+  P0,
+  P1,
+  P2,
+  P3,
+  P4,
+  P5,
+  1.0,
+  2.0,
+  TANH_T0,
+  TANH_T1,
+  TANH_T2,
+  TANH_T3,
+  TANH_T4,
+  0.625,
+  ERF_P,
+  ERF_A5,
+  ERF_A4,
+  ERF_A3,
+  ERF_A2,
+  ERF_A1,
+  ERF_S5,
+  ERF_S4,
+  ERF_S3,
+  ERF_S2,
+  ERF_S1,
+  ERF_C0,
+  0.5,
+  1.17549435e-38,
+  8388608.0,
+  1.41421356237,
+  LOG_Q0,
+  LOG_Q1,
+  LOG_Q2,
+  LOG_Q3,
+  LOG_Q4,
+  LOG_Q5,
+  LOG_Q6,
+  LOG_Q7,
+  LOG_Q8,
+  LN2_LO,
+  -0.5,
+  LN2_HI,
+  -F32_INF,
+  F32_INF,
+  NaN,
+  <f32>(1.0 / 5040.0),
+  <f32>(1.0 / 720.0),
+  <f32>(1.0 / 120.0),
+  <f32>(1.0 / 24.0),
+  <f32>(1.0 / 6.0),
+  0.35,
+  SQRT1_2,
+  GELU_K,
+  GELU_C,
+  TWO_OVER_PI,
+  -PIO2_1,
+  -PIO2_2,
+  -PIO2_3,
+  SIN_S0,
+  SIN_S1,
+  SIN_S2,
+  COS_C0,
+  COS_C1,
+  COS_C2,
+  -2.0,
+]);
+export const F_EXP_HI: i32 = 0;
+export const F_EXP_LO: i32 = 1;
+export const F_LOG2E: i32 = 2;
+export const F_ROUND_MAGIC: i32 = 3;
+export const F_NEG_LN2_HI: i32 = 4;
+export const F_NEG_LN2_LO: i32 = 5;
+export const F_P0: i32 = 6;
+export const F_P1: i32 = 7;
+export const F_P2: i32 = 8;
+export const F_P3: i32 = 9;
+export const F_P4: i32 = 10;
+export const F_P5: i32 = 11;
+export const F_ONE: i32 = 12;
+export const F_TWO: i32 = 13;
+export const F_TANH_T0: i32 = 14;
+export const F_TANH_T1: i32 = 15;
+export const F_TANH_T2: i32 = 16;
+export const F_TANH_T3: i32 = 17;
+export const F_TANH_T4: i32 = 18;
+export const F_TANH_CUT: i32 = 19;
+export const F_ERF_P: i32 = 20;
+export const F_ERF_A5: i32 = 21;
+export const F_ERF_A4: i32 = 22;
+export const F_ERF_A3: i32 = 23;
+export const F_ERF_A2: i32 = 24;
+export const F_ERF_A1: i32 = 25;
+export const F_ERF_S5: i32 = 26;
+export const F_ERF_S4: i32 = 27;
+export const F_ERF_S3: i32 = 28;
+export const F_ERF_S2: i32 = 29;
+export const F_ERF_S1: i32 = 30;
+export const F_ERF_C0: i32 = 31;
+export const F_HALF: i32 = 32;
+export const F_MIN_NORMAL: i32 = 33;
+export const F_TWO_POW_23: i32 = 34;
+export const F_SQRT2: i32 = 35;
+export const F_LOG_Q0: i32 = 36;
+export const F_LOG_Q1: i32 = 37;
+export const F_LOG_Q2: i32 = 38;
+export const F_LOG_Q3: i32 = 39;
+export const F_LOG_Q4: i32 = 40;
+export const F_LOG_Q5: i32 = 41;
+export const F_LOG_Q6: i32 = 42;
+export const F_LOG_Q7: i32 = 43;
+export const F_LOG_Q8: i32 = 44;
+export const F_LN2_LO: i32 = 45;
+export const F_NEG_HALF: i32 = 46;
+export const F_LN2_HI: i32 = 47;
+export const F_NEG_INF: i32 = 48;
+export const F_INF: i32 = 49;
+export const F_NAN: i32 = 50;
+export const F_INV_5040: i32 = 51;
+export const F_INV_720: i32 = 52;
+export const F_INV_120: i32 = 53;
+export const F_INV_24: i32 = 54;
+export const F_INV_6: i32 = 55;
+export const F_EXPM1_CUT: i32 = 56;
+export const F_SQRT1_2: i32 = 57;
+export const F_GELU_K: i32 = 58;
+export const F_GELU_C: i32 = 59;
+export const F_TWO_OVER_PI: i32 = 60;
+export const F_NEG_PIO2_1: i32 = 61;
+export const F_NEG_PIO2_2: i32 = 62;
+export const F_NEG_PIO2_3: i32 = 63;
+export const F_SIN_S0: i32 = 64;
+export const F_SIN_S1: i32 = 65;
+export const F_SIN_S2: i32 = 66;
+export const F_COS_C0: i32 = 67;
+export const F_COS_C1: i32 = 68;
+export const F_COS_C2: i32 = 69;
+export const F_NEG_TWO: i32 = 70;
+const KI = memory.data<i32>([
+  ROUND_MAGIC_BITS,
+  127,
+  0x7fffffff,
+  0x80000000,
+  23,
+  0x007fffff,
+  0x3f800000,
+  1,
+  2,
+]);
+export const I_ROUND_MAGIC_BITS: i32 = 0;
+export const I_EXP_BIAS: i32 = 1;
+export const I_ABS_MASK: i32 = 2;
+export const I_SIGN_MASK: i32 = 3;
+export const I_SUBNORMAL_SHIFT: i32 = 4;
+export const I_MANTISSA: i32 = 5;
+export const I_ONE_BITS: i32 = 6;
+export const I_INT_ONE: i32 = 7;
+export const I_INT_TWO: i32 = 8;
+
+/** Table float constant `i`, splat to four lanes. */
+@inline export function kf(i: i32): v128 {
+  return v128.load32_splat(KF + (<usize>i << 2));
+}
+
+/** Table integer constant `i`, splat to four lanes. */
+@inline export function ki(i: i32): v128 {
+  return v128.load32_splat(KI + (<usize>i << 2));
 }

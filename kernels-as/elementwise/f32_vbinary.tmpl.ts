@@ -32,8 +32,11 @@ export interface BinaryOp {
 
 const SIMD_HELPERS = ["madd4", "nmadd4", "hsum4"];
 
-// Helpers come from common/math, except the vector primitives of common/simd.
-function importLines(names: string[]): string {
+// Helpers come from common/math, except the vector primitives of common/simd; table
+// constants (kf(F_...)) used by an expression are imported with it.
+function importLines(names: string[], code = ""): string {
+  const consts = [...new Set(code.match(/\bF_[A-Z0-9_]+\b/g) ?? [])];
+  if (consts.length) names = [...new Set([...names, "kf", ...consts])];
   const simd = names.filter((n) => SIMD_HELPERS.includes(n)).sort();
   const math = names.filter((n) => !SIMD_HELPERS.includes(n)).sort();
   return (math.length ? `import { ${math.join(", ")} } from "../../common/math";\n` : "") +
@@ -46,7 +49,7 @@ const HEADER =
 const SIGNATURE = `rows: i32, n: i32, a: usize, lda: i32, sa: i32, b: usize, ldb: i32, sb: i32, y: usize`;
 
 function imports(op: BinaryOp): string {
-  return importLines(op.math ?? []);
+  return importLines(op.math ?? [], op.vec("a", "b"));
 }
 
 function check(op: BinaryOp): void {
@@ -101,36 +104,40 @@ export function ${name}(${SIGNATURE}): void {
   if (ASC_FEATURE_SIMD) {
     const stepA: usize = sa != 0 ? 32 : 0;
     const stepB: usize = sb != 0 ? 32 : 0;
-    const full = n & ~7;
     let py = y;
     for (let r = 0; r < rows; r++) {
 ${rowSetup(32)}
-      // One copy of the body: the last partial step runs it on the scratch blocks.
-      for (let i = 0; i < n; i += 8) {
-        let qa = pa;
-        let qb = pb;
-        let qy = py;
-        const tail = i >= full;
-        if (tail) {
-          memory.copy(TAIL_A, pa, <usize>(n - i) << 2);
-          memory.copy(TAIL_B, pb, <usize>(n - i) << 2);
-          qa = TAIL_A;
-          qb = TAIL_B;
-          qy = TAIL_Y;
+      // Two passes over one copy of the body: full 8-float steps, then the partial step on
+      // scratch blocks (memory.copy stays out of the hot loop: V8 makes it a call).
+      let steps = n >> 3;
+      const rest = <usize>(n & 7) << 2;
+      const rowEnd = py + (<usize>n << 2);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let i = 0; i < steps; i++) {
+          const a0 = v128.load(pa);
+          const a1 = v128.load(pa, 16);
+          const b0 = v128.load(pb);
+          const b1 = v128.load(pb, 16);
+          v128.store(py, ${op.vec("a0", "b0")});
+          v128.store(py, ${op.vec("a1", "b1")}, 16);
+          pa += stepA;
+          pb += stepB;
+          py += 32;
         }
-        const a0 = v128.load(qa);
-        const a1 = v128.load(qa, 16);
-        const b0 = v128.load(qb);
-        const b1 = v128.load(qb, 16);
-        v128.store(qy, ${op.vec("a0", "b0")});
-        v128.store(qy, ${op.vec("a1", "b1")}, 16);
-        if (tail) {
-          memory.copy(py, TAIL_Y, <usize>(n - i) << 2);
-          py += <usize>(n - i) << 2;
-        } else py += 32;
-        pa += stepA;
-        pb += stepB;
+        if (pass == 1) {
+          memory.copy(rowEnd - rest, TAIL_Y, rest);
+        } else if (rest == 0) {
+          break;
+        } else {
+          memory.copy(TAIL_A, pa, rest);
+          memory.copy(TAIL_B, pb, rest);
+          pa = TAIL_A;
+          pb = TAIL_B;
+          py = TAIL_Y;
+          steps = 1;
+        }
       }
+      py = rowEnd;
     }
   } else {
 ${SCALAR_LOOP(`store<f32>(y + ((<usize>r * <usize>n + <usize>i) << 2), <f32>(${op.scalar("a0", "b0")}));`)}
@@ -159,14 +166,13 @@ export function ${name}(${SIGNATURE}): void {
   if (ASC_FEATURE_SIMD) {
     const stepA: usize = sa != 0 ? 64 : 0;
     const stepB: usize = sb != 0 ? 64 : 0;
-    const one = i8x16.splat(1);
-    let py = y;
+        let py = y;
     for (let r = 0; r < rows; r++) {
 ${rowSetup(64)}
       let i = 0;
       for (; i + 16 <= n; i += 16) {
         const m = ${narrow(mask)};
-        v128.store(py, v128.and(m, one));
+        v128.store(py, i8x16.neg(m));
         pa += stepA;
         pb += stepB;
         py += 16;
@@ -176,7 +182,7 @@ ${rowSetup(64)}
         memory.copy(TAIL_A, pa, rest << 2);
         memory.copy(TAIL_B, pb, rest << 2);
         const m = ${narrow(tmask)};
-        v128.store(TAIL_Y, v128.and(m, one));
+        v128.store(TAIL_Y, i8x16.neg(m));
         memory.copy(py, TAIL_Y, rest);
         py += rest;
       }

@@ -3,10 +3,10 @@
  * for n floats (x and y may be the same block). The manifest (`elementwise/kernels.ts`) lists
  * each op as a vector expression and a scalar twin; this file wraps them in the loop.
  *
- * The SIMD builds run two independent vectors per step (transcendental ops are latency
- * bound) and push the last partial vector through the same vector code via a scratch block,
- * so a tensor never mixes the vector and scalar approximations. The scalar build uses the
- * scalar twins throughout.
+ * The SIMD builds run two vectors per step and push the last partial step through the same
+ * vector code via a scratch block, so a tensor never mixes the vector and scalar
+ * approximations. The scalar build uses the scalar twins throughout. Constants in the vector
+ * expressions come from common/math's table (`kf`): V8 rebuilds v128 constants inside loops.
  */
 
 /** One unary op: names, the formula for the docs and its two implementations. */
@@ -25,8 +25,11 @@ export interface UnaryOp {
 
 const SIMD_HELPERS = ["madd4", "nmadd4", "hsum4"];
 
-// Helpers come from common/math, except the vector primitives of common/simd.
-function importLines(names: string[]): string {
+// Helpers come from common/math, except the vector primitives of common/simd; table
+// constants (kf(F_...)) used by an expression are imported with it.
+function importLines(names: string[], code = ""): string {
+  const consts = [...new Set(code.match(/\bF_[A-Z0-9_]+\b/g) ?? [])];
+  if (consts.length) names = [...new Set([...names, "kf", ...consts])];
   const simd = names.filter((n) => SIMD_HELPERS.includes(n)).sort();
   const math = names.filter((n) => !SIMD_HELPERS.includes(n)).sort();
   return (math.length ? `import { ${math.join(", ")} } from "../../common/math";\n` : "") +
@@ -45,7 +48,7 @@ export function unaryName(op: UnaryOp): string {
 export function unarySource(op: UnaryOp): { name: string; source: string } {
   if (!/^[a-z0-9]+$/.test(op.op)) throw new Error(`Bad unary op token "${op.op}"`);
   const name = unaryName(op);
-  const imports = importLines(op.math ?? []);
+  const imports = importLines(op.math ?? [], op.vec("x"));
   const source = `${HEADER}${imports}import { TAIL_A, TAIL_Y } from "../_scratch";
 
 /** y[i] = ${op.doc} for n floats at byte offsets x, y (may alias). */
@@ -53,26 +56,32 @@ export function ${name}(n: i32, x: usize, y: usize, p0: f32, p1: f32): void {
   if (ASC_FEATURE_SIMD) {
     const vp0 = f32x4.splat(p0);
     const vp1 = f32x4.splat(p1);
-    // One copy of the body: the last partial step runs it on the scratch block.
-    const full = n & ~7;
+    // Two passes over one copy of the body: the full 8-float steps in place, then the last
+    // partial step on a scratch block. Keeping memory.copy out of the hot loop matters: V8
+    // turns it into a call, and values around calls get spilled.
     let px = x;
     let py = y;
-    for (let i = 0; i < n; i += 8) {
-      let sx = px;
-      let sy = py;
-      const tail = i >= full;
-      if (tail) {
-        memory.copy(TAIL_A, px, <usize>(n - i) << 2);
-        sx = TAIL_A;
-        sy = TAIL_Y;
+    let steps = n >> 3;
+    const rest = <usize>(n & 7) << 2;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < steps; i++) {
+        const x0 = v128.load(px);
+        const x1 = v128.load(px, 16);
+        v128.store(py, ${op.vec("x0")});
+        v128.store(py, ${op.vec("x1")}, 16);
+        px += 32;
+        py += 32;
       }
-      const x0 = v128.load(sx);
-      const x1 = v128.load(sx, 16);
-      v128.store(sy, ${op.vec("x0")});
-      v128.store(sy, ${op.vec("x1")}, 16);
-      if (tail) memory.copy(py, TAIL_Y, <usize>(n - i) << 2);
-      px += 32;
-      py += 32;
+      if (pass == 1) {
+        memory.copy(y + (<usize>(n & ~7) << 2), TAIL_Y, rest);
+      } else if (rest == 0) {
+        break;
+      } else {
+        memory.copy(TAIL_A, px, rest);
+        px = TAIL_A;
+        py = TAIL_Y;
+        steps = 1;
+      }
     }
   } else {
     for (let i = 0; i < n; i++) {

@@ -7,14 +7,15 @@ import { type BinaryOp, binarySource, compareSource } from "./f32_vbinary.tmpl.t
 import { type UnaryOp, unarySource } from "./f32_vunary.tmpl.ts";
 
 const ZERO = "f32x4.splat(0.0)";
-const ONE = "f32x4.splat(1.0)";
+// Constants come from common/math's table: V8 rebuilds v128 constants inside loops.
+const ONE = "kf(F_ONE)";
 
 /** Unary kernels `f32_v<op>_x8(n, x, y, p0, p1)`. */
 export const UNARY_OPS: readonly UnaryOp[] = [
   {
     op: "clamp",
-    doc: "min(max(x, p0), p1) (Relu, Relu6, Clip)",
-    vec: (x) => `f32x4.min(f32x4.max(${x}, vp0), vp1)`,
+    doc: "min(max(x, p0), p1) (Relu, Relu6, Clip); NaN stays NaN",
+    vec: (x) => `f32x4.pmin(f32x4.pmax(${x}, vp0), vp1)`,
     scalar: (x) => `Mathf.min(Mathf.max(${x}, p0), p1)`,
   },
   {
@@ -41,7 +42,7 @@ export const UNARY_OPS: readonly UnaryOp[] = [
     op: "hardswish",
     doc: "x max(0, min(1, x / 6 + 1/2))",
     vec: (x) =>
-      `f32x4.mul(${x}, f32x4.min(f32x4.max(madd4(${x}, f32x4.splat(<f32>(1.0 / 6.0)), f32x4.splat(0.5)), ${ZERO}), ${ONE}))`,
+      `f32x4.mul(${x}, f32x4.min(f32x4.max(madd4(${x}, kf(F_INV_6), kf(F_HALF)), ${ZERO}), ${ONE}))`,
     scalar: (x) => `${x} * Mathf.min(Mathf.max(${x} * <f32>(1.0 / 6.0) + 0.5, 0.0), 1.0)`,
     math: ["madd4"],
   },

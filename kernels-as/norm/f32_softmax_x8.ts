@@ -62,57 +62,86 @@ export function f32_softmax_x8(
   }
 }
 
-// One contiguous row; the tail of the exp pass runs through the vector code on a block padded
-// with -inf (whose exp is exactly 0), so every element gets the same exp.
-@inline function softmaxRow(px: usize, py: usize, n: i32, log: i32): void {
+// Maximum of a contiguous row. pmax is one instruction (max's NaN rules cost V8 about eight),
+// so NaN is tracked on the side: a row holding NaN has a NaN maximum.
+@inline function rowMax(px: usize, n: i32): f32 {
   let m0 = f32x4.splat(NEG_INF);
   let m1 = m0;
   let m2 = m0;
   let m3 = m0;
+  let nan = f32x4.splat(0);
   let i = 0;
   for (; i + 16 <= n; i += 16) {
     const q = px + (<usize>i << 2);
-    m0 = f32x4.max(m0, v128.load(q));
-    m1 = f32x4.max(m1, v128.load(q, 16));
-    m2 = f32x4.max(m2, v128.load(q, 32));
-    m3 = f32x4.max(m3, v128.load(q, 48));
+    const v0 = v128.load(q);
+    const v1 = v128.load(q, 16);
+    const v2 = v128.load(q, 32);
+    const v3 = v128.load(q, 48);
+    m0 = f32x4.pmax(m0, v0);
+    m1 = f32x4.pmax(m1, v1);
+    m2 = f32x4.pmax(m2, v2);
+    m3 = f32x4.pmax(m3, v3);
+    nan = v128.or(
+      v128.or(nan, v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1))),
+      v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3)),
+    );
   }
-  m0 = f32x4.max(f32x4.max(m0, m1), f32x4.max(m2, m3));
-  m0 = f32x4.max(m0, i32x4.shuffle(m0, m0, 2, 3, 0, 1));
-  let m = f32x4.extract_lane(f32x4.max(m0, i32x4.shuffle(m0, m0, 1, 0, 3, 2)), 0);
-  for (; i < n; i++) m = max<f32>(m, load<f32>(px + (<usize>i << 2)));
+  m0 = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
+  m0 = f32x4.pmax(m0, i32x4.shuffle(m0, m0, 2, 3, 0, 1));
+  let m = f32x4.extract_lane(f32x4.pmax(m0, i32x4.shuffle(m0, m0, 1, 0, 3, 2)), 0);
+  for (; i < n; i++) {
+    const v = load<f32>(px + (<usize>i << 2));
+    m = v != v ? v : max<f32>(m, v);
+  }
+  return v128.any_true(nan) ? NaN : m;
+}
+
+// One contiguous row. The exp pass runs full 8-float steps in place, then the tail through
+// the same vector code on a block padded with -inf (whose exp is exactly 0), so every element
+// gets the same exp; memory.copy stays out of the hot loop (V8 makes it a call).
+@inline function softmaxRow(px: usize, py: usize, n: i32, log: i32): void {
+  const m = rowMax(px, n);
   const vm = f32x4.splat(m);
   let s0 = f32x4.splat(0);
   let s1 = s0;
-  const full = n & ~7;
-  for (i = 0; i < n; i += 8) {
-    let qx = px + (<usize>i << 2);
-    let qy = py + (<usize>i << 2);
-    const tail = i >= full;
-    if (tail) {
+  let qx = px;
+  let qy = py;
+  let steps = n >> 3;
+  const rest = <usize>(n & 7) << 2;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < steps; i++) {
+      const e0 = expEdges4(f32x4.sub(v128.load(qx), vm));
+      const e1 = expEdges4(f32x4.sub(v128.load(qx, 16), vm));
+      s0 = f32x4.add(s0, e0);
+      s1 = f32x4.add(s1, e1);
+      if (!log) {
+        v128.store(qy, e0);
+        v128.store(qy, e1, 16);
+      }
+      qx += 32;
+      qy += 32;
+    }
+    if (pass == 1) {
+      if (!log) memory.copy(py + (<usize>(n & ~7) << 2), TAIL, rest);
+    } else if (rest == 0) {
+      break;
+    } else {
       v128.store(TAIL, f32x4.splat(NEG_INF));
       v128.store(TAIL, f32x4.splat(NEG_INF), 16);
-      memory.copy(TAIL, qx, <usize>(n - i) << 2);
+      memory.copy(TAIL, qx, rest);
       qx = TAIL;
       qy = TAIL;
-    }
-    const e0 = expEdges4(f32x4.sub(v128.load(qx), vm));
-    const e1 = expEdges4(f32x4.sub(v128.load(qx, 16), vm));
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
-    if (!log) {
-      v128.store(qy, e0);
-      v128.store(qy, e1, 16);
-      if (tail) memory.copy(py + (<usize>i << 2), TAIL, <usize>(n - i) << 2);
+      steps = 1;
     }
   }
   s0 = f32x4.add(s0, s1);
   s0 = f32x4.add(s0, i32x4.shuffle(s0, s0, 2, 3, 0, 1));
   s0 = f32x4.add(s0, i32x4.shuffle(s0, s0, 1, 0, 3, 2));
+  let i = 0;
   if (log) {
+    // log of the sum through log4 too, for the same reason.
     const vl = log4(s0);
     const l = f32x4.extract_lane(vl, 0);
-    i = 0;
     for (; i + 8 <= n; i += 8) {
       const q = <usize>i << 2;
       v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q), vm), vl));
@@ -125,7 +154,6 @@ export function f32_softmax_x8(
   } else {
     const inv = f32x4.div(f32x4.splat(1.0), s0);
     const sinv = f32x4.extract_lane(inv, 0);
-    i = 0;
     for (; i + 8 <= n; i += 8) {
       const q = py + (<usize>i << 2);
       v128.store(q, f32x4.mul(v128.load(q), inv));

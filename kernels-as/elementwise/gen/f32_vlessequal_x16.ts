@@ -6,8 +6,7 @@ export function f32_vlessequal_x16(rows: i32, n: i32, a: usize, lda: i32, sa: i3
   if (ASC_FEATURE_SIMD) {
     const stepA: usize = sa != 0 ? 64 : 0;
     const stepB: usize = sb != 0 ? 64 : 0;
-    const one = i8x16.splat(1);
-    let py = y;
+        let py = y;
     for (let r = 0; r < rows; r++) {
       let pa = a + ((<usize>r * <usize>lda) << 2);
       let pb = b + ((<usize>r * <usize>ldb) << 2);
@@ -27,7 +26,7 @@ export function f32_vlessequal_x16(rows: i32, n: i32, a: usize, lda: i32, sa: i3
           i16x8.narrow_i32x4_s(f32x4.le(v128.load(pa, 0), v128.load(pb, 0)), f32x4.le(v128.load(pa, 16), v128.load(pb, 16))),
           i16x8.narrow_i32x4_s(f32x4.le(v128.load(pa, 32), v128.load(pb, 32)), f32x4.le(v128.load(pa, 48), v128.load(pb, 48))),
         );
-        v128.store(py, v128.and(m, one));
+        v128.store(py, i8x16.neg(m));
         pa += stepA;
         pb += stepB;
         py += 16;
@@ -40,7 +39,7 @@ export function f32_vlessequal_x16(rows: i32, n: i32, a: usize, lda: i32, sa: i3
           i16x8.narrow_i32x4_s(f32x4.le(v128.load(TAIL_A, 0), v128.load(TAIL_B, 0)), f32x4.le(v128.load(TAIL_A, 16), v128.load(TAIL_B, 16))),
           i16x8.narrow_i32x4_s(f32x4.le(v128.load(TAIL_A, 32), v128.load(TAIL_B, 32)), f32x4.le(v128.load(TAIL_A, 48), v128.load(TAIL_B, 48))),
         );
-        v128.store(TAIL_Y, v128.and(m, one));
+        v128.store(TAIL_Y, i8x16.neg(m));
         memory.copy(py, TAIL_Y, rest);
         py += rest;
       }

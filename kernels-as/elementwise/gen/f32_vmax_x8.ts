@@ -6,7 +6,6 @@ export function f32_vmax_x8(rows: i32, n: i32, a: usize, lda: i32, sa: i32, b: u
   if (ASC_FEATURE_SIMD) {
     const stepA: usize = sa != 0 ? 32 : 0;
     const stepB: usize = sb != 0 ? 32 : 0;
-    const full = n & ~7;
     let py = y;
     for (let r = 0; r < rows; r++) {
       let pa = a + ((<usize>r * <usize>lda) << 2);
@@ -21,32 +20,37 @@ export function f32_vmax_x8(rows: i32, n: i32, a: usize, lda: i32, sa: i32, b: u
         v128.store(SPLAT_B, s, 0); v128.store(SPLAT_B, s, 16);
         pb = SPLAT_B;
       }
-      // One copy of the body: the last partial step runs it on the scratch blocks.
-      for (let i = 0; i < n; i += 8) {
-        let qa = pa;
-        let qb = pb;
-        let qy = py;
-        const tail = i >= full;
-        if (tail) {
-          memory.copy(TAIL_A, pa, <usize>(n - i) << 2);
-          memory.copy(TAIL_B, pb, <usize>(n - i) << 2);
-          qa = TAIL_A;
-          qb = TAIL_B;
-          qy = TAIL_Y;
+      // Two passes over one copy of the body: full 8-float steps, then the partial step on
+      // scratch blocks (memory.copy stays out of the hot loop: V8 makes it a call).
+      let steps = n >> 3;
+      const rest = <usize>(n & 7) << 2;
+      const rowEnd = py + (<usize>n << 2);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let i = 0; i < steps; i++) {
+          const a0 = v128.load(pa);
+          const a1 = v128.load(pa, 16);
+          const b0 = v128.load(pb);
+          const b1 = v128.load(pb, 16);
+          v128.store(py, f32x4.max(a0, b0));
+          v128.store(py, f32x4.max(a1, b1), 16);
+          pa += stepA;
+          pb += stepB;
+          py += 32;
         }
-        const a0 = v128.load(qa);
-        const a1 = v128.load(qa, 16);
-        const b0 = v128.load(qb);
-        const b1 = v128.load(qb, 16);
-        v128.store(qy, f32x4.max(a0, b0));
-        v128.store(qy, f32x4.max(a1, b1), 16);
-        if (tail) {
-          memory.copy(py, TAIL_Y, <usize>(n - i) << 2);
-          py += <usize>(n - i) << 2;
-        } else py += 32;
-        pa += stepA;
-        pb += stepB;
+        if (pass == 1) {
+          memory.copy(rowEnd - rest, TAIL_Y, rest);
+        } else if (rest == 0) {
+          break;
+        } else {
+          memory.copy(TAIL_A, pa, rest);
+          memory.copy(TAIL_B, pb, rest);
+          pa = TAIL_A;
+          pb = TAIL_B;
+          py = TAIL_Y;
+          steps = 1;
+        }
       }
+      py = rowEnd;
     }
   } else {
     for (let r = 0; r < rows; r++) {

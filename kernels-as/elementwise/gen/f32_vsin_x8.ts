@@ -7,26 +7,32 @@ export function f32_vsin_x8(n: i32, x: usize, y: usize, p0: f32, p1: f32): void 
   if (ASC_FEATURE_SIMD) {
     const vp0 = f32x4.splat(p0);
     const vp1 = f32x4.splat(p1);
-    // One copy of the body: the last partial step runs it on the scratch block.
-    const full = n & ~7;
+    // Two passes over one copy of the body: the full 8-float steps in place, then the last
+    // partial step on a scratch block. Keeping memory.copy out of the hot loop matters: V8
+    // turns it into a call, and values around calls get spilled.
     let px = x;
     let py = y;
-    for (let i = 0; i < n; i += 8) {
-      let sx = px;
-      let sy = py;
-      const tail = i >= full;
-      if (tail) {
-        memory.copy(TAIL_A, px, <usize>(n - i) << 2);
-        sx = TAIL_A;
-        sy = TAIL_Y;
+    let steps = n >> 3;
+    const rest = <usize>(n & 7) << 2;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < steps; i++) {
+        const x0 = v128.load(px);
+        const x1 = v128.load(px, 16);
+        v128.store(py, sin4(x0));
+        v128.store(py, sin4(x1), 16);
+        px += 32;
+        py += 32;
       }
-      const x0 = v128.load(sx);
-      const x1 = v128.load(sx, 16);
-      v128.store(sy, sin4(x0));
-      v128.store(sy, sin4(x1), 16);
-      if (tail) memory.copy(py, TAIL_Y, <usize>(n - i) << 2);
-      px += 32;
-      py += 32;
+      if (pass == 1) {
+        memory.copy(y + (<usize>(n & ~7) << 2), TAIL_Y, rest);
+      } else if (rest == 0) {
+        break;
+      } else {
+        memory.copy(TAIL_A, px, rest);
+        px = TAIL_A;
+        py = TAIL_Y;
+        steps = 1;
+      }
     }
   } else {
     for (let i = 0; i < n; i++) {
