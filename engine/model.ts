@@ -12,7 +12,7 @@ import {
   ShapeError,
 } from "./errors.ts";
 import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
-import type { Model as IrModel, Node, ValueInfo } from "./ir/graph.ts";
+import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
@@ -85,9 +85,10 @@ function evaluateNode(
   node: Node,
   inputs: (Tensor | undefined)[],
   kernels: Kernels,
+  opset: number,
 ): Tensor[] | undefined {
   const op = REGISTRY.get(node.op);
-  if (!op || node.domain || (op.check?.(node, 0) ?? []).length) return undefined;
+  if (!op || node.domain || (op.check?.(node, opset) ?? []).length) return undefined;
   const names = inputs.map((_, i) => `in${i}`);
   const graph = {
     name: `fold ${node.name}`,
@@ -99,7 +100,7 @@ function evaluateNode(
   };
   let exec: GraphExecutor | undefined;
   try {
-    exec = new GraphExecutor(graph, { kernels, registry: REGISTRY, opset: 0 }, true);
+    exec = new GraphExecutor(graph, { kernels, registry: REGISTRY, opset }, true);
     const out = exec.run(new Map());
     const ctx = { kernels };
     const tensors = node.outputs.map((o) => readHost(ctx, out.get(o)!));
@@ -139,21 +140,30 @@ export class Model {
     this.#kernels = kernels;
     this.#ir = ir;
     const fuse = options.fuse !== false;
+    const opset = ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13;
     const constants = foldConstantNodes(ir.graph) +
-      foldConstantSubgraphs(ir.graph, (node, inputs) => evaluateNode(node, inputs, kernels));
+      foldConstantSubgraphs(ir.graph, (node, inputs) => evaluateNode(node, inputs, kernels, opset));
     // Order matters: BN folds into the bare conv, the residual joins before the activation.
-    const batchNorms = fuse ? foldBatchNorms(ir.graph) + foldBiasAdds(ir.graph) : 0;
-    const residuals = fuse ? fuseResidualAdds(ir.graph) : 0;
+    let batchNorms = 0;
+    let residuals = 0;
+    let activations = 0;
+    if (fuse) {
+      forEachGraph(ir.graph, (g) => {
+        batchNorms += foldBatchNorms(g) + foldBiasAdds(g);
+        residuals += fuseResidualAdds(g);
+        activations += fuseActivations(g);
+      });
+    }
     this.#fused = {
       constants,
       batchNorms,
       residuals,
-      activations: fuse ? fuseActivations(ir.graph) : 0,
+      activations,
     };
     this.#exec = new GraphExecutor(ir.graph, {
       kernels,
       registry: REGISTRY,
-      opset: ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13,
+      opset,
     });
     this.inputs = ir.graph.inputs.map(infoOf);
     this.outputs = ir.graph.outputs.map(infoOf);

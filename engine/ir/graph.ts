@@ -103,3 +103,18 @@ export function subgraphs(n: Node): Graph[] {
 export function isGraph(v: unknown): v is Graph {
   return typeof v === "object" && v !== null && "nodes" in v && "initializers" in v;
 }
+
+/** Every value a node reads: its inputs and what its subgraphs take from enclosing scopes. */
+export function readsOf(n: Node): string[] {
+  const gs = subgraphs(n);
+  if (gs.length === 0) return n.inputs;
+  const all = new Set(n.inputs);
+  for (const g of gs) for (const c of capturedNames(g)) all.add(c);
+  return [...all];
+}
+
+/** Applies `fn` to a graph and, depth first, to every graph nested in its nodes. */
+export function forEachGraph(graph: Graph, fn: (g: Graph) => void): void {
+  fn(graph);
+  for (const n of graph.nodes) for (const g of subgraphs(n)) forEachGraph(g, fn);
+}

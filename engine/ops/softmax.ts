@@ -4,8 +4,9 @@
  *
  * The axis semantics changed in opset 13. Before it the input is coerced to 2-D at `axis`
  * (default 1) and each row of prod(dims[axis:]) values is normalised; from 13 on only the
- * single `axis` (default -1) is. `check(node, opset)` records which applies to the node; a
- * node never checked gets the opset 13 semantics.
+ * single `axis` (default -1) is. `check(node, opset)` records which applies to the node (the
+ * Op contract passes the opset nowhere else); a node never checked with an opset gets the
+ * opset 13 semantics.
  *
  * @module
  */
@@ -39,7 +40,9 @@ function softmaxOp(type: "Softmax" | "LogSoftmax"): Op {
   return {
     type,
     check(node, opset) {
-      OPSETS.set(node, opset);
+      // Opset 0 means "unknown" (constant folding checks nodes without one): keep what the
+      // model's own check recorded.
+      if (opset > 0) OPSETS.set(node, opset);
       return [];
     },
     inferShapes(node, inputs): OutputInfo[] {

@@ -57,20 +57,34 @@ export type NodeEvaluator = (node: Node, inputs: (Tensor | undefined)[]) => Tens
  * Replaces nodes whose inputs are all initializers by their results, in order, so chains
  * fold completely. Graph outputs stay produced by nodes. Returns how many nodes were folded.
  */
-export function foldConstantSubgraphs(graph: Graph, evaluate: NodeEvaluator): number {
+export function foldConstantSubgraphs(
+  graph: Graph,
+  evaluate: NodeEvaluator,
+  outer: ReadonlyMap<string, Tensor> = new Map(),
+): number {
   const outputs = new Set(graph.outputs.map((o) => o.name));
+  // A name this graph computes shadows an enclosing constant of the same name.
+  const computed = new Set(graph.nodes.flatMap((n) => n.outputs));
+  const constant = (name: string) =>
+    graph.initializers.get(name) ?? (computed.has(name) ? undefined : outer.get(name));
   const keep: Node[] = [];
   let folded = 0;
   for (const n of graph.nodes) {
-    const foldable = n.inputs.length > 0 && subgraphs(n).length === 0 &&
-      n.inputs.every((i) => !i || graph.initializers.has(i)) &&
+    const inner = subgraphs(n);
+    if (inner.length) {
+      const scope = new Map([...outer, ...graph.initializers]);
+      for (const g of inner) folded += foldConstantSubgraphs(g, evaluate, scope);
+    }
+    const foldable = n.inputs.length > 0 && inner.length === 0 &&
+      n.inputs.every((i) => !i || constant(i)) &&
       n.outputs.every((o) => !outputs.has(o));
     const result = foldable
-      ? evaluate(n, n.inputs.map((i) => (i ? graph.initializers.get(i) : undefined)))
+      ? evaluate(n, n.inputs.map((i) => (i ? constant(i) : undefined)))
       : undefined;
     if (result && result.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
       n.outputs.forEach((o, i) => {
         if (o) graph.initializers.set(o, result[i]);
+        computed.delete(o);
       });
       folded++;
     } else keep.push(n);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Activation } from "../../kernels-as/activations.ts";
-import type { Graph, Node } from "../ir/graph.ts";
+import { type Graph, type Node, readsOf } from "../ir/graph.ts";
 
 /** Producers whose ops honour `fused_activation` / `fused_p0` / `fused_p1`. */
 const PRODUCERS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
@@ -14,7 +14,7 @@ const PRODUCERS = new Set(["Conv", "ConvTranspose", "Gemm", "MatMul"]);
 function consumers(graph: Graph): Map<string, Node[]> {
   const map = new Map<string, Node[]>();
   for (const n of graph.nodes) {
-    for (const i of n.inputs) {
+    for (const i of readsOf(n)) {
       if (!i) continue;
       const list = map.get(i) ?? [];
       list.push(n);

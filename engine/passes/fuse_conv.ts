@@ -8,14 +8,14 @@
  *
  * @module
  */
-import type { Graph, Node } from "../ir/graph.ts";
+import { type Graph, type Node, readsOf } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 import { foldBatchNorm } from "./fold_batch_norm.ts";
 
 function consumerCounts(graph: Graph): Map<string, number> {
   const counts = new Map<string, number>();
   for (const n of graph.nodes) {
-    for (const i of n.inputs) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
+    for (const i of readsOf(n)) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
   }
   for (const o of graph.outputs) counts.set(o.name, (counts.get(o.name) ?? 0) + 1);
   return counts;
