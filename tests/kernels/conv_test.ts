@@ -128,6 +128,9 @@ for (const variant of VARIANTS) {
       // Tiles that cut output rows at odd places.
       const tile = rng.int(1, oh * ow);
       const col = kr.arena.alloc(k * tile * 4);
+      const win = kr.arena.alloc(
+        kr.fn.x32_im2col_scratch_size(t.c, t.kh, t.kw, t.sh, t.sw, t.dh, t.dw, ow, tile),
+      );
       for (let p0 = 0; p0 < oh * ow; p0 += tile) {
         const np = Math.min(tile, oh * ow - p0);
         kr.fn.x32_im2col(
@@ -148,11 +151,12 @@ for (const variant of VARIANTS) {
           np,
           col,
           np,
+          win,
         );
         gemmNchw(kr, packed, col, np, np, py + p0 * 4, oh * ow);
       }
       assertClose(download(kr, py, t.m * oh * ow), want.data, tolerance(k), JSON.stringify(t));
-      for (const p of [px, pw, pb, packed.offset, py, col]) kr.arena.free(p);
+      for (const p of [px, pw, pb, packed.offset, py, col, win]) kr.arena.free(p);
     }
   });
 
