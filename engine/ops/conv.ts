@@ -286,7 +286,7 @@ export function convShape(
 }
 
 /** Bytes of im2col scratch per tile: small enough to stay in L2 next to the weights. */
-export const COL_TILE_BYTES = 256 * 1024;
+export const COL_TILE_BYTES = 512 * 1024;
 
 /** Pixels per tile for a reduction of k rows (a multiple of 8, at least 8). */
 export function tilePixels(k: number, pixels: number): number {
