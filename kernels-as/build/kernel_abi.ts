@@ -12,7 +12,8 @@ export interface KernelExports {
   f32_dwconv3x3s2_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv5x5s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv5x5s2_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
-  x32_im2col(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number): void;
+  x32_im2col_scratch_size(c: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, ow: number, np: number): number;
+  x32_im2col(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number, scratch: number): void;
   f32_resize_axis(outer: number, inLen: number, outLen: number, inner: number, taps: number, idx: number, wts: number, win: number, src: number, dst: number): void;
   f32_resize_linear_2d(planes: number, inH: number, inW: number, outH: number, outW: number, yidx: number, ywts: number, xidx: number, xwts: number, xwin: number, cache: number, src: number, dst: number): void;
   x8_copy_nd(rank: number, esize: number, params: number, src: number, dst: number): void;
@@ -109,6 +110,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_dwconv3x3s2_w4",
   "f32_dwconv5x5s1_w4",
   "f32_dwconv5x5s2_w4",
+  "x32_im2col_scratch_size",
   "x32_im2col",
   "f32_resize_axis",
   "f32_resize_linear_2d",
