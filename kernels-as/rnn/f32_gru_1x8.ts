@@ -2,6 +2,7 @@
 import { madd4 } from "../common/simd";
 import { panel24 } from "./_panel";
 import { gate1, gate4 } from "./_gate";
+import { loadExpConstants } from "../scan/_exp";
 
 const ACC = memory.data(96, 16);
 
@@ -16,6 +17,7 @@ export function f32_gru_1x8(
   hidden: i32, h: usize, w: usize, xw: usize, hout: usize, y: usize,
   f: i32, f0: f32, f1: f32, g: i32, g0: f32, g1: f32, clip: f32,
 ): void {
+  if (ASC_FEATURE_SIMD) loadExpConstants();
   const panel = (<usize>hidden + 1) * 96;
   const gs = <usize>hidden << 2;
   let wp = w;

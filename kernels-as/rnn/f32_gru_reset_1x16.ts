@@ -1,6 +1,7 @@
 // First half of an ONNX GRU step with linear_before_reset = 0: update and reset gates.
 import { panel32 } from "./_panel";
 import { gate1, gate4 } from "./_gate";
+import { loadExpConstants } from "../scan/_exp";
 
 const ACC = memory.data(128, 16);
 
@@ -13,6 +14,7 @@ export function f32_gru_reset_1x16(
   hidden: i32, h: usize, w: usize, xw: usize, zout: usize, rh: usize,
   f: i32, f0: f32, f1: f32, clip: f32,
 ): void {
+  if (ASC_FEATURE_SIMD) loadExpConstants();
   const panel = (<usize>hidden + 1) * 128;
   const gs = <usize>hidden << 2;
   let wp = w;

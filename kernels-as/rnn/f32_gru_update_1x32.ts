@@ -2,6 +2,7 @@
 import { madd4 } from "../common/simd";
 import { panel32 } from "./_panel";
 import { gate1, gate4 } from "./_gate";
+import { loadExpConstants } from "../scan/_exp";
 
 const ACC = memory.data(128, 16);
 
@@ -14,6 +15,7 @@ export function f32_gru_update_1x32(
   hidden: i32, rh: usize, w: usize, xh: usize, z: usize, h: usize, hout: usize, y: usize,
   g: i32, g0: f32, g1: f32, clip: f32,
 ): void {
+  if (ASC_FEATURE_SIMD) loadExpConstants();
   const panel = (<usize>hidden + 1) * 128;
   let wp = w;
   for (let j0 = 0; j0 < hidden; j0 += 32) {

@@ -2,6 +2,7 @@
 import { madd4 } from "../common/simd";
 import { panel32 } from "./_panel";
 import { act1, act4, gate1, gate4 } from "./_gate";
+import { loadExpConstants } from "../scan/_exp";
 
 const ACC = memory.data(128, 16);
 
@@ -20,6 +21,7 @@ export function f32_lstm_1x8(
   f: i32, f0: f32, f1: f32, g: i32, g0: f32, g1: f32, a: i32, a0: f32, a1: f32,
   clip: f32, inputForget: i32,
 ): void {
+  if (ASC_FEATURE_SIMD) loadExpConstants();
   const panel = (<usize>hidden + 1) * 128;
   const gs = <usize>hidden << 2;
   let wp = w;

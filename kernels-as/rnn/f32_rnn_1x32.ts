@@ -1,6 +1,7 @@
 // One ONNX RNN step for one batch row, recurrent product and activation fused.
 import { panel32 } from "./_panel";
 import { gate1, gate4 } from "./_gate";
+import { loadExpConstants } from "../scan/_exp";
 
 const ACC = memory.data(128, 16);
 
@@ -13,6 +14,7 @@ export function f32_rnn_1x32(
   hidden: i32, h: usize, w: usize, xw: usize, hout: usize, y: usize,
   f: i32, f0: f32, f1: f32, clip: f32,
 ): void {
+  if (ASC_FEATURE_SIMD) loadExpConstants();
   const panel = (<usize>hidden + 1) * 128;
   let wp = w;
   for (let j0 = 0; j0 < hidden; j0 += 32) {
