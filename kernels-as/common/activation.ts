@@ -2,6 +2,10 @@
 // Codes come from kernels-as/activations.ts through the generated constants.
 import * as ACT from "./gen/activation_codes";
 import {
+  F_HALF,
+  F_INV_6,
+  F_ONE,
+  kf,
   elu1,
   elu4,
   geluErf1,
@@ -20,7 +24,7 @@ import {
 export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
   switch (act) {
     case ACT.CLAMP:
-      return f32x4.min(f32x4.max(x, f32x4.splat(p0)), f32x4.splat(p1));
+      return f32x4.pmin(f32x4.pmax(x, f32x4.splat(p0)), f32x4.splat(p1));
     case ACT.SILU:
       return f32x4.mul(x, sigmoid4(x));
     case ACT.GELU_ERF:
@@ -37,11 +41,11 @@ export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
     }
     case ACT.HARDSIGMOID: {
       const y = f32x4.add(f32x4.mul(x, f32x4.splat(p0)), f32x4.splat(p1));
-      return f32x4.min(f32x4.max(y, f32x4.splat(0.0)), f32x4.splat(1.0));
+      return f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), kf(F_ONE));
     }
     case ACT.HARDSWISH: {
-      const y = f32x4.add(f32x4.mul(x, f32x4.splat(<f32>(1.0 / 6.0))), f32x4.splat(0.5));
-      return f32x4.mul(x, f32x4.min(f32x4.max(y, f32x4.splat(0.0)), f32x4.splat(1.0)));
+      const y = f32x4.add(f32x4.mul(x, kf(F_INV_6)), kf(F_HALF));
+      return f32x4.mul(x, f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), kf(F_ONE)));
     }
     case ACT.SOFTPLUS:
       return softplus4(x);

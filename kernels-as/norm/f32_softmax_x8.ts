@@ -1,6 +1,6 @@
 // Softmax / LogSoftmax along the middle axis of an [outer, n, inner] view, stabilised by the
 // maximum so exp never overflows.
-import { expEdges4, log4 } from "../common/math";
+import { expNonPos4, log4 } from "../common/math";
 
 const TAIL = memory.data(32, 16);
 const NEG_INF: f32 = -Infinity;
@@ -30,7 +30,7 @@ export function f32_softmax_x8(
         let s = f32x4.splat(0);
         if (log) {
           for (let k = 0; k < n; k++) {
-            s = f32x4.add(s, expEdges4(f32x4.sub(v128.load(px + <usize>k * rowBytes), m)));
+            s = f32x4.add(s, expNonPos4(f32x4.sub(v128.load(px + <usize>k * rowBytes), m)));
           }
           const ls = log4(s);
           for (let k = 0; k < n; k++) {
@@ -40,7 +40,7 @@ export function f32_softmax_x8(
         } else {
           for (let k = 0; k < n; k++) {
             const q = <usize>k * rowBytes;
-            const e = expEdges4(f32x4.sub(v128.load(px + q), m));
+            const e = expNonPos4(f32x4.sub(v128.load(px + q), m));
             v128.store(py + q, e);
             s = f32x4.add(s, e);
           }
@@ -110,8 +110,8 @@ export function f32_softmax_x8(
   const rest = <usize>(n & 7) << 2;
   for (let pass = 0; pass < 2; pass++) {
     for (let i = 0; i < steps; i++) {
-      const e0 = expEdges4(f32x4.sub(v128.load(qx), vm));
-      const e1 = expEdges4(f32x4.sub(v128.load(qx, 16), vm));
+      const e0 = expNonPos4(f32x4.sub(v128.load(qx), vm));
+      const e1 = expNonPos4(f32x4.sub(v128.load(qx, 16), vm));
       s0 = f32x4.add(s0, e0);
       s1 = f32x4.add(s1, e1);
       if (!log) {

@@ -1,5 +1,7 @@
 // ArgMax / ArgMin over the middle axis of an [outer, r, inner] view, int64 indices out.
 
+const FOUR = memory.data<i32>([4]);
+
 // Flag bits.
 const ARG_MIN: i32 = 1;
 const SELECT_LAST: i32 = 2;
@@ -41,7 +43,8 @@ export function f32_argmax_x4(
         let best = v128.load(base);
         let bidx = i32x4(0, 1, 2, 3);
         let cur = bidx;
-        const four = i32x4.splat(4);
+        // Loaded, not a constant: V8 would rebuild a v128 constant on every iteration.
+        const four = v128.load32_splat(FOUR);
         let kk = 4;
         for (; kk + 4 <= r; kk += 4) {
           const v = v128.load(base + (<usize>kk << 2));

@@ -1,6 +1,6 @@
 // LogSumExp over the middle axis of an [outer, r, inner] view: max first, so exp never
 // overflows, then log of the sum of e^(x - max).
-import { expEdges4, log4 } from "../common/math";
+import { expNonPos4, log4 } from "../common/math";
 import { hsum4 } from "../common/simd";
 
 const NEG_INF: f32 = -Infinity;
@@ -37,8 +37,8 @@ export function f32_reduce_logsumexp_x8(
         kk = 0;
         for (; kk + 8 <= r; kk += 8) {
           const p = base + (<usize>kk << 2);
-          s0 = f32x4.add(s0, expEdges4(f32x4.sub(v128.load(p), vm)));
-          s1 = f32x4.add(s1, expEdges4(f32x4.sub(v128.load(p, 16), vm)));
+          s0 = f32x4.add(s0, expNonPos4(f32x4.sub(v128.load(p), vm)));
+          s1 = f32x4.add(s1, expNonPos4(f32x4.sub(v128.load(p, 16), vm)));
         }
         let s = hsum4(f32x4.add(s0, s1));
         for (; kk < r; kk++) s += Mathf.exp(load<f32>(base + (<usize>kk << 2)) - m);
@@ -56,7 +56,7 @@ export function f32_reduce_logsumexp_x8(
         for (let kk = 0; kk < r; kk++) m = f32x4.max(m, v128.load(col + <usize>kk * rowBytes));
         let s = f32x4.splat(0);
         for (let kk = 0; kk < r; kk++) {
-          s = f32x4.add(s, expEdges4(f32x4.sub(v128.load(col + <usize>kk * rowBytes), m)));
+          s = f32x4.add(s, expNonPos4(f32x4.sub(v128.load(col + <usize>kk * rowBytes), m)));
         }
         const ls = f32x4.add(m, log4(s));
         const edge = v128.or(
