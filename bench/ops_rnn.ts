@@ -10,6 +10,7 @@
  *   deno run -A bench/ops_rnn.ts [--quick]
  */
 import { type BenchRow, measure, type MeasureOptions, report } from "./_harness.ts";
+import { buildModel } from "../tests/_onnx_builder.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import type { Node } from "../engine/ir/graph.ts";
 import { gemm, packGemmWeights } from "../engine/ops/gemm.ts";
@@ -60,79 +61,35 @@ const CASES: RnnCase[] = [
   },
 ];
 
-// ---- a one-node ONNX model, protobuf wire format (field numbers of the ONNX IR) ----
+// ---- the same layer as a one-node ONNX model (opset 14): X (and state) fed, W, R, B constant
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 127) {
-    out.push((n & 127) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-
-function field(num: number, payload: Uint8Array | number[] | string): number[] {
-  const bytes = typeof payload === "string" ? [...new TextEncoder().encode(payload)] : [...payload];
-  return [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
-}
-
-function intField(num: number, v: number): number[] {
-  return [...varint(num << 3), ...varint(v)];
-}
-
-function valueInfo(name: string, dims: number[]): number[] {
-  const shape = dims.flatMap((d) => field(1, intField(1, d)));
-  return [...field(1, name), ...field(2, field(1, [...intField(1, 1), ...field(2, shape)]))];
-}
-
-function initializer(name: string, dims: number[], data: Float32Array): number[] {
-  return [
-    ...dims.flatMap((d) => intField(1, d)),
-    ...intField(2, 1),
-    ...field(8, name),
-    ...field(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
-  ];
-}
-
-/** Integer (type 2) and string (type 3) attributes. */
-function attribute(name: string, v: number | string): number[] {
-  return typeof v === "number"
-    ? [...field(1, name), ...intField(3, v), ...intField(20, 2)]
-    : [...field(1, name), ...field(4, v), ...intField(20, 3)];
-}
-
-/** The case as a one-node ONNX model (opset 14): X (and state) fed, W, R, B constant. */
 function encodeModel(c: RnnCase, w: Float32Array, r: Float32Array, b: Float32Array): Uint8Array {
   const g = c.op === "LSTM" ? 4 : 3;
   const H = c.hidden;
   const stateIn = c.stateful ? (c.op === "LSTM" ? ["h0", "c0"] : ["h0"]) : [];
-  const inputs = ["X", "W", "R", "B", ...(c.stateful ? ["", ...stateIn] : [])];
   const outputs = c.stateful ? (c.op === "LSTM" ? ["", "Yh", "Yc"] : ["", "Yh"]) : ["Y"];
-  const attrs = [
-    attribute("hidden_size", H),
-    ...(c.lbr ? [attribute("linear_before_reset", 1)] : []),
-  ];
-  const node = [
-    ...inputs.flatMap((n) => field(1, n)),
-    ...outputs.flatMap((n) => field(2, n)),
-    ...field(3, "rnn"),
-    ...field(4, c.op),
-    ...attrs.flatMap((a) => field(5, a)),
-  ];
-  const graph = [
-    ...field(1, node),
-    ...field(2, "rnn"),
-    ...field(5, initializer("W", [1, g * H, c.input], w)),
-    ...field(5, initializer("R", [1, g * H, H], r)),
-    ...field(5, initializer("B", [1, 2 * g * H], b)),
-    ...field(11, valueInfo("X", [c.seq, 1, c.input])),
-    ...stateIn.flatMap((n) => field(11, valueInfo(n, [1, 1, H]))),
-    ...outputs.filter((n) => n).flatMap((n) =>
-      field(12, valueInfo(n, n === "Y" ? [c.seq, 1, 1, H] : [1, 1, H]))
-    ),
-  ];
-  return new Uint8Array([...intField(1, 8), ...field(8, intField(2, 14)), ...field(7, graph)]);
+  const t = (d: Float32Array, dims: number[]) => new Tensor("float32", d, dims);
+  return buildModel({
+    nodes: [{
+      op: c.op,
+      inputs: ["X", "W", "R", "B", ...(c.stateful ? ["", ...stateIn] : [])],
+      outputs,
+      attributes: { hidden_size: H, ...(c.lbr ? { linear_before_reset: 1 } : {}) },
+    }],
+    inputs: [
+      { name: "X", dims: [c.seq, 1, c.input] },
+      ...stateIn.map((name) => ({ name, dims: [1, 1, H] })),
+    ],
+    outputs: outputs.filter((n) => n).map((name) => ({
+      name,
+      dims: name === "Y" ? [c.seq, 1, 1, H] : [1, 1, H],
+    })),
+    initializers: {
+      W: t(w, [1, g * H, c.input]),
+      R: t(r, [1, g * H, H]),
+      B: t(b, [1, 2 * g * H]),
+    },
+  }, 14);
 }
 
 // ---- engines ----
@@ -405,6 +362,14 @@ if (import.meta.main) {
   ]);
   const scanRows: BenchRow[] = [];
   const bytes = await benchScan(scanRows);
+  // The scan is bound by its exponentials (D·N per token), not by memory: say so in time too.
+  const perToken = scanRows.map((r) => {
+    const tokens = r.case.includes("128 tokens") ? 128 : 1;
+    const us = r.median_ms * 1000 / tokens;
+    const gexp = 1536 * 16 / (us * 1000);
+    return `${r.variant} ${tokens === 1 ? "decode" : "prefill"}: ${us.toFixed(1)} µs/token ` +
+      `(${gexp.toFixed(2)} G exp/s)`;
+  });
   await report(
     "ops_rnn_scan",
     "Mamba selective scan at mamba-130m shapes, 1 thread (compulsory GB/s)",
@@ -414,6 +379,7 @@ if (import.meta.main) {
       "Bytes: A once, the state read and written once, and each token's x, dt, z, y, B, C: " +
       "the least any implementation must move. dt goes through softplus with a bias, y is " +
       "gated by SiLU(z) and gets the D skip, as in the Mamba block.",
+      `Per token: ${perToken.join("; ")}.`,
     ],
   );
 }
