@@ -10,7 +10,8 @@ import { ops as rnnOps } from "../../../engine/ops/rnn.ts";
 import { type DType, Tensor } from "../../../engine/tensor.ts";
 import type { Kernels } from "../../../engine/wasm/kernels.ts";
 import { Random } from "../../_random.ts";
-import type { RecurrentCase } from "../../reference/rnn.ts";
+import { type RecurrentCase, recurrentReference } from "../../reference/rnn.ts";
+import { assertClose } from "../../_assert.ts";
 
 /** The op of each recurrent type. */
 export const RECURRENT_OPS: Record<RecurrentCase["type"], Op> = {
@@ -226,4 +227,17 @@ export function sweepCases(
     }
   }
   return out;
+}
+
+/** Asserts the op's Y, Y_h, Y_c (those it produced) match the float64 reference. */
+export function compareToReference(
+  got: (Float32Array | undefined)[],
+  c: RecurrentCase,
+  what: string,
+): void {
+  const ref = recurrentReference(c);
+  const tol = recurrentTolerance(c);
+  if (got[0]) assertClose(got[0], ref.y, tol, `${what}: Y`);
+  if (got[1]) assertClose(got[1], ref.yh, tol, `${what}: Y_h`);
+  if (got[2]) assertClose(got[2], ref.yc, tol, `${what}: Y_c`);
 }

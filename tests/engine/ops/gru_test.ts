@@ -1,24 +1,16 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { ShapeError } from "../../../engine/errors.ts";
-import { assertClose } from "../../_assert.ts";
 import { kernelsFor, VARIANTS } from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
-import { type RecurrentCase, recurrentReference } from "../../reference/rnn.ts";
+import type { RecurrentCase } from "../../reference/rnn.ts";
 import {
   caseNode,
+  compareToReference,
   randomCase,
   RECURRENT_OPS,
-  recurrentTolerance,
   runCase,
   sweepCases,
 } from "./_recurrent.ts";
-
-function compare(got: (Float32Array | undefined)[], c: RecurrentCase, what: string): void {
-  const ref = recurrentReference(c);
-  const tol = recurrentTolerance(c);
-  if (got[0]) assertClose(got[0], ref.y, tol, `${what}: Y`);
-  if (got[1]) assertClose(got[1], ref.yh, tol, `${what}: Y_h`);
-}
 
 function label(c: RecurrentCase): string {
   return `GRU lbr ${c.linearBeforeReset ? 1 : 0} seq ${c.seq} batch ${c.batch} input ` +
@@ -34,7 +26,7 @@ for (const variant of VARIANTS) {
         const kr = await kernelsFor(variant);
         const cases = sweepCases(lbr ? 202 : 201, "GRU", () => ({ linearBeforeReset: lbr }));
         for (const { c, constantWeights } of cases) {
-          compare(runCase(kr, c, { constantWeights }), c, label(c));
+          compareToReference(runCase(kr, c, { constantWeights }), c, label(c));
         }
       },
     );
@@ -58,7 +50,11 @@ for (const variant of VARIANTS) {
     ];
     for (const extra of cases) {
       const c = randomCase(rng, "GRU", dims, extra);
-      compare(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(extra.activations));
+      compareToReference(
+        runCase(kr, c, { constantWeights: true }),
+        c,
+        JSON.stringify(extra.activations),
+      );
     }
   });
 }
@@ -104,7 +100,7 @@ Deno.test("GRU zero-size tensors", async () => {
     ]
   ) {
     const c = randomCase(rng, "GRU", dims, { h0: rng.floats(dims.batch * dims.hidden) });
-    compare(runCase(kr, c), c, JSON.stringify(dims));
+    compareToReference(runCase(kr, c), c, JSON.stringify(dims));
   }
 });
 

@@ -1,25 +1,16 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { DTypeError, ShapeError } from "../../../engine/errors.ts";
-import { assertClose } from "../../_assert.ts";
 import { kernelsFor, VARIANTS } from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
-import { type RecurrentCase, recurrentReference } from "../../reference/rnn.ts";
+import type { RecurrentCase } from "../../reference/rnn.ts";
 import {
   caseNode,
+  compareToReference,
   randomCase,
   RECURRENT_OPS,
-  recurrentTolerance,
   runCase,
   sweepCases,
 } from "./_recurrent.ts";
-
-function compare(got: (Float32Array | undefined)[], c: RecurrentCase, what: string): void {
-  const ref = recurrentReference(c);
-  const tol = recurrentTolerance(c);
-  if (got[0]) assertClose(got[0], ref.y, tol, `${what}: Y`);
-  if (got[1]) assertClose(got[1], ref.yh, tol, `${what}: Y_h`);
-  if (got[2]) assertClose(got[2], ref.yc, tol, `${what}: Y_c`);
-}
 
 function label(c: RecurrentCase): string {
   return `LSTM seq ${c.seq} batch ${c.batch} input ${c.input} hidden ${c.hidden} ` +
@@ -31,7 +22,7 @@ for (const variant of VARIANTS) {
   Deno.test(`LSTM matches the ONNX reference over awkward shapes: ${variant}`, async () => {
     const kr = await kernelsFor(variant);
     for (const { c, constantWeights } of sweepCases(101, "LSTM")) {
-      compare(runCase(kr, c, { constantWeights }), c, label(c));
+      compareToReference(runCase(kr, c, { constantWeights }), c, label(c));
     }
   });
 
@@ -56,10 +47,14 @@ for (const variant of VARIANTS) {
     ];
     for (const extra of cases) {
       const c = randomCase(rng, "LSTM", dims, extra);
-      compare(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(Object.keys(extra)));
+      compareToReference(
+        runCase(kr, c, { constantWeights: true }),
+        c,
+        JSON.stringify(Object.keys(extra)),
+      );
     }
     const c = randomCase(rng, "LSTM", dims, { lens: [3, 1, 7] });
-    compare(runCase(kr, c, { lensType: "int64" }), c, "int64 sequence_lens");
+    compareToReference(runCase(kr, c, { lensType: "int64" }), c, "int64 sequence_lens");
   });
 
   Deno.test(`LSTM outputs are each optional: ${variant}`, async () => {
@@ -71,7 +66,7 @@ for (const variant of VARIANTS) {
     for (const outputs of [[true, false, false], [false, true, false], [false, false, true]]) {
       const got = runCase(kr, c, { constantWeights: true, outputs });
       deepStrictEqual(got.map((g) => g !== undefined), outputs);
-      compare(got, c, `outputs ${outputs}`);
+      compareToReference(got, c, `outputs ${outputs}`);
     }
   });
 }
@@ -133,7 +128,7 @@ Deno.test("LSTM zero-size tensors: empty sequence, batch, input", async () => {
       c0: rng.floats(dims.batch * dims.hidden),
       b: rng.floats(8 * dims.hidden),
     });
-    compare(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(dims));
+    compareToReference(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(dims));
   }
 });
 

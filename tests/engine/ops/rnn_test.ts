@@ -1,24 +1,16 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { DTypeError } from "../../../engine/errors.ts";
-import { assertClose } from "../../_assert.ts";
 import { kernelsFor, VARIANTS } from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
-import { type RecurrentCase, recurrentReference } from "../../reference/rnn.ts";
+import type { RecurrentCase } from "../../reference/rnn.ts";
 import {
   caseNode,
+  compareToReference,
   randomCase,
   RECURRENT_OPS,
-  recurrentTolerance,
   runCase,
   sweepCases,
 } from "./_recurrent.ts";
-
-function compare(got: (Float32Array | undefined)[], c: RecurrentCase, what: string): void {
-  const ref = recurrentReference(c);
-  const tol = recurrentTolerance(c);
-  if (got[0]) assertClose(got[0], ref.y, tol, `${what}: Y`);
-  if (got[1]) assertClose(got[1], ref.yh, tol, `${what}: Y_h`);
-}
 
 for (const variant of VARIANTS) {
   Deno.test(`RNN matches the ONNX reference over awkward shapes: ${variant}`, async () => {
@@ -26,7 +18,7 @@ for (const variant of VARIANTS) {
     for (const { c, constantWeights } of sweepCases(301, "RNN")) {
       const what = `RNN seq ${c.seq} batch ${c.batch} input ${c.input} hidden ${c.hidden} ` +
         `${c.direction} layout ${c.layout ?? 0}`;
-      compare(runCase(kr, c, { constantWeights }), c, what);
+      compareToReference(runCase(kr, c, { constantWeights }), c, what);
     }
   });
 
@@ -50,7 +42,7 @@ for (const variant of VARIANTS) {
     for (const extra of cases) {
       const dirs = extra.direction === "bidirectional" ? 2 : 1;
       const c = randomCase(rng, "RNN", dims, { b: rng.floats(dirs * 2 * 17), ...extra });
-      compare(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(extra));
+      compareToReference(runCase(kr, c, { constantWeights: true }), c, JSON.stringify(extra));
     }
   });
 }
