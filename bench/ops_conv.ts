@@ -5,10 +5,12 @@
  * run would. Quartet and onnxruntime run NCHW, TensorFlow.js its native NHWC.
  *
  *   deno run -A bench/ops_conv.ts [--quick] [--only <substring of a case name>]
+ *   deno run -A bench/ops_conv.ts --layout [--quick]   (NCHW vs NHWC, see engine/ops/README.md)
  */
 import { type BenchRow, measure, report } from "./_harness.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
-import { ops as convOps } from "../engine/ops/conv.ts";
+import { COL_TILE_BYTES, ops as convOps } from "../engine/ops/conv.ts";
+import { gemm, gemmNchw, packGemmWeights, packNchwWeights } from "../engine/ops/gemm.ts";
 import { ops as convTransposeOps } from "../engine/ops/conv_transpose.ts";
 import type { ArenaTensor, InputInfo, Op } from "../engine/ops/op.ts";
 import type { Node } from "../engine/ir/graph.ts";
@@ -341,10 +343,114 @@ export async function runConvBench(
   return rows;
 }
 
+/** Times two functions alternately (after a warm-up of both); median and min of each. */
+async function measurePair(f: () => void, g: () => void, budgetMs: number) {
+  const warm = performance.now();
+  while (performance.now() - warm < budgetMs / 5) {
+    f();
+    g();
+  }
+  const tf: number[] = [];
+  const tg: number[] = [];
+  const start = performance.now();
+  while (performance.now() - start < budgetMs || tf.length < 10) {
+    let t = performance.now();
+    f();
+    tf.push(performance.now() - t);
+    t = performance.now();
+    g();
+    tg.push(performance.now() - t);
+    await Promise.resolve();
+  }
+  const stats = (x: number[]) => {
+    x.sort((p, q) => p - q);
+    return { median_ms: x[Math.floor(x.length / 2)], min_ms: x[0], runs: x.length };
+  };
+  return [stats(tf), stats(tg)];
+}
+
+/**
+ * The layout question: the same 3x3 conv through NCHW (im2col of channel rows, W·X with the
+ * NCHW GEMM) and NHWC (im2col of pixel rows, X·W with the row-major GEMM), same tile budget,
+ * kernels only (no copies in or out). Writes bench/results/ops_conv_layout.*.
+ */
+export async function runLayoutBench(options: { quick?: boolean } = {}): Promise<BenchRow[]> {
+  const cases = [
+    { name: "Conv 3x3 64→64, 56x56, pad 1", c: 64, hw: 56, m: 64, k: 3 },
+    { name: "Conv 3x3 32→32, 112x112, pad 1", c: 32, hw: 112, m: 32, k: 3 },
+    { name: "Conv 3x3 128→128, 28x28, pad 1", c: 128, hw: 28, m: 128, k: 3 },
+  ];
+  const rows: BenchRow[] = [];
+  for (const t of cases) {
+    for (const variant of ["relaxed", "simd"] as KernelVariant[]) {
+      const kr = await loadKernels({ kernels: variant });
+      const { c, hw, m, k } = t;
+      const kk = c * k * k;
+      const pixels = hw * hw;
+      const w = random(m * kk, 2);
+      const x = kr.arena.alloc(c * pixels * 4);
+      kr.arena.f32(x, c * pixels).set(random(c * pixels, 1));
+      const y = kr.arena.alloc(m * pixels * 4);
+      const tile = Math.max(8, Math.min(pixels, Math.floor(COL_TILE_BYTES / (kk * 4) / 8) * 8));
+      const col = kr.arena.alloc(kk * tile * 4);
+      const win = kr.arena.alloc(kr.fn.x32_im2col_scratch_size(c, k, k, 1, 1, 1, 1, hw, tile));
+      // NCHW: W [m, c·k·k] packed in row panels.
+      const raw = kr.arena.alloc(w.byteLength);
+      kr.arena.f32(raw, w.length).set(w);
+      const nchw = packNchwWeights(kr, raw, m, kk);
+      // NHWC: W as [(ky, kx, c), m].
+      const wt = new Float32Array(kk * m);
+      for (let o = 0; o < m; o++) {
+        for (let ci = 0; ci < c; ci++) {
+          for (let tap = 0; tap < k * k; tap++) {
+            wt[(tap * c + ci) * m + o] = w[(o * c + ci) * k * k + tap];
+          }
+        }
+      }
+      kr.arena.f32(raw, wt.length).set(wt);
+      const nhwc = packGemmWeights(kr, raw, kk, m);
+      const runNchw = () => {
+        for (let t0 = 0; t0 < pixels; t0 += tile) {
+          const np = Math.min(tile, pixels - t0);
+          kr.fn.x32_im2col(x, c, hw, hw, k, k, 1, 1, 1, 1, 1, 1, hw, t0, np, col, np, win);
+          gemmNchw(kr, nchw, col, np, np, y + t0 * 4, pixels);
+        }
+      };
+      const runNhwc = () => {
+        for (let t0 = 0; t0 < pixels; t0 += tile) {
+          const np = Math.min(tile, pixels - t0);
+          kr.fn.x32_im2col_nhwc(x, c, hw, hw, k, k, 1, 1, 1, 1, 1, 1, hw, t0, np, col, kk);
+          gemm(kr, np, col, kk, nhwc, y + t0 * m * 4, m);
+        }
+      };
+      // Alternate the two so that load from other processes hits both alike.
+      const [a, b] = await measurePair(runNchw, runNhwc, options.quick ? 600 : 3000);
+      rows.push({ case: t.name, engine: "quartet", variant: `${variant} NCHW`, threads: 1, ...a });
+      rows.push({ case: t.name, engine: "quartet", variant: `${variant} NHWC`, threads: 1, ...b });
+    }
+    console.error(`  measured ${t.name}`);
+  }
+  await report("ops_conv_layout", "NCHW vs NHWC dense 3x3 conv, kernels only (GFLOP/s)", rows, {
+    unit: "GFLOP/s",
+    work: (name) => {
+      const t = cases.find((c) => c.name === name)!;
+      return 2 * t.m * t.hw * t.hw * t.c * t.k * t.k;
+    },
+  }, [
+    "Same tile budget (COL_TILE_BYTES) for both; each path's im2col plus its GEMM form.",
+    `Machine: ${navigator.hardwareConcurrency} logical cores, shared and noisy.`,
+  ]);
+  return rows;
+}
+
 if (import.meta.main) {
   const i = Deno.args.indexOf("--only");
-  await runConvBench({
-    quick: Deno.args.includes("--quick"),
-    only: i >= 0 ? Deno.args[i + 1] : undefined,
-  });
+  if (Deno.args.includes("--layout")) {
+    await runLayoutBench({ quick: Deno.args.includes("--quick") });
+  } else {
+    await runConvBench({
+      quick: Deno.args.includes("--quick"),
+      only: i >= 0 ? Deno.args[i + 1] : undefined,
+    });
+  }
 }
