@@ -1,6 +1,6 @@
 // One ONNX GRU step (linear_before_reset = 1) for one batch row, fused.
 import { madd4 } from "../common/simd";
-import { panel24 } from "./_panel";
+import { panel24 } from "./gen/_panel";
 import { gate1, gate4 } from "./_gate";
 import { loadExpConstants } from "../scan/_exp";
 

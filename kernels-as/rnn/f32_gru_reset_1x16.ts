@@ -1,5 +1,5 @@
 // First half of an ONNX GRU step with linear_before_reset = 0: update and reset gates.
-import { panel32 } from "./_panel";
+import { panel32 } from "./gen/_panel";
 import { gate1, gate4 } from "./_gate";
 import { loadExpConstants } from "../scan/_exp";
 

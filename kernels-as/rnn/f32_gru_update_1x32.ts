@@ -1,6 +1,6 @@
 // Second half of an ONNX GRU step with linear_before_reset = 0: candidate and new state.
 import { madd4 } from "../common/simd";
-import { panel32 } from "./_panel";
+import { panel32 } from "./gen/_panel";
 import { gate1, gate4 } from "./_gate";
 import { loadExpConstants } from "../scan/_exp";
 

@@ -1,6 +1,6 @@
 // One ONNX LSTM step for one batch row, recurrent product and gates fused.
 import { madd4 } from "../common/simd";
-import { panel32 } from "./_panel";
+import { panel32 } from "./gen/_panel";
 import { act1, act4, gate1, gate4 } from "./_gate";
 import { loadExpConstants } from "../scan/_exp";
 

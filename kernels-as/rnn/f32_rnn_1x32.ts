@@ -1,5 +1,5 @@
 // One ONNX RNN step for one batch row, recurrent product and activation fused.
-import { panel32 } from "./_panel";
+import { panel32 } from "./gen/_panel";
 import { gate1, gate4 } from "./_gate";
 import { loadExpConstants } from "../scan/_exp";
 

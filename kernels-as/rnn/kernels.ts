@@ -4,6 +4,7 @@
  * blocks of `units` hidden units × `gates` gates, 8 or 6 vectors per row) and the gates.
  * The input projection X · Wᵀ of all steps is a GEMM outside (engine/ops/_recurrent.ts).
  */
+import { panelSource } from "./panel.tmpl.ts";
 
 /** One kernel of the family. */
 export interface RnnKernel {
@@ -25,3 +26,9 @@ export const RNN_KERNELS: readonly RnnKernel[] = [
   { name: "f32_gru_update_1x32", op: "GRU linear_before_reset=0 (h)", gates: 1, units: 32 },
   { name: "f32_rnn_1x32", op: "RNN", gates: 1, units: 32 },
 ];
+
+/** Generated sources: the recurrent product for every block width (gates × units) above. */
+export function generate(): { name: string; source: string }[] {
+  const widths = [...new Set(RNN_KERNELS.map((k) => k.gates * k.units))].sort((a, b) => b - a);
+  return [panelSource(widths)];
+}
