@@ -22,34 +22,12 @@ export function f32_softmax_x8(
     for (let o = 0; o < outer; o++) {
       const base = <usize>o * <usize>n * rowBytes;
       let i = 0;
+      // 16 columns at a time: four independent chains per pass hide the latencies.
+      for (; i + 16 <= inner; i += 16) {
+        softmaxCols16(x + base + (<usize>i << 2), y + base + (<usize>i << 2), n, rowBytes, log);
+      }
       for (; i + 4 <= inner; i += 4) {
-        const px = x + base + (<usize>i << 2);
-        const py = y + base + (<usize>i << 2);
-        let m = f32x4.splat(NEG_INF);
-        for (let k = 0; k < n; k++) m = f32x4.max(m, v128.load(px + <usize>k * rowBytes));
-        let s = f32x4.splat(0);
-        if (log) {
-          for (let k = 0; k < n; k++) {
-            s = f32x4.add(s, expNonPos4(f32x4.sub(v128.load(px + <usize>k * rowBytes), m)));
-          }
-          const ls = log4(s);
-          for (let k = 0; k < n; k++) {
-            const q = <usize>k * rowBytes;
-            v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q), m), ls));
-          }
-        } else {
-          for (let k = 0; k < n; k++) {
-            const q = <usize>k * rowBytes;
-            const e = expNonPos4(f32x4.sub(v128.load(px + q), m));
-            v128.store(py + q, e);
-            s = f32x4.add(s, e);
-          }
-          const inv = f32x4.div(f32x4.splat(1.0), s);
-          for (let k = 0; k < n; k++) {
-            const q = <usize>k * rowBytes;
-            v128.store(py + q, f32x4.mul(v128.load(py + q), inv));
-          }
-        }
+        softmaxCols4(x + base + (<usize>i << 2), y + base + (<usize>i << 2), n, rowBytes, log);
       }
       for (; i < inner; i++) softmaxScalar(x + base + (<usize>i << 2), y + base + (<usize>i << 2), n, rowBytes, log);
     }
@@ -58,6 +36,121 @@ export function f32_softmax_x8(
     for (let o = 0; o < outer; o++) {
       const base = <usize>o * <usize>n * rowBytes;
       for (let i = 0; i < inner; i++) softmaxScalar(x + base + (<usize>i << 2), y + base + (<usize>i << 2), n, rowBytes, log);
+    }
+  }
+}
+
+// Lanes whose column held a NaN get a NaN maximum (pmax alone would drop it).
+@inline function nanMax(m: v128, nan: v128): v128 {
+  return v128.bitselect(f32x4.splat(NaN), m, nan);
+}
+
+// Softmax of 4 strided columns (stride in bytes between consecutive k).
+@inline function softmaxCols4(px: usize, py: usize, n: i32, stride: usize, log: i32): void {
+  let m = f32x4.splat(NEG_INF);
+  let nan = f32x4.splat(0);
+  for (let k = 0; k < n; k++) {
+    const v = v128.load(px + <usize>k * stride);
+    m = f32x4.pmax(m, v);
+    nan = v128.or(nan, f32x4.ne(v, v));
+  }
+  m = nanMax(m, nan);
+  let s = f32x4.splat(0);
+  for (let k = 0; k < n; k++) {
+    const q = <usize>k * stride;
+    const e = expNonPos4(f32x4.sub(v128.load(px + q), m));
+    if (!log) v128.store(py + q, e);
+    s = f32x4.add(s, e);
+  }
+  if (log) {
+    const ls = log4(s);
+    for (let k = 0; k < n; k++) {
+      const q = <usize>k * stride;
+      v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q), m), ls));
+    }
+  } else {
+    const inv = f32x4.div(f32x4.splat(1.0), s);
+    for (let k = 0; k < n; k++) {
+      const q = <usize>k * stride;
+      v128.store(py + q, f32x4.mul(v128.load(py + q), inv));
+    }
+  }
+}
+
+// Softmax of 16 strided columns: the 4-column passes with four independent vectors.
+function softmaxCols16(px: usize, py: usize, n: i32, stride: usize, log: i32): void {
+  let m0 = f32x4.splat(NEG_INF);
+  let m1 = m0;
+  let m2 = m0;
+  let m3 = m0;
+  let n0 = f32x4.splat(0);
+  let n1 = n0;
+  let n2 = n0;
+  let n3 = n0;
+  for (let k = 0; k < n; k++) {
+    const q = px + <usize>k * stride;
+    const v0 = v128.load(q);
+    const v1 = v128.load(q, 16);
+    const v2 = v128.load(q, 32);
+    const v3 = v128.load(q, 48);
+    m0 = f32x4.pmax(m0, v0);
+    m1 = f32x4.pmax(m1, v1);
+    m2 = f32x4.pmax(m2, v2);
+    m3 = f32x4.pmax(m3, v3);
+    n0 = v128.or(n0, f32x4.ne(v0, v0));
+    n1 = v128.or(n1, f32x4.ne(v1, v1));
+    n2 = v128.or(n2, f32x4.ne(v2, v2));
+    n3 = v128.or(n3, f32x4.ne(v3, v3));
+  }
+  m0 = nanMax(m0, n0);
+  m1 = nanMax(m1, n1);
+  m2 = nanMax(m2, n2);
+  m3 = nanMax(m3, n3);
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let s2 = s0;
+  let s3 = s0;
+  for (let k = 0; k < n; k++) {
+    const q = <usize>k * stride;
+    const e0 = expNonPos4(f32x4.sub(v128.load(px + q), m0));
+    const e1 = expNonPos4(f32x4.sub(v128.load(px + q, 16), m1));
+    const e2 = expNonPos4(f32x4.sub(v128.load(px + q, 32), m2));
+    const e3 = expNonPos4(f32x4.sub(v128.load(px + q, 48), m3));
+    if (!log) {
+      v128.store(py + q, e0);
+      v128.store(py + q, e1, 16);
+      v128.store(py + q, e2, 32);
+      v128.store(py + q, e3, 48);
+    }
+    s0 = f32x4.add(s0, e0);
+    s1 = f32x4.add(s1, e1);
+    s2 = f32x4.add(s2, e2);
+    s3 = f32x4.add(s3, e3);
+  }
+  if (log) {
+    const l0 = log4(s0);
+    const l1 = log4(s1);
+    const l2 = log4(s2);
+    const l3 = log4(s3);
+    for (let k = 0; k < n; k++) {
+      const q = <usize>k * stride;
+      v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q), m0), l0));
+      v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q, 16), m1), l1), 16);
+      v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q, 32), m2), l2), 32);
+      v128.store(py + q, f32x4.sub(f32x4.sub(v128.load(px + q, 48), m3), l3), 48);
+    }
+  } else {
+    const one = f32x4.splat(1.0);
+    const i0 = f32x4.div(one, s0);
+    const i1 = f32x4.div(one, s1);
+    const i2 = f32x4.div(one, s2);
+    const i3 = f32x4.div(one, s3);
+    for (let k = 0; k < n; k++) {
+      const q = py + <usize>k * stride;
+      v128.store(q, f32x4.mul(v128.load(q), i0));
+      v128.store(q, f32x4.mul(v128.load(q, 16), i1), 16);
+      v128.store(q, f32x4.mul(v128.load(q, 32), i2), 32);
+      v128.store(q, f32x4.mul(v128.load(q, 48), i3), 48);
     }
   }
 }

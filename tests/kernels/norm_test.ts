@@ -49,6 +49,27 @@ for (const variant of VARIANTS) {
     }
   });
 
+  Deno.test(`f32_softmax_x8 turns columns holding NaN into NaN only: ${variant}`, async () => {
+    const kr = await kernelsFor(variant);
+    for (const inner of [1, 4, 16, 19]) {
+      const n = 9;
+      const x = new Float32Array(n * inner).map((_, i) => (i % 7) - 3);
+      x[3 * inner + inner - 1] = NaN;
+      const px = upload(kr, x);
+      const py = kr.arena.alloc(4 * x.length);
+      kr.fn.f32_softmax_x8(1, n, inner, px, py, 0);
+      const got = download(kr, py, x.length);
+      for (let i = 0; i < x.length; i++) {
+        const nanColumn = i % inner === inner - 1;
+        if (Number.isNaN(got[i]) !== nanColumn) {
+          throw new Error(`inner ${inner}: element ${i} is ${got[i]}`);
+        }
+      }
+      kr.arena.free(px);
+      kr.arena.free(py);
+    }
+  });
+
   Deno.test(`f32_layernorm_x8 and f32_rmsnorm_x8 match the reference: ${variant}`, async () => {
     const kr = await kernelsFor(variant);
     const rng = new Random(43);

@@ -92,6 +92,37 @@ for (const variant of VARIANTS) {
       kr.fn.f32_reduce_logsumexp_x8(2, 0, inner, px, py, 1);
       assertEquals([...download(kr, py, 2 * inner)], new Array(2 * inner).fill(-Infinity));
     }
+    // Max and min propagate NaN on every path (contiguous, 16- and 4-wide strided, tails).
+    for (const [outer, r, inner] of [[1, 37, 1], [1, 5, 16], [1, 5, 4], [1, 5, 3]]) {
+      const data = new Float32Array(outer * r * inner).fill(1);
+      const nanAt = inner === 1 ? 21 : 2 * inner + inner - 1;
+      data[nanAt] = NaN;
+      const pd = upload(kr, data);
+      for (const kind of ["max", "min"]) {
+        (kr.fn as unknown as Record<string, Reduce>)[`f32_reduce_${kind}_x16`](
+          outer,
+          r,
+          inner,
+          pd,
+          py,
+          1,
+        );
+        const got = download(kr, py, outer * inner);
+        const want = reduceReference(
+          kind === "max" ? "ReduceMax" : "ReduceMin",
+          data,
+          [outer, r, inner],
+          [1],
+          false,
+        ).data;
+        assertEquals(
+          [...got].map((v) => Number.isNaN(v)),
+          [...want].map((v) => Number.isNaN(v)),
+          `${kind} NaN ${r}x${inner}`,
+        );
+      }
+      kr.arena.free(pd);
+    }
     // LogSumExp keeps infinities and never overflows.
     const big = upload(kr, Float32Array.from([1000, 1000, -Infinity, -Infinity, Infinity, 0]));
     kr.fn.f32_reduce_logsumexp_x8(3, 2, 1, big, py, 1);

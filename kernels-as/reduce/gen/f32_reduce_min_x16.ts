@@ -15,6 +15,7 @@ export function f32_reduce_min_x16(outer: i32, r: i32, inner: i32, x: usize, y: 
   if (ASC_FEATURE_SIMD) {
     const vinit = f32x4.splat(init);
     const vscale = f32x4.splat(scale);
+    const vnan = f32x4.splat(NaN);
     if (inner == 1) {
       for (let o = 0; o < outer; o++) {
         let p = x + ((<usize>o * <usize>r) << 2);
@@ -22,19 +23,31 @@ export function f32_reduce_min_x16(outer: i32, r: i32, inner: i32, x: usize, y: 
         let a1 = vinit;
         let a2 = vinit;
         let a3 = vinit;
+        let nan = f32x4.splat(0);
         let kk = 0;
         for (; kk + 16 <= r; kk += 16) {
-          a0 = f32x4.min(a0, v128.load(p));
-          a1 = f32x4.min(a1, v128.load(p, 16));
-          a2 = f32x4.min(a2, v128.load(p, 32));
-          a3 = f32x4.min(a3, v128.load(p, 48));
+          const v0 = v128.load(p);
+          const v1 = v128.load(p, 16);
+          const v2 = v128.load(p, 32);
+          const v3 = v128.load(p, 48);
+          a0 = f32x4.pmin(a0, v0);
+          a1 = f32x4.pmin(a1, v1);
+          a2 = f32x4.pmin(a2, v2);
+          a3 = f32x4.pmin(a3, v3);
+          nan = v128.or(
+            v128.or(nan, v128.or(f32x4.ne(v0, v0), f32x4.ne(v1, v1))),
+            v128.or(f32x4.ne(v2, v2), f32x4.ne(v3, v3)),
+          );
           p += 64;
         }
         for (; kk + 4 <= r; kk += 4) {
-          a0 = f32x4.min(a0, v128.load(p));
+          const v0 = v128.load(p);
+          a0 = f32x4.pmin(a0, v0);
+          nan = v128.or(nan, f32x4.ne(v0, v0));
           p += 16;
         }
         let s = lanes(f32x4.min(f32x4.min(a0, a1), f32x4.min(a2, a3)));
+        if (v128.any_true(nan)) s = NaN;
         for (; kk < r; kk++) {
           const v = load<f32>(p);
           s = min<f32>(s, v);
@@ -54,13 +67,29 @@ export function f32_reduce_min_x16(outer: i32, r: i32, inner: i32, x: usize, y: 
         let a1 = vinit;
         let a2 = vinit;
         let a3 = vinit;
+        let n0 = f32x4.splat(0);
+        let n1 = n0;
+        let n2 = n0;
+        let n3 = n0;
         for (let kk = 0; kk < r; kk++) {
-          a0 = f32x4.min(a0, v128.load(p));
-          a1 = f32x4.min(a1, v128.load(p, 16));
-          a2 = f32x4.min(a2, v128.load(p, 32));
-          a3 = f32x4.min(a3, v128.load(p, 48));
+          const v0 = v128.load(p);
+          const v1 = v128.load(p, 16);
+          const v2 = v128.load(p, 32);
+          const v3 = v128.load(p, 48);
+          a0 = f32x4.pmin(a0, v0);
+          a1 = f32x4.pmin(a1, v1);
+          a2 = f32x4.pmin(a2, v2);
+          a3 = f32x4.pmin(a3, v3);
+          n0 = v128.or(n0, f32x4.ne(v0, v0));
+          n1 = v128.or(n1, f32x4.ne(v1, v1));
+          n2 = v128.or(n2, f32x4.ne(v2, v2));
+          n3 = v128.or(n3, f32x4.ne(v3, v3));
           p += rowBytes;
         }
+        a0 = v128.bitselect(vnan, a0, n0);
+        a1 = v128.bitselect(vnan, a1, n1);
+        a2 = v128.bitselect(vnan, a2, n2);
+        a3 = v128.bitselect(vnan, a3, n3);
         const q = out + (<usize>i << 2);
         v128.store(q, a0);
         v128.store(q, a1, 16);
@@ -70,10 +99,14 @@ export function f32_reduce_min_x16(outer: i32, r: i32, inner: i32, x: usize, y: 
       for (; i + 4 <= inner; i += 4) {
         let p = base + (<usize>i << 2);
         let a0 = vinit;
+        let n0 = f32x4.splat(0);
         for (let kk = 0; kk < r; kk++) {
-          a0 = f32x4.min(a0, v128.load(p));
+          const v0 = v128.load(p);
+          a0 = f32x4.pmin(a0, v0);
+          n0 = v128.or(n0, f32x4.ne(v0, v0));
           p += rowBytes;
         }
+        a0 = v128.bitselect(vnan, a0, n0);
         v128.store(out + (<usize>i << 2), a0);
       }
       for (; i < inner; i++) {

@@ -15,6 +15,7 @@ export function f32_reduce_prod_x16(outer: i32, r: i32, inner: i32, x: usize, y:
   if (ASC_FEATURE_SIMD) {
     const vinit = f32x4.splat(init);
     const vscale = f32x4.splat(scale);
+    const vnan = f32x4.splat(NaN);
     if (inner == 1) {
       for (let o = 0; o < outer; o++) {
         let p = x + ((<usize>o * <usize>r) << 2);
@@ -22,16 +23,22 @@ export function f32_reduce_prod_x16(outer: i32, r: i32, inner: i32, x: usize, y:
         let a1 = vinit;
         let a2 = vinit;
         let a3 = vinit;
+        let nan = f32x4.splat(0);
         let kk = 0;
         for (; kk + 16 <= r; kk += 16) {
-          a0 = f32x4.mul(a0, v128.load(p));
-          a1 = f32x4.mul(a1, v128.load(p, 16));
-          a2 = f32x4.mul(a2, v128.load(p, 32));
-          a3 = f32x4.mul(a3, v128.load(p, 48));
+          const v0 = v128.load(p);
+          const v1 = v128.load(p, 16);
+          const v2 = v128.load(p, 32);
+          const v3 = v128.load(p, 48);
+          a0 = f32x4.mul(a0, v0);
+          a1 = f32x4.mul(a1, v1);
+          a2 = f32x4.mul(a2, v2);
+          a3 = f32x4.mul(a3, v3);
           p += 64;
         }
         for (; kk + 4 <= r; kk += 4) {
-          a0 = f32x4.mul(a0, v128.load(p));
+          const v0 = v128.load(p);
+          a0 = f32x4.mul(a0, v0);
           p += 16;
         }
         let s = lanes(f32x4.mul(f32x4.mul(a0, a1), f32x4.mul(a2, a3)));
@@ -54,11 +61,19 @@ export function f32_reduce_prod_x16(outer: i32, r: i32, inner: i32, x: usize, y:
         let a1 = vinit;
         let a2 = vinit;
         let a3 = vinit;
+        let n0 = f32x4.splat(0);
+        let n1 = n0;
+        let n2 = n0;
+        let n3 = n0;
         for (let kk = 0; kk < r; kk++) {
-          a0 = f32x4.mul(a0, v128.load(p));
-          a1 = f32x4.mul(a1, v128.load(p, 16));
-          a2 = f32x4.mul(a2, v128.load(p, 32));
-          a3 = f32x4.mul(a3, v128.load(p, 48));
+          const v0 = v128.load(p);
+          const v1 = v128.load(p, 16);
+          const v2 = v128.load(p, 32);
+          const v3 = v128.load(p, 48);
+          a0 = f32x4.mul(a0, v0);
+          a1 = f32x4.mul(a1, v1);
+          a2 = f32x4.mul(a2, v2);
+          a3 = f32x4.mul(a3, v3);
           p += rowBytes;
         }
         const q = out + (<usize>i << 2);
@@ -70,8 +85,10 @@ export function f32_reduce_prod_x16(outer: i32, r: i32, inner: i32, x: usize, y:
       for (; i + 4 <= inner; i += 4) {
         let p = base + (<usize>i << 2);
         let a0 = vinit;
+        let n0 = f32x4.splat(0);
         for (let kk = 0; kk < r; kk++) {
-          a0 = f32x4.mul(a0, v128.load(p));
+          const v0 = v128.load(p);
+          a0 = f32x4.mul(a0, v0);
           p += rowBytes;
         }
         v128.store(out + (<usize>i << 2), a0);
