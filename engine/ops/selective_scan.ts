@@ -32,11 +32,13 @@ export interface SelectiveScanArgs {
   channels: number;
   /** State size N (16 in Mamba-1). */
   stateSize: number;
-  /** x rows [L][D]; row stride ldx (default D). */
+  /** x rows [L][D]. */
   x: number;
+  /** Row stride of x in floats (default D). */
   ldx?: number;
-  /** dt rows [L][D]; row stride lddt (default D). */
+  /** dt rows [L][D]. */
   dt: number;
+  /** Row stride of dt in floats (default D). */
   lddt?: number;
   /** D floats added to dt, or 0. */
   dtBias?: number;
@@ -44,21 +46,25 @@ export interface SelectiveScanArgs {
   softplus?: boolean;
   /** A [D][N]. */
   A: number;
-  /** B rows [L][N]; row stride ldb (default N). */
+  /** B rows [L][N]. */
   B: number;
+  /** Row stride of B in floats (default N). */
   ldb?: number;
-  /** C rows [L][N]; row stride ldc (default N). */
+  /** C rows [L][N]. */
   C: number;
+  /** Row stride of C in floats (default N). */
   ldc?: number;
   /** D skip (D floats), or 0. */
   D?: number;
-  /** z rows [L][D] for the SiLU gate, or 0; row stride ldz (default D). */
+  /** z rows [L][D] for the SiLU gate, or 0. */
   z?: number;
+  /** Row stride of z in floats (default D). */
   ldz?: number;
   /** State [D][N], updated in place. */
   h: number;
-  /** Output rows [L][D]; row stride ldy (default D). Must not overlap any input. */
+  /** Output rows [L][D]; must not overlap any input. */
   y: number;
+  /** Row stride of y in floats (default D). */
   ldy?: number;
 }
 
