@@ -2,10 +2,12 @@
  * Elementwise, softmax and normalisation ops: Quartet (each kernel build) vs onnxruntime-web
  * and TensorFlow.js wasm where it has the op, one thread, same process. Every engine copies
  * its inputs in and its output out on each run, as a one-node model run would. Quartet's
- * outputs are checked against onnxruntime-web's before timing.
+ * outputs are checked against onnxruntime-web's before timing. Models come from
+ * tests/_onnx_builder.ts.
  *
  *   deno run -A bench/ops_elementwise.ts [--quick] [--only <substring of a case name>]
  */
+import { buildModel } from "../tests/_onnx_builder.ts";
 import { type BenchRow, measure, report } from "./_harness.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import type { Node } from "../engine/ir/graph.ts";
@@ -147,81 +149,26 @@ function opOf(c: Case): Op {
   return op;
 }
 
-// ---- A one-node ONNX model, protobuf wire format (ONNX IR field numbers). ----
-
-function leb(v: number): number[] {
-  // Two's complement for negative ints (ONNX int64 attributes), hence BigInt.
-  let n = BigInt.asUintN(64, BigInt(v));
-  const out: number[] = [];
-  while (n > 127n) {
-    out.push(Number(n & 127n) | 128);
-    n >>= 7n;
-  }
-  out.push(Number(n));
-  return out;
-}
-
-function lenField(num: number, body: number[] | Uint8Array | string): number[] {
-  const b = typeof body === "string" ? [...new TextEncoder().encode(body)] : [...body];
-  return [...leb(num * 8 + 2), ...leb(b.length), ...b];
-}
-
-function intField(num: number, v: number): number[] {
-  return [...leb(num * 8), ...leb(v)];
-}
-
-function floatField(num: number, v: number): number[] {
-  return [...leb(num * 8 + 5), ...new Uint8Array(Float32Array.of(v).buffer)];
-}
-
-// AttributeProto: name 1, f 2, i 3, s 4, type 20 (FLOAT 1, INT 2, STRING 3).
-function attributeProto(name: string, v: Attr, isFloat: boolean): number[] {
-  const head = lenField(1, name);
-  if (typeof v === "string") return [...head, ...lenField(4, v), ...intField(20, 3)];
-  if (isFloat) return [...head, ...floatField(2, v), ...intField(20, 1)];
-  return [...head, ...intField(3, v), ...intField(20, 2)];
-}
-
-function typeProto(dims: number[]): number[] {
-  const shape = dims.flatMap((d) => lenField(1, intField(1, d)));
-  return lenField(1, [...intField(1, 1), ...lenField(2, shape)]);
-}
-
 /** The case as an ONNX model: runtime inputs in0.., constants as initializers, output "out". */
 function onnxModel(c: Case, outDims: number[]): Uint8Array {
   const names = inputNames(c);
-  const attrs = Object.entries(c.attributes ?? {}).flatMap(([k, v]) =>
-    lenField(5, attributeProto(k, v, c.floats?.includes(k) ?? false))
+  const attributes = Object.fromEntries(
+    Object.entries(c.attributes ?? {}).map((
+      [k, v],
+    ) => [k, c.floats?.includes(k) ? { float: v as number } : v]),
   );
-  const nodeProto = [
-    ...names.flatMap((n) => lenField(1, n)),
-    ...lenField(2, "out"),
-    ...lenField(4, c.op),
-    ...attrs,
-  ];
-  const initializers = (c.constants ?? []).flatMap((k, j) =>
-    lenField(5, [
-      ...k.dims.flatMap((d) => intField(1, d)),
-      ...intField(2, 1),
-      ...lenField(8, names[c.inputs.length + j]),
-      ...lenField(9, new Uint8Array(k.data.buffer, k.data.byteOffset, k.data.byteLength)),
-    ])
+  const initializers = Object.fromEntries(
+    (c.constants ?? []).map((
+      k,
+      j,
+    ) => [names[c.inputs.length + j], new Tensor("float32", k.data, k.dims)]),
   );
-  const graph = [
-    ...lenField(1, nodeProto),
-    ...lenField(2, "bench"),
-    ...initializers,
-    ...c.inputs.flatMap((d, i) =>
-      lenField(11, [...lenField(1, names[i]), ...lenField(2, typeProto(d))])
-    ),
-    ...lenField(12, [...lenField(1, "out"), ...lenField(2, typeProto(outDims))]),
-  ];
-  // ir_version 8 (field 1), opset_import (8) {version (2)}, graph (7).
-  return new Uint8Array([
-    ...intField(1, 8),
-    ...lenField(8, intField(2, c.opset)),
-    ...lenField(7, graph),
-  ]);
+  return buildModel({
+    nodes: [{ op: c.op, inputs: names, outputs: ["out"], attributes }],
+    inputs: c.inputs.map((dims, i) => ({ name: names[i], dims })),
+    outputs: [{ name: "out", dims: outDims }],
+    initializers,
+  }, c.opset);
 }
 
 // ---- Runners ----
