@@ -22,22 +22,28 @@ const P5: f32 = 5.0000001201e-1;
 const ROUND_MAGIC: f32 = 12582912.0;
 const ROUND_MAGIC_BITS: i32 = 0x4b400000;
 
+/**
+ * e^r for x = n ln2 + r: n from the magic-rounded t = x log2(e) + 1.5 * 2^23, r by a two-part
+ * ln2 (Cody-Waite), e^r by the degree-6 polynomial. The caller scales by 2^n.
+ */
+@inline function expReduced4(x: v128, t: v128): v128 {
+  const n = f32x4.sub(t, kf(F_ROUND_MAGIC));
+  let r = madd4(n, kf(F_NEG_LN2_HI), x);
+  r = madd4(n, kf(F_NEG_LN2_LO), r);
+  let p = madd4(kf(F_P0), r, kf(F_P1));
+  p = madd4(p, r, kf(F_P2));
+  p = madd4(p, r, kf(F_P3));
+  p = madd4(p, r, kf(F_P4));
+  p = madd4(p, r, kf(F_P5));
+  return madd4(p, f32x4.mul(r, r), f32x4.add(r, kf(F_ONE)));
+}
+
 @inline export function exp4(x0: v128): v128 {
   // pmin/pmax map to single instructions (min/max carry NaN rules V8 expands to ~8 each);
   // this operand order still lets NaN through.
   const x = f32x4.pmax(f32x4.pmin(x0, kf(F_EXP_HI)), kf(F_EXP_LO));
   const t = madd4(x, kf(F_LOG2E), kf(F_ROUND_MAGIC));
-  const n = f32x4.sub(t, kf(F_ROUND_MAGIC));
-  let r = madd4(n, kf(F_NEG_LN2_HI), x);
-  r = madd4(n, kf(F_NEG_LN2_LO), r);
-  let p = kf(F_P0);
-  p = madd4(p, r, kf(F_P1));
-  p = madd4(p, r, kf(F_P2));
-  p = madd4(p, r, kf(F_P3));
-  p = madd4(p, r, kf(F_P4));
-  p = madd4(p, r, kf(F_P5));
-  const r2 = f32x4.mul(r, r);
-  p = madd4(p, r2, f32x4.add(r, kf(F_ONE)));
+  const p = expReduced4(x, t);
   // 2^n, split in two factors so n = 128 (x near EXP_HI) does not overflow the exponent.
   const ni = i32x4.sub(t, ki(I_ROUND_MAGIC_BITS));
   const h = i32x4.shr_s(ni, 1);
@@ -172,15 +178,7 @@ const F32_INF: f32 = Infinity;
 @inline export function expNonPos4(x: v128): v128 {
   const xc = f32x4.pmax(x, kf(F_EXP_LO));
   const t = madd4(xc, kf(F_LOG2E), kf(F_ROUND_MAGIC));
-  const n = f32x4.sub(t, kf(F_ROUND_MAGIC));
-  let r = madd4(n, kf(F_NEG_LN2_HI), xc);
-  r = madd4(n, kf(F_NEG_LN2_LO), r);
-  let p = madd4(kf(F_P0), r, kf(F_P1));
-  p = madd4(p, r, kf(F_P2));
-  p = madd4(p, r, kf(F_P3));
-  p = madd4(p, r, kf(F_P4));
-  p = madd4(p, r, kf(F_P5));
-  p = madd4(p, f32x4.mul(r, r), f32x4.add(r, kf(F_ONE)));
+  const p = expReduced4(xc, t);
   const s = i32x4.shl(i32x4.add(i32x4.sub(t, ki(I_ROUND_MAGIC_BITS)), ki(I_EXP_BIAS)), 23);
   return v128.andnot(f32x4.mul(p, s), f32x4.lt(x, kf(F_EXP_LO)));
 }
