@@ -187,7 +187,8 @@ export function forEachBlock(
 /** An element as the host sees it: a number, or a bigint for int64. */
 export type Element = number | bigint;
 
-type View =
+/** A typed view of an arena tensor's elements. */
+export type View =
   | Float32Array
   | Int32Array
   | BigInt64Array

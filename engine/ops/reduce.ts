@@ -103,9 +103,12 @@ function reducedAxes(
 }
 
 /** One kernel call: y[o, i] = fold over k < r of x[o, k, i]. */
-interface Step {
+export interface Step {
+  /** Product of the dims before the reduced run. */
   outer: number;
+  /** The reduced run's length. */
   r: number;
+  /** Product of the (kept) dims after it. */
   inner: number;
 }
 
