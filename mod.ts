@@ -37,7 +37,7 @@ export type {
 } from "./engine/ir/graph.ts";
 export { Tensor } from "./engine/tensor.ts";
 export type { DataTypeMap, DType } from "./engine/tensor.ts";
-export type { KernelVariant } from "./engine/wasm/kernels.ts";
+export type { KernelChoice, KernelVariant } from "./engine/wasm/kernels.ts";
 export type { WasmFeatures } from "./engine/wasm/features.ts";
 export { ACTIVATIONS } from "./kernels-as/activations.ts";
 export type { Activation } from "./kernels-as/activations.ts";

@@ -18,7 +18,12 @@ import { fuseActivations } from "./passes/fuse_activations.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
-import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
+import {
+  type KernelChoice,
+  type Kernels,
+  type KernelVariant,
+  loadKernels,
+} from "./wasm/kernels.ts";
 
 /** Options of `loadModel`. */
 export interface LoadModelOptions {
@@ -30,6 +35,11 @@ export interface LoadModelOptions {
   maxMemoryBytes?: number;
   /** Fuse activations into kernel epilogues (default true). */
   fuse?: boolean;
+  /**
+   * Sparse kernels: "auto" (default) runs a layer sparse when its weights have C4n structure
+   * and the cost model predicts a gain; "off" runs everything dense.
+   */
+  sparse?: "auto" | "off";
 }
 
 /** Options of `Model.run`. */
@@ -76,6 +86,8 @@ export interface ModelSummary {
   fusedResiduals: number;
   /** The nodes, in execution order. */
   layers: LayerSummary[];
+  /** Kernel chosen for each weight-carrying layer and why (after the first run). */
+  kernelChoices: KernelChoice[];
   /** Highest arena use so far in bytes (weights + activations), after at least one run. */
   peakMemoryBytes: number;
 }
@@ -296,6 +308,7 @@ export class Model {
         op: n.op,
         ...(n.attributes.fused_activation ? { fused: String(n.attributes.fused_activation) } : {}),
       })),
+      kernelChoices: [...this.#kernels.choices],
       peakMemoryBytes: this.#kernels.arena.peakBytes,
     };
   }

@@ -23,7 +23,13 @@ import { DTypeError, ShapeError, UnsupportedOpError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { type Epilogue, gemmNchw, type PackedNchwWeights, packNchwWeights } from "./gemm.ts";
+import {
+  type Epilogue,
+  gemmNchw,
+  type PackedNchwWeights,
+  packNchwWeights,
+  releaseNchwWeights,
+} from "./gemm.ts";
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
@@ -514,7 +520,7 @@ export function runConv(
   } finally {
     if (col) kr.arena.free(col);
     if (padded) kr.arena.free(padded);
-    if (!options.packed) { for (const p of packed) kr.arena.free(p.offset); }
+    if (!options.packed) { for (const p of packed) releaseNchwWeights(kr, p); }
   }
 }
 
@@ -582,7 +588,7 @@ const conv: Op<ConvState> = {
   },
   release(ctx, state) {
     const arena = ctx.kernels.arena;
-    for (const p of state.packed ?? []) arena.free(p.offset);
+    for (const p of state.packed ?? []) releaseNchwWeights(ctx.kernels, p);
     if (state.weights) arena.free(state.weights);
     if (state.bias) arena.free(state.bias);
   },

@@ -19,7 +19,13 @@ import {
   where,
   type WindowAxis,
 } from "./conv.ts";
-import { type Epilogue, gemmNchw, type PackedNchwWeights, packNchwWeights } from "./gemm.ts";
+import {
+  type Epilogue,
+  gemmNchw,
+  type PackedNchwWeights,
+  packNchwWeights,
+  releaseNchwWeights,
+} from "./gemm.ts";
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
@@ -300,11 +306,11 @@ const convTranspose: Op<ConvTransposeState> = {
     try {
       runConvTranspose(kr, shape, x!.offset, packed, bias, outputs[0].offset, fusedEpilogue(node));
     } finally {
-      if (!state.packed) { for (const p of packed) kr.arena.free(p.offset); }
+      if (!state.packed) { for (const p of packed) releaseNchwWeights(kr, p); }
     }
   },
   release(ctx, state) {
-    for (const p of state.packed ?? []) ctx.kernels.arena.free(p.offset);
+    for (const p of state.packed ?? []) releaseNchwWeights(ctx.kernels, p);
   },
 };
 

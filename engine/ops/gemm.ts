@@ -5,7 +5,8 @@
  * @module
  */
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
-import type { Kernels } from "../wasm/kernels.ts";
+import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
+import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
 
 /** A fused activation with its parameters (see kernels-as/activations.ts). */
 export interface Epilogue {
@@ -36,14 +37,19 @@ export interface PackedGemmWeights {
   n: number;
 }
 
-/** Weights packed for `gemmNchw`: W is m x k. */
+/** Weights packed for `gemmNchw`: W is m x k, dense panels or C4n survivors. */
 export interface PackedNchwWeights {
-  /** Byte offset of the packed panels in the arena. */
+  /** Byte offset of the packed weights in the arena. */
   offset: number;
   /** Output rows (channels). */
   m: number;
   /** Reduction length. */
   k: number;
+  /** How they are stored. */
+  format: "dense" | "c4n";
+  /** C4n only: survivors per row, and the bias (m floats) or 0. */
+  survivors?: number;
+  bias?: number;
 }
 
 /** Options of `packGemmWeights`. */
@@ -95,7 +101,17 @@ export function gemm(
   } else kr.fn.f32_gemm_4x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
 }
 
-/** Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. */
+/**
+ * Measured cost of the C4n SpMM per survivor relative to the dense NCHW GEMM per weight
+ * (bench/sparse.ts, "c4n cost"): a layer goes sparse when survivors/k × this < 1.
+ */
+export const C4N_SPMM_COST = 1.7;
+
+/**
+ * Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. The weights
+ * decide the kernel: C4n-structured weights are packed sparse when the cost model predicts
+ * a gain (and `kr.sparse` allows it); the choice is logged in `kr.choices`.
+ */
 export function packNchwWeights(
   kr: Kernels,
   w: number,
@@ -103,10 +119,56 @@ export function packNchwWeights(
   k: number,
   options: { bias?: number; ld?: number; name?: string } = {},
 ): PackedNchwWeights {
+  const name = options.name ?? "packed weights";
+  const ld = options.ld ?? k;
+  // Weights packed on every call (non-constant) log their choice once.
+  const log = (c: KernelChoice) => {
+    if (!kr.choices.some((x) => x.name === c.name)) kr.choices.push(c);
+  };
+  const n = kr.sparse === "off" ? 0 : detectC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, ld);
+  if (n > 0) {
+    const s = c4nSurvivors(k, n);
+    const predicted = (s / k) * C4N_SPMM_COST;
+    if (predicted < 1) {
+      const packed = packC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, n, ld);
+      validateC4n(packed, `C4n weights "${name}"`);
+      const offset = kr.arena.alloc(Math.max(packed.pairs.byteLength, 4), name);
+      new Int32Array(kr.arena.memory.buffer, offset, packed.pairs.length).set(packed.pairs);
+      let bias = 0;
+      if (options.bias) {
+        bias = kr.arena.alloc(m * 4, `${name} bias`);
+        kr.arena.f32(bias, m).set(kr.arena.f32(options.bias, m));
+      }
+      log({
+        name,
+        format: `c4n:${n}`,
+        reason: `every group of 4 has ≥ ${n} zeros; predicted ${(predicted * 100).toFixed(0)} % ` +
+          `of dense time`,
+      });
+      return { offset, m, k, format: "c4n", survivors: s, bias };
+    }
+    log({
+      name,
+      format: "dense",
+      reason: `C4,${n} structure found but the cost model predicts no gain`,
+    });
+  } else {
+    log({
+      name,
+      format: "dense",
+      reason: kr.sparse === "off" ? "sparse kernels are off" : "no C4n structure",
+    });
+  }
   const bytes = kr.fn.x32_pack_gemm_nchw_size(m, k, GEMM_NCHW_MR);
-  const offset = kr.arena.alloc(bytes, options.name ?? "packed weights");
-  kr.fn.x32_pack_gemm_nchw(m, k, GEMM_NCHW_MR, w, options.ld ?? k, options.bias ?? 0, offset);
-  return { offset, m, k };
+  const offset = kr.arena.alloc(bytes, name);
+  kr.fn.x32_pack_gemm_nchw(m, k, GEMM_NCHW_MR, w, ld, options.bias ?? 0, offset);
+  return { offset, m, k, format: "dense" };
+}
+
+/** Frees packed NCHW weights. */
+export function releaseNchwWeights(kr: Kernels, p: PackedNchwWeights): void {
+  kr.arena.free(p.offset);
+  if (p.bias) kr.arena.free(p.bias);
 }
 
 /** C[m,n] = act(W · X[k,n] + bias), X and C row-major (channels x pixels) at byte offsets. */
@@ -121,6 +183,30 @@ export function gemmNchw(
   epilogue: Epilogue = {},
 ): void {
   const act = activationCode(epilogue.activation ?? "none");
+  if (w.format === "c4n") {
+    const panel = kr.arena.alloc(kr.fn.f32_spmm_c4n_panel_size(w.k), "C4n column panel");
+    try {
+      kr.fn.f32_spmm_c4n_1x32(
+        w.m,
+        n,
+        w.k,
+        w.survivors!,
+        w.offset,
+        x,
+        ldx,
+        w.bias ?? 0,
+        c,
+        ldc,
+        act,
+        epilogue.p0 ?? 0,
+        epilogue.p1 ?? 0,
+        panel,
+      );
+    } finally {
+      kr.arena.free(panel);
+    }
+    return;
+  }
   kr.fn.f32_gemm_nchw_6x8(
     w.m,
     n,

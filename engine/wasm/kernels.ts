@@ -26,6 +26,21 @@ export interface LoadKernelsOptions {
   module?: WebAssembly.Module;
   /** Upper bound for the arena in bytes (default 4 GiB). */
   maxMemoryBytes?: number;
+  /**
+   * Sparse kernels: "auto" (default) runs a layer sparse when its weights have the structure
+   * and the cost model says it is faster; "off" keeps every layer dense.
+   */
+  sparse?: "auto" | "off";
+}
+
+/** Which kernel a weight-carrying layer got, and why (for summaries). */
+export interface KernelChoice {
+  /** The weights' name. */
+  name: string;
+  /** "dense" or a sparse format such as "c4n:2". */
+  format: string;
+  /** Why this kernel was chosen. */
+  reason: string;
 }
 
 /** An instantiated kernel module with its arena. */
@@ -40,6 +55,10 @@ export interface Kernels {
   fn: KernelExports;
   /** The arena the kernels work in. */
   arena: Arena;
+  /** Sparse kernel policy. */
+  sparse: "auto" | "off";
+  /** Kernel choices made while packing weights, in order. */
+  choices: KernelChoice[];
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -115,7 +134,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
     variant = VARIANTS[fn.kernel_variant()];
     reason = "precompiled module given";
     checkStatic(fn);
-    return { variant, reason, features, fn, arena };
+    return { variant, reason, features, fn, arena, sparse: options.sparse ?? "auto", choices: [] };
   }
   [variant, reason] = choose(options.kernels ?? "auto", features);
   try {
@@ -125,7 +144,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
   }
   const fn = await instantiate(module, arena);
   checkStatic(fn);
-  return { variant, reason, features, fn, arena };
+  return { variant, reason, features, fn, arena, sparse: options.sparse ?? "auto", choices: [] };
 }
 
 function checkStatic(fn: KernelExports): void {
