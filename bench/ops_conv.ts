@@ -7,7 +7,7 @@
  *   deno run -A bench/ops_conv.ts [--quick] [--only <substring of a case name>]
  *   deno run -A bench/ops_conv.ts --layout [--quick]   (NCHW vs NHWC, see engine/ops/README.md)
  */
-import { type BenchRow, measure, report } from "./_harness.ts";
+import { type BenchRow, report } from "./_harness.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import { COL_TILE_BYTES, ops as convOps } from "../engine/ops/conv.ts";
 import { gemm, gemmNchw, packGemmWeights, packNchwWeights } from "../engine/ops/gemm.ts";
@@ -288,7 +288,7 @@ function tfjsRunner(c: ConvCase, w: Float32Array) {
 export async function runConvBench(
   options: { quick?: boolean; only?: string } = {},
 ): Promise<BenchRow[]> {
-  const timing = options.quick ? { warmupMs: 150, budgetMs: 500, minRuns: 10 } : {};
+  const budget = options.quick ? 1500 : 6000;
   const rows: BenchRow[] = [];
   await startTfjs(1);
   const cases = CONV_CASES.filter((c) => !options.only || c.name.includes(options.only));
@@ -297,37 +297,27 @@ export async function runConvBench(
     const w = random(size(c.w), 2).map((v) => v * 0.2);
     const m = c.op === "Conv" ? c.w[0] : c.w[1] * (c.group ?? 1);
     const b = random(m, 5);
-    for (const variant of ["relaxed", "simd"] as KernelVariant[]) {
-      const run = await quartet(variant, c, x, w, b);
-      rows.push({
-        case: c.name,
-        engine: "quartet",
-        variant,
-        threads: 1,
-        ...(await measure(run, timing)),
-      });
-    }
     const session = await ortSession(encodeConvModel(c, w, b), 1);
     const feeds = { x: new ort.Tensor("float32", x, c.x) };
-    rows.push({
-      case: c.name,
-      engine: "onnxruntime-web",
-      variant: "wasm",
-      threads: 1,
-      ...(await measure(async () => {
+    const t = tfjsRunner(c, w);
+    const runners: [Omit<BenchRow, "median_ms" | "min_ms" | "runs">, () => unknown][] = [
+      [
+        { case: c.name, engine: "quartet", variant: "relaxed", threads: 1 },
+        await quartet("relaxed", c, x, w, b),
+      ],
+      [
+        { case: c.name, engine: "quartet", variant: "simd", threads: 1 },
+        await quartet("simd", c, x, w, b),
+      ],
+      [{ case: c.name, engine: "onnxruntime-web", variant: "wasm", threads: 1 }, async () => {
         const r = await session.run(feeds);
         await r.y.getData();
-      }, timing)),
-    });
+      }],
+      [{ case: c.name, engine: "tfjs", variant: "wasm", threads: 1 }, t.run],
+    ];
+    const stats = await measureInterleaved(runners.map(([, f]) => f), budget);
+    runners.forEach(([row], i) => rows.push({ ...row, ...stats[i] }));
     await session.release();
-    const t = tfjsRunner(c, w);
-    rows.push({
-      case: c.name,
-      engine: "tfjs",
-      variant: "wasm",
-      threads: 1,
-      ...(await measure(t.run, timing)),
-    });
     t.dispose();
     console.error(`  measured ${c.name}`);
   }
@@ -336,6 +326,8 @@ export async function runConvBench(
     work: (name) => convFlops(CONV_CASES.find((c) => c.name === name)!),
   }, [
     "Every engine copies the input in and the output out on each run; weights are prepared once.",
+    "Engines run round-robin within each case (not one after the other), so that load from " +
+    "other processes on the shared machine hits all of them alike; medians per engine.",
     "Quartet and onnxruntime-web run NCHW; TensorFlow.js runs NHWC (its native layout).",
     `Machine: ${navigator.hardwareConcurrency} logical cores, shared and noisy; ` +
     `Deno ${Deno.version.deno}, V8 ${Deno.version.v8}.`,
@@ -343,30 +335,26 @@ export async function runConvBench(
   return rows;
 }
 
-/** Times two functions alternately (after a warm-up of both); median and min of each. */
-async function measurePair(f: () => void, g: () => void, budgetMs: number) {
+/**
+ * Times several functions round-robin (after a warm-up of each), so that load from other
+ * processes on this shared machine hits every engine alike; median and min of each.
+ */
+async function measureInterleaved(fns: (() => unknown)[], budgetMs: number) {
   const warm = performance.now();
-  while (performance.now() - warm < budgetMs / 5) {
-    f();
-    g();
-  }
-  const tf: number[] = [];
-  const tg: number[] = [];
+  while (performance.now() - warm < budgetMs / 6) for (const f of fns) await f();
+  const times: number[][] = fns.map(() => []);
   const start = performance.now();
-  while (performance.now() - start < budgetMs || tf.length < 10) {
-    let t = performance.now();
-    f();
-    tf.push(performance.now() - t);
-    t = performance.now();
-    g();
-    tg.push(performance.now() - t);
-    await Promise.resolve();
+  while (performance.now() - start < budgetMs || times[0].length < 10) {
+    for (let i = 0; i < fns.length; i++) {
+      const t = performance.now();
+      await fns[i]();
+      times[i].push(performance.now() - t);
+    }
   }
-  const stats = (x: number[]) => {
+  return times.map((x) => {
     x.sort((p, q) => p - q);
     return { median_ms: x[Math.floor(x.length / 2)], min_ms: x[0], runs: x.length };
-  };
-  return [stats(tf), stats(tg)];
+  });
 }
 
 /**
@@ -424,7 +412,7 @@ export async function runLayoutBench(options: { quick?: boolean } = {}): Promise
         }
       };
       // Alternate the two so that load from other processes hits both alike.
-      const [a, b] = await measurePair(runNchw, runNhwc, options.quick ? 600 : 3000);
+      const [a, b] = await measureInterleaved([runNchw, runNhwc], options.quick ? 600 : 3000);
       rows.push({ case: t.name, engine: "quartet", variant: `${variant} NCHW`, threads: 1, ...a });
       rows.push({ case: t.name, engine: "quartet", variant: `${variant} NHWC`, threads: 1, ...b });
     }

@@ -291,7 +291,11 @@ export function convShape(
   return { n, c, m, group, window, dims: [n, m, ...spatial] };
 }
 
-/** Bytes of im2col scratch per tile: small enough to stay in L2 next to the weights. */
+/**
+ * Bytes of im2col scratch per tile. Compact tiles make the GEMM read X far faster than the
+ * image's full row stride would, and 512 KB measured best for im2col itself (fewer, longer
+ * segments) while the GEMM stayed as fast as with smaller tiles (engine/ops/README.md).
+ */
 export const COL_TILE_BYTES = 512 * 1024;
 
 /** Pixels per tile for a reduction of k rows (a multiple of 8, at least 8). */
