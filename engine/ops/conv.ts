@@ -236,10 +236,15 @@ export function requireFloat32(node: Node, inputs: readonly (InputInfo | undefin
 
 /** Everything `run` needs about a Conv node, resolved from the input shapes. */
 export interface ConvShape {
+  /** Batch size. */
   n: number;
+  /** Input channels. */
   c: number;
+  /** Output channels. */
   m: number;
+  /** Groups. */
   group: number;
+  /** Spatial window (height axis of size 1 for 1-D). */
   window: Window2d;
   /** Output dims. */
   dims: number[];

@@ -63,12 +63,17 @@ export function transposeAxis(
 
 /** Resolved shapes of a ConvTranspose node. */
 export interface ConvTransposeShape {
+  /** Batch size. */
   n: number;
+  /** Input channels. */
   c: number;
+  /** Output channels. */
   m: number;
+  /** Groups. */
   group: number;
-  /** Height (size 1 for 1-D) and width axes. */
+  /** Height axis (size 1 for 1-D). */
   y: WindowAxis;
+  /** Width axis. */
   x: WindowAxis;
   /** Output dims. */
   dims: number[];
