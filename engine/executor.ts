@@ -19,6 +19,8 @@ export interface Value extends ArenaTensor {
   buffer?: Buffer;
   /** Host copy, when known (constants, small integer tensors). */
   host?: Tensor;
+  /** An initializer: fixed for the model's life, so `prepare` may pack it once. */
+  constant?: boolean;
 }
 
 /** An arena block shared by values that alias it (Reshape and friends). */
@@ -128,7 +130,7 @@ export class GraphExecutor {
     const bytes = t.data.byteLength;
     const offset = arena.alloc(bytes, `initializer "${name}"`);
     arena.u8(offset, bytes).set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
-    const v: Value = { type: t.type, dims: [...t.dims], offset, host: t };
+    const v: Value = { type: t.type, dims: [...t.dims], offset, host: t, constant: true };
     this.#constants.set(name, v);
     return v;
   }
@@ -216,7 +218,11 @@ export class GraphExecutor {
     const shapes = op.inferShapes(node, infos);
     let prepared = this.#states.get(node);
     if (!prepared) {
-      prepared = { state: op.prepare?.(this.#ctx, node, infos) };
+      // Only initializers are packed once: a small computed value is known this run, not fixed.
+      const fixed = infos.map((info, i) =>
+        info && !inputs[i]!.constant ? { type: info.type, dims: info.dims } : info
+      );
+      prepared = { state: op.prepare?.(this.#ctx, node, fixed) };
       this.#states.set(node, prepared);
     }
     const arena = this.#opt.kernels.arena;

@@ -44,7 +44,15 @@ async function functionsByExport(variant: string): Promise<Map<string, string>> 
   return out;
 }
 
-const HOT = ["f32_gemm_4x8", "f32_gemm_6x8", "f32_gemm_nchw_6x8", "f32_gemv_1x8"];
+const HOT = [
+  "f32_gemm_4x8",
+  "f32_gemm_6x8",
+  "f32_gemm_nchw_6x8",
+  "f32_gemv_1x8",
+  "f32_spmm_c4n_1x32",
+  "f32_lstm_1x8",
+  "f32_scan_selective_step_x4",
+];
 
 Deno.test("the simd build's hot kernels really run f32x4 instructions", async () => {
   const fns = await functionsByExport("simd");
