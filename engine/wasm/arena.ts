@@ -40,8 +40,9 @@ export class Arena {
   #top: number;
   #peak = 0;
   #live = new Map<number, number>();
-  /** Free blocks: offset to size, kept coalesced. */
+  /** Free blocks: offset to size, kept coalesced; `#freeEnds` maps end offset to start. */
   #free = new Map<number, number>();
+  #freeEnds = new Map<number, number>();
 
   /** Creates an arena whose first block starts above `base`. */
   constructor(options: ArenaOptions) {
@@ -90,8 +91,8 @@ export class Arena {
     const size = alignUp(Math.max(bytes, 1), ALIGN);
     for (const [off, free] of this.#free) {
       if (free >= size) {
-        this.#free.delete(off);
-        if (free > size) this.#free.set(off + size, free - size);
+        this.#removeFree(off, free);
+        if (free > size) this.#addFree(off + size, free - size);
         this.#live.set(off, size);
         return off;
       }
@@ -104,30 +105,42 @@ export class Arena {
     return off;
   }
 
-  /** Returns a block to the arena. */
+  /** Returns a block to the arena, merging it with free neighbours in O(1). */
   free(offset: number): void {
     const size = this.#live.get(offset);
     if (size === undefined) throw new RangeError(`Arena.free: ${offset} is not a live block`);
     this.#live.delete(offset);
     let start = offset;
     let end = offset + size;
-    for (const [off, len] of this.#free) {
-      if (off + len === start) {
-        start = off;
-        this.#free.delete(off);
-      } else if (off === end) {
-        end += len;
-        this.#free.delete(off);
-      }
+    const before = this.#freeEnds.get(start);
+    if (before !== undefined) {
+      this.#removeFree(before, start - before);
+      start = before;
+    }
+    const after = this.#free.get(end);
+    if (after !== undefined) {
+      this.#removeFree(end, after);
+      end += after;
     }
     if (end === this.#top) this.#top = start;
-    else this.#free.set(start, end - start);
+    else this.#addFree(start, end - start);
+  }
+
+  #addFree(start: number, size: number): void {
+    this.#free.set(start, size);
+    this.#freeEnds.set(start + size, start);
+  }
+
+  #removeFree(start: number, size: number): void {
+    this.#free.delete(start);
+    this.#freeEnds.delete(start + size);
   }
 
   /** Frees every block. */
   reset(): void {
     this.#live.clear();
     this.#free.clear();
+    this.#freeEnds.clear();
     this.#top = this.#base;
   }
 
