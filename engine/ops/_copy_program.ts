@@ -142,12 +142,16 @@ export function runCopyProgramHost(
       ? outputs[src.output]
       : src.constant;
     const to = outputs[step.dst];
-    const rank = c.dims.length;
+    // A contiguous innermost axis on both sides is copied as one run of bytes.
+    const last = c.dims.length - 1;
+    const run = last >= 0 && c.s[last] === 1 && c.d[last] === 1 ? c.dims[last] : 1;
+    const rank = run > 1 ? last : c.dims.length;
     const idx = new Array<number>(rank).fill(0);
     let s = step.srcOffset;
     let d = step.dstOffset;
     while (true) {
-      for (let b = 0; b < es; b++) to[d * es + b] = from[s * es + b];
+      if (run > 1) to.set(from.subarray(s * es, (s + run) * es), d * es);
+      else for (let b = 0; b < es; b++) to[d * es + b] = from[s * es + b];
       let k = rank - 1;
       for (; k >= 0; k--) {
         if (++idx[k] < c.dims[k]) {
