@@ -164,16 +164,19 @@ async function runModel(
     if (runs > 1) Deno.stderr.writeSync(new TextEncoder().encode(`\rrun ${i + 1}/${runs}`));
   }
   if (runs > 1) console.error();
+  const first = times[0];
   times.sort((a, b) => a - b);
   const s = model.summary();
   console.log(
     `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
-      `${times.length === 1 ? times[0].toFixed(2) : ""}` +
-      `${
-        runs > 1 ? `median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : " ms"
-      }; ` +
-      `peak arena ${fmtBytes(s.peakMemoryBytes)}`,
+      `${first.toFixed(2)} ms` +
+      (runs > 1 ? `, median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : "") +
+      `; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
   );
+  const sparse = s.kernelChoices.filter((c) => c.format !== "dense");
+  if (sparse.length) {
+    console.log(`sparse layers: ${sparse.length} of ${s.kernelChoices.length}`);
+  }
   for (const [name, t] of Object.entries(out)) {
     const head = Array.from(t.data as ArrayLike<number | bigint>).slice(0, 8).map((v) =>
       typeof v === "number" ? Number(v.toPrecision(5)) : v
@@ -194,6 +197,13 @@ async function runModel(
     for (const p of top) {
       console.log(`  ${p.ms.toFixed(3).padStart(9)} ms  ${p.op.padEnd(12)} ${p.node}`);
     }
+    const dir = opts.output ?? ".";
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/profile.trace.json`, chromeTrace(model.lastProfile, path));
+    Deno.writeTextFileSync(`${dir}/profile.svg`, profileSvg(model.lastProfile));
+    console.log(
+      `wrote ${dir}/profile.trace.json (open in chrome://tracing) and ${dir}/profile.svg`,
+    );
   }
   model.dispose();
 }

@@ -131,7 +131,7 @@ Deno.test("silero VAD v5 and legacy match onnxruntime over 60 chunks with state 
       );
       const next = v5 ? ["stateN"] : ["hn", "cn"];
       const names = v5 ? ["state"] : ["h", "c"];
-      names.forEach((name, i) => {
+      names.forEach((_, i) => {
         tolerance(
           ours[next[i]].data as Float32Array,
           theirs[next[i]].data as Float32Array,
