@@ -342,7 +342,12 @@ async function readSource(source: string | URL): Promise<Uint8Array> {
   }
   const path = url ?? source;
   try {
-    return await Deno.readFile(path);
+    const deno = (globalThis as { Deno?: { readFile(p: string | URL): Promise<Uint8Array> } })
+      .Deno;
+    if (deno) return await deno.readFile(path);
+    // Node and Bun: no Deno namespace, and their fetch cannot read file: URLs.
+    const fs = await import("node:fs/promises");
+    return new Uint8Array(await fs.readFile(path));
   } catch (cause) {
     throw new ModelFormatError(`Cannot read model "${path}": ${(cause as Error).message}`, {
       cause,
