@@ -45,6 +45,8 @@ export async function buildBundle(outdir: string): Promise<BundleReport> {
       platform: "neutral",
       target: "es2022",
       minify: true,
+      // Error classes report their names (ShapeError…) from `constructor.name`.
+      keepNames: true,
       metafile: true,
       external: ["node:*"],
       plugins: [npmSpecifiers],
