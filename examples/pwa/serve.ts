@@ -1,0 +1,56 @@
+/**
+ * Serves the PWA on 127.0.0.1: the page, the engine bundle (built into dist/ first) and the
+ * silero VAD model from its npm package. `deno task serve:pwa [port]`.
+ */
+import { buildBundle } from "../../bundle/build.ts";
+import { realModel } from "../../tests/_models.ts";
+
+/** Builds the bundle into `dir`/dist and returns a request handler for the PWA. */
+export async function pwaHandler(dir: string): Promise<(req: Request) => Promise<Response>> {
+  const { files } = await buildBundle(`${dir}/dist`);
+  const model = await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx");
+  const page = new URL("./", import.meta.url);
+  const list = [
+    "./",
+    "index.html",
+    "app.mjs",
+    "manifest.webmanifest",
+    "icon.svg",
+    "models/silero_vad_v5.onnx",
+    ...files.map((f) => `dist/${f.name}`),
+  ];
+  const types: Record<string, string> = {
+    html: "text/html",
+    mjs: "text/javascript",
+    js: "text/javascript",
+    json: "application/json",
+    webmanifest: "application/manifest+json",
+    svg: "image/svg+xml",
+    onnx: "application/octet-stream",
+  };
+  return async (req) => {
+    let path = new URL(req.url).pathname.replace(/^\/+/, "");
+    if (path === "" || path.endsWith("/")) path += "index.html";
+    if (path.includes("..")) return new Response("forbidden", { status: 403 });
+    const type = types[path.split(".").pop()!] ?? "application/octet-stream";
+    if (path === "files.json") return Response.json(list.map((f) => new URL(f, req.url).href));
+    const file = path === "models/silero_vad_v5.onnx"
+      ? model
+      : path.startsWith("dist/")
+      ? `${dir}/${path}`
+      : new URL(path, page).pathname;
+    try {
+      return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  };
+}
+
+if (import.meta.main) {
+  const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
+  const handler = await pwaHandler(dir);
+  const port = Number(Deno.args[0] ?? 8080);
+  Deno.serve({ hostname: "127.0.0.1", port }, handler);
+  console.log(`PWA at http://127.0.0.1:${port}/ (engine bundle in ${dir})`);
+}

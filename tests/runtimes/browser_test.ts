@@ -1,0 +1,118 @@
+/**
+ * The PWA in headless Chromium (Debian's, installed here when missing): runs silero VAD in the
+ * page, matches Deno's numbers, then goes offline and reloads from the service-worker cache. A
+ * page forced to the scalar build says so. Saves bench/results/pwa.png.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { chromium } from "npm:playwright-core@1.65.1";
+import { pwaHandler } from "../../examples/pwa/serve.ts";
+import { loadModel, Tensor } from "../../mod.ts";
+import { realModel } from "../_models.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+async function ensureChromium(): Promise<void> {
+  try {
+    await Deno.stat(CHROMIUM);
+    return;
+  } catch {
+    // Install it: CI machines run as root with Debian's packages reachable.
+  }
+  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]) {
+    const out = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "piped" })
+      .output();
+    if (out.code !== 0) {
+      throw new Error(
+        `Chromium is missing and "apt-get ${args.join(" ")}" failed: ` +
+          new TextDecoder().decode(out.stderr),
+      );
+    }
+  }
+}
+
+/** The page's test signal (examples/pwa/app.mjs testSignal), written again from its definition. */
+function signal(chunks: number): Float32Array {
+  const x = new Float32Array(chunks * 512);
+  for (let i = 0; i < x.length; i++) {
+    const burst = Math.floor(i / 4096) % 2 === 0 ? 1 : 0;
+    x[i] = burst * 0.3 * Math.sin(i * 0.05) * (1 + 0.5 * Math.sin(i * 0.0031));
+  }
+  return x;
+}
+
+Deno.test("the PWA runs the model in Chromium, matches Deno, and works offline", async () => {
+  await ensureChromium();
+  const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    await pwaHandler(dir),
+  );
+  const profile = await Deno.makeTempDir({ prefix: "quartet-chromium-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 390, height: 844 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}/`;
+    const page = context.pages()[0] ?? await context.newPage();
+    const result = async () => {
+      await page.waitForSelector("#result[data-ready]", { state: "attached", timeout: 60_000 });
+      return JSON.parse(await page.textContent("#result") ?? "{}");
+    };
+    await page.goto(base);
+    const online = await result();
+    // The same chunks in Deno, same kernel build.
+    const model = await loadModel(await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx"), {
+      kernels: online.variant,
+    });
+    let state = new Tensor("float32", new Float32Array(256), [2, 1, 128]);
+    const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
+    const x = signal(24);
+    for (let c = 0; c < 24; c++) {
+      const out = await model.run({
+        input: new Tensor("float32", x.slice(c * 512, (c + 1) * 512), [1, 512]),
+        sr,
+        state,
+      });
+      const p = (out.output.data as Float32Array)[0];
+      ok(Math.abs(p - online.probs[c]) < 1e-5, `chunk ${c}: page ${online.probs[c]}, Deno ${p}`);
+      state = out.stateN as Tensor<"float32">;
+    }
+    model.dispose();
+    await page.waitForFunction(
+      "document.getElementById('offline')?.textContent?.startsWith('yes')",
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    await page.screenshot({
+      path: new URL("../../bench/results/pwa.png", import.meta.url).pathname,
+    });
+    // Offline: everything must come from the service worker's cache.
+    await context.setOffline(true);
+    await page.reload();
+    const offline = await result();
+    deepStrictEqual(offline.probs, online.probs);
+    await context.setOffline(false);
+    await page.goto(`${base}?kernels=scalar`);
+    const scalar = await result();
+    deepStrictEqual(scalar.variant, "scalar");
+    ok((await page.textContent("#variant")) === "scalar");
+  } finally {
+    await context.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(profile, { recursive: true });
+  }
+});
