@@ -1,0 +1,488 @@
+/**
+ * Mamba-1 (state-space) language models from Hugging Face checkpoints (`config.json` +
+ * `model.safetensors`, sharded or not), run token by token with the recurrent state (conv
+ * state + SSM state per layer) kept in the arena. Prefill runs the projections as GEMMs over
+ * all prompt tokens and the chunked scan; decode runs GEMVs and the step scan.
+ *
+ * @module
+ */
+import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
+import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
+import {
+  causalConv1d,
+  type CausalConv1dWeights,
+  packCausalConv1dWeights,
+} from "../../ops/causal_conv1d.ts";
+import { gemm, type PackedGemmWeights, packGemmWeights } from "../../ops/gemm.ts";
+import { selectiveScan } from "../../ops/selective_scan.ts";
+import type { Tensor } from "../../tensor.ts";
+import { type Kernels, type KernelVariant, loadKernels } from "../../wasm/kernels.ts";
+
+/** Dimensions of a Mamba-1 model, from config.json and checked against the weights. */
+export interface MambaConfig {
+  dModel: number;
+  layers: number;
+  dInner: number;
+  dState: number;
+  dConv: number;
+  dtRank: number;
+  vocab: number;
+  eps: number;
+}
+
+interface Layer {
+  norm: number;
+  inProj: PackedGemmWeights;
+  conv: CausalConv1dWeights;
+  xProj: PackedGemmWeights;
+  dtProj: PackedGemmWeights;
+  A: number;
+  D: number;
+  outProj: PackedGemmWeights;
+  convState: number;
+  ssmState: number;
+}
+
+/** Options of `loadMamba`. */
+export interface LoadMambaOptions {
+  /** Kernel build (default "auto"). */
+  kernels?: KernelVariant | "auto";
+  /** Most bytes the arena may use. */
+  maxMemoryBytes?: number;
+}
+
+/** Options of `MambaModel.generate`. */
+export interface GenerateOptions {
+  /** Tokens to generate at most (default 64). */
+  maxTokens?: number;
+  /** 0 (default) is greedy; higher samples more freely. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (0: all). */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches p (1: all). */
+  topP?: number;
+  /** Seed of the sampler (default 1). */
+  seed?: number;
+  /** Generation ends at any of these tokens. */
+  stopTokens?: number[];
+}
+
+/** Timing of one generation. */
+export interface GenerateStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+/** A saved recurrent state (conv and SSM state of every layer). */
+export interface MambaState {
+  /** Concatenated floats of all layers' states. */
+  data: Float32Array;
+}
+
+function need(w: Map<string, Tensor>, name: string, dims?: number[]): Tensor {
+  const t = w.get(name);
+  if (!t) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
+  if (dims && (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i]))) {
+    throw new ModelFormatError(
+      `Mamba checkpoint: tensor "${name}" is [${t.dims.join(", ")}], the config implies [${
+        dims.join(", ")
+      }]`,
+    );
+  }
+  return t;
+}
+
+/** Reads the model dimensions from config.json, checking them against the embedding. */
+export function mambaConfig(
+  json: Record<string, unknown>,
+  weights: Map<string, Tensor>,
+): MambaConfig {
+  const num = (keys: string[], fallback?: number): number => {
+    for (const k of keys) if (typeof json[k] === "number") return json[k] as number;
+    if (fallback !== undefined) return fallback;
+    throw new ModelFormatError(`Mamba config.json: "${keys[0]}" is missing`);
+  };
+  const dModel = num(["hidden_size", "d_model"]);
+  const expand = num(["expand"], 2);
+  const rank = json.time_step_rank ?? json.dt_rank ?? "auto";
+  const cfg: MambaConfig = {
+    dModel,
+    layers: num(["num_hidden_layers", "n_layer"]),
+    dInner: num(["intermediate_size"], expand * dModel),
+    dState: num(["state_size", "d_state"], 16),
+    dConv: num(["conv_kernel", "d_conv"], 4),
+    dtRank: rank === "auto" ? Math.ceil(dModel / 16) : Number(rank),
+    vocab: need(weights, "backbone.embeddings.weight").dims[0],
+    eps: num(["layer_norm_epsilon", "rms_norm_eps"], 1e-5),
+  };
+  for (const [k, v] of Object.entries(cfg)) {
+    if (!(v > 0) || (k !== "eps" && !Number.isInteger(v))) {
+      throw new ModelFormatError(`Mamba config.json: ${k} is ${v}`);
+    }
+  }
+  need(weights, "backbone.embeddings.weight", [cfg.vocab, dModel]);
+  return cfg;
+}
+
+/** A loaded Mamba model. Create with `loadMamba`. */
+export class MambaModel {
+  /** The model's dimensions. */
+  readonly config: MambaConfig;
+  readonly #kr: Kernels;
+  readonly #layers: Layer[];
+  readonly #embedding: Float32Array;
+  readonly #head: PackedGemmWeights;
+  readonly #normF: number;
+  #disposed = false;
+
+  /** Use `loadMamba`. */
+  constructor(kr: Kernels, config: MambaConfig, weights: Map<string, Tensor>) {
+    this.#kr = kr;
+    this.config = config;
+    const { dModel, dInner, dState, dConv, dtRank, layers } = config;
+    const upload = (data: Float32Array, name: string) => {
+      const o = kr.arena.alloc(data.byteLength, name);
+      kr.arena.f32(o, data.length).set(data);
+      return o;
+    };
+    // Linear weights are [out, in]: packed transposed for y = x · Wᵀ.
+    const linear = (name: string, out: number, inp: number, bias?: Tensor) => {
+      const raw = upload(need(weights, name, [out, inp]).data as Float32Array, name);
+      const b = bias ? upload(bias.data as Float32Array, `${name} bias`) : 0;
+      try {
+        return packGemmWeights(kr, raw, inp, out, { transposed: true, bias: b, name });
+      } finally {
+        kr.arena.free(raw);
+        if (b) kr.arena.free(b);
+      }
+    };
+    this.#embedding = need(weights, "backbone.embeddings.weight").data as Float32Array;
+    this.#layers = [];
+    for (let i = 0; i < layers; i++) {
+      const p = `backbone.layers.${i}.`;
+      const m = `${p}mixer.`;
+      const aLog = need(weights, `${m}A_log`, [dInner, dState]).data as Float32Array;
+      const convW = need(weights, `${m}conv1d.weight`);
+      if (convW.size !== dInner * dConv) {
+        throw new ModelFormatError(
+          `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convW.dims}], expected [${dInner}, 1, ${dConv}]`,
+        );
+      }
+      const convState = kr.arena.alloc((dConv - 1) * dInner * 4, `layer ${i} conv state`);
+      const ssmState = kr.arena.alloc(dInner * dState * 4, `layer ${i} SSM state`);
+      this.#layers.push({
+        norm: upload(need(weights, `${p}norm.weight`, [dModel]).data as Float32Array, `${p}norm`),
+        inProj: linear(`${m}in_proj.weight`, 2 * dInner, dModel),
+        conv: packCausalConv1dWeights(kr, convW.data as Float32Array, dInner, {
+          bias: weights.get(`${m}conv1d.bias`)?.data as Float32Array | undefined,
+          name: `${m}conv1d`,
+        }),
+        xProj: linear(`${m}x_proj.weight`, dtRank + 2 * dState, dInner),
+        dtProj: linear(
+          `${m}dt_proj.weight`,
+          dInner,
+          dtRank,
+          need(weights, `${m}dt_proj.bias`, [dInner]),
+        ),
+        A: upload(aLog.map((v) => -Math.exp(v)), `${m}A`),
+        D: upload(need(weights, `${m}D`, [dInner]).data as Float32Array, `${m}D`),
+        outProj: linear(`${m}out_proj.weight`, dModel, dInner),
+        convState,
+        ssmState,
+      });
+    }
+    this.#normF = upload(
+      need(weights, "backbone.norm_f.weight", [dModel]).data as Float32Array,
+      "norm_f",
+    );
+    const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
+    this.#head = linear(head, config.vocab, dModel);
+    this.reset();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new QuartetError("This Mamba model was disposed");
+  }
+
+  /** Clears the recurrent state (a new sequence). */
+  reset(): void {
+    this.#check();
+    const { dConv, dInner, dState } = this.config;
+    for (const l of this.#layers) {
+      this.#kr.arena.f32(l.convState, (dConv - 1) * dInner).fill(0);
+      this.#kr.arena.f32(l.ssmState, dInner * dState).fill(0);
+    }
+  }
+
+  /** A copy of the recurrent state, to resume later with `restoreState`. */
+  saveState(): MambaState {
+    this.#check();
+    const { dConv, dInner, dState } = this.config;
+    const per = (dConv - 1) * dInner + dInner * dState;
+    const data = new Float32Array(per * this.#layers.length);
+    this.#layers.forEach((l, i) => {
+      data.set(this.#kr.arena.f32(l.convState, (dConv - 1) * dInner), i * per);
+      data.set(this.#kr.arena.f32(l.ssmState, dInner * dState), i * per + (dConv - 1) * dInner);
+    });
+    return { data };
+  }
+
+  /** Restores a state from `saveState`. */
+  restoreState(state: MambaState): void {
+    this.#check();
+    const { dConv, dInner, dState } = this.config;
+    const per = (dConv - 1) * dInner + dInner * dState;
+    if (!(state?.data instanceof Float32Array) || state.data.length !== per * this.#layers.length) {
+      throw new InvalidArgumentError("restoreState: the state does not belong to this model");
+    }
+    this.#layers.forEach((l, i) => {
+      this.#kr.arena.f32(l.convState, (dConv - 1) * dInner).set(
+        state.data.subarray(i * per, i * per + (dConv - 1) * dInner),
+      );
+      this.#kr.arena.f32(l.ssmState, dInner * dState).set(
+        state.data.subarray(i * per + (dConv - 1) * dInner, (i + 1) * per),
+      );
+    });
+  }
+
+  /**
+   * Feeds tokens (continuing the current state) and returns the logits of every token
+   * ([tokens.length × vocab], row-major), or of the last one only with `lastOnly`.
+   */
+  forward(tokens: readonly number[], options: { lastOnly?: boolean } = {}): Float32Array {
+    this.#check();
+    const { dModel, dInner, dState, dtRank, vocab, eps } = this.config;
+    const L = tokens.length;
+    if (L === 0) throw new InvalidArgumentError("forward: the prompt is empty");
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= vocab) {
+        throw new InvalidArgumentError(
+          `forward: token ${t} is outside the vocabulary (0..${vocab - 1})`,
+        );
+      }
+    }
+    const kr = this.#kr;
+    const a = kr.arena;
+    const blocks: number[] = [];
+    const scratch = (floats: number, name: string) => {
+      const o = a.alloc(floats * 4, name);
+      blocks.push(o);
+      return o;
+    };
+    try {
+      const x = scratch(L * dModel, "residual");
+      const hn = scratch(L * dModel, "normed");
+      const xz = scratch(L * 2 * dInner, "in_proj out");
+      const xc = scratch(L * dInner, "conv out");
+      const dbl = scratch(L * (dtRank + 2 * dState), "x_proj out");
+      const dt = scratch(L * dInner, "dt");
+      const y = scratch(L * dInner, "scan out");
+      const out = scratch(L * dModel, "out_proj out");
+      const xv = a.f32(x, L * dModel);
+      tokens.forEach((t, i) =>
+        xv.set(this.#embedding.subarray(t * dModel, (t + 1) * dModel), i * dModel)
+      );
+      const w = dtRank + 2 * dState;
+      for (const l of this.#layers) {
+        kr.fn.f32_rmsnorm_x8(L, dModel, x, hn, l.norm, eps);
+        gemm(kr, L, hn, dModel, l.inProj, xz, 2 * dInner);
+        causalConv1d(kr, l.conv, {
+          tokens: L,
+          x: xz,
+          ldx: 2 * dInner,
+          state: l.convState,
+          y: xc,
+          activation: "silu",
+        });
+        gemm(kr, L, xc, dInner, l.xProj, dbl, w);
+        gemm(kr, L, dbl, w, l.dtProj, dt, dInner);
+        selectiveScan(kr, {
+          tokens: L,
+          channels: dInner,
+          stateSize: dState,
+          x: xc,
+          dt,
+          softplus: true,
+          A: l.A,
+          B: dbl + dtRank * 4,
+          ldb: w,
+          C: dbl + (dtRank + dState) * 4,
+          ldc: w,
+          D: l.D,
+          z: xz + dInner * 4,
+          ldz: 2 * dInner,
+          h: l.ssmState,
+          y,
+        });
+        gemm(kr, L, y, dInner, l.outProj, out, dModel);
+        const r = a.f32(x, L * dModel);
+        const o = a.f32(out, L * dModel);
+        for (let i = 0; i < r.length; i++) r[i] += o[i];
+      }
+      const first = options.lastOnly ? L - 1 : 0;
+      const rows = L - first;
+      kr.fn.f32_rmsnorm_x8(rows, dModel, x + first * dModel * 4, hn, this.#normF, eps);
+      const logits = scratch(rows * vocab, "logits");
+      gemm(kr, rows, hn, dModel, this.#head, logits, vocab);
+      return a.f32(logits, rows * vocab).slice();
+    } finally {
+      for (const o of blocks) a.free(o);
+    }
+  }
+
+  /**
+   * Generates tokens after `prompt` (token ids), continuing the current state, yielding each
+   * token as it is produced; the iterator's return value holds the timing.
+   *
+   * @example
+   * ```ts ignore
+   * const model = await loadMamba("tests/fixtures/mamba");
+   * for await (const t of model.generate([...new TextEncoder().encode("Hello")], { maxTokens: 8 })) {
+   *   console.log(t);
+   * }
+   * ```
+   */
+  async *generate(
+    prompt: readonly number[],
+    options: GenerateOptions = {},
+  ): AsyncGenerator<number, GenerateStats> {
+    const max = options.maxTokens ?? 64;
+    const stop = new Set(options.stopTokens ?? []);
+    const sample = sampler(options);
+    const t0 = performance.now();
+    let logits = this.forward(prompt, { lastOnly: true });
+    const t1 = performance.now();
+    let generated = 0;
+    let decodeMs = 0;
+    while (generated < max) {
+      const token = sample(logits);
+      generated++;
+      yield token;
+      if (stop.has(token) || generated >= max) break;
+      const s = performance.now();
+      logits = this.forward([token], { lastOnly: true });
+      decodeMs += performance.now() - s;
+    }
+    return {
+      promptTokens: prompt.length,
+      generatedTokens: generated,
+      prefillTokensPerSecond: prompt.length / ((t1 - t0) / 1000),
+      decodeTokensPerSecond: generated > 1 ? (generated - 1) / (decodeMs / 1000) : 0,
+    };
+  }
+
+  /** Frees the model's memory. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#kr.arena.reset();
+  }
+}
+
+/** A token sampler: greedy at temperature 0, else top-k / top-p with a seeded generator. */
+export function sampler(options: GenerateOptions): (logits: Float32Array) => number {
+  const temperature = options.temperature ?? 0;
+  const topK = options.topK ?? 0;
+  const topP = options.topP ?? 1;
+  if (!(temperature >= 0) || !(topP > 0 && topP <= 1) || !(topK >= 0)) {
+    throw new InvalidArgumentError(
+      `Sampling options out of range: temperature ${temperature}, topK ${topK}, topP ${topP}`,
+    );
+  }
+  let seed = (options.seed ?? 1) >>> 0;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (logits) => {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    if (temperature === 0) return best;
+    let order = [...logits.keys()].sort((x, y) => logits[y] - logits[x]);
+    if (topK > 0) order = order.slice(0, topK);
+    const p = order.map((i) => Math.exp((logits[i] - logits[best]) / temperature));
+    const total = p.reduce((s, v) => s + v, 0);
+    let keep = order.length;
+    if (topP < 1) {
+      let acc = 0;
+      for (let i = 0; i < order.length; i++) {
+        acc += p[i] / total;
+        if (acc >= topP) {
+          keep = i + 1;
+          break;
+        }
+      }
+    }
+    const mass = p.slice(0, keep).reduce((s, v) => s + v, 0);
+    let r = random() * mass;
+    for (let i = 0; i < keep; i++) {
+      r -= p[i];
+      if (r <= 0) return order[i];
+    }
+    return order[keep - 1];
+  };
+}
+
+async function readText(base: string, file: string): Promise<string> {
+  return new TextDecoder().decode(await readBytes(base, file));
+}
+
+async function readBytes(base: string, file: string): Promise<Uint8Array> {
+  if (/^https?:\/\//.test(base)) {
+    const url = new URL(file, base.endsWith("/") ? base : `${base}/`);
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (cause) {
+      throw new ModelFormatError(`Cannot fetch "${url}": ${cause}`, { cause });
+    }
+    if (!res.ok) throw new ModelFormatError(`Cannot fetch "${url}": HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  try {
+    return await Deno.readFile(`${base}/${file}`);
+  } catch (cause) {
+    throw new ModelFormatError(`Cannot read "${base}/${file}": ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
+ * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
+ *
+ * @example
+ * ```ts ignore
+ * const model = await loadMamba("tests/fixtures/mamba");
+ * const logits = model.forward([72, 105]);
+ * ```
+ */
+export async function loadMamba(
+  source: string,
+  options: LoadMambaOptions = {},
+): Promise<MambaModel> {
+  const config = JSON.parse(await readText(source, "config.json"));
+  let weights: Map<string, Tensor>;
+  try {
+    weights = parseSafetensors(await readBytes(source, "model.safetensors"), "model.safetensors");
+  } catch (e) {
+    if (!(e instanceof ModelFormatError) || !/Cannot (read|fetch)/.test(e.message)) throw e;
+    // Sharded: the index maps every tensor to its shard.
+    const index = JSON.parse(await readText(source, "model.safetensors.index.json"));
+    weights = new Map();
+    for (const shard of new Set(Object.values(index.weight_map ?? {}) as string[])) {
+      for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
+        weights.set(k, v);
+      }
+    }
+  }
+  const kr = await loadKernels({
+    kernels: options.kernels,
+    maxMemoryBytes: options.maxMemoryBytes,
+  });
+  return new MambaModel(kr, mambaConfig(config, weights), weights);
+}
