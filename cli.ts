@@ -8,7 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { init, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
-import type { KernelVariant, Model } from "./mod.ts";
+import { loadMamba } from "./mod.ts";
+import type { GenerateOptions, KernelVariant, Model } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
@@ -23,6 +24,11 @@ Commands:
                        zeros with symbolic dims set to 1), --output <dir> writes .npy files,
                        --runs N times it, --profile prints the slowest layers and
                        writes profile.trace.json (Chrome trace) and profile.svg
+  generate --model <dir|url> --prompt "…" [--max-tokens N --temperature T --top-k K
+           --top-p P --seed S]
+                       Mamba-1 text generation (Hugging Face checkpoint); streams the text,
+                       ends with prefill and decode tokens/s. Byte-level tokens (vocab 256
+                       models) — tokenizer.json is not read yet
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 The benchmark table plus a tiny built-in model run
@@ -48,6 +54,13 @@ function parse(args: string[]) {
         output: { type: "string" },
         runs: { type: "string", default: "1" },
         profile: { type: "boolean", default: false },
+        model: { type: "string" },
+        prompt: { type: "string", default: "" },
+        "max-tokens": { type: "string", default: "64" },
+        temperature: { type: "string", default: "0" },
+        "top-k": { type: "string", default: "0" },
+        "top-p": { type: "string", default: "1" },
+        seed: { type: "string", default: "1" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -208,6 +221,43 @@ async function runModel(
   model.dispose();
 }
 
+async function generate(
+  source: string,
+  prompt: string,
+  options: GenerateOptions,
+  kernels: KernelVariant | "auto",
+): Promise<void> {
+  const model = await loadMamba(source, { kernels });
+  if (model.config.vocab < 256) {
+    throw new UsageError("byte-level prompts need a vocabulary of ≥ 256");
+  }
+  const tokens = [...new TextEncoder().encode(prompt)];
+  if (tokens.length === 0) throw new UsageError("generate needs a non-empty --prompt");
+  const out = Deno.stdout;
+  const enc = new TextEncoder();
+  const bytes: number[] = [];
+  const it = model.generate(tokens, options);
+  let r = await it.next();
+  while (!r.done) {
+    bytes.push(r.value);
+    // Print whole UTF-8 sequences only.
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(new Uint8Array(bytes), {
+      stream: true,
+    });
+    if (!text.endsWith("\uFFFD")) {
+      out.writeSync(enc.encode(text));
+      bytes.length = 0;
+    }
+    r = await it.next();
+  }
+  const s = r.value;
+  console.log(
+    `\n[${s.promptTokens} prompt tokens: ${s.prefillTokensPerSecond.toFixed(1)} tok/s prefill; ` +
+      `${s.generatedTokens} generated: ${s.decodeTokensPerSecond.toFixed(1)} tok/s decode]`,
+  );
+  model.dispose();
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (values.version) {
@@ -229,6 +279,17 @@ async function main(argv: string[]): Promise<number> {
       if (!rest[0]) throw new UsageError("run needs a model file");
       await runModel(rest[0], kernels, values);
       return 0;
+    case "generate": {
+      if (!values.model) throw new UsageError("generate needs --model <dir|url>");
+      await generate(values.model, values.prompt ?? "", {
+        maxTokens: Number(values["max-tokens"]),
+        temperature: Number(values.temperature),
+        topK: Number(values["top-k"]),
+        topP: Number(values["top-p"]),
+        seed: Number(values.seed),
+      }, kernels);
+      return 0;
+    }
     case "bench": {
       const { runGemmBench } = await import("./bench/gemm.ts");
       await runGemmBench({ quick: values.quick });

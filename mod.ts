@@ -27,6 +27,14 @@ export type {
   TensorInfo,
 } from "./engine/model.ts";
 export type { NodeProfile } from "./engine/executor.ts";
+export { loadMamba, MambaModel } from "./engine/models/mamba/mamba.ts";
+export type {
+  GenerateOptions,
+  GenerateStats,
+  LoadMambaOptions,
+  MambaConfig,
+  MambaState,
+} from "./engine/models/mamba/mamba.ts";
 export type {
   AttributeValue,
   Dim,

@@ -20,13 +20,21 @@ import { type Kernels, type KernelVariant, loadKernels } from "../../wasm/kernel
 
 /** Dimensions of a Mamba-1 model, from config.json and checked against the weights. */
 export interface MambaConfig {
+  /** Model width (hidden_size). */
   dModel: number;
+  /** Number of Mamba blocks. */
   layers: number;
+  /** Inner width (expand × d_model). */
   dInner: number;
+  /** SSM state size N. */
   dState: number;
+  /** Causal conv taps. */
   dConv: number;
+  /** Rank of the dt projection. */
   dtRank: number;
+  /** Vocabulary size. */
   vocab: number;
+  /** RMSNorm epsilon. */
   eps: number;
 }
 
@@ -69,9 +77,13 @@ export interface GenerateOptions {
 
 /** Timing of one generation. */
 export interface GenerateStats {
+  /** Tokens in the prompt. */
   promptTokens: number;
+  /** Tokens generated. */
   generatedTokens: number;
+  /** Prompt tokens per second. */
   prefillTokensPerSecond: number;
+  /** Generated tokens per second after the first. */
   decodeTokensPerSecond: number;
 }
 
