@@ -28,6 +28,10 @@ export type {
 } from "./engine/model.ts";
 export type { NodeProfile } from "./engine/executor.ts";
 export { loadMamba, MambaModel } from "./engine/models/mamba/mamba.ts";
+export { loadUpscaler, SR_MODELS, upscale, Upscaler } from "./engine/models/sr/upscale.ts";
+export type { UpscaleOptions, UpscaleResult } from "./engine/models/sr/upscale.ts";
+export { decodePng, encodePng } from "./engine/models/sr/image.ts";
+export type { Image } from "./engine/models/sr/image.ts";
 export type {
   GenerateOptions,
   GenerateStats,

