@@ -1,0 +1,63 @@
+/**
+ * The operator support table, generated from the op files and the registry (so it cannot
+ * drift): `deno run -A engine/ops/support_table.ts > docs/operators.md`; a test checks the
+ * committed table is current.
+ *
+ * @module
+ */
+import type { Op } from "./op.ts";
+import { REGISTRY } from "./registry.ts";
+
+/** Ops whose kernels take a fused activation (and, for Conv, a residual) in the epilogue. */
+const FUSED: Record<string, string> = {
+  Conv: "activation, residual Add, BatchNormalization, per-channel Mul/Add",
+  ConvTranspose: "activation, BatchNormalization",
+  Gemm: "activation",
+  MatMul: "activation",
+};
+
+/** Ops that pick a sparse kernel when their constant weights have the structure. */
+const SPARSE: Record<string, string> = {
+  Conv: "C4n (n = 1, 2, 3) when the cost model predicts a gain",
+  ConvTranspose: "C4n (n = 1, 2, 3) when the cost model predicts a gain",
+};
+
+/** The Markdown table: op, file, fused epilogues, sparse kernels, notes. */
+export async function supportTable(): Promise<string> {
+  const dir = new URL("./", import.meta.url);
+  const fileOf = new Map<string, string>();
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name)
+    .filter((n) => n.endsWith(".ts") && !n.startsWith("_")).sort();
+  for (const name of names) {
+    const mod = await import(new URL(name, dir).href);
+    if (!Array.isArray(mod.ops)) continue;
+    for (const op of mod.ops as Op[]) fileOf.set(op.type, `engine/ops/${name}`);
+  }
+  const rows = [...REGISTRY.values()].sort((a, b) => a.type.localeCompare(b.type)).map((op) => {
+    const internal = !/^[A-Z]/.test(op.type) ||
+      ["SelectiveScan", "CausalConv1d", "Silu"].includes(op.type);
+    const view = (op as { aliasesInput?: number }).aliasesInput !== undefined
+      ? "view (no copy)"
+      : "";
+    return `| ${op.type} | \`${fileOf.get(op.type) ?? "?"}\` | ${FUSED[op.type] ?? ""} | ${
+      SPARSE[op.type] ?? ""
+    } | ${[internal ? "Quartet-internal" : "", view].filter((s) => s).join("; ")} |`;
+  });
+  return [
+    "# Supported operators",
+    "",
+    "Generated from the op registry by `engine/ops/support_table.ts`; do not edit by hand.",
+    "Each op checks its attributes at load (`check`): unsupported attribute values are reported",
+    "for every node at once, with the node's name. Control flow: `If` (run by the executor).",
+    "",
+    `${REGISTRY.size + 1} operators.`,
+    "",
+    "| op | implemented in | fused at load | sparse kernels | notes |",
+    "|---|---|---|---|---|",
+    "| If | `engine/executor.ts` | | | branches run with the enclosing values in scope |",
+    ...rows,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) console.log(await supportTable());
