@@ -12,6 +12,7 @@ import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
+import { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
 const USAGE = `Quartet ${VERSION}: run pruned neural networks fast with WebAssembly SIMD.
@@ -33,6 +34,11 @@ Commands:
   upscale <in.png> <out.png> [--model esrgan-slim|esrgan-medium|esrgan-thick|<model.json>
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
+  prune <model.onnx> --scheme c4n:1|c4n:2|c4n:3 --out <file> [--calib <dir of .npy>]
+           [--calib-random N] [--layers <regexp>] [--all-layers]
+                       C4n-prune Conv/MatMul/Gemm weights (magnitude + least-squares refit
+                       from calibration inputs; first and last layers stay dense unless
+                       --all-layers); prints the per-layer report, writes <out>.md
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 What this host gets, a tiny model, the GEMM table vs the peers, and
@@ -67,6 +73,12 @@ function parse(args: string[]) {
         "top-p": { type: "string", default: "1" },
         seed: { type: "string", default: "1" },
         scale: { type: "string", default: "2" },
+        scheme: { type: "string" },
+        out: { type: "string" },
+        calib: { type: "string" },
+        "calib-random": { type: "string", default: "0" },
+        layers: { type: "string" },
+        "all-layers": { type: "boolean", default: false },
         tile: { type: "string", default: "128" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
@@ -294,6 +306,78 @@ async function upscaleFile(input: string, output: string, options: UpscaleOption
   }
 }
 
+async function pruneFile(
+  path: string,
+  opts: {
+    scheme?: string;
+    out?: string;
+    calib?: string;
+    "calib-random"?: string;
+    layers?: string;
+    "all-layers"?: boolean;
+  },
+): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  const calibration: Record<string, Tensor>[] = [];
+  if (opts.calib) {
+    // name.npy or name.N.npy: the input "name", sample N.
+    const samples = new Map<string, Record<string, Tensor>>();
+    for (
+      const e of [...Deno.readDirSync(opts.calib)].sort((a, b) => a.name.localeCompare(b.name))
+    ) {
+      const m = /^(.+?)(?:\.(\d+))?\.npy$/.exec(e.name);
+      if (!m) continue;
+      const key = m[2] ?? "0";
+      const s = samples.get(key) ?? {};
+      s[m[1]] = decodeNpy(await Deno.readFile(`${opts.calib}/${e.name}`), e.name);
+      samples.set(key, s);
+    }
+    calibration.push(...samples.values());
+  }
+  const random = Number(opts["calib-random"] ?? 0);
+  if (random > 0) {
+    const model = await loadModel(bytes);
+    let seed = 1;
+    for (let i = 0; i < random; i++) {
+      const s: Record<string, Tensor> = {};
+      for (const inp of model.inputs) {
+        if (inp.type !== "float32") {
+          throw new UsageError(`--calib-random: input "${inp.name}" is not float32`);
+        }
+        const dims = inp.dims.map((d) => (typeof d === "number" ? d : 1));
+        const n = dims.reduce((a, b) => a * b, 1);
+        s[inp.name] = new Tensor(
+          "float32",
+          Float32Array.from(
+            { length: n },
+            () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5,
+          ),
+          dims,
+        );
+      }
+      calibration.push(s);
+    }
+    model.dispose();
+  }
+  if (calibration.length === 0) {
+    console.error(
+      "warning: no calibration data (--calib or --calib-random): magnitude pruning only, quality will suffer",
+    );
+  }
+  const { bytes: out, layers } = await pruneOnnx(bytes, {
+    scheme: opts.scheme!,
+    calibration,
+    layers: opts.layers,
+    keepFirstLast: !opts["all-layers"],
+    onLayer: (l) => console.error(`  ${l.node}: ${l.n ? `C4,${l.n}` : `dense (${l.skipped})`}`),
+  });
+  await Deno.writeFile(opts.out!, out);
+  const md = pruneReportMarkdown(layers);
+  await Deno.writeTextFile(`${opts.out}.md`, `# Pruning report: ${path}\n\n${md}\n`);
+  console.log(md);
+  console.log(`wrote ${opts.out} and ${opts.out}.md`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (values.version) {
@@ -334,6 +418,13 @@ async function main(argv: string[]): Promise<number> {
         tile: Number(values.tile),
         kernels,
       });
+      return 0;
+    }
+    case "prune": {
+      if (!rest[0] || !values.scheme || !values.out) {
+        throw new UsageError("prune needs <model.onnx> --scheme c4n:N --out <file>");
+      }
+      await pruneFile(rest[0], values);
       return 0;
     }
     case "bench": {

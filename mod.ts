@@ -31,6 +31,8 @@ export { loadMamba, MambaModel } from "./engine/models/mamba/mamba.ts";
 export { loadUpscaler, SR_MODELS, upscale, Upscaler } from "./engine/models/sr/upscale.ts";
 export type { UpscaleOptions, UpscaleResult } from "./engine/models/sr/upscale.ts";
 export { decodePng, encodePng } from "./engine/models/sr/image.ts";
+export { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
+export type { LayerReport, PruneOptions, PruneResult } from "./engine/prune/prune.ts";
 export type { Image } from "./engine/models/sr/image.ts";
 export type {
   GenerateOptions,
