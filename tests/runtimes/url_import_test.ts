@@ -60,3 +60,40 @@ console.log(JSON.stringify({ variant: q.info.variant, mm, y: [...y.y.data] }));
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a model URL that 404s or is cut off gives a typed error naming the URL", async () => {
+  const { loadModel } = await import("../../mod.ts");
+  const { ModelFormatError } = await import("../../engine/errors.ts");
+  const full = buildModel({
+    nodes: [{ op: "Relu", inputs: ["x"], outputs: ["y"] }],
+    inputs: [{ name: "x", dims: [1, 2] }],
+    outputs: [{ name: "y" }],
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/cut.onnx") return new Response(full.slice(0, full.length - 5));
+    return new Response("missing", { status: 404 });
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    let error: unknown;
+    try {
+      await loadModel(`${base}/missing.onnx`);
+    } catch (e) {
+      error = e;
+    }
+    ok(
+      error instanceof ModelFormatError && /missing\.onnx.*HTTP 404/.test(error.message),
+      String(error),
+    );
+    error = undefined;
+    try {
+      await loadModel(`${base}/cut.onnx`);
+    } catch (e) {
+      error = e;
+    }
+    ok(error instanceof ModelFormatError && /cut\.onnx/.test(error.message), String(error));
+  } finally {
+    await server.shutdown();
+  }
+});
