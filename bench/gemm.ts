@@ -5,11 +5,22 @@
  *
  *   deno run -A bench/gemm.ts [--quick]
  */
-import { encodeMatMulModel } from "./_onnx_matmul.ts";
 import { type BenchRow, measure, report } from "./_harness.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import { gemm, packGemmWeights } from "../engine/ops/gemm.ts";
 import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { buildModel } from "../tests/_onnx_builder.ts";
+
+/** MatMul(a [m,k], b [k,n] constant) as a one-node ONNX model. */
+function matmulModel(m: number, k: number, n: number, b: Float32Array): Uint8Array {
+  return buildModel({
+    nodes: [{ op: "MatMul", inputs: ["a", "b"], outputs: ["c"] }],
+    inputs: [{ name: "a", dims: [m, k] }],
+    outputs: [{ name: "c", dims: [m, n] }],
+    initializers: { b: new Tensor("float32", b, [k, n]) },
+  });
+}
 
 /** The benchmark's cases: m x k x n. */
 export const GEMM_CASES: { name: string; m: number; k: number; n: number }[] = [
@@ -83,7 +94,7 @@ export async function runGemmBench(options: { quick?: boolean } = {}): Promise<B
         ...(await measure(run, timing)),
       });
     }
-    const session = await ortSession(encodeMatMulModel(c.m, c.k, c.n, b), 1);
+    const session = await ortSession(matmulModel(c.m, c.k, c.n, b), 1);
     const feeds = { a: new ort.Tensor("float32", a, [c.m, c.k]) };
     rows.push({
       case: c.name,

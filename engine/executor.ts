@@ -10,7 +10,7 @@
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
 import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext } from "./ops/op.ts";
-import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
+import { arrayTypeOf, bytesPerElement, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
 
 /** A value during a run: where it lives and who owns its memory. */
@@ -304,20 +304,13 @@ function copyValue(ctx: OpContext, v: Value, name: string): Value {
   return { type: v.type, dims: v.dims, offset, buffer: { offset, refs: 1 } };
 }
 
-const ARRAYS = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  int64: BigInt64Array,
-  int32: Int32Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-} as const;
-
 /** Copies a value out of the arena into a host tensor. */
 export function readHost(ctx: OpContext, v: ArenaTensor): Tensor {
   const n = sizeOf(v.dims);
-  const Ctor = ARRAYS[v.type as DType];
-  const view = new Ctor(ctx.kernels.arena.memory.buffer as ArrayBuffer, v.offset, n);
+  const view = new (arrayTypeOf(v.type))(
+    ctx.kernels.arena.memory.buffer as ArrayBuffer,
+    v.offset,
+    n,
+  );
   return new Tensor(v.type, view.slice() as Tensor["data"], v.dims);
 }

@@ -37,6 +37,15 @@ const ARRAY_TYPES = {
   bool: Uint8Array,
 } as const;
 
+/** The typed array constructor that stores an element type. */
+export function arrayTypeOf<T extends DType>(type: T): {
+  new (buffer: ArrayBuffer, offset?: number, length?: number): DataTypeMap[T];
+  new (length: number): DataTypeMap[T];
+  readonly BYTES_PER_ELEMENT: number;
+} {
+  return ARRAY_TYPES[type] as unknown as ReturnType<typeof arrayTypeOf<T>>;
+}
+
 /** Largest element count a tensor may declare (2^32: anything more cannot fit a Wasm arena). */
 export const MAX_ELEMENTS = 2 ** 32;
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
-import { checkDims, type DType, Tensor } from "../tensor.ts";
+import { arrayTypeOf, checkDims, type DType, Tensor } from "../tensor.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -27,16 +27,6 @@ const DESCR_OF: Record<DType, string> = {
   uint8: "|u1",
   bool: "|b1",
 };
-
-const ARRAYS = {
-  float32: Float32Array,
-  float16: Uint16Array,
-  int64: BigInt64Array,
-  int32: Int32Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-} as const;
 
 /** Reads a `.npy` file's bytes into a tensor; `name` labels errors. float64 becomes float32. */
 export function decodeNpy(bytes: Uint8Array, name = "array"): Tensor {
@@ -64,7 +54,7 @@ export function decodeNpy(bytes: Uint8Array, name = "array"): Tensor {
   }
   const type = DESCR[descr];
   if (!type) throw fail(`dtype "${descr}" is not supported`);
-  const Ctor = ARRAYS[type];
+  const Ctor = arrayTypeOf(type);
   const n = size * Ctor.BYTES_PER_ELEMENT;
   if (dataStart + n > bytes.length) throw fail("the data is truncated");
   const data = new Ctor(bytes.slice(dataStart, dataStart + n).buffer);
