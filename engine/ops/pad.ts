@@ -135,19 +135,35 @@ export function padProgram(
   });
   if (mode !== "constant") {
     for (let k = r - 1; k >= 0; k--) {
-      for (let p = 0; p < out[k]; p++) {
-        if (p >= left[k] && p < left[k] + inner[k]) continue;
-        const from = slab(k, sourcePosition(mode, p, left[k], inner[k]), 1);
-        const to = slab(k, p, 1);
+      // Border positions whose sources step by -1 (reflect), 0 (edge) or +1 (wrap) along axis
+      // k become one strided copy each, not one copy per position.
+      const border: number[] = [];
+      for (let p = 0; p < out[k]; p++) if (p < left[k] || p >= left[k] + inner[k]) border.push(p);
+      for (let i = 0; i < border.length;) {
+        const p0 = border[i];
+        const s0 = sourcePosition(mode, p0, left[k], inner[k]);
+        let len = 1;
+        let delta = 0;
+        if (i + 1 < border.length && border[i + 1] === p0 + 1) {
+          delta = sourcePosition(mode, p0 + 1, left[k], inner[k]) - s0;
+          if (Math.abs(delta) > 1) delta = NaN;
+        }
+        while (
+          !Number.isNaN(delta) && i + len < border.length && border[i + len] === p0 + len &&
+          sourcePosition(mode, p0 + len, left[k], inner[k]) === s0 + delta * len
+        ) len++;
+        const from = slab(k, s0, 1);
+        const to = slab(k, p0, len);
         steps.push({
           dims: to.dims,
           src: { output: 0 },
           srcOffset: from.offset,
-          srcStrides: ost,
+          srcStrides: ost.map((v, a) => (a === k ? (Number.isNaN(delta) ? 0 : delta) * v : v)),
           dst: 0,
           dstOffset: to.offset,
           dstStrides: ost,
         });
+        i += len;
       }
     }
   }
