@@ -29,8 +29,8 @@ Commands:
   generate --model <dir|url> --prompt "…" [--max-tokens N --temperature T --top-k K
            --top-p P --seed S]
                        Mamba-1 text generation (Hugging Face checkpoint); streams the text,
-                       ends with prefill and decode tokens/s. Byte-level tokens (vocab 256
-                       models) — tokenizer.json is not read yet
+                       ends with prefill and decode tokens/s (tokenizer.json when the
+                       checkpoint has one, else UTF-8 bytes)
   upscale <in.png> <out.png> [--model esrgan-slim|esrgan-medium|esrgan-thick|<model.json>
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s

@@ -28,6 +28,8 @@ export type {
 } from "./engine/model.ts";
 export type { NodeProfile } from "./engine/executor.ts";
 export { loadMamba, MambaModel } from "./engine/models/mamba/mamba.ts";
+export { BYTE_TOKENIZER, tokenizerFromJson } from "./engine/models/mamba/tokenizer.ts";
+export type { TextTokenizer } from "./engine/models/mamba/tokenizer.ts";
 export { loadUpscaler, SR_MODELS, upscale, Upscaler } from "./engine/models/sr/upscale.ts";
 export type { UpscaleOptions, UpscaleResult } from "./engine/models/sr/upscale.ts";
 export { decodePng, encodePng } from "./engine/models/sr/image.ts";

@@ -17,6 +17,7 @@ import { gemm, type PackedGemmWeights, packGemmWeights } from "../../ops/gemm.ts
 import { selectiveScan } from "../../ops/selective_scan.ts";
 import type { Tensor } from "../../tensor.ts";
 import { type Kernels, type KernelVariant, loadKernels } from "../../wasm/kernels.ts";
+import { BYTE_TOKENIZER, type TextTokenizer, tokenizerFromJson } from "./tokenizer.ts";
 
 /** Dimensions of a Mamba-1 model, from config.json and checked against the weights. */
 export interface MambaConfig {
@@ -148,11 +149,19 @@ export class MambaModel {
   readonly #head: PackedGemmWeights;
   readonly #normF: number;
   #disposed = false;
+  /** Text ↔ ids: the checkpoint's tokenizer.json, or UTF-8 bytes for byte-vocabulary models. */
+  readonly tokenizer: TextTokenizer;
 
   /** Use `loadMamba`. */
-  constructor(kr: Kernels, config: MambaConfig, weights: Map<string, Tensor>) {
+  constructor(
+    kr: Kernels,
+    config: MambaConfig,
+    weights: Map<string, Tensor>,
+    tokenizer: TextTokenizer = BYTE_TOKENIZER,
+  ) {
     this.#kr = kr;
     this.config = config;
+    this.tokenizer = tokenizer;
     const { dModel, dInner, dState, dConv, dtRank, layers } = config;
     const upload = (data: Float32Array, name: string) => {
       const o = kr.arena.alloc(data.byteLength, name);
@@ -492,9 +501,21 @@ export async function loadMamba(
       }
     }
   }
+  // tokenizer.json is optional: without it, byte-vocabulary models use UTF-8 bytes as tokens.
+  let tokenizer = BYTE_TOKENIZER;
+  let tokenizerJson: string | undefined;
+  try {
+    tokenizerJson = await readText(source, "tokenizer.json");
+  } catch (e) {
+    if (!(e instanceof ModelFormatError)) throw e;
+  }
+  if (tokenizerJson !== undefined) {
+    const cfg = await readText(source, "tokenizer_config.json").then(JSON.parse, () => ({}));
+    tokenizer = tokenizerFromJson(JSON.parse(tokenizerJson), cfg);
+  }
   const kr = await loadKernels({
     kernels: options.kernels,
     maxMemoryBytes: options.maxMemoryBytes,
   });
-  return new MambaModel(kr, mambaConfig(config, weights), weights);
+  return new MambaModel(kr, mambaConfig(config, weights), weights, tokenizer);
 }

@@ -112,3 +112,14 @@ Deno.test("bad prompts and bad checkpoints give typed errors naming what is wron
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tokenizer.json is loaded through @huggingface/tokenizers (ids = UTF-8 bytes here)", async () => {
+  const m = await loadMamba(FIXTURE);
+  deepStrictEqual(m.tokenizer.kind, "tokenizer.json");
+  const text = "Quartet runs Mamba, déjà vu";
+  // The fixture's byte-level BPE maps every byte to the id of its value and has no merges.
+  deepStrictEqual(m.tokenizer.encode(text), [...new TextEncoder().encode(text)]);
+  deepStrictEqual(m.tokenizer.decode(m.tokenizer.encode(text)), text);
+  deepStrictEqual(m.tokenizer.encode("Quartet runs Mamba"), expected.prompt);
+  m.dispose();
+});

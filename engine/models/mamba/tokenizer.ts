@@ -1,0 +1,43 @@
+/**
+ * Text ↔ token ids for language models: a Hugging Face `tokenizer.json` (byte-level BPE as in
+ * GPT-NeoX, and the other types it supports) through the official `@huggingface/tokenizers`
+ * library, or UTF-8 bytes as tokens when a model ships no tokenizer.
+ *
+ * @module
+ */
+import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
+import { ModelFormatError } from "../../errors.ts";
+
+/** Encodes text to token ids and back. */
+export interface TextTokenizer {
+  /** "tokenizer.json" or "bytes". */
+  readonly kind: string;
+  /** Token ids of a text. */
+  encode(text: string): number[];
+  /** Text of token ids. */
+  decode(ids: readonly number[]): string;
+}
+
+/** UTF-8 bytes as tokens (models with a byte vocabulary, and the fallback). */
+export const BYTE_TOKENIZER: TextTokenizer = {
+  kind: "bytes",
+  encode: (text) => [...new TextEncoder().encode(text)],
+  decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256))),
+};
+
+/** A tokenizer from the contents of tokenizer.json (and tokenizer_config.json, if any). */
+export function tokenizerFromJson(json: unknown, config: unknown = {}): TextTokenizer {
+  let t: Tokenizer;
+  try {
+    t = new Tokenizer(json as Record<string, unknown>, config as Record<string, unknown>);
+  } catch (cause) {
+    throw new ModelFormatError(`Cannot read tokenizer.json: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return {
+    kind: "tokenizer.json",
+    encode: (text) => t.encode(text).ids,
+    decode: (ids) => t.decode([...ids]),
+  };
+}
