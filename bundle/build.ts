@@ -29,7 +29,8 @@ const npmSpecifiers: esbuild.Plugin = {
 
 /** Sizes of what the bundle ships, per file. */
 export interface BundleReport {
-  files: { name: string; bytes: number; gzip: number }[];
+  /** Every output file; `entryPoint` is the source a lazily imported chunk starts from. */
+  files: { name: string; bytes: number; gzip: number; entryPoint?: string }[];
 }
 
 /** Builds the bundle into `outdir`; returns the file sizes. */
@@ -54,7 +55,12 @@ export async function buildBundle(outdir: string): Promise<BundleReport> {
     });
     const files = Object.entries(result.metafile.outputs).map(([path, o]) => {
       const bytes = Deno.readFileSync(path);
-      return { name: path.split("/").pop()!, bytes: o.bytes, gzip: gzipSync(bytes).length };
+      return {
+        name: path.split("/").pop()!,
+        bytes: o.bytes,
+        gzip: gzipSync(bytes).length,
+        entryPoint: o.entryPoint,
+      };
     });
     return { files };
   } finally {

@@ -511,7 +511,7 @@ export async function loadMamba(
   }
   if (tokenizerJson !== undefined) {
     const cfg = await readText(source, "tokenizer_config.json").then(JSON.parse, () => ({}));
-    tokenizer = tokenizerFromJson(JSON.parse(tokenizerJson), cfg);
+    tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), cfg);
   }
   const kr = await loadKernels({
     kernels: options.kernels,

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { Tokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { ModelFormatError } from "../../errors.ts";
 
 /** Encodes text to token ids and back. */
@@ -25,9 +24,16 @@ export const BYTE_TOKENIZER: TextTokenizer = {
   decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256))),
 };
 
-/** A tokenizer from the contents of tokenizer.json (and tokenizer_config.json, if any). */
-export function tokenizerFromJson(json: unknown, config: unknown = {}): TextTokenizer {
-  let t: Tokenizer;
+/**
+ * A tokenizer from the contents of tokenizer.json (and tokenizer_config.json, if any). The
+ * library is imported on first use, so models without a tokenizer do not download it.
+ */
+export async function tokenizerFromJson(
+  json: unknown,
+  config: unknown = {},
+): Promise<TextTokenizer> {
+  const { Tokenizer } = await import("npm:@huggingface/tokenizers@0.2.0");
+  let t: InstanceType<typeof Tokenizer>;
   try {
     t = new Tokenizer(json as Record<string, unknown>, config as Record<string, unknown>);
   } catch (cause) {
