@@ -6,7 +6,22 @@ import * as ort from "npm:onnxruntime-web@1.30.0";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfwasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 
+import { measure, type MeasureOptions } from "./_harness.ts";
+
 export { ort, tf };
+
+/** Times `session.run`, reading `output` back each time as a caller would. */
+export function measureOrt(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  output: string,
+  timing: MeasureOptions = {},
+): Promise<{ median_ms: number; min_ms: number; runs: number }> {
+  return measure(async () => {
+    const r = await session.run(feeds);
+    await r[output].getData();
+  }, timing);
+}
 
 let tfReady: Promise<void> | undefined;
 

@@ -6,7 +6,7 @@
  *   deno run -A bench/gemm.ts [--quick]
  */
 import { type BenchRow, measure, report } from "./_harness.ts";
-import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
+import { measureOrt, ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import { gemm, packGemmWeights } from "../engine/ops/gemm.ts";
 import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -101,10 +101,7 @@ export async function runGemmBench(options: { quick?: boolean } = {}): Promise<B
       engine: "onnxruntime-web",
       variant: "wasm",
       threads: 1,
-      ...(await measure(async () => {
-        const r = await session.run(feeds);
-        await r.c.getData();
-      }, timing)),
+      ...(await measureOrt(session, feeds, "c", timing)),
     });
     await session.release();
     const ta = tf.tensor2d(a, [c.m, c.k]);

@@ -8,7 +8,7 @@
  *   deno run -A bench/ops_data.ts [--quick] [--only <substring of a case name>]
  */
 import { type BenchRow, measure, report } from "./_harness.ts";
-import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
+import { measureOrt, ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import type { Node } from "../engine/ir/graph.ts";
 import { concatOp } from "../engine/ops/concat.ts";
 import { depthToSpaceOp } from "../engine/ops/depth_to_space.ts";
@@ -268,10 +268,7 @@ export async function runDataBench(
       engine: "onnxruntime-web",
       variant: "wasm",
       threads: 1,
-      ...(await measure(async () => {
-        const r = await session.run(feeds);
-        await r.out.getData();
-      }, timing)),
+      ...(await measureOrt(session, feeds, "out", timing)),
     });
     await session.release();
     if (c.tfjs) {

@@ -9,7 +9,7 @@
  */
 import { buildModel } from "../tests/_onnx_builder.ts";
 import { type BenchRow, measure, report } from "./_harness.ts";
-import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
+import { measureOrt, ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import type { Node } from "../engine/ir/graph.ts";
 import { ops as binaryOps } from "../engine/ops/binary.ts";
 import { ops as layerNormOps } from "../engine/ops/layer_normalization.ts";
@@ -241,10 +241,7 @@ export async function runElementwiseBench(
       engine: "onnxruntime-web",
       variant: "wasm",
       threads: 1,
-      ...(await measure(async () => {
-        const r = await session.run(feeds);
-        await r.out.getData();
-      }, timing)),
+      ...(await measureOrt(session, feeds, "out", timing)),
     });
     await session.release();
     if (c.tfjs) {
