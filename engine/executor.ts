@@ -9,7 +9,7 @@
  */
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
 import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
-import type { ArenaTensor, InputInfo, Op, OpContext } from "./ops/op.ts";
+import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./ops/op.ts";
 import { arrayTypeOf, bytesPerElement, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
 
@@ -104,6 +104,7 @@ export class GraphExecutor {
   readonly #states = new Map<Node, { state: unknown }>();
   readonly #constants = new Map<string, Value>();
   readonly #branches = new Map<Graph, GraphExecutor>();
+  readonly #shapes = new Map<Node, { key: string; shapes: OutputInfo[] }>();
 
   /** Builds the executor; throws UnsupportedOpError listing every node that cannot run. */
   constructor(graph: Graph, options: ExecutorOptions, checked = false) {
@@ -215,7 +216,15 @@ export class GraphExecutor {
   #runOp(node: Node, inputs: (Value | undefined)[]): Value[] {
     const op = this.#opt.registry.get(node.op)!;
     const infos = inputs.map((v) => (v ? this.#info(v) : undefined));
-    const shapes = op.inferShapes(node, infos);
+    // Shapes depend only on input dims and the values of small inputs: reuse them while those
+    // repeat (streaming models call the same shapes every run).
+    const key = signature(infos);
+    let cached = this.#shapes.get(node);
+    if (!cached || cached.key !== key || DATA_DEPENDENT.has(node.op)) {
+      cached = { key, shapes: op.inferShapes(node, infos) };
+      this.#shapes.set(node, cached);
+    }
+    const shapes = cached.shapes;
     let prepared = this.#states.get(node);
     if (!prepared) {
       // Only initializers are packed once: a small computed value is known this run, not fixed.
@@ -239,7 +248,9 @@ export class GraphExecutor {
         }
         const bytes = sizeOf(s.dims) * bytesPerElement(s.type);
         const offset = arena.alloc(bytes, `output "${node.outputs[i]}" of ${nodeLabel(node)}`);
-        outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 } });
+        // A value the op already knew while inferring shapes spares reading it back later.
+        const host = (s as { value?: Tensor }).value;
+        outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 }, host });
       });
       op.run(this.#ctx, node, inputs, outputs, prepared.state);
     } catch (e) {
@@ -287,6 +298,24 @@ export class GraphExecutor {
     for (const b of this.#branches.values()) b.dispose();
     this.#branches.clear();
   }
+}
+
+/** Ops whose output shape depends on the values of large inputs: never cached. */
+const DATA_DEPENDENT = new Set(["NonZero"]);
+
+/** Input dims and small known values, as a cache key for shape inference. */
+function signature(infos: readonly (InputInfo | undefined)[]): string {
+  let key = "";
+  for (const info of infos) {
+    if (!info) {
+      key += "|-";
+      continue;
+    }
+    key += `|${info.type}:${info.dims.join(",")}`;
+    // Values that decide shapes are small shape tensors; large ones (weights) never change.
+    if (info.value && info.value.size <= 64) key += `=${info.value.data.join(",")}`;
+  }
+  return key;
 }
 
 /** Drops one hold on a value's block, freeing it with the last one. */
