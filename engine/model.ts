@@ -15,6 +15,7 @@ import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "
 import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
+import { readSource, siblingSource } from "./formats/read_source.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
@@ -324,37 +325,6 @@ export class Model {
 /** A model source: bytes, a file path, a URL, or an already decoded IR model. */
 export type ModelSource = Uint8Array | ArrayBuffer | string | URL | IrModel;
 
-async function readSource(source: string | URL): Promise<Uint8Array> {
-  const url = source instanceof URL
-    ? source
-    : /^[a-z][a-z0-9+.-]*:\/\//i.test(source)
-    ? new URL(source)
-    : undefined;
-  if (url && url.protocol !== "file:") {
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (cause) {
-      throw new ModelFormatError(`Cannot fetch model "${url}": ${cause}`, { cause });
-    }
-    if (!res.ok) throw new ModelFormatError(`Cannot fetch model "${url}": HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  const path = url ?? source;
-  try {
-    const deno = (globalThis as { Deno?: { readFile(p: string | URL): Promise<Uint8Array> } })
-      .Deno;
-    if (deno) return await deno.readFile(path);
-    // Node and Bun: no Deno namespace, and their fetch cannot read file: URLs.
-    const fs = await import("node:fs/promises");
-    return new Uint8Array(await fs.readFile(path));
-  } catch (cause) {
-    throw new ModelFormatError(`Cannot read model "${path}": ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-}
-
 /**
  * Loads a model: ONNX bytes, a path or URL of an `.onnx` file or of a TF.js layers
  * `model.json`, or a decoded IR model.
@@ -389,7 +359,7 @@ export async function loadModel(
     ir = await decodeOnnx(bytes, {
       name,
       loadExternal: typeof source === "string" || source instanceof URL
-        ? (location, offset, length) => readExternal(source, location, offset, length)
+        ? externalReader(source)
         : undefined,
     });
   } else {
@@ -399,27 +369,28 @@ export async function loadModel(
   return new Model(ir, kernels, options);
 }
 
-/** Reads a byte range of a file that sits next to the model (ONNX external data). */
-async function readExternal(
-  model: string | URL,
-  location: string,
-  offset: number,
-  length: number | undefined,
-): Promise<Uint8Array> {
-  if (location.includes("..") || location.startsWith("/")) {
-    throw new ModelFormatError(`External data location "${location}" must stay beside the model`);
-  }
-  const base = model instanceof URL || /^[a-z][a-z0-9+.-]*:\/\//i.test(model)
-    ? new URL(location, model)
-    : undefined;
-  const bytes = base && base.protocol !== "file:"
-    ? await readSource(base)
-    : await readSource(base ?? String(model).replace(/[^/\\]*$/, "") + location);
-  const end = length === undefined ? bytes.length : offset + length;
-  if (end > bytes.length) {
-    throw new ModelFormatError(
-      `External data "${location}" has ${bytes.length} bytes, the model asks for ${offset}..${end}`,
-    );
-  }
-  return bytes.subarray(offset, end);
+/**
+ * Reads byte ranges of files that sit next to the model (ONNX external data), each file once
+ * however many tensors it holds.
+ */
+function externalReader(model: string | URL) {
+  const files = new Map<string, Promise<Uint8Array>>();
+  return async (location: string, offset: number, length: number | undefined) => {
+    if (location.includes("..") || location.startsWith("/")) {
+      throw new ModelFormatError(`External data location "${location}" must stay beside the model`);
+    }
+    let file = files.get(location);
+    if (!file) {
+      file = readSource(siblingSource(model, location), "external data");
+      files.set(location, file);
+    }
+    const bytes = await file;
+    const end = length === undefined ? bytes.length : offset + length;
+    if (end > bytes.length) {
+      throw new ModelFormatError(
+        `External data "${location}" has ${bytes.length} bytes, the model asks for ${offset}..${end}`,
+      );
+    }
+    return bytes.subarray(offset, end);
+  };
 }

@@ -10,6 +10,7 @@ import { ModelFormatError, type UnsupportedNode, UnsupportedOpError } from "../.
 import type { AttributeValue, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
 import { Tensor } from "../../tensor.ts";
 import { float16ToFloat32 } from "../onnx/decode.ts";
+import { readSource, siblingSource } from "../read_source.ts";
 
 /** Reads a weight shard named in the manifest (a path relative to model.json). */
 export type ShardReader = (path: string) => Promise<Uint8Array>;
@@ -385,24 +386,18 @@ function f32(values: number[]): Tensor<"float32"> {
 
 /** Loads `model.json` and its shards from a file path or URL into an IR model. */
 export async function loadTfjsLayers(modelJsonPath: string | URL): Promise<Model> {
-  const url = modelJsonPath instanceof URL
-    ? modelJsonPath
-    : /^[a-z][a-z0-9+.-]*:\/\//i.test(modelJsonPath)
-    ? new URL(modelJsonPath)
-    : new URL(`file://${modelJsonPath.startsWith("/") ? "" : `${Deno.cwd()}/`}${modelJsonPath}`);
-  const readUrl = async (u: URL): Promise<Uint8Array> => {
-    if (u.protocol === "file:") return await Deno.readFile(u);
-    const res = await fetch(u);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  };
+  const bytes = await readSource(modelJsonPath, "TF.js model");
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(await readUrl(url)));
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (cause) {
-    throw new ModelFormatError(`Cannot read TF.js model "${url}": ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new ModelFormatError(
+      `Cannot read TF.js model "${modelJsonPath}": ${(cause as Error).message}`,
+      { cause },
+    );
   }
-  return await decodeTfjsLayers(json, (p) => readUrl(new URL(p, url)));
+  return await decodeTfjsLayers(
+    json,
+    (p) => readSource(siblingSource(modelJsonPath, p), "weight shard"),
+  );
 }

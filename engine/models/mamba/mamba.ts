@@ -8,6 +8,7 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
+import { childSource, readSource } from "../../formats/read_source.ts";
 import {
   causalConv1d,
   type CausalConv1dWeights,
@@ -451,25 +452,8 @@ async function readText(base: string, file: string): Promise<string> {
   return new TextDecoder().decode(await readBytes(base, file));
 }
 
-async function readBytes(base: string, file: string): Promise<Uint8Array> {
-  if (/^https?:\/\//.test(base)) {
-    const url = new URL(file, base.endsWith("/") ? base : `${base}/`);
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (cause) {
-      throw new ModelFormatError(`Cannot fetch "${url}": ${cause}`, { cause });
-    }
-    if (!res.ok) throw new ModelFormatError(`Cannot fetch "${url}": HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  try {
-    return await Deno.readFile(`${base}/${file}`);
-  } catch (cause) {
-    throw new ModelFormatError(`Cannot read "${base}/${file}": ${(cause as Error).message}`, {
-      cause,
-    });
-  }
+function readBytes(base: string, file: string): Promise<Uint8Array> {
+  return readSource(childSource(base, file), "checkpoint file");
 }
 
 /**
