@@ -58,3 +58,6 @@ export class UnsupportedOpError extends QuartetError {
     this.nodes = nodes;
   }
 }
+
+/** Worker threads that could not start, or a kernel that failed on a worker thread. */
+export class ThreadError extends QuartetError {}

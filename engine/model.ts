@@ -20,10 +20,12 @@ import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_co
 import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import {
+  disposeKernels,
   type KernelChoice,
   type Kernels,
   type KernelVariant,
   loadKernels,
+  type ThreadInfo,
 } from "./wasm/kernels.ts";
 
 /** Options of `loadModel`. */
@@ -41,6 +43,12 @@ export interface LoadModelOptions {
    * and the cost model predicts a gain; "off" runs everything dense.
    */
   sparse?: "auto" | "off";
+  /**
+   * Worker threads for the big kernels: 1 (default), a count, or "auto". Needs
+   * SharedArrayBuffer (in browsers a cross-origin isolated page); otherwise the model runs on
+   * one thread and `summary().threads` says why. Call `dispose()` to stop the workers.
+   */
+  threads?: number | "auto";
 }
 
 /** Options of `Model.run`. */
@@ -73,6 +81,8 @@ export interface LayerSummary {
 export interface ModelSummary {
   /** Kernel build in use and why. */
   kernels: { variant: KernelVariant; reason: string };
+  /** Threads the kernels run on and why. */
+  threads: ThreadInfo;
   /** Node count by operator type. */
   ops: Record<string, number>;
   /** Parameters (elements of all initializers). */
@@ -298,6 +308,7 @@ export class Model {
     for (const t of this.#ir.graph.initializers.values()) parameters += t.size;
     return {
       kernels: { variant: this.#kernels.variant, reason: this.#kernels.reason },
+      threads: { ...this.#kernels.threads },
       ops,
       parameters,
       fusedActivations: this.#fused.activations,
@@ -319,6 +330,7 @@ export class Model {
     this.#exec?.dispose();
     this.#exec = undefined;
     this.#kernels.arena.reset();
+    disposeKernels(this.#kernels);
   }
 }
 
@@ -366,7 +378,12 @@ export async function loadModel(
     ir = source;
   }
   const kernels = await loadKernels(options);
-  return new Model(ir, kernels, options);
+  try {
+    return new Model(ir, kernels, options);
+  } catch (e) {
+    disposeKernels(kernels);
+    throw e;
+  }
 }
 
 /**

@@ -8,7 +8,13 @@ import type { Activation } from "../kernels-as/activations.ts";
 import { ACTIVATIONS } from "../kernels-as/activations.ts";
 import { matmulShape, runMatMul } from "./ops/matmul.ts";
 import { Tensor } from "./tensor.ts";
-import { type Kernels, type KernelVariant, loadKernels } from "./wasm/kernels.ts";
+import {
+  disposeKernels,
+  type Kernels,
+  type KernelVariant,
+  loadKernels,
+  type ThreadInfo,
+} from "./wasm/kernels.ts";
 import type { WasmFeatures } from "./wasm/features.ts";
 
 /** Options of `init`. */
@@ -22,6 +28,8 @@ export interface InitOptions {
   module?: WebAssembly.Module;
   /** Most bytes the arena may grow to (default 4 GiB). */
   maxMemoryBytes?: number;
+  /** Worker threads for big products: 1 (default), a count or "auto" (see `LoadModelOptions`). */
+  threads?: number | "auto";
 }
 
 /** Options of `Runtime.matmul`. */
@@ -46,6 +54,8 @@ export interface RuntimeInfo {
   features: WasmFeatures;
   /** Current arena size in bytes. */
   memoryBytes: number;
+  /** Threads in use and why. */
+  threads: ThreadInfo;
 }
 
 /** Loaded kernels and the operations that run on them. Create with `init`. */
@@ -70,6 +80,7 @@ export class Runtime {
       reason: k.reason,
       features: k.features,
       memoryBytes: k.arena.memoryBytes,
+      threads: { ...k.threads },
     };
   }
 
@@ -136,7 +147,9 @@ export class Runtime {
 
   /** Frees the arena. The runtime cannot be used afterwards. */
   dispose(): void {
-    this.#kernels?.arena.reset();
+    if (!this.#kernels) return;
+    this.#kernels.arena.reset();
+    disposeKernels(this.#kernels);
     this.#kernels = undefined;
   }
 }

@@ -7,6 +7,7 @@
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
+import { splitRange, threadsFor } from "../threads/split.ts";
 
 /** A fused activation with its parameters (see kernels-as/activations.ts). */
 export interface Epilogue {
@@ -97,11 +98,51 @@ export function gemm(
   const act = activationCode(epilogue.activation ?? "none");
   const p0 = epilogue.p0 ?? 0;
   const p1 = epilogue.p1 ?? 0;
-  if (m === 1) kr.fn.f32_gemv_1x8(w.n, w.k, a, w.offset, c, act, p0, p1);
+  const threads = threadsFor(kr, 2 * m * w.n * w.k);
+  const panelBytes = (w.k + 1) * GEMM_NR * 4;
+  if (m === 1) {
+    if (threads > 1) {
+      // Split the columns by whole panels: each thread streams its own share of the weights.
+      kr.pool!.run(
+        splitRange(w.n, GEMM_NR, threads).map(([j, len]) => ({
+          fn: "f32_gemv_1x8",
+          args: [len, w.k, a, w.offset + (j / GEMM_NR) * panelBytes, c + j * 4, act, p0, p1],
+        })),
+      );
+    } else kr.fn.f32_gemv_1x8(w.n, w.k, a, w.offset, c, act, p0, p1);
+    return;
+  }
   // Without FMA, mul + add needs a temporary per step: 6x8 would spill, 4x8 does not.
-  else if (kr.variant === "relaxed") {
-    kr.fn.f32_gemm_6x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
-  } else kr.fn.f32_gemm_4x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
+  const mr = kr.variant === "relaxed" ? 6 : 4;
+  const fn = mr === 6 ? "f32_gemm_6x8" : "f32_gemm_4x8";
+  if (threads > 1 && Math.ceil(m / mr) >= threads) {
+    kr.pool!.run(
+      splitRange(m, mr, threads).map(([i, len]) => ({
+        fn,
+        args: [len, w.n, w.k, a + i * lda * 4, lda, w.offset, c + i * ldc * 4, ldc, act, p0, p1],
+      })),
+    );
+  } else if (threads > 1) {
+    kr.pool!.run(
+      splitRange(w.n, GEMM_NR, threads).map(([j, len]) => ({
+        fn,
+        args: [
+          m,
+          len,
+          w.k,
+          a,
+          lda,
+          w.offset + (j / GEMM_NR) * panelBytes,
+          c + j * 4,
+          ldc,
+          act,
+          p0,
+          p1,
+        ],
+      })),
+    );
+  } else if (mr === 6) kr.fn.f32_gemm_6x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
+  else kr.fn.f32_gemm_4x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
 }
 
 /**
@@ -187,42 +228,76 @@ export function gemmNchw(
   epilogue: Epilogue = {},
 ): void {
   const act = activationCode(epilogue.activation ?? "none");
+  const p0 = epilogue.p0 ?? 0;
+  const p1 = epilogue.p1 ?? 0;
   if (w.format === "c4n") {
-    const panel = kr.arena.alloc(kr.fn.f32_spmm_c4n_panel_size(w.k), "C4n column panel");
+    const flops = 2 * w.m * n * w.survivors! * C4N_SPMM_COST;
+    // The kernel works on 32-pixel column panels, one scratch panel per thread.
+    const parts = splitRange(n, 32, threadsFor(kr, flops));
+    const panelBytes = kr.fn.f32_spmm_c4n_panel_size(w.k);
+    const panels = parts.map(() => kr.arena.alloc(panelBytes, "C4n column panel"));
     try {
-      kr.fn.f32_spmm_c4n_1x32(
-        w.m,
-        n,
-        w.k,
-        w.survivors!,
-        w.offset,
-        x,
-        ldx,
-        w.bias ?? 0,
-        c,
-        ldc,
-        act,
-        epilogue.p0 ?? 0,
-        epilogue.p1 ?? 0,
-        panel,
-      );
+      const calls = parts.map(([j, len], t) => ({
+        fn: "f32_spmm_c4n_1x32",
+        args: [
+          w.m,
+          len,
+          w.k,
+          w.survivors!,
+          w.offset,
+          x + j * 4,
+          ldx,
+          w.bias ?? 0,
+          c + j * 4,
+          ldc,
+          act,
+          p0,
+          p1,
+          panels[t],
+        ],
+      }));
+      if (calls.length > 1) kr.pool!.run(calls);
+      else {kr.fn.f32_spmm_c4n_1x32(
+          ...(calls[0].args as Parameters<typeof kr.fn.f32_spmm_c4n_1x32>),
+        );}
     } finally {
-      kr.arena.free(panel);
+      for (const p of panels) kr.arena.free(p);
     }
     return;
   }
-  const run = gemmNchwRows(kr) === 6 ? kr.fn.f32_gemm_nchw_6x8 : kr.fn.f32_gemm_nchw_4x8;
-  run(
-    w.m,
-    n,
-    w.k,
-    w.offset,
-    x,
-    ldx,
-    c,
-    ldc,
-    act,
-    epilogue.p0 ?? 0,
-    epilogue.p1 ?? 0,
-  );
+  const mr = gemmNchwRows(kr);
+  const fn = mr === 6 ? "f32_gemm_nchw_6x8" : "f32_gemm_nchw_4x8";
+  const threads = threadsFor(kr, 2 * w.m * n * w.k);
+  if (threads > 1 && Math.ceil(n / 8) >= 2 * threads) {
+    // Pixels split in whole 8-column tiles.
+    kr.pool!.run(
+      splitRange(n, 8, threads).map(([j, len]) => ({
+        fn,
+        args: [w.m, len, w.k, w.offset, x + j * 4, ldx, c + j * 4, ldc, act, p0, p1],
+      })),
+    );
+  } else if (threads > 1 && Math.ceil(w.m / mr) >= threads) {
+    // Few pixels: split the output channels by whole weight panels.
+    const panelBytes = (w.k + 1) * mr * 4;
+    kr.pool!.run(
+      splitRange(w.m, mr, threads).map(([i, len]) => ({
+        fn,
+        args: [
+          len,
+          n,
+          w.k,
+          w.offset + (i / mr) * panelBytes,
+          x,
+          ldx,
+          c + i * ldc * 4,
+          ldc,
+          act,
+          p0,
+          p1,
+        ],
+      })),
+    );
+  } else if (mr === 6) {
+    kr.fn.f32_gemm_nchw_6x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
+  } else kr.fn.f32_gemm_nchw_4x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
 }

@@ -28,6 +28,11 @@ export interface ArenaOptions {
   maxBytes?: number;
   /** Offset below which the kernel module keeps its static data. */
   base: number;
+  /**
+   * A shared memory, for worker threads. It must declare its maximum up front (only
+   * address space is reserved; pages are committed as the arena grows).
+   */
+  shared?: boolean;
 }
 
 /** A first-fit allocator over one growable `WebAssembly.Memory`. */
@@ -60,6 +65,7 @@ export class Arena {
     this.memory = new WebAssembly.Memory({
       initial,
       maximum: Math.floor(this.maxBytes / PAGE),
+      shared: options.shared ?? false,
     });
   }
 
@@ -73,6 +79,12 @@ export class Arena {
   /** Highest end of any allocation so far, relative to the arena start. */
   get peakBytes(): number {
     return this.#peak;
+  }
+
+  /** Whether the memory is shared with worker threads. */
+  get shared(): boolean {
+    return typeof SharedArrayBuffer !== "undefined" &&
+      this.memory.buffer instanceof SharedArrayBuffer;
   }
 
   /** Current size of the memory in bytes. */

@@ -28,8 +28,13 @@ export interface WasmFeatures {
   simd: boolean;
   /** Relaxed SIMD (fused multiply-add). */
   relaxedSimd: boolean;
-  /** Shared memory is available and the page is cross-origin isolated where that matters. */
+  /**
+   * Worker threads on shared memory are possible: SharedArrayBuffer, cross-origin isolation
+   * where that matters, shared WebAssembly memory and a Worker API.
+   */
   threads: boolean;
+  /** When `threads` is false: the missing requirement, in words a user can act on. */
+  threadsMissing?: string;
 }
 
 function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
@@ -40,24 +45,40 @@ function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
   }
 }
 
-function sharedMemoryUsable(): boolean {
-  const g = globalThis as { crossOriginIsolated?: boolean };
-  if (typeof SharedArrayBuffer === "undefined") return false;
-  if (g.crossOriginIsolated === false) return false;
+/** Why worker threads cannot run here, or "" when they can. */
+function threadsMissing(): string {
+  const g = globalThis as {
+    crossOriginIsolated?: boolean;
+    Worker?: unknown;
+    process?: { versions?: { node?: string } };
+  };
+  const isolation = "serve the page with the headers Cross-Origin-Opener-Policy: same-origin " +
+    "and Cross-Origin-Embedder-Policy: require-corp";
+  if (g.crossOriginIsolated === false) {
+    return `the page is not cross-origin isolated (${isolation})`;
+  }
+  if (typeof SharedArrayBuffer === "undefined") {
+    return `SharedArrayBuffer is unavailable (${isolation})`;
+  }
   try {
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-    return true;
   } catch {
-    return false;
+    return "this host cannot create shared WebAssembly memory";
   }
+  if (typeof g.Worker !== "function" && !g.process?.versions?.node) {
+    return "this host has no Worker API";
+  }
+  return "";
 }
 
 /** Detects the WebAssembly features of this host. */
 export function detectFeatures(): WasmFeatures {
   const simd = validates(SIMD_PROBE);
+  const missing = threadsMissing();
   return {
     simd,
     relaxedSimd: simd && validates(RELAXED_PROBE),
-    threads: sharedMemoryUsable(),
+    threads: missing === "",
+    ...(missing ? { threadsMissing: missing } : {}),
   };
 }

@@ -6,9 +6,11 @@
  * @module
  */
 import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
-import { InvalidArgumentError, KernelLoadError } from "../errors.ts";
+import { InvalidArgumentError, KernelLoadError, OutOfMemoryError, ThreadError } from "../errors.ts";
+import { ThreadPool } from "../threads/pool.ts";
 import { Arena } from "./arena.ts";
 import { detectFeatures, type WasmFeatures } from "./features.ts";
+import { shareMemoryImport } from "./shared_memory_module.ts";
 
 /** The three builds of the kernels. */
 export type KernelVariant = "scalar" | "simd" | "relaxed";
@@ -31,6 +33,25 @@ export interface LoadKernelsOptions {
    * and the cost model says it is faster; "off" keeps every layer dense.
    */
   sparse?: "auto" | "off";
+  /**
+   * Worker threads for the big kernels (GEMM, convolutions): 1 (default), a count from 2 to
+   * 16, or "auto" (the host's cores, up to 4). Threads need SharedArrayBuffer, so in browsers
+   * a cross-origin isolated page; when they are unavailable the engine runs on one thread
+   * and says why (`threads` in the summary; a warning when a count was asked for). A pool
+   * keeps the process alive until `dispose()`. With threads the arena's maximum defaults to
+   * 1 GiB (shared memory must declare it up front; pages are committed as it grows).
+   */
+  threads?: number | "auto";
+}
+
+/** How many threads run the kernels, and why. */
+export interface ThreadInfo {
+  /** What was asked for. */
+  requested: number | "auto";
+  /** Threads in use, the calling thread included. */
+  count: number;
+  /** Why this count. */
+  reason: string;
 }
 
 /** Which kernel a weight-carrying layer got, and why (for summaries). */
@@ -59,6 +80,48 @@ export interface Kernels {
   sparse: "auto" | "off";
   /** Kernel choices made while packing weights, in order. */
   choices: KernelChoice[];
+  /** Worker threads that share the arena, or null on one thread. */
+  pool: ThreadPool | null;
+  /** Thread count and why (updated if the pool falls back to one thread). */
+  threads: ThreadInfo;
+}
+
+/** Largest thread count accepted. */
+const MAX_THREADS = 16;
+/** Default arena maximum of a threaded arena (shared memory declares it up front). */
+const SHARED_DEFAULT_MAX_BYTES = 2 ** 30;
+
+/** Validates the threads option and decides how many threads to try. */
+function planThreads(requested: number | "auto", f: WasmFeatures): ThreadInfo {
+  if (requested !== "auto") {
+    if (typeof requested !== "number" || !Number.isInteger(requested) || requested < 1) {
+      throw new InvalidArgumentError(
+        `Invalid threads option ${JSON.stringify(requested)}: use "auto" or a whole number ` +
+          `from 1 to ${MAX_THREADS}`,
+      );
+    }
+    if (requested > MAX_THREADS) {
+      throw new InvalidArgumentError(
+        `Invalid threads option ${requested}: at most ${MAX_THREADS} threads are supported`,
+      );
+    }
+  }
+  if (requested === 1) return { requested, count: 1, reason: "one thread requested (default)" };
+  if (!f.threads) {
+    return { requested, count: 1, reason: `threads unavailable: ${f.threadsMissing}` };
+  }
+  if (requested !== "auto") return { requested, count: requested, reason: "requested" };
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency ?? 1;
+  const count = Math.max(1, Math.min(cores, 4));
+  if (count === 1) return { requested, count, reason: "the host reports one core" };
+  return { requested, count, reason: `auto: ${count} of ${cores} cores` };
+}
+
+function warnSingleThread(info: ThreadInfo): void {
+  if (typeof info.requested === "number" && info.requested > 1) {
+    console.warn(`Quartet: running on one thread instead of ${info.requested}: ${info.reason}`);
+  }
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
@@ -119,10 +182,9 @@ const STATIC_BYTES = 65536;
 /** Loads and instantiates the kernels. */
 export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Kernels> {
   const features = detectFeatures();
-  const arena = new Arena({ base: STATIC_BYTES, maxBytes: options.maxMemoryBytes });
+  const sparse = options.sparse ?? "auto";
+  const threads = planThreads(options.threads ?? 1, features);
   let module = options.module;
-  let variant: KernelVariant;
-  let reason: string;
   if (module) {
     if (!(module instanceof WebAssembly.Module)) {
       throw new KernelLoadError(
@@ -130,21 +192,82 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
           "bytes at run time: import the .wasm file as a module and pass it)",
       );
     }
+    if (threads.count > 1) {
+      threads.count = 1;
+      threads.reason = "threads unavailable: a precompiled module was given and its memory " +
+        "is not shared";
+      warnSingleThread(threads);
+    }
+    const arena = new Arena({ base: STATIC_BYTES, maxBytes: options.maxMemoryBytes });
     const fn = await instantiate(module, arena);
-    variant = VARIANTS[fn.kernel_variant()];
-    reason = "precompiled module given";
+    const variant = VARIANTS[fn.kernel_variant()];
     checkStatic(fn);
-    return { variant, reason, features, fn, arena, sparse: options.sparse ?? "auto", choices: [] };
+    return {
+      variant,
+      reason: "precompiled module given",
+      features,
+      fn,
+      arena,
+      sparse,
+      choices: [],
+      pool: null,
+      threads,
+    };
   }
-  [variant, reason] = choose(options.kernels ?? "auto", features);
+  const [variant, reason] = choose(options.kernels ?? "auto", features);
+  let arena: Arena | undefined;
+  if (threads.count > 1) {
+    try {
+      arena = new Arena({
+        base: STATIC_BYTES,
+        maxBytes: options.maxMemoryBytes ?? SHARED_DEFAULT_MAX_BYTES,
+        shared: true,
+      });
+    } catch (cause) {
+      if (cause instanceof OutOfMemoryError) throw cause;
+      threads.count = 1;
+      threads.reason = `threads unavailable: the host refused a shared memory of ` +
+        `${options.maxMemoryBytes ?? SHARED_DEFAULT_MAX_BYTES} bytes (${cause})`;
+    }
+  }
+  arena ??= new Arena({ base: STATIC_BYTES, maxBytes: options.maxMemoryBytes });
+  let bytes = await embeddedBytes(variant);
+  if (arena.shared) bytes = shareMemoryImport(bytes, Math.floor(arena.maxBytes / 65536));
   try {
-    module = await WebAssembly.compile(await embeddedBytes(variant));
+    module = await WebAssembly.compile(bytes);
   } catch (cause) {
     throw new KernelLoadError(`Cannot compile the ${variant} kernel module: ${cause}`, { cause });
   }
   const fn = await instantiate(module, arena);
   checkStatic(fn);
-  return { variant, reason, features, fn, arena, sparse: options.sparse ?? "auto", choices: [] };
+  let pool: ThreadPool | null = null;
+  if (threads.count > 1) {
+    try {
+      pool = await ThreadPool.start(
+        module,
+        arena.memory,
+        threads.count,
+        fn as unknown as Record<string, (...a: number[]) => unknown>,
+        (why) => {
+          threads.count = 1;
+          threads.reason = `fell back to one thread: ${why}`;
+          console.warn(`Quartet: ${threads.reason}`);
+        },
+      );
+    } catch (cause) {
+      if (!(cause instanceof ThreadError)) throw cause;
+      threads.count = 1;
+      threads.reason = `threads unavailable: ${cause.message}`;
+    }
+  }
+  if (!pool) warnSingleThread(threads);
+  return { variant, reason, features, fn, arena, sparse, choices: [], pool, threads };
+}
+
+/** Releases what the kernels hold outside the arena: the worker threads. */
+export function disposeKernels(kr: Kernels): void {
+  kr.pool?.dispose();
+  kr.pool = null;
 }
 
 function checkStatic(fn: KernelExports): void {

@@ -1,0 +1,273 @@
+/**
+ * A pool of worker threads that run kernels on the shared arena. The main thread posts one
+ * call per worker into a shared control block (no message per call), runs its own share, and
+ * waits for the others: spin first, then `Atomics.wait` where the host allows blocking.
+ * Workers do the same on their side, so a split kernel costs a few microseconds.
+ *
+ * A worker that never picks its job up (it crashed or hangs) is detected by a timeout: the
+ * main thread takes the job back, runs it itself and the pool drops to one thread, with a
+ * warning. A kernel that fails inside a worker (a trap) throws `ThreadError` on the caller.
+ *
+ * @module
+ */
+import { InvalidArgumentError, ThreadError } from "../errors.ts";
+import { SLOT } from "./slot_layout.ts";
+import { WORKER_SOURCE } from "./worker_source.ts";
+
+/** One kernel call: an exported function's name and its numeric arguments. */
+export interface KernelCall {
+  /** Export name, e.g. "f32_gemm_6x8". */
+  fn: string;
+  /** Arguments (byte offsets, sizes, floats). */
+  args: number[];
+}
+
+/** Host-neutral handle on a started worker. */
+interface WorkerHandle {
+  post(message: unknown): void;
+  terminate(): void;
+}
+
+/** How long a posted job may wait to be picked up before the worker is presumed dead. */
+const PICKUP_TIMEOUT_MS = 2000;
+/** How long starting one worker may take. */
+const START_TIMEOUT_MS = 10000;
+/** State-word loads on the main thread before it blocks or checks the clock. */
+const MAIN_SPINS = 50000;
+
+function canBlockHere(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false; // a browser's main thread
+  }
+}
+
+type Listener = (message: unknown) => void;
+
+async function spawnWorker(onMessage: Listener, onFailure: (why: string) => void) {
+  const g = globalThis as {
+    Worker?: typeof Worker;
+    process?: { versions?: { node?: string } };
+  };
+  if (typeof g.Worker === "function") {
+    const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    const w = new g.Worker(url, { type: "module" });
+    w.onmessage = (e) => onMessage(e.data);
+    w.onerror = (e) => {
+      e.preventDefault?.();
+      onFailure(e.message ?? "worker error");
+    };
+    return {
+      post: (m: unknown) => w.postMessage(m),
+      terminate: () => {
+        w.terminate();
+        URL.revokeObjectURL(url);
+      },
+    } satisfies WorkerHandle;
+  }
+  if (g.process?.versions?.node) {
+    // A variable specifier keeps bundlers for the browser from resolving it.
+    const specifier = "node:worker_threads";
+    const { Worker: NodeWorker } = await import(specifier);
+    const w = new NodeWorker(WORKER_SOURCE, { eval: true });
+    w.unref();
+    w.on("message", onMessage);
+    w.on("error", (e: Error) => onFailure(String(e)));
+    w.on("exit", (code: number) => onFailure(`worker exited with code ${code}`));
+    return {
+      post: (m: unknown) => w.postMessage(m),
+      terminate: () => void w.terminate(),
+    } satisfies WorkerHandle;
+  }
+  throw new ThreadError("This host has no Worker API");
+}
+
+/** Worker threads sharing one kernel module and its arena memory. */
+export class ThreadPool {
+  /** Threads that take part in a split call, the main thread included. */
+  #size: number;
+  readonly #workers: WorkerHandle[];
+  readonly #words: Int32Array[];
+  readonly #args: Float64Array[];
+  readonly #errors: Uint8Array[];
+  readonly #index: Map<string, number>;
+  readonly #main: Record<string, (...a: number[]) => unknown>;
+  readonly #canBlock = canBlockHere();
+  readonly #onDegrade: (why: string) => void;
+  #disposed = false;
+
+  private constructor(
+    workers: WorkerHandle[],
+    control: SharedArrayBuffer,
+    names: string[],
+    main: Record<string, (...a: number[]) => unknown>,
+    onDegrade: (why: string) => void,
+  ) {
+    this.#workers = workers;
+    this.#size = workers.length + 1;
+    this.#index = new Map(names.map((n, i) => [n, i]));
+    this.#main = main;
+    this.#onDegrade = onDegrade;
+    this.#words = workers.map((_, i) => new Int32Array(control, i * SLOT.bytes, SLOT.bytes / 4));
+    this.#args = workers.map((_, i) =>
+      new Float64Array(control, i * SLOT.bytes + SLOT.argsByte, SLOT.maxArgs)
+    );
+    this.#errors = workers.map((_, i) =>
+      new Uint8Array(control, i * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes)
+    );
+  }
+
+  /**
+   * Starts `threads - 1` workers on `module` (a build whose memory import is shared) and
+   * `memory`. Throws `ThreadError` when a worker cannot start; no worker is left running.
+   * `onDegrade` is called if the pool later drops to one thread.
+   */
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    threads: number,
+    main: Record<string, (...a: number[]) => unknown>,
+    onDegrade: (why: string) => void = () => {},
+  ): Promise<ThreadPool> {
+    if (!Number.isInteger(threads) || threads < 2) {
+      throw new InvalidArgumentError(`A thread pool needs at least 2 threads, got ${threads}`);
+    }
+    const names = WebAssembly.Module.exports(module)
+      .filter((e) => e.kind === "function")
+      .map((e) => e.name);
+    const control = new SharedArrayBuffer((threads - 1) * SLOT.bytes);
+    const workers: WorkerHandle[] = [];
+    const started: Promise<void>[] = [];
+    try {
+      for (let slot = 0; slot < threads - 1; slot++) {
+        let settle!: (why?: string) => void;
+        started.push(
+          new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => settle("it did not start in time"), START_TIMEOUT_MS);
+            settle = (why) => {
+              clearTimeout(timer);
+              if (why === undefined) resolve();
+              else reject(new ThreadError(`Worker ${slot + 1} failed to start: ${why}`));
+            };
+          }),
+        );
+        const handle = await spawnWorker(
+          (m) => {
+            const r = m as { ok: boolean; error?: string };
+            settle(r.ok ? undefined : r.error ?? "unknown error");
+          },
+          (why) => settle(why),
+        );
+        workers.push(handle);
+        handle.post({ module, memory, control, slot, names });
+      }
+      await Promise.all(started);
+    } catch (cause) {
+      for (const w of workers) w.terminate();
+      if (cause instanceof ThreadError) throw cause;
+      throw new ThreadError(`Cannot start worker threads: ${cause}`, { cause });
+    }
+    return new ThreadPool(workers, control, names, main, onDegrade);
+  }
+
+  /** Threads a split call may use, the main thread included (1 once degraded). */
+  get size(): number {
+    return this.#disposed ? 1 : this.#size;
+  }
+
+  /**
+   * Runs `calls[0]` on this thread and `calls[i]` on worker i, and returns when all are
+   * done. Calls must write disjoint bytes. Throws `ThreadError` if a worker's call failed.
+   */
+  run(calls: KernelCall[]): void {
+    if (this.#disposed) throw new ThreadError("This thread pool was disposed");
+    if (calls.length > this.#size) {
+      throw new InvalidArgumentError(`${calls.length} calls for a pool of ${this.#size} threads`);
+    }
+    for (let i = 1; i < calls.length; i++) this.#post(i - 1, calls[i]);
+    let failure: string | undefined;
+    try {
+      this.#callHere(calls[0]);
+    } finally {
+      for (let i = 1; i < calls.length; i++) {
+        const why = this.#finish(i - 1, calls[i]);
+        failure ??= why;
+      }
+    }
+    if (failure) throw new ThreadError(failure);
+  }
+
+  /** Stops every worker. The pool cannot run afterwards. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (let i = 0; i < this.#workers.length; i++) {
+      Atomics.store(this.#words[i], SLOT.state, SLOT.EXIT);
+      Atomics.notify(this.#words[i], SLOT.state);
+      this.#workers[i].terminate();
+    }
+  }
+
+  #callHere(call: KernelCall): void {
+    const fn = this.#main[call.fn];
+    if (typeof fn !== "function") throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+    fn(...call.args);
+  }
+
+  #post(slot: number, call: KernelCall): void {
+    const index = this.#index.get(call.fn);
+    if (index === undefined) throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+    if (call.args.length > SLOT.maxArgs) {
+      throw new InvalidArgumentError(`Kernel "${call.fn}" has more than ${SLOT.maxArgs} arguments`);
+    }
+    const words = this.#words[slot];
+    words[SLOT.fn] = index;
+    words[SLOT.argCount] = call.args.length;
+    this.#args[slot].set(call.args);
+    Atomics.store(words, SLOT.state, SLOT.POSTED);
+    Atomics.notify(words, SLOT.state);
+  }
+
+  /** Waits for a worker's call; returns an error text if it failed. */
+  #finish(slot: number, call: KernelCall): string | undefined {
+    const words = this.#words[slot];
+    const t0 = performance.now();
+    for (;;) {
+      let state = Atomics.load(words, SLOT.state);
+      for (let i = 0; i < MAIN_SPINS && (state === SLOT.POSTED || state === SLOT.RUNNING); i++) {
+        state = Atomics.load(words, SLOT.state);
+      }
+      if (state === SLOT.DONE) {
+        words[SLOT.state] = SLOT.IDLE;
+        return undefined;
+      }
+      if (state === SLOT.FAILED) {
+        words[SLOT.state] = SLOT.IDLE;
+        const bytes = this.#errors[slot].slice();
+        const end = bytes.indexOf(0);
+        const text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+        return `Kernel "${call.fn}" failed on worker ${slot + 1}: ${text}`;
+      }
+      const waited = performance.now() - t0;
+      if (state === SLOT.POSTED && waited > PICKUP_TIMEOUT_MS) {
+        if (
+          Atomics.compareExchange(words, SLOT.state, SLOT.POSTED, SLOT.IDLE) === SLOT.POSTED
+        ) {
+          this.#degrade(`worker ${slot + 1} stopped answering`);
+          this.#callHere(call);
+          return undefined;
+        }
+        continue;
+      }
+      if (this.#canBlock) Atomics.wait(words, SLOT.state, state, 20);
+    }
+  }
+
+  #degrade(why: string): void {
+    if (this.#size === 1) return;
+    this.#size = 1;
+    this.#onDegrade(why);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The code every pool worker runs, as a string: workers start from a Blob URL (browsers,
+ * Deno) or `eval` (Node `worker_threads`), so no separate file has to be found next to a
+ * bundle or a URL import, and nothing a bundler rewrites can leak into it.
+ *
+ * Protocol (see pool.ts for the layout of a slot in the control block): the worker waits on
+ * its slot's state word; when the main thread posts a job (state POSTED) the worker claims it
+ * (POSTED → RUNNING), calls the kernel with the arguments from the slot, and stores DONE or
+ * FAILED (with the error text), then notifies. EXIT ends the loop.
+ *
+ * @module
+ */
+import { SLOT } from "./slot_layout.ts";
+
+/** JavaScript source of a pool worker. */
+export const WORKER_SOURCE = `
+"use strict";
+const SLOT = ${JSON.stringify(SLOT)};
+function start(data, post) {
+  const { module, memory, control, slot, names } = data;
+  let exports;
+  try {
+    exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  } catch (e) {
+    post({ ok: false, error: String(e) });
+    return;
+  }
+  const fns = names.map((n) => exports[n]);
+  const words = new Int32Array(control, slot * SLOT.bytes, SLOT.bytes / 4);
+  const args = new Float64Array(control, slot * SLOT.bytes + SLOT.argsByte, SLOT.maxArgs);
+  const text = new Uint8Array(control, slot * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes);
+  post({ ok: true });
+  for (;;) {
+    let state = Atomics.load(words, SLOT.state);
+    for (let i = 0; i < SLOT.spins && state !== SLOT.POSTED && state !== SLOT.EXIT; i++) {
+      state = Atomics.load(words, SLOT.state);
+    }
+    if (state === SLOT.EXIT) return;
+    if (state !== SLOT.POSTED) {
+      Atomics.wait(words, SLOT.state, state);
+      continue;
+    }
+    if (Atomics.compareExchange(words, SLOT.state, SLOT.POSTED, SLOT.RUNNING) !== SLOT.POSTED) {
+      continue;
+    }
+    let next = SLOT.DONE;
+    try {
+      const n = words[SLOT.argCount];
+      const a = [];
+      for (let i = 0; i < n; i++) a.push(args[i]);
+      fns[words[SLOT.fn]](...a);
+    } catch (e) {
+      const bytes = new TextEncoder().encode(String(e)).subarray(0, SLOT.errorBytes);
+      text.fill(0);
+      text.set(bytes);
+      next = SLOT.FAILED;
+    }
+    Atomics.store(words, SLOT.state, next);
+    Atomics.notify(words, SLOT.state);
+  }
+}
+if (typeof self === "undefined") {
+  const { parentPort } = require("node:worker_threads");
+  parentPort.once("message", (data) => start(data, (m) => parentPort.postMessage(m)));
+} else {
+  self.onmessage = (e) => {
+    self.onmessage = null;
+    start(e.data, (m) => self.postMessage(m));
+    if (typeof self.close === "function") self.close();
+  };
+}
+`;
