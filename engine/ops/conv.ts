@@ -23,9 +23,12 @@ import { DTypeError, ShapeError, UnsupportedOpError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
+import type { KernelCall } from "../threads/pool.ts";
+import { splitRange, threadsFor } from "../threads/split.ts";
 import {
   type Epilogue,
   gemmNchw,
+  gemmNchwCall,
   type PackedNchwWeights,
   packNchwWeights,
   releaseNchwWeights,
@@ -303,6 +306,12 @@ export function convShape(
  */
 export const COL_TILE_BYTES = 512 * 1024;
 
+/** One im2col tile of a convolution: batch, group, first pixel, pixels. */
+type TileItem = [number, number, number, number];
+
+/** Calls per worker program round (a slot holds about 4000 words; a call takes up to 20). */
+const TILE_CALLS_PER_ROUND = 150;
+
 /** Pixels per tile for a reduction of k rows (a multiple of 8, at least 8). */
 export function tilePixels(k: number, pixels: number): number {
   const t = Math.max(8, Math.floor(COL_TILE_BYTES / (Math.max(k, 1) * 4) / 8) * 8);
@@ -480,6 +489,97 @@ export function runConv(
   const pointwise = kk === 1 && ay.s === 1 && ax.s === 1 &&
     ay.begin + ay.end + ax.begin + ax.end === 0;
   const tile = tilePixels(k, ohw);
+  const items: TileItem[] = [];
+  if (kr.pool && !(pointwise && !residual)) {
+    for (let i = 0; i < n; i++) {
+      for (let g = 0; g < group; g++) {
+        for (let t0 = 0; t0 < ohw; t0 += tile) items.push([i, g, t0, Math.min(tile, ohw - t0)]);
+      }
+    }
+  }
+  const threads = Math.min(items.length, threadsFor(kr, 2 * n * m * k * ohw));
+  if (threads > 1) {
+    // Each thread takes whole tiles (im2col, GEMM and residual with its own scratch), so
+    // nothing runs serially between the splits.
+    const colBytes = pointwise ? 0 : k * tile * 4;
+    const windowBytes = pointwise ? 0 : kr.fn.x32_im2col_scratch_size(
+      cg,
+      ay.k,
+      ax.k,
+      ay.s,
+      ax.s,
+      ay.d,
+      ax.d,
+      ax.out,
+      tile,
+    );
+    const panelBytes = packed[0].format === "c4n" ? kr.fn.f32_spmm_c4n_panel_size(k) : 0;
+    const scratch = Array.from(
+      { length: threads },
+      () => kr.arena.alloc(colBytes + windowBytes + panelBytes + 64, "conv thread scratch"),
+    );
+    try {
+      const programs = splitRange(items.length, 1, threads).map(([first, count], t) => {
+        const col = scratch[t];
+        const padded = col + colBytes;
+        const panel = padded + windowBytes;
+        const calls: KernelCall[] = [];
+        for (const [i, g, t0, np] of items.slice(first, first + count)) {
+          const xg = x + (i * c + g * cg) * hw * 4;
+          const yg = y + (i * m + g * mg) * ohw * 4;
+          if (pointwise) {
+            calls.push(
+              gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, yg + t0 * 4, ohw, gemmEpi, panel),
+            );
+          } else {
+            calls.push({
+              fn: "x32_im2col",
+              args: [
+                xg,
+                cg,
+                ay.input,
+                ax.input,
+                ay.k,
+                ax.k,
+                ay.s,
+                ax.s,
+                ay.d,
+                ax.d,
+                ay.begin,
+                ax.begin,
+                ax.out,
+                t0,
+                np,
+                col,
+                np,
+                padded,
+              ],
+            });
+            calls.push(gemmNchwCall(kr, packed[g], col, np, np, yg + t0 * 4, ohw, gemmEpi, panel));
+          }
+          if (residual) {
+            const rg = residual + (i * m + g * mg) * ohw * 4;
+            calls.push({
+              fn: "f32_addact_w4",
+              args: [mg, np, yg + t0 * 4, ohw, rg + t0 * 4, ohw, act, p0, p1],
+            });
+          }
+        }
+        return calls;
+      });
+      // Long programs run in rounds of whole items, each round fitting a worker's slot.
+      const perItem = (pointwise ? 1 : 2) + (residual ? 1 : 0);
+      const callsPerRound = Math.floor(TILE_CALLS_PER_ROUND / perItem) * perItem;
+      const longest = Math.max(...programs.map((p) => p.length));
+      for (let r = 0; r < longest; r += callsPerRound) {
+        kr.pool!.runPrograms(programs.map((p) => p.slice(r, r + callsPerRound)));
+      }
+    } finally {
+      for (const b of scratch) kr.arena.free(b);
+      if (!options.packed) { for (const p of packed) releaseNchwWeights(kr, p); }
+    }
+    return;
+  }
   const col = pointwise ? 0 : kr.arena.alloc(k * tile * 4, "im2col tile");
   const padded = pointwise ? 0 : kr.arena.alloc(
     kr.fn.x32_im2col_scratch_size(cg, ay.k, ax.k, ay.s, ax.s, ay.d, ax.d, ax.out, tile),

@@ -7,6 +7,7 @@
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
+import type { KernelCall } from "../threads/pool.ts";
 import { splitRange, threadsFor } from "../threads/split.ts";
 
 /** A fused activation with its parameters (see kernels-as/activations.ts). */
@@ -300,4 +301,35 @@ export function gemmNchw(
   } else if (mr === 6) {
     kr.fn.f32_gemm_nchw_6x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
   } else kr.fn.f32_gemm_nchw_4x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
+}
+
+/**
+ * One unsplit `gemmNchw` as a kernel call, for callers that split the work themselves (a
+ * convolution hands each thread whole im2col tiles). `panel` is the thread's C4n scratch
+ * (`c4nPanelBytes`), unused by dense weights.
+ */
+export function gemmNchwCall(
+  kr: Kernels,
+  w: PackedNchwWeights,
+  x: number,
+  ldx: number,
+  n: number,
+  c: number,
+  ldc: number,
+  epilogue: Epilogue,
+  panel: number,
+): KernelCall {
+  const act = activationCode(epilogue.activation ?? "none");
+  const p0 = epilogue.p0 ?? 0;
+  const p1 = epilogue.p1 ?? 0;
+  if (w.format === "c4n") {
+    return {
+      fn: "f32_spmm_c4n_1x32",
+      args: [w.m, n, w.k, w.survivors!, w.offset, x, ldx, w.bias ?? 0, c, ldc, act, p0, p1, panel],
+    };
+  }
+  return {
+    fn: gemmNchwRows(kr) === 6 ? "f32_gemm_nchw_6x8" : "f32_gemm_nchw_4x8",
+    args: [w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1],
+  };
 }

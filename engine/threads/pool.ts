@@ -90,7 +90,7 @@ export class ThreadPool {
   #size: number;
   readonly #workers: WorkerHandle[];
   readonly #words: Int32Array[];
-  readonly #args: Float64Array[];
+  readonly #programs: Float64Array[];
   readonly #errors: Uint8Array[];
   readonly #index: Map<string, number>;
   readonly #main: Record<string, (...a: number[]) => unknown>;
@@ -111,8 +111,8 @@ export class ThreadPool {
     this.#main = main;
     this.#onDegrade = onDegrade;
     this.#words = workers.map((_, i) => new Int32Array(control, i * SLOT.bytes, SLOT.bytes / 4));
-    this.#args = workers.map((_, i) =>
-      new Float64Array(control, i * SLOT.bytes + SLOT.argsByte, SLOT.maxArgs)
+    this.#programs = workers.map((_, i) =>
+      new Float64Array(control, i * SLOT.bytes + SLOT.programByte, SLOT.programWords)
     );
     this.#errors = workers.map((_, i) =>
       new Uint8Array(control, i * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes)
@@ -182,21 +182,38 @@ export class ThreadPool {
    * done. Calls must write disjoint bytes. Throws `ThreadError` if a worker's call failed.
    */
   run(calls: KernelCall[]): void {
+    this.runPrograms(calls.map((c) => [c]));
+  }
+
+  /**
+   * Runs program 0 (a list of calls, in order) on this thread and program i on worker i.
+   * A worker's program must fit its slot (`programFits`).
+   */
+  runPrograms(programs: KernelCall[][]): void {
     if (this.#disposed) throw new ThreadError("This thread pool was disposed");
-    if (calls.length > this.#size) {
-      throw new InvalidArgumentError(`${calls.length} calls for a pool of ${this.#size} threads`);
+    if (programs.length > this.#size) {
+      throw new InvalidArgumentError(
+        `${programs.length} programs for a pool of ${this.#size} threads`,
+      );
     }
-    for (let i = 1; i < calls.length; i++) this.#post(i - 1, calls[i]);
+    for (let i = 1; i < programs.length; i++) this.#post(i - 1, programs[i]);
     let failure: string | undefined;
     try {
-      this.#callHere(calls[0]);
+      for (const call of programs[0]) this.#callHere(call);
     } finally {
-      for (let i = 1; i < calls.length; i++) {
-        const why = this.#finish(i - 1, calls[i]);
+      for (let i = 1; i < programs.length; i++) {
+        const why = this.#finish(i - 1, programs[i]);
         failure ??= why;
       }
     }
     if (failure) throw new ThreadError(failure);
+  }
+
+  /** Whether a program fits one worker's slot. */
+  static programFits(program: KernelCall[]): boolean {
+    let words = 0;
+    for (const c of program) words += 2 + c.args.length;
+    return words <= SLOT.programWords;
   }
 
   /** Stops every worker. The pool cannot run afterwards. */
@@ -216,22 +233,28 @@ export class ThreadPool {
     fn(...call.args);
   }
 
-  #post(slot: number, call: KernelCall): void {
-    const index = this.#index.get(call.fn);
-    if (index === undefined) throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-    if (call.args.length > SLOT.maxArgs) {
-      throw new InvalidArgumentError(`Kernel "${call.fn}" has more than ${SLOT.maxArgs} arguments`);
-    }
+  #post(slot: number, program: KernelCall[]): void {
     const words = this.#words[slot];
-    words[SLOT.fn] = index;
-    words[SLOT.argCount] = call.args.length;
-    this.#args[slot].set(call.args);
+    const out = this.#programs[slot];
+    let p = 0;
+    for (const call of program) {
+      const index = this.#index.get(call.fn);
+      if (index === undefined) throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+      if (p + 2 + call.args.length > out.length) {
+        throw new InvalidArgumentError(`A program of ${program.length} calls does not fit a slot`);
+      }
+      out[p] = index;
+      out[p + 1] = call.args.length;
+      out.set(call.args, p + 2);
+      p += 2 + call.args.length;
+    }
+    words[SLOT.callCount] = program.length;
     Atomics.store(words, SLOT.state, SLOT.POSTED);
     Atomics.notify(words, SLOT.state);
   }
 
-  /** Waits for a worker's call; returns an error text if it failed. */
-  #finish(slot: number, call: KernelCall): string | undefined {
+  /** Waits for a worker's program; returns an error text if it failed. */
+  #finish(slot: number, program: KernelCall[]): string | undefined {
     const words = this.#words[slot];
     const t0 = performance.now();
     for (;;) {
@@ -248,7 +271,8 @@ export class ThreadPool {
         const bytes = this.#errors[slot].slice();
         const end = bytes.indexOf(0);
         const text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-        return `Kernel "${call.fn}" failed on worker ${slot + 1}: ${text}`;
+        const fns = [...new Set(program.map((c) => c.fn))].join(", ");
+        return `A kernel (${fns}) failed on worker thread ${slot + 1}: ${text}`;
       }
       const waited = performance.now() - t0;
       if (state === SLOT.POSTED && waited > PICKUP_TIMEOUT_MS) {
@@ -256,7 +280,7 @@ export class ThreadPool {
           Atomics.compareExchange(words, SLOT.state, SLOT.POSTED, SLOT.IDLE) === SLOT.POSTED
         ) {
           this.#degrade(`worker ${slot + 1} stopped answering`);
-          this.#callHere(call);
+          for (const call of program) this.#callHere(call);
           return undefined;
         }
         continue;

