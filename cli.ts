@@ -46,6 +46,8 @@ Commands:
 
 Options:
   --kernels <build>    scalar | simd | relaxed | auto (default auto)
+  --threads <n|auto>   worker threads for run, info <model> and upscale (default 1); needs
+                       SharedArrayBuffer; the thread state and the reason are printed
   -h, --help           Show this help
   -v, --version        Show the version
 `;
@@ -60,6 +62,7 @@ function parse(args: string[]) {
       strict: true,
       options: {
         kernels: { type: "string", default: "auto" },
+        threads: { type: "string", default: "1" },
         quick: { type: "boolean", default: false },
         input: { type: "string", multiple: true, default: [] },
         output: { type: "string" },
@@ -96,6 +99,15 @@ function kernelsOption(value: string): KernelVariant | "auto" {
   return value as KernelVariant | "auto";
 }
 
+function threadsOption(value: string): number | "auto" {
+  if (value === "auto") return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`Invalid --threads value "${value}": use a whole number or auto`);
+  }
+  return n;
+}
+
 async function info(kernels: KernelVariant | "auto"): Promise<void> {
   const q = await init({ kernels });
   const i = q.info;
@@ -104,7 +116,7 @@ async function info(kernels: KernelVariant | "auto"): Promise<void> {
   console.log(
     `host: simd ${i.features.simd ? "yes" : "no"}, relaxed simd ${
       i.features.relaxedSimd ? "yes" : "no"
-    }, shared memory ${i.features.threads ? "yes" : "no"}`,
+    }, threads ${i.features.threads ? "yes" : `no (${i.features.threadsMissing})`}`,
   );
   q.dispose();
 }
@@ -135,10 +147,15 @@ function fmtBytes(n: number): string {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
-async function modelInfo(path: string, kernels: KernelVariant | "auto"): Promise<void> {
-  const model = await loadModel(path, { kernels });
+async function modelInfo(
+  path: string,
+  kernels: KernelVariant | "auto",
+  threads: number | "auto",
+): Promise<void> {
+  const model = await loadModel(path, { kernels, threads });
   const s = model.summary();
   console.log(`\nmodel: ${path}`);
+  console.log(`  threads: ${s.threads.count} (${s.threads.reason})`);
   for (const i of model.inputs) console.log(`  input  ${i.name}: ${i.type} [${i.dims.join(", ")}]`);
   for (const o of model.outputs) {
     console.log(`  output ${o.name}: ${o.type} [${o.dims.join(", ")}]`);
@@ -180,10 +197,19 @@ function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
 async function runModel(
   path: string,
   kernels: KernelVariant | "auto",
-  opts: { input?: string[]; output?: string; runs?: string; profile?: boolean },
+  opts: {
+    input?: string[];
+    output?: string;
+    runs?: string;
+    profile?: boolean;
+    threads?: string;
+  },
 ): Promise<void> {
   const t0 = performance.now();
-  const model = await loadModel(path, { kernels });
+  const threads = threadsOption(opts.threads ?? "1");
+  const model = await loadModel(path, { kernels, threads });
+  const state = model.summary().threads;
+  console.error(`threads: ${state.count} (${state.reason})`);
   const tLoad = performance.now() - t0;
   const feeds = feedsFor(model, opts.input ?? []);
   const runs = Math.max(1, Number(opts.runs ?? 1) | 0);
@@ -393,7 +419,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "info":
       await info(kernels);
-      if (rest[0]) await modelInfo(rest[0], kernels);
+      if (rest[0]) await modelInfo(rest[0], kernels, threadsOption(values.threads!));
       return 0;
     case "run":
       if (!rest[0]) throw new UsageError("run needs a model file");
@@ -417,6 +443,7 @@ async function main(argv: string[]): Promise<number> {
         scale: Number(values.scale) as 2 | 3 | 4,
         tile: Number(values.tile),
         kernels,
+        threads: threadsOption(values.threads!),
       });
       return 0;
     }

@@ -34,6 +34,8 @@ export interface UpscaleOptions {
   onProgress?: (done: number, total: number) => void;
   /** Kernel build. */
   kernels?: KernelVariant | "auto";
+  /** Worker threads: 1 (default), a count or "auto" (see `LoadModelOptions.threads`). */
+  threads?: number | "auto";
   /** Where named models are installed (default ".cache/models" under the working directory). */
   cacheDir?: string;
 }
@@ -171,7 +173,10 @@ export class Upscaler {
 
 /** Loads the SR model an options object names. */
 export async function loadUpscaler(options: UpscaleOptions = {}): Promise<Upscaler> {
-  return new Upscaler(await loadModel(await srModelPath(options), { kernels: options.kernels }));
+  return new Upscaler(await loadModel(await srModelPath(options), {
+    kernels: options.kernels,
+    threads: options.threads,
+  }));
 }
 
 /**
