@@ -46,14 +46,23 @@ function canBlockHere(): boolean {
 
 type Listener = (message: unknown) => void;
 
+/**
+ * The host's Web Worker, taken when this module loads: in Deno some npm packages (the
+ * Emscripten glue of onnxruntime-web, for one) later replace `globalThis.Worker` with a Node
+ * `worker_threads` shim that cannot start a worker from source.
+ */
+const HOST_WORKER = (globalThis as { Worker?: typeof Worker }).Worker;
+
 async function spawnWorker(onMessage: Listener, onFailure: (why: string) => void) {
   const g = globalThis as {
     Worker?: typeof Worker;
+    Deno?: unknown;
     process?: { versions?: { node?: string } };
   };
-  if (typeof g.Worker === "function") {
+  const WebWorker = g.Deno ? HOST_WORKER : g.Worker ?? HOST_WORKER;
+  if (typeof WebWorker === "function") {
     const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
-    const w = new g.Worker(url, { type: "module" });
+    const w = new WebWorker(url, { type: "module" });
     w.onmessage = (e) => onMessage(e.data);
     w.onerror = (e) => {
       e.preventDefault?.();
@@ -140,19 +149,21 @@ export class ThreadPool {
     const control = new SharedArrayBuffer((threads - 1) * SLOT.bytes);
     const workers: WorkerHandle[] = [];
     const started: Promise<void>[] = [];
+    const settlers: ((why?: string) => void)[] = [];
     try {
       for (let slot = 0; slot < threads - 1; slot++) {
         let settle!: (why?: string) => void;
-        started.push(
-          new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => settle("it did not start in time"), START_TIMEOUT_MS);
-            settle = (why) => {
-              clearTimeout(timer);
-              if (why === undefined) resolve();
-              else reject(new ThreadError(`Worker ${slot + 1} failed to start: ${why}`));
-            };
-          }),
-        );
+        const ready = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => settle("it did not start in time"), START_TIMEOUT_MS);
+          settle = (why) => {
+            clearTimeout(timer);
+            if (why === undefined) resolve();
+            else reject(new ThreadError(`Worker ${slot + 1} failed to start: ${why}`));
+          };
+        });
+        ready.catch(() => {}); // Awaited below; a failure elsewhere must not leave it unhandled.
+        started.push(ready);
+        settlers.push(settle);
         const handle = await spawnWorker(
           (m) => {
             const r = m as { ok: boolean; error?: string };
@@ -165,6 +176,7 @@ export class ThreadPool {
       }
       await Promise.all(started);
     } catch (cause) {
+      for (const settle of settlers) settle("cancelled");
       for (const w of workers) w.terminate();
       if (cause instanceof ThreadError) throw cause;
       throw new ThreadError(`Cannot start worker threads: ${cause}`, { cause });

@@ -77,12 +77,20 @@ async function analyse(model, signal) {
 try {
   const model = await loadModel(new URL("./models/silero_vad_v5.onnx", location.href), {
     kernels: params.get("kernels") ?? "auto",
+    // Threads need a cross-origin isolated page (COOP + COEP headers); without them the
+    // engine runs on one thread and the summary says why.
+    threads: params.has("threads") ? Number(params.get("threads")) : "auto",
   });
   const s = model.summary();
   $("variant").textContent = s.kernels.variant;
   $("reason").textContent = s.kernels.reason;
+  $("threads").textContent = `${s.threads.count} (${s.threads.reason})`;
   const probs = await analyse(model, testSignal(24));
-  $("result").textContent = JSON.stringify({ variant: s.kernels.variant, probs });
+  $("result").textContent = JSON.stringify({
+    variant: s.kernels.variant,
+    threads: s.threads,
+    probs,
+  });
   $("result").dataset.ready = "1";
   $("file").addEventListener("change", async (e) => {
     try {

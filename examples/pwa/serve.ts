@@ -1,12 +1,25 @@
 /**
  * Serves the PWA on 127.0.0.1: the page, the engine bundle (built into dist/ first) and the
- * silero VAD model from its npm package. `deno task serve:pwa [port]`.
+ * silero VAD model from its npm package. `deno task serve:pwa [port] [--no-isolation]`.
+ *
+ * By default every response carries the cross-origin isolation headers (COOP + COEP) that
+ * browsers require for SharedArrayBuffer, so the engine can use worker threads;
+ * `--no-isolation` leaves them out to show the one-thread fallback and its explanation.
  */
 import { buildBundle } from "../../bundle/build.ts";
 import { realModel } from "../../tests/_models.ts";
 
 /** Builds the bundle into `dir`/dist and returns a request handler for the PWA. */
-export async function pwaHandler(dir: string): Promise<(req: Request) => Promise<Response>> {
+export async function pwaHandler(
+  dir: string,
+  options: { isolated?: boolean } = {},
+): Promise<(req: Request) => Promise<Response>> {
+  const isolation: Record<string, string> = options.isolated
+    ? {
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    }
+    : {};
   const { files } = await buildBundle(`${dir}/dist`);
   const model = await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx");
   const page = new URL("./", import.meta.url);
@@ -33,14 +46,18 @@ export async function pwaHandler(dir: string): Promise<(req: Request) => Promise
     if (path === "" || path.endsWith("/")) path += "index.html";
     if (path.includes("..")) return new Response("forbidden", { status: 403 });
     const type = types[path.split(".").pop()!] ?? "application/octet-stream";
-    if (path === "files.json") return Response.json(list.map((f) => new URL(f, req.url).href));
+    if (path === "files.json") {
+      return Response.json(list.map((f) => new URL(f, req.url).href), { headers: isolation });
+    }
     const file = path === "models/silero_vad_v5.onnx"
       ? model
       : path.startsWith("dist/")
       ? `${dir}/${path}`
       : new URL(path, page).pathname;
     try {
-      return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
+      return new Response(await Deno.readFile(file), {
+        headers: { "content-type": type, ...isolation },
+      });
     } catch {
       return new Response("not found", { status: 404 });
     }
@@ -49,8 +66,12 @@ export async function pwaHandler(dir: string): Promise<(req: Request) => Promise
 
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
-  const handler = await pwaHandler(dir);
-  const port = Number(Deno.args[0] ?? 8080);
+  const isolated = !Deno.args.includes("--no-isolation");
+  const handler = await pwaHandler(dir, { isolated });
+  const port = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 8080);
   Deno.serve({ hostname: "127.0.0.1", port }, handler);
-  console.log(`PWA at http://127.0.0.1:${port}/ (engine bundle in ${dir})`);
+  console.log(
+    `PWA at http://127.0.0.1:${port}/ (engine bundle in ${dir}; ` +
+      `${isolated ? "cross-origin isolated: threads available" : "not isolated: one thread"})`,
+  );
 }

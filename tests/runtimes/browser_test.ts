@@ -40,12 +40,16 @@ function signal(chunks: number): Float32Array {
   return x;
 }
 
-Deno.test("the PWA runs the model in Chromium, matches Deno, and works offline", async () => {
+Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and uses threads when isolated", async () => {
   await ensureChromium();
   const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     await pwaHandler(dir),
+  );
+  const isolatedServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    await pwaHandler(dir, { isolated: true }),
   );
   const profile = await Deno.makeTempDir({ prefix: "quartet-chromium-" });
   const context = await chromium.launchPersistentContext(profile, {
@@ -109,9 +113,20 @@ Deno.test("the PWA runs the model in Chromium, matches Deno, and works offline",
     const scalar = await result();
     deepStrictEqual(scalar.variant, "scalar");
     ok((await page.textContent("#variant")) === "scalar");
+    // Without cross-origin isolation "auto" stays on one thread and says why.
+    deepStrictEqual(online.threads.count, 1);
+    ok(/cross-origin isolated/.test(online.threads.reason), online.threads.reason);
+    // Served with COOP + COEP the page gets worker threads and the same numbers.
+    await page.goto(`http://127.0.0.1:${isolatedServer.addr.port}/?threads=2`);
+    const threaded = await result();
+    deepStrictEqual([threaded.threads.count, threaded.threads.reason], [2, "requested"]);
+    for (let c = 0; c < online.probs.length; c++) {
+      ok(Math.abs(threaded.probs[c] - online.probs[c]) < 1e-6, `chunk ${c} on threads`);
+    }
   } finally {
     await context.close();
     await server.shutdown();
+    await isolatedServer.shutdown();
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(profile, { recursive: true });
   }
