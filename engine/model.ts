@@ -12,6 +12,7 @@ import {
   ShapeError,
 } from "./errors.ts";
 import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
+import { checkOptions } from "./options.ts";
 import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
@@ -50,6 +51,8 @@ export interface LoadModelOptions {
    */
   threads?: number | "auto";
 }
+
+const LOAD_MODEL_OPTIONS = ["kernels", "module", "maxMemoryBytes", "fuse", "sparse", "threads"];
 
 /** Options of `Model.run`. */
 export interface RunOptions {
@@ -257,7 +260,8 @@ export class Model {
   /** `run` without the promise, for tight loops (streaming models). */
   runSync(feeds: Record<string, Tensor>, options: RunOptions = {}): Record<string, Tensor> {
     const exec = this.#exec;
-    if (!exec) throw new QuartetError("This model was disposed");
+    if (!exec) throw new QuartetError("This model was disposed: load it again to run it");
+    checkOptions(options, ["profile"], "run()");
     if (typeof feeds !== "object" || feeds === null) {
       throw new InvalidArgumentError("run() takes an object of tensors keyed by input name");
     }
@@ -352,6 +356,7 @@ export async function loadModel(
   source: ModelSource,
   options: LoadModelOptions = {},
 ): Promise<Model> {
+  checkOptions(options, LOAD_MODEL_OPTIONS, "loadModel()");
   let ir: IrModel;
   if ((typeof source === "string" || source instanceof URL) && /\.json$/i.test(String(source))) {
     // A TensorFlow.js layers model (model.json + weight shards beside it).

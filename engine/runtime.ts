@@ -6,6 +6,7 @@
 import { DTypeError, InvalidArgumentError, QuartetError } from "./errors.ts";
 import type { Activation } from "../kernels-as/activations.ts";
 import { ACTIVATIONS } from "../kernels-as/activations.ts";
+import { checkOptions } from "./options.ts";
 import { matmulShape, runMatMul } from "./ops/matmul.ts";
 import { Tensor } from "./tensor.ts";
 import {
@@ -166,5 +167,6 @@ export class Runtime {
  * ```
  */
 export async function init(options: InitOptions = {}): Promise<Runtime> {
+  checkOptions(options, ["kernels", "module", "maxMemoryBytes", "threads"], "init()");
   return new Runtime(await loadKernels(options));
 }

@@ -2,14 +2,16 @@ import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
 import {
   DTypeError,
   InvalidArgumentError,
+  QuartetError,
   ShapeError,
   Tensor,
   UnsupportedOpError,
 } from "../../mod.ts";
 import type { Graph, Model as IrModel, Node } from "../../engine/ir/graph.ts";
-import { loadModel } from "../../engine/model.ts";
+import { loadModel, type LoadModelOptions, type RunOptions } from "../../engine/model.ts";
 import { assertClose } from "../_assert.ts";
 import { Random } from "../_random.ts";
+import { oneNodeModel } from "../_onnx_builder.ts";
 import { gemmReference, transpose2d } from "../reference/gemm.ts";
 
 function node(
@@ -188,4 +190,23 @@ Deno.test("If runs the chosen branch with outer-scope values", async () => {
     ShapeError,
   );
   m.dispose();
+});
+
+Deno.test("unknown options and a run on a disposed model are typed errors that say what to do", async () => {
+  const bytes = oneNodeModel("Relu", [{ name: "x", dims: [2] }], [{ name: "y" }]);
+  await rejects(
+    loadModel(bytes, { thread: 2 } as unknown as LoadModelOptions),
+    (e: unknown) => e instanceof InvalidArgumentError && /"thread".*"threads"/.test(e.message),
+  );
+  const model = await loadModel(bytes);
+  const x = new Tensor("float32", new Float32Array([1, -1]), [2]);
+  throws(
+    () => model.runSync({ x }, { profiel: true } as unknown as RunOptions),
+    (e: unknown) => e instanceof InvalidArgumentError && /"profiel"/.test(e.message),
+  );
+  model.dispose();
+  throws(
+    () => model.runSync({ x }, { profile: true }),
+    (e: unknown) => e instanceof QuartetError && /disposed: load it again/.test(e.message),
+  );
 });

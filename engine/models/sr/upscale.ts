@@ -173,10 +173,12 @@ export class Upscaler {
 
 /** Loads the SR model an options object names. */
 export async function loadUpscaler(options: UpscaleOptions = {}): Promise<Upscaler> {
-  return new Upscaler(await loadModel(await srModelPath(options), {
-    kernels: options.kernels,
-    threads: options.threads,
-  }));
+  return new Upscaler(
+    await loadModel(await srModelPath(options), {
+      kernels: options.kernels,
+      threads: options.threads,
+    }),
+  );
 }
 
 /**
