@@ -8,9 +8,10 @@ import type { Kernels } from "../wasm/kernels.ts";
 
 /**
  * Work per thread below which splitting costs more than it saves: waking a worker and
- * waiting for it takes about 10–30 µs here, about 0.5 MFLOP of GEMM (bench/threads.ts).
+ * waiting for it takes about 10–30 µs here, up to 0.6 MFLOP of GEMM. With 1 MFLOP the silero
+ * VAD chunk measured 0.92× on 2 threads against 1; with 2 MFLOP 0.98–1.06× (bench/threads.ts).
  */
-export const MIN_FLOPS_PER_THREAD = 1_000_000;
+export const MIN_FLOPS_PER_THREAD = 2_000_000;
 
 /** Threads worth using for a call of `flops` floating-point operations (1 without a pool). */
 export function threadsFor(kr: Kernels, flops: number): number {
