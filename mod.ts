@@ -53,7 +53,7 @@ export type {
 } from "./engine/ir/graph.ts";
 export { Tensor } from "./engine/tensor.ts";
 export type { DataTypeMap, DType } from "./engine/tensor.ts";
-export type { KernelChoice, KernelVariant } from "./engine/wasm/kernels.ts";
+export type { KernelChoice, KernelVariant, ThreadInfo } from "./engine/wasm/kernels.ts";
 export type { WasmFeatures } from "./engine/wasm/features.ts";
 export { ACTIVATIONS } from "./kernels-as/activations.ts";
 export type { Activation } from "./kernels-as/activations.ts";
@@ -65,6 +65,7 @@ export {
   OutOfMemoryError,
   QuartetError,
   ShapeError,
+  ThreadError,
   UnsupportedOpError,
 } from "./engine/errors.ts";
 export type { UnsupportedNode } from "./engine/errors.ts";
