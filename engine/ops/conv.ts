@@ -519,12 +519,20 @@ export function runConv(
       () => kr.arena.alloc(colBytes + windowBytes + panelBytes + 64, "conv thread scratch"),
     );
     try {
-      const programs = splitRange(items.length, 1, threads).map(([first, count], t) => {
+      // Partial tiles (pixels not a multiple of 8) go through the kernel module's one static
+      // scratch, so they all run on this thread (program 0); whole tiles are split evenly.
+      const partial = items.filter((it) => it[3] % 8 !== 0);
+      const whole = items.filter((it) => it[3] % 8 === 0);
+      const ranges = splitRange(whole.length, 1, threads);
+      if (ranges.length === 0) ranges.push([0, 0]);
+      const programs = ranges.map(([first, count], t) => {
         const col = scratch[t];
         const padded = col + colBytes;
         const panel = padded + windowBytes;
         const calls: KernelCall[] = [];
-        for (const [i, g, t0, np] of items.slice(first, first + count)) {
+        const mine = whole.slice(first, first + count);
+        if (t === 0) mine.push(...partial);
+        for (const [i, g, t0, np] of mine) {
           const xg = x + (i * c + g * cg) * hw * 4;
           const yg = y + (i * m + g * mg) * ohw * 4;
           if (pointwise) {

@@ -117,12 +117,22 @@ export function gemm(
   const mr = kr.variant === "relaxed" ? 6 : 4;
   const fn = mr === 6 ? "f32_gemm_6x8" : "f32_gemm_4x8";
   if (threads > 1 && Math.ceil(m / mr) >= threads) {
-    kr.pool!.run(
-      splitRange(m, mr, threads).map(([i, len]) => ({
-        fn,
-        args: [len, w.n, w.k, a + i * lda * 4, lda, w.offset, c + i * ldc * 4, ldc, act, p0, p1],
-      })),
-    );
+    // Partial column panels go through the kernel module's one static scratch, so only one
+    // thread may run them: the others get whole panels, this thread the last columns after.
+    const n8 = w.n - (w.n % GEMM_NR);
+    if (n8 > 0) {
+      kr.pool!.run(
+        splitRange(m, mr, threads).map(([i, len]) => ({
+          fn,
+          args: [len, n8, w.k, a + i * lda * 4, lda, w.offset, c + i * ldc * 4, ldc, act, p0, p1],
+        })),
+      );
+    }
+    if (n8 < w.n) {
+      const wt = w.offset + (n8 / GEMM_NR) * panelBytes;
+      if (mr === 6) kr.fn.f32_gemm_6x8(m, w.n - n8, w.k, a, lda, wt, c + n8 * 4, ldc, act, p0, p1);
+      else kr.fn.f32_gemm_4x8(m, w.n - n8, w.k, a, lda, wt, c + n8 * 4, ldc, act, p0, p1);
+    }
   } else if (threads > 1) {
     kr.pool!.run(
       splitRange(w.n, GEMM_NR, threads).map(([j, len]) => ({
@@ -279,25 +289,33 @@ export function gemmNchw(
     );
   } else if (threads > 1 && Math.ceil(w.m / mr) >= threads) {
     // Few pixels: split the output channels by whole weight panels.
+    // Partial pixel tiles use the module's one static scratch: only this thread runs them.
     const panelBytes = (w.k + 1) * mr * 4;
-    kr.pool!.run(
-      splitRange(w.m, mr, threads).map(([i, len]) => ({
-        fn,
-        args: [
-          len,
-          n,
-          w.k,
-          w.offset + (i / mr) * panelBytes,
-          x,
-          ldx,
-          c + i * ldc * 4,
-          ldc,
-          act,
-          p0,
-          p1,
-        ],
-      })),
-    );
+    const n8 = n - (n % 8);
+    if (n8 > 0) {
+      kr.pool!.run(
+        splitRange(w.m, mr, threads).map(([i, len]) => ({
+          fn,
+          args: [
+            len,
+            n8,
+            w.k,
+            w.offset + (i / mr) * panelBytes,
+            x,
+            ldx,
+            c + i * ldc * 4,
+            ldc,
+            act,
+            p0,
+            p1,
+          ],
+        })),
+      );
+    }
+    if (n8 < n) {
+      const run = mr === 6 ? kr.fn.f32_gemm_nchw_6x8 : kr.fn.f32_gemm_nchw_4x8;
+      run(w.m, n - n8, w.k, w.offset, x + n8 * 4, ldx, c + n8 * 4, ldc, act, p0, p1);
+    }
   } else if (mr === 6) {
     kr.fn.f32_gemm_nchw_6x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
   } else kr.fn.f32_gemm_nchw_4x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);

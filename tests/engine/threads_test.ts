@@ -275,3 +275,21 @@ Deno.test("dispose stops the workers; a disposed pool refuses to run", async () 
   deepStrictEqual(kr.pool, null);
   throws(() => pool.run([{ fn: "f32_addact_w4", args: [0, 0, 0, 0, 0, 0, 0, 0, 0] }]), ThreadError);
 });
+
+Deno.test("many split products in a row agree exactly (partial tiles never race)", async () => {
+  const { init } = await import("../../engine/runtime.ts");
+  const one = await init({ threads: 1 });
+  const two = await init({ threads: 2 });
+  try {
+    const rng = new Random(5);
+    for (let it = 0; it < 80; it++) {
+      const [m, k, n] = [rng.int(13, 300), rng.int(150, 400), rng.int(90, 500)];
+      const a = new Tensor("float32", rng.floats(m * k), [m, k]);
+      const b = new Tensor("float32", rng.floats(k * n), [k, n]);
+      deepStrictEqual(two.matmul(a, b).data, one.matmul(a, b).data, `${m}x${k}x${n}`);
+    }
+  } finally {
+    one.dispose();
+    two.dispose();
+  }
+});
