@@ -489,6 +489,36 @@ export function runConv(
   const pointwise = kk === 1 && ay.s === 1 && ax.s === 1 &&
     ay.begin + ay.end + ax.begin + ax.end === 0;
   const tile = tilePixels(k, ohw);
+  const windowBytes = pointwise
+    ? 0
+    : kr.fn.x32_im2col_scratch_size(cg, ay.k, ax.k, ay.s, ax.s, ay.d, ax.d, ax.out, tile);
+  /** x32_im2col's arguments: pixels [t0, t0 + np) of the group input at `xg` into `col`. */
+  const im2colArgs = (
+    xg: number,
+    t0: number,
+    np: number,
+    col: number,
+    padded: number,
+  ): Parameters<KernelExports["x32_im2col"]> => [
+    xg,
+    cg,
+    ay.input,
+    ax.input,
+    ay.k,
+    ax.k,
+    ay.s,
+    ax.s,
+    ay.d,
+    ax.d,
+    ay.begin,
+    ax.begin,
+    ax.out,
+    t0,
+    np,
+    col,
+    np,
+    padded,
+  ];
   const items: TileItem[] = [];
   if (kr.pool && !(pointwise && !residual)) {
     for (let i = 0; i < n; i++) {
@@ -502,37 +532,18 @@ export function runConv(
     // Each thread takes whole tiles (im2col, GEMM and residual with its own scratch), so
     // nothing runs serially between the splits.
     const colBytes = pointwise ? 0 : k * tile * 4;
-    const windowBytes = pointwise ? 0 : kr.fn.x32_im2col_scratch_size(
-      cg,
-      ay.k,
-      ax.k,
-      ay.s,
-      ax.s,
-      ay.d,
-      ax.d,
-      ax.out,
-      tile,
-    );
     const panelBytes = packed[0].format === "c4n" ? kr.fn.f32_spmm_c4n_panel_size(k) : 0;
     const scratch = Array.from(
       { length: threads },
       () => kr.arena.alloc(colBytes + windowBytes + panelBytes + 64, "conv thread scratch"),
     );
     try {
-      // Partial tiles (pixels not a multiple of 8) go through the kernel module's one static
-      // scratch, so they all run on this thread (program 0); whole tiles are split evenly.
-      const partial = items.filter((it) => it[3] % 8 !== 0);
-      const whole = items.filter((it) => it[3] % 8 === 0);
-      const ranges = splitRange(whole.length, 1, threads);
-      if (ranges.length === 0) ranges.push([0, 0]);
-      const programs = ranges.map(([first, count], t) => {
+      const programs = splitRange(items.length, 1, threads).map(([first, count], t) => {
         const col = scratch[t];
         const padded = col + colBytes;
         const panel = padded + windowBytes;
         const calls: KernelCall[] = [];
-        const mine = whole.slice(first, first + count);
-        if (t === 0) mine.push(...partial);
-        for (const [i, g, t0, np] of mine) {
+        for (const [i, g, t0, np] of items.slice(first, first + count)) {
           const xg = x + (i * c + g * cg) * hw * 4;
           const yg = y + (i * m + g * mg) * ohw * 4;
           if (pointwise) {
@@ -540,29 +551,7 @@ export function runConv(
               gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, yg + t0 * 4, ohw, gemmEpi, panel),
             );
           } else {
-            calls.push({
-              fn: "x32_im2col",
-              args: [
-                xg,
-                cg,
-                ay.input,
-                ax.input,
-                ay.k,
-                ax.k,
-                ay.s,
-                ax.s,
-                ay.d,
-                ax.d,
-                ay.begin,
-                ax.begin,
-                ax.out,
-                t0,
-                np,
-                col,
-                np,
-                padded,
-              ],
-            });
+            calls.push({ fn: "x32_im2col", args: im2colArgs(xg, t0, np, col, padded) });
             calls.push(gemmNchwCall(kr, packed[g], col, np, np, yg + t0 * 4, ohw, gemmEpi, panel));
           }
           if (residual) {
@@ -589,10 +578,7 @@ export function runConv(
     return;
   }
   const col = pointwise ? 0 : kr.arena.alloc(k * tile * 4, "im2col tile");
-  const padded = pointwise ? 0 : kr.arena.alloc(
-    kr.fn.x32_im2col_scratch_size(cg, ay.k, ax.k, ay.s, ax.s, ay.d, ax.d, ax.out, tile),
-    "im2col window",
-  );
+  const padded = pointwise ? 0 : kr.arena.alloc(windowBytes, "im2col window");
   try {
     for (let i = 0; i < n; i++) {
       for (let g = 0; g < group; g++) {
@@ -608,26 +594,7 @@ export function runConv(
           if (pointwise) {
             gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, yg + t0 * 4, ohw, gemmEpi);
           } else {
-            kr.fn.x32_im2col(
-              xg,
-              cg,
-              ay.input,
-              ax.input,
-              ay.k,
-              ax.k,
-              ay.s,
-              ax.s,
-              ay.d,
-              ax.d,
-              ay.begin,
-              ax.begin,
-              ax.out,
-              t0,
-              np,
-              col,
-              np,
-              padded,
-            );
+            kr.fn.x32_im2col(...im2colArgs(xg, t0, np, col, padded));
             gemmNchw(kr, packed[g], col, np, np, yg + t0 * 4, ohw, gemmEpi);
           }
           if (rg) kr.fn.f32_addact_w4(mg, np, yg + t0 * 4, ohw, rg + t0 * 4, ohw, act, p0, p1);

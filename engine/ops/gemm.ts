@@ -8,7 +8,7 @@ import { type Activation, activationCode } from "../../kernels-as/activations.ts
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
 import type { KernelCall } from "../threads/pool.ts";
-import { splitRange, threadsFor } from "../threads/split.ts";
+import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 
 /** A fused activation with its parameters (see kernels-as/activations.ts). */
 export interface Epilogue {
@@ -96,64 +96,56 @@ export function gemm(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
+  const threads = threadsFor(kr, 2 * m * w.n * w.k);
+  const call = (rows: number, ai: number, wj: PackedGemmWeights, cij: number) =>
+    gemmCall(kr, m === 1, rows, ai, lda, wj, cij, ldc, epilogue);
+  const mr = kr.variant === "relaxed" ? 6 : 4;
+  if (threads > 1 && m > 1 && Math.ceil(m / mr) >= threads) {
+    runSplit(
+      kr,
+      splitRange(m, mr, threads).map(([i, len]) => call(len, a + i * lda * 4, w, c + i * ldc * 4)),
+    );
+  } else {
+    // A GEMV or few rows: split the columns by whole panels, each thread streaming its own
+    // share of the weights.
+    runSplit(
+      kr,
+      splitRange(w.n, GEMM_NR, threads).map(([j, len]) =>
+        call(m, a, gemmColumns(w, j, len), c + j * 4)
+      ),
+    );
+  }
+}
+
+/** Columns [j, j + n) of packed weights (j a multiple of GEMM_NR): whole panels. */
+function gemmColumns(w: PackedGemmWeights, j: number, n: number): PackedGemmWeights {
+  return { offset: w.offset + (j / GEMM_NR) * (w.k + 1) * GEMM_NR * 4, k: w.k, n };
+}
+
+/**
+ * One unsplit `gemm` as a kernel call: the GEMV when the whole product has one row (`gemv`),
+ * else the GEMM tile kernel, also for a one-row share of a split, so a split changes no sums.
+ */
+function gemmCall(
+  kr: Kernels,
+  gemv: boolean,
+  m: number,
+  a: number,
+  lda: number,
+  w: PackedGemmWeights,
+  c: number,
+  ldc: number,
+  epilogue: Epilogue,
+): KernelCall {
   const act = activationCode(epilogue.activation ?? "none");
   const p0 = epilogue.p0 ?? 0;
   const p1 = epilogue.p1 ?? 0;
-  const threads = threadsFor(kr, 2 * m * w.n * w.k);
-  const panelBytes = (w.k + 1) * GEMM_NR * 4;
-  if (m === 1) {
-    if (threads > 1) {
-      // Split the columns by whole panels: each thread streams its own share of the weights.
-      kr.pool!.run(
-        splitRange(w.n, GEMM_NR, threads).map(([j, len]) => ({
-          fn: "f32_gemv_1x8",
-          args: [len, w.k, a, w.offset + (j / GEMM_NR) * panelBytes, c + j * 4, act, p0, p1],
-        })),
-      );
-    } else kr.fn.f32_gemv_1x8(w.n, w.k, a, w.offset, c, act, p0, p1);
-    return;
-  }
+  if (gemv) return { fn: "f32_gemv_1x8", args: [w.n, w.k, a, w.offset, c, act, p0, p1] };
   // Without FMA, mul + add needs a temporary per step: 6x8 would spill, 4x8 does not.
-  const mr = kr.variant === "relaxed" ? 6 : 4;
-  const fn = mr === 6 ? "f32_gemm_6x8" : "f32_gemm_4x8";
-  if (threads > 1 && Math.ceil(m / mr) >= threads) {
-    // Partial column panels go through the kernel module's one static scratch, so only one
-    // thread may run them: the others get whole panels, this thread the last columns after.
-    const n8 = w.n - (w.n % GEMM_NR);
-    if (n8 > 0) {
-      kr.pool!.run(
-        splitRange(m, mr, threads).map(([i, len]) => ({
-          fn,
-          args: [len, n8, w.k, a + i * lda * 4, lda, w.offset, c + i * ldc * 4, ldc, act, p0, p1],
-        })),
-      );
-    }
-    if (n8 < w.n) {
-      const wt = w.offset + (n8 / GEMM_NR) * panelBytes;
-      if (mr === 6) kr.fn.f32_gemm_6x8(m, w.n - n8, w.k, a, lda, wt, c + n8 * 4, ldc, act, p0, p1);
-      else kr.fn.f32_gemm_4x8(m, w.n - n8, w.k, a, lda, wt, c + n8 * 4, ldc, act, p0, p1);
-    }
-  } else if (threads > 1) {
-    kr.pool!.run(
-      splitRange(w.n, GEMM_NR, threads).map(([j, len]) => ({
-        fn,
-        args: [
-          m,
-          len,
-          w.k,
-          a,
-          lda,
-          w.offset + (j / GEMM_NR) * panelBytes,
-          c + j * 4,
-          ldc,
-          act,
-          p0,
-          p1,
-        ],
-      })),
-    );
-  } else if (mr === 6) kr.fn.f32_gemm_6x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
-  else kr.fn.f32_gemm_4x8(m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1);
+  return {
+    fn: kr.variant === "relaxed" ? "f32_gemm_6x8" : "f32_gemm_4x8",
+    args: [m, w.n, w.k, a, lda, w.offset, c, ldc, act, p0, p1],
+  };
 }
 
 /**
@@ -238,9 +230,8 @@ export function gemmNchw(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
-  const act = activationCode(epilogue.activation ?? "none");
-  const p0 = epilogue.p0 ?? 0;
-  const p1 = epilogue.p1 ?? 0;
+  const call = (wi: PackedNchwWeights, xj: number, nj: number, cij: number, panel = 0) =>
+    gemmNchwCall(kr, wi, xj, ldx, nj, cij, ldc, epilogue, panel);
   if (w.format === "c4n") {
     const flops = 2 * w.m * n * w.survivors! * C4N_SPMM_COST;
     // The kernel works on 32-pixel column panels, one scratch panel per thread.
@@ -248,83 +239,39 @@ export function gemmNchw(
     const panelBytes = kr.fn.f32_spmm_c4n_panel_size(w.k);
     const panels = parts.map(() => kr.arena.alloc(panelBytes, "C4n column panel"));
     try {
-      const calls = parts.map(([j, len], t) => ({
-        fn: "f32_spmm_c4n_1x32",
-        args: [
-          w.m,
-          len,
-          w.k,
-          w.survivors!,
-          w.offset,
-          x + j * 4,
-          ldx,
-          w.bias ?? 0,
-          c + j * 4,
-          ldc,
-          act,
-          p0,
-          p1,
-          panels[t],
-        ],
-      }));
-      if (calls.length > 1) kr.pool!.run(calls);
-      else {kr.fn.f32_spmm_c4n_1x32(
-          ...(calls[0].args as Parameters<typeof kr.fn.f32_spmm_c4n_1x32>),
-        );}
+      runSplit(kr, parts.map(([j, len], t) => call(w, x + j * 4, len, c + j * 4, panels[t])));
     } finally {
       for (const p of panels) kr.arena.free(p);
     }
     return;
   }
-  const mr = gemmNchwRows(kr);
-  const fn = mr === 6 ? "f32_gemm_nchw_6x8" : "f32_gemm_nchw_4x8";
   const threads = threadsFor(kr, 2 * w.m * n * w.k);
-  if (threads > 1 && Math.ceil(n / 8) >= 2 * threads) {
-    // Pixels split in whole 8-column tiles.
-    kr.pool!.run(
-      splitRange(n, 8, threads).map(([j, len]) => ({
-        fn,
-        args: [w.m, len, w.k, w.offset, x + j * 4, ldx, c + j * 4, ldc, act, p0, p1],
-      })),
-    );
-  } else if (threads > 1 && Math.ceil(w.m / mr) >= threads) {
+  const mr = gemmNchwRows(kr);
+  const byPixels = Math.ceil(n / 8) >= 2 * threads;
+  if (threads > 1 && !byPixels && Math.ceil(w.m / mr) >= threads) {
     // Few pixels: split the output channels by whole weight panels.
-    // Partial pixel tiles use the module's one static scratch: only this thread runs them.
     const panelBytes = (w.k + 1) * mr * 4;
-    const n8 = n - (n % 8);
-    if (n8 > 0) {
-      kr.pool!.run(
-        splitRange(w.m, mr, threads).map(([i, len]) => ({
-          fn,
-          args: [
-            len,
-            n8,
-            w.k,
-            w.offset + (i / mr) * panelBytes,
-            x,
-            ldx,
-            c + i * ldc * 4,
-            ldc,
-            act,
-            p0,
-            p1,
-          ],
-        })),
-      );
-    }
-    if (n8 < n) {
-      const run = mr === 6 ? kr.fn.f32_gemm_nchw_6x8 : kr.fn.f32_gemm_nchw_4x8;
-      run(w.m, n - n8, w.k, w.offset, x + n8 * 4, ldx, c + n8 * 4, ldc, act, p0, p1);
-    }
-  } else if (mr === 6) {
-    kr.fn.f32_gemm_nchw_6x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
-  } else kr.fn.f32_gemm_nchw_4x8(w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1);
+    runSplit(
+      kr,
+      splitRange(w.m, mr, threads).map(([i, len]) =>
+        call({ ...w, m: len, offset: w.offset + (i / mr) * panelBytes }, x, n, c + i * ldc * 4)
+      ),
+    );
+  } else {
+    // Pixels split in whole 8-column tiles (or not at all when too few for every thread).
+    runSplit(
+      kr,
+      splitRange(n, 8, byPixels ? threads : 1).map(([j, len]) =>
+        call(w, x + j * 4, len, c + j * 4)
+      ),
+    );
+  }
 }
 
 /**
  * One unsplit `gemmNchw` as a kernel call, for callers that split the work themselves (a
  * convolution hands each thread whole im2col tiles). `panel` is the thread's C4n scratch
- * (`c4nPanelBytes`), unused by dense weights.
+ * (`f32_spmm_c4n_panel_size` bytes), unused by dense weights.
  */
 export function gemmNchwCall(
   kr: Kernels,

@@ -22,6 +22,16 @@ export interface KernelCall {
   args: number[];
 }
 
+/** Runs one kernel call on this thread, looking the function up by name in `fns`. */
+export function callKernel(
+  fns: Record<string, (...args: number[]) => unknown>,
+  call: KernelCall,
+): void {
+  const fn = fns[call.fn];
+  if (typeof fn !== "function") throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+  fn(...call.args);
+}
+
 /** Host-neutral handle on a started worker. */
 interface WorkerHandle {
   post(message: unknown): void;
@@ -130,14 +140,16 @@ export class ThreadPool {
 
   /**
    * Starts `threads - 1` workers on `module` (a build whose memory import is shared) and
-   * `memory`. Throws `ThreadError` when a worker cannot start; no worker is left running.
-   * `onDegrade` is called if the pool later drops to one thread.
+   * `memory`; worker i parks partial tiles at byte offset `tailScratch[i]` (its own
+   * `kernel_set_tail_scratch`). Throws `ThreadError` when a worker cannot start; no worker is
+   * left running. `onDegrade` is called if the pool later drops to one thread.
    */
   static async start(
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
     threads: number,
     main: Record<string, (...a: number[]) => unknown>,
+    tailScratch: number[],
     onDegrade: (why: string) => void = () => {},
   ): Promise<ThreadPool> {
     if (!Number.isInteger(threads) || threads < 2) {
@@ -172,7 +184,7 @@ export class ThreadPool {
           (why) => settle(why),
         );
         workers.push(handle);
-        handle.post({ module, memory, control, slot, names });
+        handle.post({ module, memory, control, slot, names, tailScratch: tailScratch[slot] });
       }
       await Promise.all(started);
     } catch (cause) {
@@ -240,9 +252,7 @@ export class ThreadPool {
   }
 
   #callHere(call: KernelCall): void {
-    const fn = this.#main[call.fn];
-    if (typeof fn !== "function") throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-    fn(...call.args);
+    callKernel(this.#main, call);
   }
 
   #post(slot: number, program: KernelCall[]): void {

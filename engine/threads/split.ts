@@ -5,6 +5,7 @@
  * @module
  */
 import type { Kernels } from "../wasm/kernels.ts";
+import { callKernel, type KernelCall } from "./pool.ts";
 
 /**
  * Work per thread below which splitting costs more than it saves: waking a worker and
@@ -21,7 +22,8 @@ export function threadsFor(kr: Kernels, flops: number): number {
 
 /**
  * Splits [0, total) into at most `parts` ranges of whole granules (the last may be short),
- * as even as the granules allow. Returns [start, length] pairs.
+ * as even as the granules allow. Returns [start, length] pairs; an empty total gives one
+ * empty range, so a caller always has a call to make.
  */
 export function splitRange(total: number, granule: number, parts: number): [number, number][] {
   const units = Math.ceil(total / granule);
@@ -35,5 +37,12 @@ export function splitRange(total: number, granule: number, parts: number): [numb
     if (end > start) out.push([start, end - start]);
     u0 = u1;
   }
+  if (out.length === 0) out.push([0, 0]);
   return out;
+}
+
+/** Runs one call per thread: on the pool when there are several, directly when there is one. */
+export function runSplit(kr: Kernels, calls: KernelCall[]): void {
+  if (calls.length > 1) kr.pool!.run(calls);
+  else callKernel(kr.fn as unknown as Record<string, (...args: number[]) => unknown>, calls[0]);
 }

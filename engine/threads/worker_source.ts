@@ -17,10 +17,11 @@ export const WORKER_SOURCE = `
 "use strict";
 const SLOT = ${JSON.stringify(SLOT)};
 function start(data, post) {
-  const { module, memory, control, slot, names } = data;
+  const { module, memory, control, slot, names, tailScratch } = data;
   let exports;
   try {
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    exports.kernel_set_tail_scratch(tailScratch);
   } catch (e) {
     post({ ok: false, error: String(e) });
     return;

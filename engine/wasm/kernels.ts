@@ -248,6 +248,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
         arena.memory,
         threads.count,
         fn as unknown as Record<string, (...a: number[]) => unknown>,
+        workerTailScratch(fn, threads.count - 1),
         (why) => {
           threads.count = 1;
           threads.reason = `fell back to one thread: ${why}`;
@@ -270,10 +271,22 @@ export function disposeKernels(kr: Kernels): void {
   kr.pool = null;
 }
 
+/**
+ * Each worker's tail scratch (kernels-as/common/tail_scratch.ts): blocks in the unused part
+ * of the static page, above the module's own data and below the arena.
+ */
+function workerTailScratch(fn: KernelExports, workers: number): number[] {
+  const size = fn.kernel_tail_scratch_size();
+  const base = Math.ceil(fn.kernel_heap_base() / 64) * 64;
+  return Array.from({ length: workers }, (_, i) => base + i * size);
+}
+
 function checkStatic(fn: KernelExports): void {
-  if (fn.kernel_heap_base() > STATIC_BYTES) {
+  const workerScratch = (MAX_THREADS - 1) * fn.kernel_tail_scratch_size();
+  if (fn.kernel_heap_base() + 64 + workerScratch > STATIC_BYTES) {
     throw new KernelLoadError(
-      `The kernel module's static data (${fn.kernel_heap_base()} bytes) overlaps the arena`,
+      `The kernel module's static data (${fn.kernel_heap_base()} bytes) and the workers' ` +
+        `scratch (${workerScratch} bytes) overlap the arena`,
     );
   }
 }

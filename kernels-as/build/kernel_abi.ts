@@ -4,6 +4,8 @@
 export interface KernelExports {
   kernel_heap_base(): number;
   kernel_variant(): number;
+  kernel_tail_scratch_size(): number;
+  kernel_set_tail_scratch(p: number): void;
   x8_c4n2_pattern_positions(): number;
   f32_gemv_c4n2_1x4(m: number, k: number, values: number, patterns: number, tails: number, x: number, bias: number, y: number, act: number, p0: number, p1: number): void;
   f32_spmm_c4n_1x32(m: number, n: number, k: number, s: number, w: number, x: number, ldx: number, bias: number, c: number, ldc: number, act: number, p0: number, p1: number, panel: number): void;
@@ -107,6 +109,8 @@ export interface KernelExports {
 export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "kernel_heap_base",
   "kernel_variant",
+  "kernel_tail_scratch_size",
+  "kernel_set_tail_scratch",
   "x8_c4n2_pattern_positions",
   "f32_gemv_c4n2_1x4",
   "f32_spmm_c4n_1x32",

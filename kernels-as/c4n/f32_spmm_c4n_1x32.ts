@@ -6,8 +6,7 @@
 // no gather, and the decode cost is shared by 32 columns (8 independent accumulators).
 import { madd4 } from "../common/simd";
 import { activate1, activate4 } from "../common/activation";
-
-const SCRATCH = memory.data(16, 16);
+import { tailScratch } from "../common/tail_scratch";
 
 @inline function act4(v: v128, act: i32, p0: f32, p1: f32): v128 {
   return act == 0 ? v : activate4(v, act, p0, p1);
@@ -102,8 +101,8 @@ export function f32_spmm_c4n_1x32(
       if (n - j0 >= 4) {
         v128.store(cp, a0);
       } else {
-        v128.store(SCRATCH, a0);
-        memory.copy(cp, SCRATCH, <usize>(n - j0) << 2);
+        v128.store(tailScratch(), a0);
+        memory.copy(cp, tailScratch(), <usize>(n - j0) << 2);
       }
     }
   }

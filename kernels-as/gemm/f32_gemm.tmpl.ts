@@ -86,8 +86,8 @@ ${
 ${
     rows.map((r) =>
       (r === 0 ? "" : `          if (mc > ${r}) {\n`) +
-      vecs.map((v) => `            v128.store(SCRATCH, ${acc(r, v)}, ${v * 16});`).join("\n") +
-      `\n            memory.copy(cp + ${r} * ldc4, SCRATCH, <usize>nc << 2);` +
+      vecs.map((v) => `            v128.store(tailScratch(), ${acc(r, v)}, ${v * 16});`).join("\n") +
+      `\n            memory.copy(cp + ${r} * ldc4, tailScratch(), <usize>nc << 2);` +
       (r === 0 ? "" : "\n          }")
     ).join("\n")
   }
@@ -121,8 +121,7 @@ ${
   const source = `${HEADER}import { madd4 } from "../../common/simd";
 import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
-
-const SCRATCH = memory.data(${nr * 4}, 16);
+import { tailScratch } from "../../common/tail_scratch";
 const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
@@ -206,8 +205,8 @@ ${
 ${
       rows.map((r) =>
         (r === 0 ? "" : `            if (mc > ${r}) {\n`) +
-        vs.map((v) => `              v128.store(SCRATCH, ${acc(r, v)}, ${v * 16});`).join("\n") +
-        `\n              memory.copy(cp + ${r} * ldc4, SCRATCH, <usize>nc << 2);` +
+        vs.map((v) => `              v128.store(tailScratch(), ${acc(r, v)}, ${v * 16});`).join("\n") +
+        `\n              memory.copy(cp + ${r} * ldc4, tailScratch(), <usize>nc << 2);` +
         (r === 0 ? "" : "\n            }")
       ).join("\n")
     }
@@ -253,8 +252,7 @@ ${
   const source = `${HEADER}import { madd4 } from "../../common/simd";
 import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
-
-const SCRATCH = memory.data(${nr * 4}, 16);
+import { tailScratch } from "../../common/tail_scratch";
 const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {

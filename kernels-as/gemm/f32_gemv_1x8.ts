@@ -1,8 +1,7 @@
 // Matrix-vector product for M = 1 (token-by-token decode, batch-1 Linear layers).
 import { madd4 } from "../common/simd";
 import { activate1, activate4 } from "../common/activation";
-
-const SCRATCH = memory.data(32, 16);
+import { tailScratch } from "../common/tail_scratch";
 
 /**
  * c[n] = act(a[k] · W + bias) with W packed by x32_pack_gemm with nr = 8. Memory-bound for
@@ -58,9 +57,10 @@ export function f32_gemv_1x8(
         v128.store(cp, c0);
         v128.store(cp, c1, 16);
       } else {
-        v128.store(SCRATCH, c0);
-        v128.store(SCRATCH, c1, 16);
-        memory.copy(cp, SCRATCH, <usize>(n - j0) << 2);
+        const t = tailScratch();
+        v128.store(t, c0);
+        v128.store(t, c1, 16);
+        memory.copy(cp, t, <usize>(n - j0) << 2);
       }
       wp += panel;
     }

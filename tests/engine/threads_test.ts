@@ -58,6 +58,30 @@ Deno.test("the threaded build is the same module with its memory import made sha
   throws(() => shareMemoryImport(empty, 16), KernelLoadError);
 });
 
+/**
+ * Runs `product` for every case on 1, 2 and 4 threads and returns the outputs per thread
+ * count; checks that on 2 and 4 threads each case really was split.
+ */
+async function onThreads<C>(
+  cases: C[],
+  name: (c: C) => string,
+  product: (kr: Kernels, c: C) => Float32Array,
+): Promise<Float32Array[][]> {
+  const results: Float32Array[][] = [];
+  for (const threads of [1, 2, 4]) {
+    results.push(
+      await withKernels(threads, (kr, split) =>
+        cases.map((c) => {
+          split();
+          const y = product(kr, c);
+          ok(threads === 1 || split(), `${name(c)} was split on ${threads} threads`);
+          return y;
+        })),
+    );
+  }
+  return results;
+}
+
 Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads", async () => {
   const rng = new Random(7);
   // Shapes split by rows, by columns (few rows), GEMV by panels, primes and tails.
@@ -69,18 +93,12 @@ Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads"
     a: rng.floats(m * k),
     w: rng.floats(k * n),
   }));
-  const results: Float32Array[][] = [];
-  for (const threads of [1, 2, 4]) {
-    results.push(
-      await withKernels(threads, (kr) =>
-        cases.map(({ m, k, n, a, w }) => {
-          const pw = packGemmWeights(kr, upload(kr, w), k, n);
-          const c = kr.arena.alloc(m * n * 4);
-          gemm(kr, m, upload(kr, a), k, pw, c, n, { activation: "clamp", p0: 0, p1: 1e30 });
-          return download(kr, c, m * n);
-        })),
-    );
-  }
+  const results = await onThreads(cases, ({ m, k, n }) => `gemm ${m}x${k}x${n}`, (kr, c) => {
+    const pw = packGemmWeights(kr, upload(kr, c.w), c.k, c.n);
+    const out = kr.arena.alloc(c.m * c.n * 4);
+    gemm(kr, c.m, upload(kr, c.a), c.k, pw, out, c.n, { activation: "clamp", p0: 0, p1: 1e30 });
+    return download(kr, out, c.m * c.n);
+  });
   cases.forEach(({ m, k, n, a, w }, i) => {
     const want = gemmReference(a, w, m, k, n, undefined, (x) => Math.max(0, x));
     assertClose(results[0][i], want, { rtol: 1e-4, atol: 1e-4 }, `gemm ${m}x${k}x${n}`);
@@ -88,8 +106,9 @@ Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads"
     deepStrictEqual(results[2][i], results[0][i], `4 threads, gemm ${m}x${k}x${n}`);
   });
 
-  // Channel-major form, dense and C4n-sparse: split by pixels and by output channels.
-  const nchw = [[64, 576, 3136, 0], [96, 600, 40, 0], [48, 256, 1001, 2], [48, 512, 333, 3]];
+  // Channel-major form, dense and C4n-sparse: split by pixels and (12 pixels, a partial
+  // tile on every thread) by output channels.
+  const nchw = [[64, 576, 3136, 0], [192, 1200, 12, 0], [48, 256, 1001, 2], [48, 512, 333, 3]];
   const inputs = nchw.map(([m, k, n, zeros]) => ({
     m,
     k,
@@ -97,18 +116,12 @@ Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads"
     w: zeros ? c4nWeights(rng, m, k, zeros) : rng.floats(m * k),
     x: rng.floats(k * n),
   }));
-  const outs: Float32Array[][] = [];
-  for (const threads of [1, 2, 4]) {
-    outs.push(
-      await withKernels(threads, (kr) =>
-        inputs.map(({ m, k, n, w, x }) => {
-          const pw = packNchwWeights(kr, upload(kr, w), m, k);
-          const c = kr.arena.alloc(m * n * 4);
-          gemmNchw(kr, pw, upload(kr, x), n, n, c, n);
-          return download(kr, c, m * n);
-        })),
-    );
-  }
+  const outs = await onThreads(inputs, ({ m, k, n }) => `nchw ${m}x${k}x${n}`, (kr, c) => {
+    const pw = packNchwWeights(kr, upload(kr, c.w), c.m, c.k);
+    const out = kr.arena.alloc(c.m * c.n * 4);
+    gemmNchw(kr, pw, upload(kr, c.x), c.n, c.n, out, c.n);
+    return download(kr, out, c.m * c.n);
+  });
   inputs.forEach(({ m, k, n, w, x }, i) => {
     // C = W · X  ⇔  Cᵀ = Xᵀ · Wᵀ.
     const want = transpose2d(

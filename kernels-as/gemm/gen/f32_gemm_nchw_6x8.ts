@@ -2,8 +2,7 @@
 import { madd4 } from "../../common/simd";
 import { activate1, activate4 } from "../../common/activation";
 import { CLAMP } from "../../common/gen/activation_codes";
-
-const SCRATCH = memory.data(32, 16);
+import { tailScratch } from "../../common/tail_scratch";
 const CHUNK_BYTES: usize = 256 * 1024;
 
 @inline function epilogue4(x: v128, act: i32, p0: f32, p1: f32): v128 {
@@ -112,33 +111,33 @@ export function f32_gemm_nchw_6x8(
               v128.store(cp + 5 * ldc4, c5_1, 16);
             }
           } else {
-              v128.store(SCRATCH, c0_0, 0);
-              v128.store(SCRATCH, c0_1, 16);
-              memory.copy(cp + 0 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c0_0, 0);
+              v128.store(tailScratch(), c0_1, 16);
+              memory.copy(cp + 0 * ldc4, tailScratch(), <usize>nc << 2);
             if (mc > 1) {
-              v128.store(SCRATCH, c1_0, 0);
-              v128.store(SCRATCH, c1_1, 16);
-              memory.copy(cp + 1 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c1_0, 0);
+              v128.store(tailScratch(), c1_1, 16);
+              memory.copy(cp + 1 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 2) {
-              v128.store(SCRATCH, c2_0, 0);
-              v128.store(SCRATCH, c2_1, 16);
-              memory.copy(cp + 2 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c2_0, 0);
+              v128.store(tailScratch(), c2_1, 16);
+              memory.copy(cp + 2 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 3) {
-              v128.store(SCRATCH, c3_0, 0);
-              v128.store(SCRATCH, c3_1, 16);
-              memory.copy(cp + 3 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c3_0, 0);
+              v128.store(tailScratch(), c3_1, 16);
+              memory.copy(cp + 3 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 4) {
-              v128.store(SCRATCH, c4_0, 0);
-              v128.store(SCRATCH, c4_1, 16);
-              memory.copy(cp + 4 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c4_0, 0);
+              v128.store(tailScratch(), c4_1, 16);
+              memory.copy(cp + 4 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 5) {
-              v128.store(SCRATCH, c5_0, 0);
-              v128.store(SCRATCH, c5_1, 16);
-              memory.copy(cp + 5 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c5_0, 0);
+              v128.store(tailScratch(), c5_1, 16);
+              memory.copy(cp + 5 * ldc4, tailScratch(), <usize>nc << 2);
             }
           }
       }
@@ -196,27 +195,27 @@ export function f32_gemm_nchw_6x8(
               v128.store(cp + 5 * ldc4, c5_0, 0);
             }
           } else {
-              v128.store(SCRATCH, c0_0, 0);
-              memory.copy(cp + 0 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c0_0, 0);
+              memory.copy(cp + 0 * ldc4, tailScratch(), <usize>nc << 2);
             if (mc > 1) {
-              v128.store(SCRATCH, c1_0, 0);
-              memory.copy(cp + 1 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c1_0, 0);
+              memory.copy(cp + 1 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 2) {
-              v128.store(SCRATCH, c2_0, 0);
-              memory.copy(cp + 2 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c2_0, 0);
+              memory.copy(cp + 2 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 3) {
-              v128.store(SCRATCH, c3_0, 0);
-              memory.copy(cp + 3 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c3_0, 0);
+              memory.copy(cp + 3 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 4) {
-              v128.store(SCRATCH, c4_0, 0);
-              memory.copy(cp + 4 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c4_0, 0);
+              memory.copy(cp + 4 * ldc4, tailScratch(), <usize>nc << 2);
             }
             if (mc > 5) {
-              v128.store(SCRATCH, c5_0, 0);
-              memory.copy(cp + 5 * ldc4, SCRATCH, <usize>nc << 2);
+              v128.store(tailScratch(), c5_0, 0);
+              memory.copy(cp + 5 * ldc4, tailScratch(), <usize>nc << 2);
             }
           }
       }
