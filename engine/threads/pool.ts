@@ -211,7 +211,8 @@ export class ThreadPool {
 
   /**
    * Runs program 0 (a list of calls, in order) on this thread and program i on worker i.
-   * A worker's program must fit its slot (`programFits`).
+   * A worker's program must fit its slot (SLOT.programWords words, 2 per call plus its
+   * arguments), or `InvalidArgumentError` is thrown before anything runs.
    */
   runPrograms(programs: KernelCall[][]): void {
     if (this.#disposed) throw new ThreadError("This thread pool was disposed");
@@ -220,6 +221,7 @@ export class ThreadPool {
         `${programs.length} programs for a pool of ${this.#size} threads`,
       );
     }
+    for (let i = 1; i < programs.length; i++) this.#check(programs[i]);
     for (let i = 1; i < programs.length; i++) this.#post(i - 1, programs[i]);
     let failure: string | undefined;
     try {
@@ -231,13 +233,6 @@ export class ThreadPool {
       }
     }
     if (failure) throw new ThreadError(failure);
-  }
-
-  /** Whether a program fits one worker's slot. */
-  static programFits(program: KernelCall[]): boolean {
-    let words = 0;
-    for (const c of program) words += 2 + c.args.length;
-    return words <= SLOT.programWords;
   }
 
   /** Stops every worker. The pool cannot run afterwards. */
@@ -255,17 +250,26 @@ export class ThreadPool {
     callKernel(this.#main, call);
   }
 
+  /** Throws if a worker's program names an unknown kernel or does not fit a slot. */
+  #check(program: KernelCall[]): void {
+    let words = 0;
+    for (const call of program) {
+      if (!this.#index.has(call.fn)) {
+        throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+      }
+      words += 2 + call.args.length;
+    }
+    if (words > SLOT.programWords) {
+      throw new InvalidArgumentError(`A program of ${program.length} calls does not fit a slot`);
+    }
+  }
+
   #post(slot: number, program: KernelCall[]): void {
     const words = this.#words[slot];
     const out = this.#programs[slot];
     let p = 0;
     for (const call of program) {
-      const index = this.#index.get(call.fn);
-      if (index === undefined) throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-      if (p + 2 + call.args.length > out.length) {
-        throw new InvalidArgumentError(`A program of ${program.length} calls does not fit a slot`);
-      }
-      out[p] = index;
+      out[p] = this.#index.get(call.fn)!;
       out[p + 1] = call.args.length;
       out.set(call.args, p + 2);
       p += 2 + call.args.length;

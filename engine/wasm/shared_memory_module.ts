@@ -55,6 +55,16 @@ function leb(n: number): number[] {
   return out;
 }
 
+function concat(parts: ArrayLike<number>[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 function skipLimits(r: Reader): void {
   const flags = r.byte();
   r.u32();
@@ -101,19 +111,12 @@ export function shareMemoryImport(bytes: Uint8Array, maxPages: number): Uint8Arr
           ...newLimits,
           ...bytes.subarray(r.pos, payloadStart + size),
         ];
-        const out = new Uint8Array(bytes.length - size + payload.length + 5);
-        let o = 0;
-        out.set(bytes.subarray(0, sectionStart), o);
-        o += sectionStart;
-        out[o++] = IMPORT_SECTION;
-        const sizeBytes = leb(payload.length);
-        out.set(sizeBytes, o);
-        o += sizeBytes.length;
-        out.set(payload, o);
-        o += payload.length;
-        out.set(bytes.subarray(payloadStart + size), o);
-        o += bytes.length - payloadStart - size;
-        return out.slice(0, o);
+        return concat([
+          bytes.subarray(0, sectionStart),
+          [IMPORT_SECTION, ...leb(payload.length)],
+          payload,
+          bytes.subarray(payloadStart + size),
+        ]);
       } else {
         throw new KernelLoadError(`The kernel module has an import of unknown kind ${kind}`);
       }
