@@ -6,6 +6,8 @@
  * - depthwise (one input channel per group, any channel multiplier): fixed-shape kernels for
  *   3x3 / 5x5 at stride 1 / 2 (`kernels-as/conv/kernels.ts`), a generic kernel otherwise;
  * - pointwise (1x1, stride 1, no padding): the NCHW GEMM straight on the input, no copy;
+ * - pattern-sparse 3x3 (constant weights whose kernels keep ≤ 4 taps, stride 1 or 2): the
+ *   pattern kernel over padded planes (`conv_pattern.ts`), when the cost model predicts a gain;
  * - everything else: im2col of a tile of output pixels into a bounded scratch, then the NCHW
  *   GEMM, tile after tile.
  *
@@ -33,6 +35,13 @@ import {
   packNchwWeights,
   releaseNchwWeights,
 } from "./gemm.ts";
+import {
+  packPatternConv,
+  patternConvApplies,
+  type PatternConvWeights,
+  releasePatternConv,
+  runPatternConv,
+} from "./conv_pattern.ts";
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
@@ -321,7 +330,9 @@ export function tilePixels(k: number, pixels: number): number {
 type DwKernel = KernelExports["f32_dwconv3x3s1_w4"];
 
 interface ConvState {
-  kind: "depthwise" | "gemm";
+  kind: "depthwise" | "gemm" | "pattern";
+  /** Pattern path: the packed sparse weights (with the bias). */
+  pattern?: PatternConvWeights;
   /** GEMM path: packed weights per group (with the bias inside). */
   packed?: PackedNchwWeights[];
   /** Depthwise path: weights [M, kh*kw] and bias [M] (0: none) in the arena. */
@@ -645,6 +656,23 @@ const conv: Op<ConvState> = {
     const wOff = uploadF32(kr, wv, `${node.inputs[1]}`);
     const bOff = bv ? uploadF32(kr, bv, `${node.inputs[2]}`) : 0;
     if (kind === "depthwise") return { kind, weights: wOff, bias: bOff };
+    if (
+      patternConvApplies(
+        w!.dims,
+        group,
+        node.attributes.strides as number[] | undefined,
+        node.attributes.dilations as number[] | undefined,
+      )
+    ) {
+      const name = `${node.inputs[1]} (packed)`;
+      const stride = ((node.attributes.strides as number[] | undefined)?.[0] ?? 1) as 1 | 2;
+      const pattern = packPatternConv(kr, wv, bv, w!.dims[0], w!.dims[1], name, stride);
+      if (pattern) {
+        kr.arena.free(wOff);
+        if (bOff) kr.arena.free(bOff);
+        return { kind: "pattern", pattern };
+      }
+    }
     try {
       const m = w!.dims[0];
       const k = sizeOf(w!.dims.slice(1));
@@ -660,6 +688,18 @@ const conv: Op<ConvState> = {
   run(ctx, node, inputs, outputs, state) {
     const { x, w, b, r } = splitInputs<ArenaTensor>(node, inputs);
     const shape = convShape(node, x!.dims, w!.dims, b?.dims);
+    if (state.pattern) {
+      runPatternConv(
+        ctx.kernels,
+        shape,
+        x!.offset,
+        state.pattern,
+        outputs[0].offset,
+        r?.offset ?? 0,
+        fusedEpilogue(node),
+      );
+      return;
+    }
     runConv(
       ctx.kernels,
       shape,
@@ -673,6 +713,7 @@ const conv: Op<ConvState> = {
   release(ctx, state) {
     const arena = ctx.kernels.arena;
     for (const p of state.packed ?? []) releaseNchwWeights(ctx.kernels, p);
+    if (state.pattern) releasePatternConv(ctx.kernels, state.pattern);
     if (state.weights) arena.free(state.weights);
     if (state.bias) arena.free(state.bias);
   },

@@ -1,11 +1,11 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { loadModel } from "../../engine/model.ts";
 import { Tensor } from "../../engine/tensor.ts";
-import { oneNodeModel } from "../_onnx_builder.ts";
+import { buildModel, oneNodeModel } from "../_onnx_builder.ts";
 import { runOrt } from "../_ort.ts";
 import { assertClose } from "../_assert.ts";
 import { Random } from "../_random.ts";
-import { c4nWeights } from "../reference/sparse.ts";
+import { c4nWeights, patternWeights } from "../reference/sparse.ts";
 
 Deno.test("C4n-pruned convs run sparse, match onnxruntime, and match the dense run", async () => {
   const rng = new Random(12);
@@ -39,6 +39,57 @@ Deno.test("C4n-pruned convs run sparse, match onnxruntime, and match the dense r
     const d = await dense.run({ x });
     ok(dense.summary().kernelChoices.every((c) => c.format === "dense"));
     assertClose(got.y.data as Float32Array, d.y.data as Float32Array, { rtol: 1e-4, atol: 1e-5 });
+    sparse.dispose();
+    dense.dispose();
+  }
+});
+
+Deno.test("pattern-pruned 3x3 convs run sparse, match onnxruntime, and match the dense run", async () => {
+  const rng = new Random(21);
+  // Conv → Relu → Add (residual) so the fused epilogue and residual ride in the pattern kernel.
+  for (const [cin, cout, h, w, s] of [[24, 16, 19, 23, 1], [12, 20, 17, 30, 2], [32, 8, 5, 6, 1]]) {
+    const weights = patternWeights(rng, cout, cin, 8, 0.4);
+    const bias = rng.floats(cout);
+    const oh = Math.floor((h + 2 - 3) / s) + 1;
+    const ow = Math.floor((w + 2 - 3) / s) + 1;
+    const bytes = buildModel({
+      nodes: [
+        {
+          op: "Conv",
+          inputs: ["x", "w", "b"],
+          outputs: ["c"],
+          attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [s, s] },
+        },
+        { op: "Relu", inputs: ["c"], outputs: ["r"] },
+        { op: "Add", inputs: ["r", "skip"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", dims: [2, cin, h, w] }, { name: "skip", dims: [2, cout, oh, ow] }],
+      outputs: [{ name: "y" }],
+      initializers: {
+        w: new Tensor("float32", weights, [cout, cin, 3, 3]),
+        b: new Tensor("float32", bias, [cout]),
+      },
+    });
+    const feeds = {
+      x: new Tensor("float32", rng.floats(2 * cin * h * w), [2, cin, h, w]),
+      skip: new Tensor("float32", rng.floats(2 * cout * oh * ow), [2, cout, oh, ow]),
+    };
+    const want = await runOrt(bytes, feeds);
+    const sparse = await loadModel(bytes);
+    const got = await sparse.run(feeds);
+    const choices = sparse.summary().kernelChoices;
+    deepStrictEqual(choices.map((c) => c.format), ["pattern3x3"], JSON.stringify(choices));
+    const tol = { rtol: 1e-4, atol: 1e-5 };
+    assertClose(got.y.data as Float32Array, want.y.data as Float32Array, tol);
+    const dense = await loadModel(bytes, { sparse: "off" });
+    ok(dense.summary().kernelChoices.every((c) => c.format === "dense"));
+    assertClose(got.y.data as Float32Array, (await dense.run(feeds)).y.data as Float32Array, tol);
+    for (const threads of [2]) {
+      const threaded = await loadModel(bytes, { threads });
+      const t = await threaded.run(feeds);
+      assertClose(t.y.data as Float32Array, got.y.data as Float32Array, { rtol: 0, atol: 0 });
+      threaded.dispose();
+    }
     sparse.dispose();
     dense.dispose();
   }

@@ -16,3 +16,35 @@ export function c4nWeights(rng: Random, m: number, k: number, n: number): Float3
   }
   return w;
 }
+
+/**
+ * m x c x 3 x 3 pattern-sparse weights: a library of `patterns` random 4-tap shapes that
+ * include the centre; each kernel removed with probability `removed`, else one library
+ * shape with random non-zero values; every 7th kept kernel loses one more tap (3 non-zeros).
+ */
+export function patternWeights(
+  rng: Random,
+  m: number,
+  c: number,
+  patterns: number,
+  removed: number,
+): Float32Array {
+  const library: number[][] = [];
+  while (library.length < patterns) {
+    const taps = [4];
+    while (taps.length < 4) {
+      const t = rng.int(0, 8);
+      if (!taps.includes(t)) taps.push(t);
+    }
+    library.push(taps);
+  }
+  const w = new Float32Array(m * c * 9);
+  let kept = 0;
+  for (let k = 0; k < m * c; k++) {
+    if (rng.next() < removed) continue;
+    const taps = library[rng.int(0, patterns - 1)];
+    for (const t of taps) w[k * 9 + t] = rng.uniform(0.1, 1) * (rng.next() < 0.5 ? -1 : 1);
+    if (++kept % 7 === 0) w[k * 9 + taps[rng.int(1, 3)]] = 0;
+  }
+  return w;
+}
