@@ -15,7 +15,7 @@ import { ACTIVATIONS } from "../../kernels-as/activations.ts";
 import { DTypeError, ShapeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { gemm, type PackedGemmWeights, packGemmWeights } from "./gemm.ts";
+import { gemm, type PackedGemmWeights, packGemmWeights, releaseGemmWeights } from "./gemm.ts";
 import { formatDims, nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./op.ts";
 
@@ -345,6 +345,7 @@ function packAll(
         ld: I,
         bias: wb,
         name: `${name} W (packed)`,
+        sparse: true,
       });
       const entry: PackedDirection = { w: pw, r: [] };
       out.push(entry);
@@ -373,7 +374,7 @@ function packAll(
 
 function freePacked(kr: Kernels, packed: PackedDirection[]): void {
   for (const p of packed) {
-    kr.arena.free(p.w.offset);
+    releaseGemmWeights(kr, p.w);
     for (const off of p.r) kr.arena.free(off);
   }
 }

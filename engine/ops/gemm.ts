@@ -7,6 +7,15 @@
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
+import {
+  BLOCK_SPARSE_BC,
+  BLOCK_SPARSE_BR,
+  type BlockSparseWeights,
+  detectBlockSparse,
+  packBlockSparse,
+  releaseBlockSparse,
+  uploadBlockSparse,
+} from "../weights/block_sparse.ts";
 import type { KernelCall } from "../threads/pool.ts";
 import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 
@@ -40,6 +49,11 @@ export interface PackedGemmWeights {
   k: number;
   /** Output columns. */
   n: number;
+  /**
+   * Block-sparse copy of Wᵀ (n x k) with its bias (n floats or 0), for products of at most
+   * `BLOCK_GEMV_MAX_ROWS` rows; the dense panels serve the rest.
+   */
+  block?: BlockSparseWeights & { bias: number; stored: number };
 }
 
 /** Weights packed for `gemmNchw`: W is m x k, dense panels or C4n survivors. */
@@ -67,6 +81,78 @@ export interface PackGemmOptions {
   bias?: number;
   /** Name for the allocation (used in error messages). */
   name?: string;
+  /**
+   * Constant weights prepared once: also pack them block-sparse when the cost model predicts
+   * a faster GEMV (and `kr.sparse` allows it); the choice is logged in `kr.choices`.
+   */
+  sparse?: boolean;
+}
+
+/**
+ * Measured time of `f32_gemv_block_16` per stored value relative to the dense GEMV per weight
+ * (bench/block_sparse.ts: 2.8x at 1024x1024 storing 25 %): a layer's GEMV goes block-sparse
+ * when stored fraction × this < 1.
+ */
+export const BLOCK_GEMV_COST = 1.45;
+/** Products with at most this many rows use the block-sparse GEMV (one call per row). */
+export const BLOCK_GEMV_MAX_ROWS = 4;
+
+/** Block-sparse Wᵀ for the GEMV when it predicts a gain; logs the choice. */
+function packBlockGemv(
+  kr: Kernels,
+  w: number,
+  k: number,
+  n: number,
+  transposed: boolean,
+  ld: number,
+  bias: number,
+  name: string,
+): PackedGemmWeights["block"] {
+  const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
+  // Cheap first look: too few zeros for any gain.
+  let zeros = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      if ((transposed ? stored[i * ld + j] : stored[j * ld + i]) === 0) zeros++;
+    }
+  }
+  if (zeros === 0 || (1 - zeros / (n * k)) * BLOCK_GEMV_COST >= 1) return undefined;
+  const wt = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      wt[i * k + j] = transposed ? stored[i * ld + j] : stored[j * ld + i];
+    }
+  }
+  const stats = detectBlockSparse(wt, n, k);
+  const predicted = stats.storedFraction * BLOCK_GEMV_COST;
+  const what = `${(stats.nonzeroFraction * 100).toFixed(0)} % non-zero; blocks of ` +
+    `${BLOCK_SPARSE_BR}x${BLOCK_SPARSE_BC} keep ${(stats.storedFraction * 100).toFixed(0)} %`;
+  if (predicted >= 1) {
+    kr.choices.push({ name, format: "dense", reason: `${what}: the cost model predicts no gain` });
+    return undefined;
+  }
+  const block = uploadBlockSparse(kr, packBlockSparse(wt, n, k), name);
+  let b = 0;
+  if (bias) {
+    b = kr.arena.alloc(n * 4, `${name} bias`);
+    kr.arena.f32(b, n).set(kr.arena.f32(bias, n));
+  }
+  kr.choices.push({
+    name,
+    format: `block:${BLOCK_SPARSE_BR}x${BLOCK_SPARSE_BC}`,
+    reason: `${what}; predicted ${(predicted * 100).toFixed(0)} % of the dense GEMV time ` +
+      `(products of up to ${BLOCK_GEMV_MAX_ROWS} rows)`,
+  });
+  return { ...block, bias: b, stored: stats.storedFraction };
+}
+
+/** Frees packed GEMM weights (and their block-sparse copy). */
+export function releaseGemmWeights(kr: Kernels, w: PackedGemmWeights): void {
+  kr.arena.free(w.offset);
+  if (w.block) {
+    releaseBlockSparse(kr, w.block);
+    if (w.block.bias) kr.arena.free(w.block.bias);
+  }
 }
 
 /** Packs W (k x n, at byte offset `w`) into a new arena block. */
@@ -82,7 +168,11 @@ export function packGemmWeights(
   const bytes = kr.fn.x32_pack_gemm_size(k, n, GEMM_NR);
   const offset = kr.arena.alloc(bytes, options.name ?? "packed weights");
   kr.fn.x32_pack_gemm(k, n, GEMM_NR, w, ld, transposed ? 1 : 0, options.bias ?? 0, offset);
-  return { offset, k, n };
+  const name = options.name ?? "packed weights";
+  const block = options.sparse && kr.sparse !== "off" && k > 0 && n > 0
+    ? packBlockGemv(kr, w, k, n, transposed, ld, options.bias ?? 0, name)
+    : undefined;
+  return block ? { offset, k, n, block } : { offset, k, n };
 }
 
 /** C[m,n] = act(A[m,k] · W + bias), A and C row-major at byte offsets with row strides. */
@@ -96,6 +186,39 @@ export function gemm(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
+  if (w.block && m <= BLOCK_GEMV_MAX_ROWS) {
+    const b = w.block;
+    const act = activationCode(epilogue.activation ?? "none");
+    const parts = splitRange(
+      b.bands,
+      1,
+      threadsFor(kr, 2 * m * w.n * w.k * b.stored * BLOCK_GEMV_COST),
+    );
+    for (let i = 0; i < m; i++) {
+      runSplit(
+        kr,
+        parts.map(([band, count]) => ({
+          fn: "f32_gemv_block_16",
+          args: [
+            b.m,
+            band,
+            count,
+            b.bandBlocks,
+            b.blocks,
+            b.cols,
+            b.values,
+            a + i * lda * 4,
+            b.bias,
+            c + i * ldc * 4,
+            act,
+            epilogue.p0 ?? 0,
+            epilogue.p1 ?? 0,
+          ],
+        })),
+      );
+    }
+    return;
+  }
   const threads = threadsFor(kr, 2 * m * w.n * w.k);
   const call = (rows: number, ai: number, wj: PackedGemmWeights, cij: number) =>
     gemmCall(kr, m === 1, rows, ai, lda, wj, cij, ldc, epilogue);

@@ -9,7 +9,13 @@ import { DTypeError, ShapeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { type Epilogue, gemm, type PackedGemmWeights, packGemmWeights } from "./gemm.ts";
+import {
+  type Epilogue,
+  gemm,
+  type PackedGemmWeights,
+  packGemmWeights,
+  releaseGemmWeights,
+} from "./gemm.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
 function where(node: Node): string {
@@ -114,7 +120,7 @@ function packConstant(kr: Kernels, b: InputInfo, k: number, n: number, name: str
   try {
     for (let i = 0; i < count; i++) {
       kr.arena.f32(raw, k * n).set(data.subarray(i * k * n, (i + 1) * k * n));
-      packed.push(packGemmWeights(kr, raw, k, n, { name }));
+      packed.push(packGemmWeights(kr, raw, k, n, { name, sparse: true }));
     }
   } finally {
     kr.arena.free(raw);
@@ -195,7 +201,7 @@ const matMul: Op<MatMulState> = {
     );
   },
   release(ctx, state) {
-    for (const p of state.packed ?? []) ctx.kernels.arena.free(p.offset);
+    for (const p of state.packed ?? []) releaseGemmWeights(ctx.kernels, p);
   },
 };
 
@@ -268,6 +274,7 @@ const gemmOp: Op<GemmState> = {
         transposed: transB === 1,
         bias,
         name: `${node.inputs[1]} (packed)`,
+        sparse: true,
       });
       return { packed, biasFolded: !!rowBias };
     } finally {
@@ -324,7 +331,7 @@ const gemmOp: Op<GemmState> = {
     }
   },
   release(ctx, state) {
-    if (state.packed) ctx.kernels.arena.free(state.packed.offset);
+    if (state.packed) releaseGemmWeights(ctx.kernels, state.packed);
   },
 };
 

@@ -25,12 +25,12 @@ import { CLAMP } from "../common/gen/activation_codes";
   return activate4(x, act, p0, p1);
 }
 
-@inline function finish(a: v128, yo: usize, ro: usize, residual: usize, act: i32, p0: f32, p1: f32): void {
+function finish(a: v128, yo: usize, ro: usize, residual: usize, act: i32, p0: f32, p1: f32): void {
   v128.store(yo, act4(residual != 0 ? f32x4.add(a, v128.load(ro)) : a, act, p0, p1));
 }
 
 /** Stores the first `left` lanes of a (all 4 when left ≥ 4, none when left ≤ 0). */
-@inline function finishSome(
+function finishSome(
   a: v128, left: i32, yo: usize, ro: usize, residual: usize, act: i32, p0: f32, p1: f32,
 ): void {
   if (left >= 4) {

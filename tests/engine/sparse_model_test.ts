@@ -6,6 +6,7 @@ import { runOrt } from "../_ort.ts";
 import { assertClose } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { c4nWeights, patternWeights } from "../reference/sparse.ts";
+import { blockSparseWeights } from "../reference/block_sparse.ts";
 
 Deno.test("C4n-pruned convs run sparse, match onnxruntime, and match the dense run", async () => {
   const rng = new Random(12);
@@ -92,5 +93,60 @@ Deno.test("pattern-pruned 3x3 convs run sparse, match onnxruntime, and match the
     }
     sparse.dispose();
     dense.dispose();
+  }
+});
+
+Deno.test("block-sparse MatMul / Gemm weights run the block GEMV, match onnxruntime and dense", async () => {
+  const rng = new Random(33);
+  for (
+    const [op, rows, k, n] of [["MatMul", 1, 300, 70], ["Gemm", 3, 64, 200], [
+      "Gemm",
+      6,
+      40,
+      33,
+    ]] as const
+  ) {
+    // Wᵀ (n x k) block-sparse: half the rows and half the columns of each block kept.
+    const wt = blockSparseWeights(rng, n, k, { rowKeep: 0.5, colKeep: 0.5 });
+    const gemm = op === "Gemm";
+    // MatMul takes W as k x n; Gemm with transB = 1 takes Wᵀ as stored.
+    const w = gemm
+      ? wt
+      : new Float32Array(k * n).map((_, i) => wt[(i % n) * k + Math.floor(i / n)]);
+    const bias = rng.floats(n);
+    const bytes = buildModel({
+      nodes: [
+        gemm
+          ? { op: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"], attributes: { transB: 1 } }
+          : { op: "MatMul", inputs: ["x", "w"], outputs: ["g"] },
+        { op: "Relu", inputs: ["g"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", dims: [rows, k] }],
+      outputs: [{ name: "y" }],
+      initializers: {
+        w: new Tensor("float32", w, gemm ? [n, k] : [k, n]),
+        ...(gemm ? { b: new Tensor("float32", bias, [n]) } : {}),
+      },
+    });
+    const feeds = { x: new Tensor("float32", rng.floats(rows * k), [rows, k]) };
+    const want = await runOrt(bytes, feeds);
+    const sparse = await loadModel(bytes);
+    const got = await sparse.run(feeds);
+    deepStrictEqual(
+      sparse.summary().kernelChoices.map((c) => c.format),
+      ["block:16x256"],
+      JSON.stringify(sparse.summary().kernelChoices),
+    );
+    const tol = { rtol: 1e-4, atol: 1e-5 };
+    assertClose(got.y.data as Float32Array, want.y.data as Float32Array, tol);
+    const dense = await loadModel(bytes, { sparse: "off" });
+    assertClose(got.y.data as Float32Array, (await dense.run(feeds)).y.data as Float32Array, tol);
+    const threaded = await loadModel(bytes, { threads: 2 });
+    assertClose(
+      (await threaded.run(feeds)).y.data as Float32Array,
+      got.y.data as Float32Array,
+      { rtol: 0, atol: 0 },
+    );
+    for (const m of [sparse, dense, threaded]) m.dispose();
   }
 });

@@ -174,7 +174,12 @@ export class MambaModel {
       const raw = upload(need(weights, name, [out, inp]).data as Float32Array, name);
       const b = bias ? upload(bias.data as Float32Array, `${name} bias`) : 0;
       try {
-        return packGemmWeights(kr, raw, inp, out, { transposed: true, bias: b, name });
+        return packGemmWeights(kr, raw, inp, out, {
+          transposed: true,
+          bias: b,
+          name,
+          sparse: true,
+        });
       } finally {
         kr.arena.free(raw);
         if (b) kr.arena.free(b);
