@@ -34,11 +34,14 @@ Commands:
   upscale <in.png> <out.png> [--model esrgan-slim|esrgan-medium|esrgan-thick|<model.json>
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
-  prune <model.onnx> --scheme c4n:1|c4n:2|c4n:3 --out <file> [--calib <dir of .npy>]
+  prune <model.onnx> --scheme <scheme> --out <file> [--calib <dir of .npy>]
            [--calib-random N] [--layers <regexp>] [--all-layers]
-                       C4n-prune Conv/MatMul/Gemm weights (magnitude + least-squares refit
+                       Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
+                       (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
+                       taps, 30 % of kernels removed by default), block:<kept fraction>
+                       (MatMul/Gemm, e.g. block:0.25). Magnitude masks + least-squares refit
                        from calibration inputs; first and last layers stay dense unless
-                       --all-layers); prints the per-layer report, writes <out>.md
+                       --all-layers. Prints the per-layer report, writes <out>.md
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 What this host gets, a tiny model, the GEMM table vs the peers, and
@@ -449,7 +452,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case "prune": {
       if (!rest[0] || !values.scheme || !values.out) {
-        throw new UsageError("prune needs <model.onnx> --scheme c4n:N --out <file>");
+        throw new UsageError(
+          "prune needs <model.onnx> --scheme <c4n:N|pattern|block:F> --out <file>",
+        );
       }
       await pruneFile(rest[0], values);
       return 0;

@@ -2,7 +2,9 @@
  * Sparse vs dense, one thread, same run: C4n SpMM (W 512x512 times 3136 columns, a 1x1 conv
  * on 56x56) for n = 1, 2, 3 against Quartet's dense NCHW GEMM and onnxruntime-web's dense
  * 1x1 Conv on the same (zeroed) weights; and a whole 1x1-conv layer through loadModel with
- * the sparse kernels on and off.
+ * the sparse kernels on and off; pattern-sparse 3x3 convs (64→64 at 56x56, 4 of 9 taps, 30 % of
+ * kernels removed, stride 1 and 2) through loadModel with the sparse kernels on and off and in
+ * onnxruntime-web. The block-sparse GEMV has its own bench (bench/block_sparse.ts).
  *
  *   deno run -A bench/sparse.ts [--quick]
  */
@@ -71,6 +73,55 @@ for (const n of [1, 2, 3]) {
   console.error(`  measured ${name}`);
 }
 
+// Pattern-sparse 3x3 conv: one Conv node, Quartet sparse vs forced dense vs onnxruntime-web.
+import { loadModel } from "../engine/model.ts";
+import { patternWeights } from "../tests/reference/sparse.ts";
+const patternRows: BenchRow[] = [];
+for (const s of [1, 2]) {
+  const [C, M, H] = [64, 64, 56];
+  const rng = new Random(40 + s);
+  const w = patternWeights(rng, M, C, 8, 0.3);
+  const x = new Tensor("float32", rng.floats(C * H * H), [1, C, H, H]);
+  const name = `pattern 3x3 conv ${C}→${M} ${H}x${H} stride ${s}`;
+  const bytes = oneNodeModel(
+    "Conv",
+    [{ name: "x", dims: [1, C, H, H] }, { name: "w", dims: [M, C, 3, 3] }],
+    [{ name: "y" }],
+    { pads: [1, 1, 1, 1], strides: [s, s] },
+    { initializers: { w: new Tensor("float32", w, [M, C, 3, 3]) } },
+  );
+  for (const sparse of ["auto", "off"] as const) {
+    const model = await loadModel(bytes, { sparse });
+    await model.run({ x }); // layers are planned (and kernels chosen) on the first run
+    const format = model.summary().kernelChoices[0]?.format ?? "dense";
+    patternRows.push({
+      case: name,
+      engine: "quartet",
+      variant: `${model.summary().kernels.variant} ${
+        format === "pattern3x3" ? "pattern" : "dense"
+      }`,
+      threads: 1,
+      ...(await measure(() => model.run({ x }), timing)),
+    });
+    model.dispose();
+  }
+  const session = await ortSession(bytes, 1);
+  const feeds = { x: new ort.Tensor("float32", x.data as Float32Array, [1, C, H, H]) };
+  patternRows.push({
+    case: name,
+    engine: "onnxruntime-web",
+    variant: "wasm dense",
+    threads: 1,
+    ...(await measure(async () => {
+      const out = await session.run(feeds);
+      await out.y.getData();
+    }, timing)),
+  });
+  await session.release();
+  console.error(`  measured ${name}`);
+}
+rows.push(...patternRows);
+
 // GEMV for decode: C4,2 with swizzled gathers vs the dense 1x8 GEMV on the same weights.
 import { packC4n2Gemv } from "../engine/weights/c4n_gemv.ts";
 const gemvRows: BenchRow[] = [];
@@ -112,6 +163,20 @@ for (const [m, k] of [[1024, 1024], [4096, 4096]]) {
 rows.push(...gemvRows);
 
 const notes: string[] = [];
+for (const c of [...new Set(patternRows.map((r) => r.case))]) {
+  const q = patternRows.filter((r) => r.case === c && r.engine === "quartet");
+  const sparse = q.find((r) => r.variant.endsWith("pattern"));
+  const dense = q.find((r) => r.variant.endsWith("dense"))!;
+  notes.push(
+    sparse
+      ? `${c}: pattern kernel ${(dense.median_ms / sparse.median_ms).toFixed(2)}× own dense ` +
+        `(im2col + GEMM) for 31 % of the dense taps (roof 3.2×; target 3×). The kernel does ` +
+        `~17–20 GFLOP/s of real work against ~35 for the dense path, at the same rate with ` +
+        `the whole input in L1, so it is not cache-bound: it issues 1.1 loads per vector ` +
+        `multiply-add (the 6x8 GEMM tile 0.67), and a third of its taps are unaligned loads.`
+      : `${c}: the cost model kept this layer dense.`,
+  );
+}
 for (const c of [...new Set(gemvRows.map((r) => r.case))]) {
   const [d, s] = gemvRows.filter((r) => r.case === c);
   notes.push(
@@ -135,13 +200,19 @@ for (const n of [1, 2, 3]) {
 }
 await report(
   "sparse",
-  "C4n sparse vs dense, one thread (GFLOP/s of the dense-equivalent work)",
+  "Sparse (C4n, pattern) vs dense, one thread (GFLOP/s of the dense-equivalent work)",
   rows,
   {
     unit: "GFLOP/s",
     work: (c) => {
       const g = c.match(/GEMV (\d+)x(\d+)/);
-      return g ? 2 * Number(g[1]) * Number(g[2]) : flops;
+      if (g) return 2 * Number(g[1]) * Number(g[2]);
+      const p = c.match(/pattern 3x3 conv (\d+)→(\d+) (\d+)x\d+ stride (\d)/);
+      if (p) {
+        const out = Math.floor((Number(p[3]) - 1) / Number(p[4])) + 1;
+        return 2 * Number(p[1]) * Number(p[2]) * 9 * out * out;
+      }
+      return flops;
     },
   },
   notes,

@@ -40,8 +40,11 @@ export interface LoadModelOptions {
   /** Fuse activations into kernel epilogues (default true). */
   fuse?: boolean;
   /**
-   * Sparse kernels: "auto" (default) runs a layer sparse when its weights have C4n structure
-   * and the cost model predicts a gain; "off" runs everything dense.
+   * Sparse kernels: "auto" (default) runs a layer sparse when its constant weights have C4n
+   * structure (1x1 and lowered convs), pattern structure (3x3 convs whose kernels keep ≤ 4
+   * taps) or block column-row structure (MatMul/Gemm/RNN/Mamba GEMVs) and the cost model
+   * predicts a gain; "off" runs everything dense. `summary().kernelChoices` says what each
+   * layer got and why.
    */
   sparse?: "auto" | "off";
   /**

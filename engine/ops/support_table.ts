@@ -18,8 +18,14 @@ const FUSED: Record<string, string> = {
 
 /** Ops that pick a sparse kernel when their constant weights have the structure. */
 const SPARSE: Record<string, string> = {
-  Conv: "C4n (n = 1, 2, 3) when the cost model predicts a gain",
+  Conv: "C4n (n = 1, 2, 3); pattern (3x3, ≤ 4 taps per kernel, stride 1 or 2); when the cost " +
+    "model predicts a gain",
   ConvTranspose: "C4n (n = 1, 2, 3) when the cost model predicts a gain",
+  MatMul: "block column-row GEMV (constant B, up to 4 rows) when the cost model predicts a gain",
+  Gemm: "block column-row GEMV (constant B, up to 4 rows) when the cost model predicts a gain",
+  LSTM: "block column-row GEMV for the input weights (one step at a time)",
+  GRU: "block column-row GEMV for the input weights (one step at a time)",
+  RNN: "block column-row GEMV for the input weights (one step at a time)",
 };
 
 /** The Markdown table: op, file, fused epilogues, sparse kernels, notes. */

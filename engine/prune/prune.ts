@@ -1,6 +1,13 @@
 /**
- * One-shot pruning of ONNX models to C4n sparsity: magnitude masks within each group of 4
- * along the reduction axis, then (with calibration inputs) a least-squares refit of each
+ * One-shot pruning of ONNX models to the sparse structures Quartet's kernels run:
+ * - C4n: magnitude masks within each group of 4 along the reduction axis (any Conv, MatMul,
+ *   Gemm);
+ * - pattern (3x3 Conv): a library of the 8 most common 4-tap shapes (centre included), each
+ *   kernel projected on the library shape that keeps most of its energy, then the weakest
+ *   kernels removed (connectivity pruning);
+ * - block (MatMul / Gemm): in every 16-output x 256-input block, the weakest input columns
+ *   and then the weakest output rows removed (block column-row);
+ * then (with calibration inputs) a least-squares refit of each
  * layer's surviving weights and bias so its output on the already-pruned model's activations
  * matches the dense layer's output on the dense model's activations, layer by layer in order.
  * The result is a standard ONNX file with zeros: it runs anywhere, and Quartet detects the
@@ -23,7 +30,12 @@ import type { Tensor } from "../tensor.ts";
 
 /** Options of `pruneOnnx`. */
 export interface PruneOptions {
-  /** "c4n:1", "c4n:2" or "c4n:3": zeros per group of 4. */
+  /**
+   * "c4n:1", "c4n:2" or "c4n:3" (zeros per group of 4); "pattern" or "pattern:<f>" (3x3
+   * convs: 4 of 9 taps, a fraction f of the kernels removed, default 0.3); "block:<f>"
+   * (MatMul / Gemm: a fraction f of each 16 x 256 block kept, as √f of its rows and √f of
+   * its columns, e.g. block:0.25).
+   */
   scheme: string;
   /** Calibration inputs (feeds by input name), one per sample. None: magnitude only. */
   calibration?: Record<string, Tensor>[];
@@ -45,8 +57,10 @@ export interface LayerReport {
   op: string;
   /** Weight initializer name. */
   weight: string;
-  /** Zeros per group, or 0 when kept dense. */
+  /** C4n: zeros per group; 0 for the other schemes and when kept dense. */
   n: number;
+  /** The scheme applied ("c4n:2", "pattern:0.3", "block:0.25"), absent when kept dense. */
+  scheme?: string;
   /** Why a layer was skipped. */
   skipped?: string;
   /** Fraction of zero weights after pruning. */
@@ -73,18 +87,47 @@ interface Target {
   rows: number;
   k: number;
   index: (r: number, k: number) => number;
+  /** A 3x3 group-1 conv: k runs over input channels x 9 taps. */
+  kernel3x3?: boolean;
   /** Turns the layer's input activation into columns [K][cols] (plus nothing for bias). */
   columns: (x: Tensor, maxCols: number) => { data: Float64Array; cols: number };
 }
 
-function parseScheme(scheme: string): number {
-  const m = /^c4n:([123])$/.exec(scheme);
-  if (!m) {
-    throw new InvalidArgumentError(
-      `Unknown pruning scheme "${scheme}": use c4n:1, c4n:2 or c4n:3`,
-    );
+/** A parsed pruning scheme. */
+type Scheme =
+  | { kind: "c4n"; n: number; name: string }
+  | { kind: "pattern"; removed: number; name: string }
+  | { kind: "block"; keep: number; name: string };
+
+function parseScheme(scheme: string): Scheme {
+  const c4n = /^c4n:([123])$/.exec(scheme);
+  if (c4n) return { kind: "c4n", n: Number(c4n[1]), name: scheme };
+  const pattern = /^pattern(?::([0-9.]+))?$/.exec(scheme);
+  const removed = pattern ? Number(pattern[1] ?? 0.3) : NaN;
+  if (pattern && removed >= 0 && removed < 1) {
+    return { kind: "pattern", removed, name: `pattern:${removed}` };
   }
-  return Number(m[1]);
+  const block = /^block:([0-9.]+)$/.exec(scheme);
+  const keep = block ? Number(block[1]) : NaN;
+  if (block && keep > 0 && keep < 1) return { kind: "block", keep, name: scheme };
+  throw new InvalidArgumentError(
+    `Unknown pruning scheme "${scheme}": use c4n:1, c4n:2, c4n:3, pattern[:<removed ` +
+      `fraction in [0, 1)>] or block:<kept fraction in (0, 1)>`,
+  );
+}
+
+/** Why a target cannot take the scheme, or undefined when it can. */
+function schemeMismatch(scheme: Scheme, t: Target): string | undefined {
+  if (scheme.kind === "c4n" && t.k < 4) {
+    return `reduction length ${t.k} < 4: no group of 4 to prune`;
+  }
+  if (scheme.kind === "pattern" && !t.kernel3x3) {
+    return "pattern sparsity applies to 3x3 convolutions (group 1) only";
+  }
+  if (scheme.kind === "block" && t.node.op === "Conv") {
+    return "block sparsity applies to MatMul / Gemm weights only";
+  }
+  return undefined;
 }
 
 /** Evenly spaced column picks so large activations stay within the budget. */
@@ -112,6 +155,7 @@ function convTarget(node: Node, w: Tensor, bias: string | undefined): Target | s
     bias,
     rows: m,
     k,
+    kernel3x3: kh === 3 && kw === 3,
     index: (r, j) => r * k + j,
     columns: (x, maxCols) => {
       const [n, cin, h, wd] = x.dims;
@@ -214,6 +258,87 @@ function magnitudeMask(t: Target, w: Float32Array, n: number): Uint8Array {
   return keep;
 }
 
+/**
+ * Pattern mask of a 3x3 conv (rows = filters, k = channels x 9): a library of the 8 most
+ * common "centre + 3 strongest taps" shapes, each kernel on the library shape keeping most of
+ * its squared magnitude, then the `removed` fraction of kernels with the least kept energy
+ * dropped.
+ */
+function patternMask(t: Target, w: Float32Array, removed: number): Uint8Array {
+  const kernels = t.rows * (t.k / 9);
+  const tap = (q: number, i: number) => {
+    const r = Math.floor(q / (t.k / 9));
+    return w[t.index(r, (q % (t.k / 9)) * 9 + i)];
+  };
+  const counts = new Map<number, number>();
+  for (let q = 0; q < kernels; q++) {
+    const others = [0, 1, 2, 3, 5, 6, 7, 8].sort((a, b) =>
+      Math.abs(tap(q, b)) - Math.abs(tap(q, a))
+    );
+    const shape = (1 << 4) | (1 << others[0]) | (1 << others[1]) | (1 << others[2]);
+    counts.set(shape, (counts.get(shape) ?? 0) + 1);
+  }
+  const library = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map((e) => e[0]);
+  const choice = new Int32Array(kernels);
+  const energy = new Float64Array(kernels);
+  for (let q = 0; q < kernels; q++) {
+    for (const shape of library) {
+      let e = 0;
+      for (let i = 0; i < 9; i++) if (shape & (1 << i)) e += tap(q, i) ** 2;
+      if (e > energy[q] || choice[q] === 0) [energy[q], choice[q]] = [e, shape];
+    }
+  }
+  const order = [...energy.keys()].sort((a, b) => energy[a] - energy[b]);
+  const dropped = new Uint8Array(kernels);
+  for (const q of order.slice(0, Math.round(removed * kernels))) dropped[q] = 1;
+  const keep = new Uint8Array(t.rows * t.k);
+  for (let q = 0; q < kernels; q++) {
+    if (dropped[q]) continue;
+    for (let i = 0; i < 9; i++) if (choice[q] & (1 << i)) keep[q * 9 + i] = 1;
+  }
+  return keep;
+}
+
+/**
+ * Block column-row mask (rows = outputs, k = inputs): in every 16 x 256 block, the √keep
+ * fraction of columns with the largest norm over the block's rows, then the √keep fraction of
+ * rows with the largest norm over the kept columns.
+ */
+function blockMask(t: Target, w: Float32Array, keep: number): Uint8Array {
+  const [br, bc] = [16, 256];
+  const share = Math.sqrt(keep);
+  const mask = new Uint8Array(t.rows * t.k);
+  for (let r0 = 0; r0 < t.rows; r0 += br) {
+    const rows = Math.min(br, t.rows - r0);
+    for (let c0 = 0; c0 < t.k; c0 += bc) {
+      const cols = Math.min(bc, t.k - c0);
+      const colNorm = Array.from({ length: cols }, (_, j) => {
+        let e = 0;
+        for (let r = 0; r < rows; r++) e += w[t.index(r0 + r, c0 + j)] ** 2;
+        return e;
+      });
+      const keptCols = [...colNorm.keys()].sort((a, b) => colNorm[b] - colNorm[a])
+        .slice(0, Math.max(1, Math.round(share * cols)));
+      const rowNorm = Array.from({ length: rows }, (_, r) => {
+        let e = 0;
+        for (const j of keptCols) e += w[t.index(r0 + r, c0 + j)] ** 2;
+        return e;
+      });
+      const keptRows = [...rowNorm.keys()].sort((a, b) => rowNorm[b] - rowNorm[a])
+        .slice(0, Math.max(1, Math.round(share * rows)));
+      for (const r of keptRows) for (const j of keptCols) mask[(r0 + r) * t.k + c0 + j] = 1;
+    }
+  }
+  return mask;
+}
+
+/** The keep mask of a target under a scheme. */
+function schemeMask(scheme: Scheme, t: Target, w: Float32Array): Uint8Array {
+  if (scheme.kind === "c4n") return magnitudeMask(t, w, scheme.n);
+  if (scheme.kind === "pattern") return patternMask(t, w, scheme.removed);
+  return blockMask(t, w, scheme.keep);
+}
+
 /** Output of one row for the columns: w·X + b. */
 function rowOutput(
   w: Float64Array,
@@ -254,8 +379,8 @@ async function capture(
 }
 
 /**
- * Prunes the Conv / MatMul / Gemm weights of an ONNX model to C4n. The input bytes are never
- * modified; the result is a new ONNX file.
+ * Prunes the Conv / MatMul / Gemm weights of an ONNX model to C4n, pattern or block
+ * sparsity. The input bytes are never modified; the result is a new ONNX file.
  *
  * @example
  * ```ts ignore
@@ -266,7 +391,8 @@ async function capture(
  * ```
  */
 export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
-  const n = parseScheme(options.scheme);
+  const scheme = parseScheme(options.scheme);
+  const n = scheme.kind === "c4n" ? scheme.n : 0;
   const filter = options.layers ? new RegExp(options.layers) : undefined;
   const maxCols = options.maxColumns ?? 4096;
   const dense = await decodeOnnx(bytes);
@@ -328,19 +454,20 @@ export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promi
       skip("not selected by the layers filter");
       continue;
     }
-    if (c.k < 4) {
-      skip(`reduction length ${c.k} < 4: no group of 4 to prune`);
+    const mismatch = schemeMismatch(scheme, c);
+    if (mismatch) {
+      skip(mismatch);
       continue;
     }
     const wd = w.data as Float32Array;
-    const keep = magnitudeMask(c, wd, n);
+    const keep = schemeMask(scheme, c, wd);
     const next = new Float32Array(wd);
     for (let r = 0; r < c.rows; r++) {
       for (let j = 0; j < c.k; j++) if (!keep[r * c.k + j]) next[c.index(r, j)] = 0;
     }
     const biasT = c.bias ? pruned.graph.initializers.get(c.bias) : undefined;
     const nextBias = biasT ? new Float32Array(biasT.data as Float32Array) : undefined;
-    const report: LayerReport = { ...base, n, sparsity: 0 };
+    const report: LayerReport = { ...base, n, scheme: scheme.name, sparsity: 0 };
     if (calib.length) {
       // Inputs of this layer: dense model (targets) and the model pruned so far (regressors).
       const [xd, xp] = await Promise.all([
@@ -424,7 +551,7 @@ export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promi
   // Write the new weights into a copy of the original protobuf: everything else stays as is.
   const proto = fromBinary(ModelProtoSchema, bytes);
   const changed = new Set(
-    reports.filter((r) => r.n > 0).flatMap((r) => {
+    reports.filter((r) => r.scheme).flatMap((r) => {
       const c = candidates.find((x) => x.node.name === r.node) as Target;
       return [c.weight, ...(c.bias && calib.length ? [c.bias] : [])];
     }),
@@ -451,7 +578,7 @@ export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
     "| layer | op | scheme | sparsity | output error, magnitude | output error, refit | note |",
     "|---|---|---|---|---|---|---|",
     ...layers.map((l) =>
-      `| ${l.node} | ${l.op} | ${l.n ? `C4,${l.n}` : "dense"} | ${
+      `| ${l.node} | ${l.op} | ${l.n ? `C4,${l.n}` : l.scheme ?? "dense"} | ${
         (l.sparsity * 100).toFixed(1)
       } % | ${pct(l.errorMagnitude)} | ${pct(l.errorRefit)} | ${l.skipped ?? ""} |`
     ),

@@ -5,6 +5,8 @@ import { loadModel } from "../../../engine/model.ts";
 import { pruneOnnx, pruneReportMarkdown } from "../../../engine/prune/prune.ts";
 import { Tensor } from "../../../engine/tensor.ts";
 import { detectC4n } from "../../../engine/weights/c4n.ts";
+import { detectPattern3x3 } from "../../../engine/weights/pattern3x3.ts";
+import { detectBlockSparse } from "../../../engine/weights/block_sparse.ts";
 import { buildModel } from "../../_onnx_builder.ts";
 import { runOrt } from "../../_ort.ts";
 import { assertClose } from "../../_assert.ts";
@@ -135,4 +137,90 @@ Deno.test("pruning without calibration is magnitude only; bad requests are typed
   });
   const r = await pruneOnnx(tiny, { scheme: "c4n:2", keepFirstLast: false });
   ok(/< 4/.test(r.layers[0].skipped ?? ""));
+});
+
+Deno.test("pattern pruning: ≤ 8 four-tap shapes, kernels removed, refit helps, runs sparse", async () => {
+  const bytes = convNet();
+  const { bytes: out, layers } = await pruneOnnx(bytes, {
+    scheme: "pattern:0.3",
+    calibration: calibration(6),
+    keepFirstLast: false,
+  });
+  // Only the 3x3 conv takes the scheme; the 1x1 convs are reported and left dense.
+  deepStrictEqual(layers.map((l) => l.scheme), ["pattern:0.3", undefined, undefined, undefined]);
+  ok(/3x3/.test(layers[1].skipped ?? ""));
+  const w = (await decodeOnnx(out)).graph.initializers.get("w0")!;
+  const structure = detectPattern3x3(w.data as Float32Array, 24, 8)!;
+  ok(structure, "every kernel keeps at most 4 taps");
+  ok(structure.shapes <= 8, `${structure.shapes} shapes`);
+  ok(Math.abs(structure.kept - 0.7 * 24 * 8) <= 1, `${structure.kept} kernels kept`);
+  ok(layers[0].errorRefit! < 0.9 * layers[0].errorMagnitude!, JSON.stringify(layers[0]));
+  ok(pruneReportMarkdown(layers).includes("pattern:0.3"));
+  const x = calibration(1)[0].x;
+  const want = await runOrt(out, { x });
+  const model = await loadModel(out);
+  assertClose((await model.run({ x })).y.data as Float32Array, want.y.data as Float32Array, {
+    rtol: 1e-4,
+    atol: 1e-4,
+  });
+  ok(model.summary().kernelChoices.some((c) => c.format === "pattern3x3"));
+  model.dispose();
+});
+
+Deno.test("block pruning: rows and columns of 16 x 256 blocks, refit helps, runs the block GEMV", async () => {
+  const bytes = buildModel({
+    nodes: [
+      { op: "MatMul", inputs: ["x", "w0"], outputs: ["h0"] },
+      { op: "Relu", inputs: ["h0"], outputs: ["r0"] },
+      { op: "Gemm", inputs: ["r0", "w1", "b1"], outputs: ["y"], attributes: { transB: 1 } },
+    ],
+    inputs: [{ name: "x", dims: [1, 48] }],
+    outputs: [{ name: "y" }],
+    initializers: { w0: f([48, 300], 0.3), w1: f([40, 300], 0.2), b1: f([40], 0.1) },
+  });
+  const calib = Array.from({ length: 40 }, () => {
+    const phase = rng.uniform(0, 6);
+    return {
+      x: new Tensor(
+        "float32",
+        Float32Array.from({ length: 48 }, (_, i) => Math.sin(i * 0.2 + phase)),
+        [1, 48],
+      ),
+    };
+  });
+  const { bytes: out, layers } = await pruneOnnx(bytes, {
+    scheme: "block:0.25",
+    calibration: calib,
+    keepFirstLast: false,
+  });
+  deepStrictEqual(layers.map((l) => l.scheme), ["block:0.25", "block:0.25"]);
+  const ir = await decodeOnnx(out);
+  // Wᵀ of the MatMul (300 x 48) and the Gemm's stored W (40 x 300), as the engine packs them.
+  const w0 = ir.graph.initializers.get("w0")!.data as Float32Array;
+  const w0t = new Float32Array(300 * 48).map((_, i) => w0[(i % 48) * 300 + Math.floor(i / 48)]);
+  for (
+    const [wt, m, k] of [[w0t, 300, 48], [
+      ir.graph.initializers.get("w1")!.data as Float32Array,
+      40,
+      300,
+    ]] as const
+  ) {
+    const stats = detectBlockSparse(wt, m, k);
+    ok(stats.nonzeroFraction < 0.3, `${m}x${k}: ${stats.nonzeroFraction} non-zero`);
+  }
+  for (const l of layers) ok(l.errorRefit! < l.errorMagnitude!, JSON.stringify(l));
+  const x = calib[0].x;
+  const want = await runOrt(out, { x });
+  const model = await loadModel(out);
+  assertClose((await model.run({ x })).y.data as Float32Array, want.y.data as Float32Array, {
+    rtol: 1e-4,
+    atol: 1e-4,
+  });
+  ok(
+    model.summary().kernelChoices.every((c) => c.format.startsWith("block:")),
+    JSON.stringify(model.summary().kernelChoices),
+  );
+  model.dispose();
+  await rejects(pruneOnnx(bytes, { scheme: "block:1.5" }), InvalidArgumentError);
+  await rejects(pruneOnnx(bytes, { scheme: "pattern:1" }), InvalidArgumentError);
 });
