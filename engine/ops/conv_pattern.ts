@@ -62,8 +62,8 @@ export function patternConvApplies(
 /**
  * Packs W (m x c x 3 x 3) pattern-sparse when it has the structure and the cost model
  * predicts a gain over both the dense and the C4n GEMM paths, and logs the choice in
- * `kr.choices`. Returns null (nothing logged) for the GEMM path. `cost` overrides the measured cost factor (0 forces the
- * pattern path, for tests and benchmarks).
+ * `kr.choices`. Returns null (nothing logged) for the GEMM path. `cost` overrides the
+ * measured cost factor (0 forces the pattern path, for tests and benchmarks).
  */
 export function packPatternConv(
   kr: Kernels,
