@@ -9,7 +9,7 @@
  *   deno run -A bench/sparse.ts [--quick]
  */
 import { type BenchRow, measure, report } from "./_harness.ts";
-import { ortSession } from "./_peers.ts";
+import { measureOrt, ortSession } from "./_peers.ts";
 import * as ort from "npm:onnxruntime-web@1.30.0";
 import { gemmNchw, packNchwWeights, releaseNchwWeights } from "../engine/ops/gemm.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
@@ -64,10 +64,7 @@ for (const n of [1, 2, 3]) {
     engine: "onnxruntime-web",
     variant: "wasm dense",
     threads: 1,
-    ...(await measure(async () => {
-      const out = await session.run(feeds);
-      await out.y.getData();
-    }, timing)),
+    ...(await measureOrt(session, feeds, "y", timing)),
   });
   await session.release();
   console.error(`  measured ${name}`);
@@ -112,10 +109,7 @@ for (const s of [1, 2]) {
     engine: "onnxruntime-web",
     variant: "wasm dense",
     threads: 1,
-    ...(await measure(async () => {
-      const out = await session.run(feeds);
-      await out.y.getData();
-    }, timing)),
+    ...(await measureOrt(session, feeds, "y", timing)),
   });
   await session.release();
   console.error(`  measured ${name}`);

@@ -10,7 +10,6 @@ import type { Kernels } from "../wasm/kernels.ts";
 import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 import {
   detectPattern3x3,
-  type PackedPattern3x3,
   packPattern3x3,
   paddedPlanes,
   patternTapOffsets,
@@ -119,19 +118,6 @@ export function packPatternConv(
 /** Frees pattern weights. */
 export function releasePatternConv(kr: Kernels, p: PatternConvWeights): void {
   for (const off of [p.filters, p.runs, p.kernels, p.taps, p.bias]) if (off) kr.arena.free(off);
-}
-
-/** Host-side packed weights of `p` (for tests and reports). */
-export function packedPattern3x3(kr: Kernels, p: PatternConvWeights): PackedPattern3x3 {
-  const filters = kr.arena.i32(p.filters, 2 * (p.m + 1)).slice();
-  return {
-    m: p.m,
-    c: p.c,
-    patterns: p.patterns,
-    filters,
-    runs: kr.arena.i32(p.runs, 2 * filters[2 * p.m]).slice(),
-    kernels: kr.arena.i32(p.kernels, 5 * filters[2 * p.m + 1]).slice(),
-  };
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   BLOCK_SPARSE_BC,
   BLOCK_SPARSE_BR,
   type BlockSparseWeights,
-  detectBlockSparse,
   packBlockSparse,
   releaseBlockSparse,
   uploadBlockSparse,
@@ -109,29 +108,27 @@ function packBlockGemv(
   name: string,
 ): PackedGemmWeights["block"] {
   const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
-  // Cheap first look: too few zeros for any gain.
+  // Element (i, j) of Wᵀ (n x k).
+  const at = transposed
+    ? (i: number, j: number) => stored[i * ld + j]
+    : (i: number, j: number) => stored[j * ld + i];
+  // Cheap first look, before any copy: too few zeros for any gain.
   let zeros = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < k; j++) {
-      if ((transposed ? stored[i * ld + j] : stored[j * ld + i]) === 0) zeros++;
-    }
-  }
-  if (zeros === 0 || (1 - zeros / (n * k)) * BLOCK_GEMV_COST >= 1) return undefined;
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) if (at(i, j) === 0) zeros++;
+  const nonzero = 1 - zeros / (n * k);
+  if (zeros === 0 || nonzero * BLOCK_GEMV_COST >= 1) return undefined;
   const wt = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < k; j++) {
-      wt[i * k + j] = transposed ? stored[i * ld + j] : stored[j * ld + i];
-    }
-  }
-  const stats = detectBlockSparse(wt, n, k);
-  const predicted = stats.storedFraction * BLOCK_GEMV_COST;
-  const what = `${(stats.nonzeroFraction * 100).toFixed(0)} % non-zero; blocks of ` +
-    `${BLOCK_SPARSE_BR}x${BLOCK_SPARSE_BC} keep ${(stats.storedFraction * 100).toFixed(0)} %`;
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) wt[i * k + j] = at(i, j);
+  const packed = packBlockSparse(wt, n, k);
+  const storedFraction = packed.values.length / (n * k);
+  const predicted = storedFraction * BLOCK_GEMV_COST;
+  const what = `${(nonzero * 100).toFixed(0)} % non-zero; blocks of ` +
+    `${BLOCK_SPARSE_BR}x${BLOCK_SPARSE_BC} keep ${(storedFraction * 100).toFixed(0)} %`;
   if (predicted >= 1) {
     kr.choices.push({ name, format: "dense", reason: `${what}: the cost model predicts no gain` });
     return undefined;
   }
-  const block = uploadBlockSparse(kr, packBlockSparse(wt, n, k), name);
+  const block = uploadBlockSparse(kr, packed, name);
   let b = 0;
   if (bias) {
     b = kr.arena.alloc(n * 4, `${name} bias`);
@@ -143,7 +140,7 @@ function packBlockGemv(
     reason: `${what}; predicted ${(predicted * 100).toFixed(0)} % of the dense GEMV time ` +
       `(products of up to ${BLOCK_GEMV_MAX_ROWS} rows)`,
   });
-  return { ...block, bias: b, stored: stats.storedFraction };
+  return { ...block, bias: b, stored: storedFraction };
 }
 
 /** Frees packed GEMM weights (and their block-sparse copy). */

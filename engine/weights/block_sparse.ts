@@ -25,6 +25,7 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
+import { popcount } from "./popcount.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 
 /** Rows per band: the kernel keeps 16 rows in 4 f32x4 vectors. */
@@ -140,14 +141,21 @@ function findBlocks(w: Float32Array, m: number, k: number, bc: number, ld: numbe
   return bands;
 }
 
-function popcount(x: number): number {
-  let n = 0;
-  for (; x; x &= x - 1) n++;
-  return n;
-}
-
 function paddedRows(mask: number): number {
   return Math.ceil(popcount(mask) / 4) * 4;
+}
+
+/** Kept blocks, kept columns and stored values (padding included) of a block grid. */
+function countBlocks(bands: Block[][]): { blocks: number; cols: number; values: number } {
+  const count = { blocks: 0, cols: 0, values: 0 };
+  for (const band of bands) {
+    for (const blk of band) {
+      count.blocks++;
+      count.cols += blk.cols.length;
+      count.values += blk.cols.length * paddedRows(blk.mask);
+    }
+  }
+  return count;
 }
 
 /**
@@ -170,16 +178,7 @@ export function detectBlockSparse(
 ): BlockSparseStats {
   const { bc, ld } = resolve(m, k, options);
   const bands = findBlocks(w, m, k, bc, ld);
-  let keptBlocks = 0;
-  let storedValues = 0;
-  let keptColumns = 0;
-  for (const band of bands) {
-    for (const blk of band) {
-      keptBlocks++;
-      keptColumns += blk.cols.length;
-      storedValues += blk.cols.length * paddedRows(blk.mask);
-    }
-  }
+  const { blocks: keptBlocks, cols: keptColumns, values: storedValues } = countBlocks(bands);
   let nonzeros = 0;
   for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) if (w[i * ld + j] !== 0) nonzeros++;
   const total = Math.max(m * k, 1);
@@ -215,16 +214,7 @@ export function packBlockSparse(
 ): PackedBlockSparse {
   const { br, bc, ld } = resolve(m, k, options);
   const bands = findBlocks(w, m, k, bc, ld);
-  let nBlocks = 0;
-  let nCols = 0;
-  let nValues = 0;
-  for (const band of bands) {
-    for (const blk of band) {
-      nBlocks++;
-      nCols += blk.cols.length;
-      nValues += blk.cols.length * paddedRows(blk.mask);
-    }
-  }
+  const { blocks: nBlocks, cols: nCols, values: nValues } = countBlocks(bands);
   const bandBlocks = new Int32Array(bands.length + 1);
   const blocks = new Int32Array(4 * nBlocks);
   const cols = new Int32Array(nCols);

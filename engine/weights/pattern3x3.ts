@@ -9,6 +9,7 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
+import { popcount } from "./popcount.ts";
 
 /** Packed pattern-sparse weights, host side (layout documented in the kernel). */
 export interface PackedPattern3x3 {
@@ -42,12 +43,6 @@ function nonZeroMask(w: Float32Array, c: number, o: number, i: number): number {
   return mask;
 }
 
-function bitCount(mask: number): number {
-  let n = 0;
-  for (let v = mask; v; v &= v - 1) n++;
-  return n;
-}
-
 /** Checks W (m x c x 3 x 3) for pattern structure. */
 export function detectPattern3x3(
   w: Float32Array,
@@ -60,7 +55,7 @@ export function detectPattern3x3(
     for (let i = 0; i < c; i++) {
       const mask = nonZeroMask(w, c, o, i);
       if (mask === 0) continue;
-      if (bitCount(mask) > 4) return null;
+      if (popcount(mask) > 4) return null;
       kept++;
       shapes.add(mask);
     }
@@ -73,7 +68,7 @@ function cover(mask: number, library: number[]): number {
   const found = library.find((p) => (p & mask) === mask);
   if (found !== undefined) return found;
   let p = mask;
-  for (const t of [4, 0, 1, 2, 3, 5, 6, 7, 8]) if (bitCount(p) < 4) p |= 1 << t;
+  for (const t of [4, 0, 1, 2, 3, 5, 6, 7, 8]) if (popcount(p) < 4) p |= 1 << t;
   return p;
 }
 
@@ -87,15 +82,15 @@ export function packPattern3x3(w: Float32Array, m: number, c: number): PackedPat
   for (let o = 0; o < m; o++) {
     for (let i = 0; i < c; i++) {
       const mask = nonZeroMask(w, c, o, i);
-      if (bitCount(mask) > 4) {
-        throw new RangeError(`packPattern3x3: kernel (${o}, ${i}) has ${bitCount(mask)} non-zeros`);
+      if (popcount(mask) > 4) {
+        throw new RangeError(`packPattern3x3: kernel (${o}, ${i}) has ${popcount(mask)} non-zeros`);
       }
       masks[o * c + i] = mask;
-      if (bitCount(mask) === 4 && !library.includes(mask)) library.push(mask);
+      if (popcount(mask) === 4 && !library.includes(mask)) library.push(mask);
     }
   }
   for (const mask of masks) {
-    if (mask !== 0 && bitCount(mask) < 4) {
+    if (mask !== 0 && popcount(mask) < 4) {
       const p = cover(mask, library);
       if (!library.includes(p)) library.push(p);
     }
