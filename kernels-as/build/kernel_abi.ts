@@ -13,9 +13,9 @@ export interface KernelExports {
   f32_spmm_c4n_panel_size(k: number): number;
   f32_addact_w4(m: number, n: number, y: number, ldy: number, r: number, ldr: number, act: number, p0: number, p1: number): void;
   f32_col2im(col: number, ldc: number, m: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, w: number, p0: number, np: number, y: number, oh: number, ow: number): void;
-  f32_conv3x3_pattern_w16(m0: number, m1: number, oy0: number, oy1: number, filters: number, runs: number, kernels: number, taps: number, xp: number, planeStride: number, rowStride: number, s: number, oh: number, ow: number, bias: number, residual: number, y: number, act: number, p0: number, p1: number): void;
   f32_dwconv_scratch_size(w: number): number;
   f32_dwconv_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number): void;
+  f32_conv3x3_pattern_w16(m0: number, m1: number, oy0: number, oy1: number, filters: number, runs: number, kernels: number, taps: number, xp: number, planeStride: number, rowStride: number, s: number, oh: number, ow: number, bias: number, residual: number, y: number, act: number, p0: number, p1: number): void;
   f32_dwconv3x3s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv3x3s2_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv5x5s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
@@ -121,9 +121,9 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_spmm_c4n_panel_size",
   "f32_addact_w4",
   "f32_col2im",
-  "f32_conv3x3_pattern_w16",
   "f32_dwconv_scratch_size",
   "f32_dwconv_w4",
+  "f32_conv3x3_pattern_w16",
   "f32_dwconv3x3s1_w4",
   "f32_dwconv3x3s2_w4",
   "f32_dwconv5x5s1_w4",
