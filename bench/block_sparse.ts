@@ -11,6 +11,7 @@
 import { type BenchRow, report } from "./_harness.ts";
 import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
 import {
+  blockGemvArgs,
   detectBlockSparse,
   packBlockSparse,
   releaseBlockSparse,
@@ -83,23 +84,10 @@ for (const [m, k] of [[1024, 1024], [4096, 4096]]) {
   }));
   const times = interleaved([
     () => kr.fn.f32_gemv_1x8(m, k, x, dense, y, 0, 0, 0),
-    ...packed.map(({ pw }) => () =>
-      kr.fn.f32_gemv_block_16(
-        m,
-        0,
-        pw.bands,
-        pw.bandBlocks,
-        pw.blocks,
-        pw.cols,
-        pw.values,
-        x,
-        0,
-        y,
-        0,
-        0,
-        0,
-      )
-    ),
+    ...packed.map(({ pw }) => {
+      const args = blockGemvArgs(pw, x, y);
+      return () => kr.fn.f32_gemv_block_16(...args);
+    }),
   ]);
   const d = times[0];
   rows.push({ case: name, engine: "quartet", variant: `${kr.variant} dense`, threads: 1, ...d });

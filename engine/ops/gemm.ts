@@ -10,6 +10,7 @@ import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts
 import {
   BLOCK_SPARSE_BC,
   BLOCK_SPARSE_BR,
+  blockGemvArgs,
   type BlockSparseWeights,
   packBlockSparse,
   releaseBlockSparse,
@@ -196,21 +197,13 @@ export function gemm(
         kr,
         parts.map(([band, count]) => ({
           fn: "f32_gemv_block_16",
-          args: [
-            b.m,
-            band,
-            count,
-            b.bandBlocks,
-            b.blocks,
-            b.cols,
-            b.values,
-            a + i * lda * 4,
-            b.bias,
-            c + i * ldc * 4,
+          args: blockGemvArgs(b, a + i * lda * 4, c + i * ldc * 4, {
+            bias: b.bias,
             act,
-            epilogue.p0 ?? 0,
-            epilogue.p1 ?? 0,
-          ],
+            p0: epilogue.p0,
+            p1: epilogue.p1,
+            bands: [band, count],
+          }),
         })),
       );
     }

@@ -27,6 +27,7 @@
 import { ModelFormatError } from "../errors.ts";
 import { popcount } from "./popcount.ts";
 import type { Kernels } from "../wasm/kernels.ts";
+import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 
 /** Rows per band: the kernel keeps 16 rows in 4 f32x4 vectors. */
 export const BLOCK_SPARSE_BR = 16;
@@ -398,4 +399,41 @@ export function uploadBlockSparse(
 /** Frees the arena blocks of `uploadBlockSparse`. */
 export function releaseBlockSparse(kr: Kernels, w: BlockSparseWeights): void {
   for (const o of [w.bandBlocks, w.blocks, w.cols, w.values]) kr.arena.free(o);
+}
+
+/** Options of `blockGemvArgs`. */
+export interface BlockGemvOptions {
+  /** Byte offset of m bias floats, or 0 (default). */
+  bias?: number;
+  /** Activation code (kernels-as/activations.ts) and its parameters; default none. */
+  act?: number;
+  p0?: number;
+  p1?: number;
+  /** First band and band count (default: all bands). */
+  bands?: [number, number];
+}
+
+/** The argument list of `f32_gemv_block_16` for y = act(W x + bias) at byte offsets x, y. */
+export function blockGemvArgs(
+  w: BlockSparseWeights,
+  x: number,
+  y: number,
+  options: BlockGemvOptions = {},
+): Parameters<KernelExports["f32_gemv_block_16"]> {
+  const [band0, count] = options.bands ?? [0, w.bands];
+  return [
+    w.m,
+    band0,
+    count,
+    w.bandBlocks,
+    w.blocks,
+    w.cols,
+    w.values,
+    x,
+    options.bias ?? 0,
+    y,
+    options.act ?? 0,
+    options.p0 ?? 0,
+    options.p1 ?? 0,
+  ];
 }

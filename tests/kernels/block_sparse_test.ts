@@ -1,4 +1,5 @@
 import {
+  blockGemvArgs,
   detectBlockSparse,
   packBlockSparse,
   type PackedBlockSparse,
@@ -61,37 +62,11 @@ for (const variant of VARIANTS) {
       const py = kr.arena.alloc(m * 4);
       const wt = transpose2d(w, m, k);
       const what = `${m}x${k} bc=${bc ?? "default"}`;
-      kr.fn.f32_gemv_block_16(
-        m,
-        0,
-        pw.bands,
-        pw.bandBlocks,
-        pw.blocks,
-        pw.cols,
-        pw.values,
-        px,
-        0,
-        py,
-        0,
-        0,
-        0,
-      );
+      kr.fn.f32_gemv_block_16(...blockGemvArgs(pw, px, py));
       assertClose(download(kr, py, m), gemmReference(x, wt, 1, k, m), tolerance(k), what);
       const relu = (v: number) => Math.max(v, 0);
       kr.fn.f32_gemv_block_16(
-        m,
-        0,
-        pw.bands,
-        pw.bandBlocks,
-        pw.blocks,
-        pw.cols,
-        pw.values,
-        px,
-        pb,
-        py,
-        activationCode("clamp"),
-        0,
-        Infinity,
+        ...blockGemvArgs(pw, px, py, { bias: pb, act: activationCode("clamp"), p1: Infinity }),
       );
       const want = gemmReference(x, wt, 1, k, m, bias, relu);
       assertClose(download(kr, py, m), want, tolerance(k), `${what} bias relu`);
@@ -100,19 +75,12 @@ for (const variant of VARIANTS) {
         const [b0, nb] = [1, pw.bands - 2];
         kr.arena.f32(py, m).fill(-7);
         kr.fn.f32_gemv_block_16(
-          m,
-          b0,
-          nb,
-          pw.bandBlocks,
-          pw.blocks,
-          pw.cols,
-          pw.values,
-          px,
-          pb,
-          py,
-          activationCode("clamp"),
-          0,
-          Infinity,
+          ...blockGemvArgs(pw, px, py, {
+            bias: pb,
+            act: activationCode("clamp"),
+            p1: Infinity,
+            bands: [b0, nb],
+          }),
         );
         const got = download(kr, py, m);
         const lo = 16 * b0;
