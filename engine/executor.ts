@@ -104,7 +104,9 @@ export class GraphExecutor {
   readonly #states = new Map<Node, { state: unknown }>();
   readonly #constants = new Map<string, Value>();
   readonly #branches = new Map<Graph, GraphExecutor>();
-  readonly #shapes = new Map<Node, { key: string; shapes: OutputInfo[] }>();
+  readonly #shapes = new Map<Node, ShapeCache>();
+  /** Per node: the values whose last reader it is, and its outputs nobody reads. */
+  readonly #drops: string[][];
 
   /** Builds the executor; throws UnsupportedOpError listing every node that cannot run. */
   constructor(graph: Graph, options: ExecutorOptions, checked = false) {
@@ -119,6 +121,12 @@ export class GraphExecutor {
     graph.nodes.forEach((n, i) => {
       for (const name of n.inputs) if (name) this.#lastUse.set(name, i);
       for (const g of subgraphs(n)) for (const name of capturedNames(g)) this.#lastUse.set(name, i);
+    });
+    this.#drops = graph.nodes.map((n, i) => {
+      const names = new Set<string>();
+      for (const name of n.inputs) if (name && this.#lastUse.get(name) === i) names.add(name);
+      for (const name of n.outputs) if (name && !this.#lastUse.has(name)) names.add(name);
+      return [...names];
     });
   }
 
@@ -165,21 +173,28 @@ export class GraphExecutor {
       release(this.#ctx, v);
     };
     try {
-      this.graph.nodes.forEach((node, index) => {
+      const nodes = this.graph.nodes;
+      for (let index = 0; index < nodes.length; index++) {
+        const node = nodes[index];
         const t0 = profile ? performance.now() : 0;
-        const inputs = node.inputs.map((name) => {
-          if (!name) return undefined;
+        const inputs: (Value | undefined)[] = new Array(node.inputs.length);
+        for (let i = 0; i < node.inputs.length; i++) {
+          const name = node.inputs[i];
+          if (!name) continue;
           const v = lookup(name);
           if (!v) throw new ShapeError(`${nodeLabel(node)}: input "${name}" has no value`);
-          return v;
-        });
+          inputs[i] = v;
+        }
         const produced = node.op === "If"
           ? this.#runIf(node, inputs, lookup, profile)
           : this.#runOp(node, inputs);
-        node.outputs.forEach((name, i) => {
-          if (name && produced[i]) env.set(name, produced[i]);
-          else if (produced[i]) release(this.#ctx, produced[i]);
-        });
+        for (let i = 0; i < produced.length; i++) {
+          const name = node.outputs[i];
+          const p = produced[i];
+          if (!p) continue;
+          if (name) env.set(name, p);
+          else release(this.#ctx, p);
+        }
         if (profile) {
           profile.push({
             node: node.name,
@@ -188,11 +203,8 @@ export class GraphExecutor {
             outputs: produced.map((p) => p.dims),
           });
         }
-        for (const name of new Set(node.inputs)) {
-          if (name && this.#lastUse.get(name) === index) drop(name);
-        }
-        for (const name of node.outputs) if (name && !this.#lastUse.has(name)) drop(name);
-      });
+        for (const name of this.#drops[index]) drop(name);
+      }
       const out = new Map<string, Value>();
       for (const o of this.graph.outputs) {
         const own = feeds.has(o.name) ? undefined : env.get(o.name);
@@ -218,11 +230,15 @@ export class GraphExecutor {
     const infos = inputs.map((v) => (v ? this.#info(v) : undefined));
     // Shapes depend only on input dims and the values of small inputs: reuse them while those
     // repeat (streaming models call the same shapes every run).
-    const key = signature(infos);
     let cached = this.#shapes.get(node);
-    if (!cached || cached.key !== key || DATA_DEPENDENT.has(node.op)) {
-      cached = { key, shapes: op.inferShapes(node, infos) };
+    if (!cached || !sameInputs(cached.inputs, infos) || DATA_DEPENDENT.has(node.op)) {
+      if (cached?.known) { for (const v of cached.known) release(this.#ctx, v); }
+      cached = { inputs: infos as InputInfo[], shapes: op.inferShapes(node, infos) };
       this.#shapes.set(node, cached);
+    } else if (cached.known) {
+      // Every output was known from the same inputs last time (shape arithmetic): reuse it.
+      for (const v of cached.known) if (v.buffer) v.buffer.refs++;
+      return cached.known;
     }
     const shapes = cached.shapes;
     let prepared = this.#states.get(node);
@@ -253,6 +269,11 @@ export class GraphExecutor {
         outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 }, host });
       });
       op.run(this.#ctx, node, inputs, outputs, prepared.state);
+      if (outputs.length && outputs.every((o) => o.host) && !DATA_DEPENDENT.has(node.op)) {
+        // Outputs fixed by the inputs' shapes and small values: keep them for the next runs.
+        for (const o of outputs) if (o.buffer) o.buffer.refs++;
+        cached.known = outputs;
+      }
     } catch (e) {
       for (const o of outputs) release(this.#ctx, o);
       throw e;
@@ -293,6 +314,8 @@ export class GraphExecutor {
       this.#opt.registry.get(node.op)?.release?.(this.#ctx, p.state);
     }
     this.#states.clear();
+    for (const c of this.#shapes.values()) for (const v of c.known ?? []) release(this.#ctx, v);
+    this.#shapes.clear();
     for (const v of this.#constants.values()) this.#opt.kernels.arena.free(v.offset);
     this.#constants.clear();
     for (const b of this.#branches.values()) b.dispose();
@@ -300,22 +323,47 @@ export class GraphExecutor {
   }
 }
 
+/** Shape inference results of one node, for the inputs they were computed from. */
+interface ShapeCache {
+  inputs: InputInfo[];
+  shapes: OutputInfo[];
+  /**
+   * Outputs whose values shape inference knew (shape arithmetic on small tensors): the same
+   * inputs give the same values, so later runs reuse these buffers instead of running the op.
+   */
+  known?: Value[];
+}
+
 /** Ops whose output shape depends on the values of large inputs: never cached. */
 const DATA_DEPENDENT = new Set(["NonZero"]);
 
-/** Input dims and small known values, as a cache key for shape inference. */
-function signature(infos: readonly (InputInfo | undefined)[]): string {
-  let key = "";
-  for (const info of infos) {
-    if (!info) {
-      key += "|-";
+/**
+ * Whether shape inference would see the same inputs as last time: types, dims and the values
+ * of small known inputs (shape tensors). Large known values are weights, which never change.
+ */
+function sameInputs(
+  before: readonly (InputInfo | undefined)[],
+  now: readonly (InputInfo | undefined)[],
+): boolean {
+  if (before.length !== now.length) return false;
+  for (let i = 0; i < now.length; i++) {
+    const a = before[i];
+    const b = now[i];
+    if (!a || !b) {
+      if (a !== b) return false;
       continue;
     }
-    key += `|${info.type}:${info.dims.join(",")}`;
-    // Values that decide shapes are small shape tensors; large ones (weights) never change.
-    if (info.value && info.value.size <= 64) key += `=${info.value.data.join(",")}`;
+    if (a.type !== b.type || a.dims.length !== b.dims.length) return false;
+    for (let d = 0; d < b.dims.length; d++) if (a.dims[d] !== b.dims[d]) return false;
+    const av = a.value;
+    const bv = b.value;
+    if (av === bv) continue;
+    if (!av || !bv) return false;
+    if (bv.size > 64) continue;
+    if (av.size !== bv.size) return false;
+    for (let k = 0; k < bv.size; k++) if (av.data[k] !== bv.data[k]) return false;
   }
-  return key;
+  return true;
 }
 
 /** Drops one hold on a value's block, freeing it with the last one. */

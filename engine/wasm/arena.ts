@@ -35,7 +35,18 @@ export interface ArenaOptions {
   shared?: boolean;
 }
 
-/** A first-fit allocator over one growable `WebAssembly.Memory`. */
+/** Size class of a free block: floor(log2(bytes / ALIGN)). */
+function sizeClass(bytes: number): number {
+  return 31 - Math.clz32(bytes / ALIGN);
+}
+
+/**
+ * A good-fit allocator over one growable `WebAssembly.Memory`: free blocks are kept coalesced
+ * and binned by power-of-two size class, so a request looks at one class and then takes any
+ * block of the smallest non-empty larger class (a bit mask finds it) instead of walking every
+ * free block. Streaming models allocate and free a few hundred small tensors per call, so this
+ * path is hot.
+ */
 export class Arena {
   /** The memory kernels are instantiated with. */
   readonly memory: WebAssembly.Memory;
@@ -48,6 +59,9 @@ export class Arena {
   /** Free blocks: offset to size, kept coalesced; `#freeEnds` maps end offset to start. */
   #free = new Map<number, number>();
   #freeEnds = new Map<number, number>();
+  /** Free block offsets by size class, and a bit per non-empty class. */
+  #bins: Set<number>[] = Array.from({ length: 32 }, () => new Set<number>());
+  #nonEmpty = 0;
 
   /** Creates an arena whose first block starts above `base`. */
   constructor(options: ArenaOptions) {
@@ -101,13 +115,13 @@ export class Arena {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
     const size = alignUp(Math.max(bytes, 1), ALIGN);
-    for (const [off, free] of this.#free) {
-      if (free >= size) {
-        this.#removeFree(off, free);
-        if (free > size) this.#addFree(off + size, free - size);
-        this.#live.set(off, size);
-        return off;
-      }
+    const found = this.#findFree(size);
+    if (found >= 0) {
+      const free = this.#free.get(found)!;
+      this.#removeFree(found, free);
+      if (free > size) this.#addFree(found + size, free - size);
+      this.#live.set(found, size);
+      return found;
     }
     const off = this.#top;
     this.#ensure(off + size + GUARD, what, size);
@@ -138,14 +152,34 @@ export class Arena {
     else this.#addFree(start, end - start);
   }
 
+  /** A free block of at least `size` bytes, or -1. */
+  #findFree(size: number): number {
+    const cls = sizeClass(size);
+    if (this.#nonEmpty & (1 << cls)) {
+      for (const off of this.#bins[cls]) if (this.#free.get(off)! >= size) return off;
+    }
+    // Any block of a larger class fits: take one from the smallest such class.
+    const larger = cls >= 31 ? 0 : this.#nonEmpty & ~((2 << cls) - 1);
+    if (larger === 0) return -1;
+    const bin = this.#bins[31 - Math.clz32(larger & -larger)];
+    return bin.values().next().value!;
+  }
+
   #addFree(start: number, size: number): void {
     this.#free.set(start, size);
     this.#freeEnds.set(start + size, start);
+    const cls = sizeClass(size);
+    this.#bins[cls].add(start);
+    this.#nonEmpty |= 1 << cls;
   }
 
   #removeFree(start: number, size: number): void {
     this.#free.delete(start);
     this.#freeEnds.delete(start + size);
+    const cls = sizeClass(size);
+    const bin = this.#bins[cls];
+    bin.delete(start);
+    if (bin.size === 0) this.#nonEmpty &= ~(1 << cls);
   }
 
   /** Frees every block. */
@@ -153,6 +187,8 @@ export class Arena {
     this.#live.clear();
     this.#free.clear();
     this.#freeEnds.clear();
+    for (const bin of this.#bins) bin.clear();
+    this.#nonEmpty = 0;
     this.#top = this.#base;
   }
 

@@ -97,6 +97,42 @@ Deno.test("running frees every intermediate: memory does not grow over runs", as
   m.dispose();
 });
 
+Deno.test("shape arithmetic known from the input shapes is reused only while they repeat", async () => {
+  // y = Reshape(x, Concat(Unsqueeze(Shape(x)[0]), [2, 3])) and s = Shape(x) as an output.
+  const m = await loadModel(model(graph(
+    [
+      node("Shape", ["x"], ["s"]),
+      node("Gather", ["s", "zero"], ["b"], { axis: 0 }),
+      node("Unsqueeze", ["b", "axes"], ["bu"]),
+      node("Concat", ["bu", "rest"], ["target"], { axis: 0 }),
+      node("Reshape", ["x", "target"], ["y"]),
+      node("Relu", ["y"], ["z"]),
+    ],
+    [{ name: "x", type: "float32", dims: ["batch", 6] }],
+    [{ name: "z", type: "float32", dims: ["batch", 2, 3] }, {
+      name: "s",
+      type: "int64",
+      dims: [2],
+    }],
+    [
+      ["zero", new Tensor("int64", new BigInt64Array([0n]), [])],
+      ["axes", new Tensor("int64", new BigInt64Array([0n]), [1])],
+      ["rest", new Tensor("int64", new BigInt64Array([2n, 3n]), [2])],
+    ],
+  )));
+  let peak = 0;
+  for (const [i, batch] of [1, 1, 3, 3, 1, 4, 4, 1, 3].entries()) {
+    const x = rng.floats(batch * 6).map((v) => v - 0.5);
+    const out = await m.run({ x: f32(x, [batch, 6]) });
+    deepStrictEqual(out.z.dims, [batch, 2, 3]);
+    deepStrictEqual([...out.s.data as BigInt64Array], [BigInt(batch), 6n]);
+    deepStrictEqual([...out.z.data as Float32Array], [...x].map((v) => Math.max(v, 0)));
+    if (i === 5) peak = m.summary().peakMemoryBytes;
+    if (i > 5) deepStrictEqual(m.summary().peakMemoryBytes, peak, "memory grew");
+  }
+  m.dispose();
+});
+
 Deno.test("feeds are checked: names, types and dims, with typed errors", async () => {
   const m = await loadModel(mlp());
   await rejects(
