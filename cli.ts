@@ -13,6 +13,7 @@ import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
+import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
 const USAGE = `Quartet ${VERSION}: run pruned neural networks fast with WebAssembly SIMD.
@@ -41,7 +42,12 @@ Commands:
                        taps, 30 % of kernels removed by default), block:<kept fraction>
                        (MatMul/Gemm, e.g. block:0.25). Magnitude masks + least-squares refit
                        from calibration inputs; first and last layers stay dense unless
-                       --all-layers. Prints the per-layer report, writes <out>.md
+                       --all-layers. Prints the per-layer report, writes <out>.md. An
+                       --out ending in .qsp writes a sparse package (see pack) directly
+  pack <model.onnx> --out <file.qsp> [--f16]
+                       Quartet sparse package: each large weight stored as a bit mask of
+                       its non-zeros plus their values (float16 with --f16), the rest of
+                       the model as ONNX; loads like an .onnx file, smaller to download
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 What this host gets, a tiny model, the GEMM table vs the peers, and
@@ -85,6 +91,7 @@ function parse(args: string[]) {
         "calib-random": { type: "string", default: "0" },
         layers: { type: "string" },
         "all-layers": { type: "boolean", default: false },
+        f16: { type: "boolean", default: false },
         tile: { type: "string", default: "128" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
@@ -344,6 +351,7 @@ async function pruneFile(
     "calib-random"?: string;
     layers?: string;
     "all-layers"?: boolean;
+    f16?: boolean;
   },
 ): Promise<void> {
   const bytes = await Deno.readFile(path);
@@ -400,11 +408,29 @@ async function pruneFile(
     keepFirstLast: !opts["all-layers"],
     onLayer: (l) => console.error(`  ${l.node}: ${l.n ? `C4,${l.n}` : `dense (${l.skipped})`}`),
   });
-  await Deno.writeFile(opts.out!, out);
+  if (/\.qsp$/i.test(opts.out!)) await packFile(out, opts.out!, opts.f16 ?? false);
+  else await Deno.writeFile(opts.out!, out);
   const md = pruneReportMarkdown(layers);
   await Deno.writeTextFile(`${opts.out}.md`, `# Pruning report: ${path}\n\n${md}\n`);
   console.log(md);
   console.log(`wrote ${opts.out} and ${opts.out}.md`);
+}
+
+/** Writes ONNX bytes as a sparse package and prints what each weight became. */
+async function packFile(onnx: Uint8Array, out: string, float16: boolean): Promise<void> {
+  const { bytes, tensors } = packSparseModel(onnx, { float16 });
+  await Deno.writeFile(out, bytes);
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  for (const t of tensors) {
+    console.error(
+      `  ${t.name} [${t.dims.join("x")}]: ${(t.zeros * 100).toFixed(1)} % zeros, ${t.layout} ` +
+        `${t.dtype}, ${kb(t.bytesBefore)} → ${kb(t.bytesAfter)}${t.note ? ` (${t.note})` : ""}`,
+    );
+  }
+  console.log(
+    `wrote ${out}: ${kb(bytes.length)} (${(bytes.length / onnx.length * 100).toFixed(1)} % of ` +
+      `the ${kb(onnx.length)} ONNX model)`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -457,6 +483,11 @@ async function main(argv: string[]): Promise<number> {
         );
       }
       await pruneFile(rest[0], values);
+      return 0;
+    }
+    case "pack": {
+      if (!rest[0] || !values.out) throw new UsageError("pack needs <model.onnx> --out <file.qsp>");
+      await packFile(await Deno.readFile(rest[0]), values.out, values.f16);
       return 0;
     }
     case "bench": {

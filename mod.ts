@@ -35,6 +35,12 @@ export type { UpscaleOptions, UpscaleResult } from "./engine/models/sr/upscale.t
 export { decodePng, encodePng } from "./engine/models/sr/image.ts";
 export { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
 export type { LayerReport, PruneOptions, PruneResult } from "./engine/prune/prune.ts";
+export { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
+export type {
+  PackedTensorReport,
+  PackOptions,
+  PackResult,
+} from "./engine/formats/sparse_package/pack.ts";
 export type { Image } from "./engine/models/sr/image.ts";
 export type {
   GenerateOptions,

@@ -17,6 +17,7 @@ import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "
 import { REGISTRY } from "./ops/registry.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
+import { isSparsePackage } from "./formats/sparse_package/format.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
@@ -341,11 +342,15 @@ export class Model {
   }
 }
 
-/** A model source: bytes, a file path, a URL, or an already decoded IR model. */
+/**
+ * A model source: bytes (ONNX or a Quartet sparse package), a file path, a URL, or an already
+ * decoded IR model.
+ */
 export type ModelSource = Uint8Array | ArrayBuffer | string | URL | IrModel;
 
 /**
- * Loads a model: ONNX bytes, a path or URL of an `.onnx` file or of a TF.js layers
+ * Loads a model: ONNX bytes, a path or URL of an `.onnx` file, of a Quartet sparse package
+ * (`.qsp`, see `packSparseModel`; recognised by its first bytes) or of a TF.js layers
  * `model.json`, or a decoded IR model.
  *
  * @example
@@ -375,13 +380,18 @@ export async function loadModel(
       ? new Uint8Array(source)
       : await readSource(source);
     const name = typeof source === "string" || source instanceof URL ? String(source) : "model";
-    const { decodeOnnx } = await import("./formats/onnx/mod.ts");
-    ir = await decodeOnnx(bytes, {
-      name,
-      loadExternal: typeof source === "string" || source instanceof URL
-        ? externalReader(source)
-        : undefined,
-    });
+    if (isSparsePackage(bytes)) {
+      const { unpackSparsePackage } = await import("./formats/sparse_package/unpack.ts");
+      ir = await unpackSparsePackage(bytes, name);
+    } else {
+      const { decodeOnnx } = await import("./formats/onnx/mod.ts");
+      ir = await decodeOnnx(bytes, {
+        name,
+        loadExternal: typeof source === "string" || source instanceof URL
+          ? externalReader(source)
+          : undefined,
+      });
+    }
   } else {
     ir = source;
   }

@@ -8,6 +8,7 @@
  */
 import { fromBinary } from "npm:@bufbuild/protobuf@2.17.0";
 import { ModelFormatError } from "../../errors.ts";
+import { float16ToFloat32 } from "../float16.ts";
 import {
   type AttributeValue,
   capturedNames,
@@ -89,22 +90,6 @@ export function dtypeOf(code: number, what: string): DType {
     throw new ModelFormatError(`${what}: data type ${DT[code] ?? code} is not supported`);
   }
   return t === "float16" ? "float32" : t;
-}
-
-function f16ToF32(bits: number): number {
-  const s = bits & 0x8000 ? -1 : 1;
-  const e = (bits >> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** Expands float16 bit patterns to float32. */
-export function float16ToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = f16ToF32(bits[i]);
-  return out;
 }
 
 class Decoder {

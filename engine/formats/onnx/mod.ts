@@ -3,5 +3,6 @@
  *
  * @module
  */
-export { decodeOnnx, float16ToFloat32 } from "./decode.ts";
+export { decodeOnnx } from "./decode.ts";
+export { float16ToFloat32 } from "../float16.ts";
 export type { DecodeOnnxOptions, ExternalDataLoader } from "./decode.ts";

@@ -8,7 +8,7 @@
  */
 import { ModelFormatError } from "../../errors.ts";
 import { MAX_ELEMENTS, Tensor } from "../../tensor.ts";
-import { float16ToFloat32 } from "../onnx/decode.ts";
+import { float16ToFloat32 } from "../float16.ts";
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Headers larger than this are refused (real ones are a few hundred KB). */

@@ -9,7 +9,7 @@
 import { ModelFormatError, type UnsupportedNode, UnsupportedOpError } from "../../errors.ts";
 import type { AttributeValue, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
 import { Tensor } from "../../tensor.ts";
-import { float16ToFloat32 } from "../onnx/decode.ts";
+import { float16ToFloat32 } from "../float16.ts";
 import { readSource, siblingSource } from "../read_source.ts";
 
 /** Reads a weight shard named in the manifest (a path relative to model.json). */

@@ -1,0 +1,70 @@
+/**
+ * IEEE 754 half precision (float16) to and from float32, by bit manipulation so it runs on
+ * hosts without `Float16Array` (Node 20, older browsers). Used for f16 weights in ONNX,
+ * safetensors and TF.js files and for the f16 values of Quartet sparse packages.
+ *
+ * @module
+ */
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** Expands float16 bit patterns to float32 (exact: every float16 is a float32). */
+export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  const word = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const exp = h & 0x7c00;
+    const sign = (h & 0x8000) << 16;
+    if (exp === 0) {
+      // Zero or subnormal: mantissa × 2^-24, exact in float32.
+      const v = (h & 0x3ff) * 5.960464477539063e-8;
+      out[i] = sign ? -v : v;
+    } else if (exp === 0x7c00) {
+      word[i] = sign | 0x7f800000 | ((h & 0x3ff) << 13);
+    } else {
+      // Normal: rebias the exponent (15 → 127) by adding 112 << 10 before the shift.
+      word[i] = sign | (((h & 0x7fff) + 0x1c000) << 13);
+    }
+  }
+  return out;
+}
+
+/** The float16 bit pattern nearest to `x` (round to nearest, ties to even; overflow → ±Inf). */
+function floatToHalf(x: number): number {
+  F32[0] = x;
+  const b = U32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the 24-bit significand down to units of 2^-24.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa bumps the exponent, up to Inf: both are the right answer.
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+/** Rounds float32 values to float16 bit patterns (nearest, ties to even). */
+export function float32ToFloat16(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]);
+  return out;
+}
+
+/** Largest finite float16 value. */
+export const FLOAT16_MAX = 65504;

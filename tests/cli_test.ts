@@ -1,0 +1,73 @@
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { loadModel } from "../engine/model.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { buildModel } from "./_onnx_builder.ts";
+import { Random } from "./_random.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
+}
+
+/** A 1x1 conv whose weight has 2 zeros in every group of 4 input channels. */
+function c42Model(): Uint8Array {
+  const rng = new Random(3);
+  const w = rng.floats(64 * 64, -1, 1);
+  for (let i = 0; i < w.length; i += 4) [w[i], w[i + 2]] = [0, 0];
+  return buildModel({
+    nodes: [{ op: "Conv", inputs: ["x", "w"], outputs: ["y"] }],
+    inputs: [{ name: "x", dims: [1, 64, 4, 4] }],
+    outputs: [{ name: "y" }],
+    initializers: { w: new Tensor("float32", w, [64, 64, 1, 1]) },
+  });
+}
+
+Deno.test("cli: help, usage errors and typed errors have the documented exit codes", async () => {
+  const help = await cli("--help");
+  deepStrictEqual(help.code, 0);
+  ok(help.out.includes("pack <model.onnx>"));
+  const unknown = await cli("frobnicate");
+  deepStrictEqual(unknown.code, 2);
+  ok(unknown.err.includes('Unknown command "frobnicate"'));
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/bad.qsp`, new Uint8Array([0x51, 0x53, 0x50, 0x4b, 9, 0, 0, 0]));
+    const bad = await cli("info", `${dir}/bad.qsp`);
+    deepStrictEqual(bad.code, 1);
+    ok(/error: Cannot load package .*bad\.qsp/.test(bad.err), bad.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli pack writes a float16 sparse package that loads and runs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const onnx = c42Model();
+    await Deno.writeFile(`${dir}/m.onnx`, onnx);
+    const r = await cli("pack", `${dir}/m.onnx`, "--out", `${dir}/m.qsp`, "--f16");
+    deepStrictEqual(r.code, 0, r.err);
+    ok(r.err.includes("w [64x64x1x1]: 50.0 % zeros, mask float16"), r.err);
+    const packed = await Deno.readFile(`${dir}/m.qsp`);
+    // 4096 weights: 512 mask bytes + 2048 float16 values instead of 16 KB of float32.
+    ok(packed.length < 0.3 * onnx.length, `${packed.length} vs ${onnx.length}`);
+    const x = new Tensor("float32", new Random(4).floats(64 * 16, -1, 1), [1, 64, 4, 4]);
+    const a = await loadModel(onnx);
+    const b = await loadModel(`${dir}/m.qsp`);
+    const ya = (await a.run({ x })).y.data as Float32Array;
+    const yb = (await b.run({ x })).y.data as Float32Array;
+    // Weights rounded to float16: |Δw| ≤ 2^-11 |w|, 32 non-zero terms of |x| ≤ 1 per output.
+    for (let i = 0; i < ya.length; i++) ok(Math.abs(ya[i] - yb[i]) < 32 * 2 ** -11, `${i}`);
+    a.dispose();
+    b.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

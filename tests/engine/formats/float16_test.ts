@@ -1,0 +1,68 @@
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { float16ToFloat32, float32ToFloat16 } from "../../../engine/formats/float16.ts";
+import { Random } from "../../_random.ts";
+
+// The host's own float16 support (Math.f16round, Float16Array) is the independent reference.
+declare const Float16Array: {
+  new (buffer: ArrayBufferLike): ArrayLike<number>;
+};
+
+Deno.test("float16 expansion matches the host's Float16Array for all 65536 bit patterns", () => {
+  const bits = Uint16Array.from({ length: 65536 }, (_, i) => i);
+  const ours = float16ToFloat32(bits);
+  const host = new Float16Array(bits.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    if (Number.isNaN(host[i])) ok(Number.isNaN(ours[i]), `bits ${i}`);
+    else ok(Object.is(ours[i], host[i]), `bits 0x${i.toString(16)}: ${ours[i]} vs ${host[i]}`);
+  }
+});
+
+Deno.test("float32 → float16 rounds like Math.f16round (nearest, ties to even, overflow to Inf)", () => {
+  const rng = new Random(16);
+  const edge = [
+    0,
+    -0,
+    1,
+    -1,
+    65504,
+    65519.99,
+    65520,
+    -65520,
+    1e9,
+    -1e9,
+    Infinity,
+    -Infinity,
+    NaN,
+    6.1e-5,
+    6.0975552e-5,
+    5.96e-8,
+    2.98e-8,
+    2.9802322387695312e-8,
+    8.9e-8,
+    1e-10,
+    -1e-10,
+    1.00048828125,
+    1.000732421875,
+    1.0009765625,
+    2049,
+    2051,
+    0.1,
+    1 / 3,
+  ];
+  const values = new Float32Array([
+    ...edge,
+    ...Array.from({ length: 20000 }, () => (rng.next() - 0.5) * 2 ** rng.int(-30, 20)),
+  ]);
+  const halves = float32ToFloat16(values);
+  const back = float16ToFloat32(halves);
+  const f16round = (Math as unknown as { f16round(x: number): number }).f16round;
+  for (let i = 0; i < values.length; i++) {
+    const want = f16round(values[i]);
+    if (Number.isNaN(want)) ok(Number.isNaN(back[i]), `${values[i]}`);
+    else ok(Object.is(back[i], want), `${values[i]}: got ${back[i]}, want ${want}`);
+  }
+  deepStrictEqual(
+    float32ToFloat16(new Float32Array([1, -2, 65504])),
+    new Uint16Array([0x3c00, 0xc000, 0x7bff]),
+  );
+});
