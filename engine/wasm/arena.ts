@@ -59,6 +59,13 @@ export class Arena {
   /** Free blocks: offset to size, kept coalesced; `#freeEnds` maps end offset to start. */
   #free = new Map<number, number>();
   #freeEnds = new Map<number, number>();
+  /**
+   * Blocks freed but not yet merged, by exact size. Streaming models free and allocate the
+   * same sizes every call, so most requests are served from here in O(1); everything here is
+   * merged into the free lists before the arena grows, so fragmentation never raises the peak.
+   */
+  #recent = new Map<number, number[]>();
+  #recentCount = 0;
   /** Free block offsets by size class, and a bit per non-empty class. */
   #bins: Set<number>[] = Array.from({ length: 32 }, () => new Set<number>());
   #nonEmpty = 0;
@@ -115,7 +122,18 @@ export class Arena {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
     const size = alignUp(Math.max(bytes, 1), ALIGN);
-    const found = this.#findFree(size);
+    const same = this.#recent.get(size);
+    if (same?.length) {
+      const off = same.pop()!;
+      this.#recentCount--;
+      this.#live.set(off, size);
+      return off;
+    }
+    let found = this.#findFree(size);
+    if (found < 0 && this.#recentCount > 0) {
+      this.#mergeRecent();
+      found = this.#findFree(size);
+    }
     if (found >= 0) {
       const free = this.#free.get(found)!;
       this.#removeFree(found, free);
@@ -131,11 +149,28 @@ export class Arena {
     return off;
   }
 
-  /** Returns a block to the arena, merging it with free neighbours in O(1). */
+  /** Returns a block to the arena (kept by size for reuse; merged before the arena grows). */
   free(offset: number): void {
     const size = this.#live.get(offset);
     if (size === undefined) throw new RangeError(`Arena.free: ${offset} is not a live block`);
     this.#live.delete(offset);
+    const same = this.#recent.get(size);
+    if (same) same.push(offset);
+    else this.#recent.set(size, [offset]);
+    this.#recentCount++;
+  }
+
+  /** Merges every recently freed block into the free lists. */
+  #mergeRecent(): void {
+    for (const [size, offsets] of this.#recent) {
+      for (const off of offsets) this.#merge(off, size);
+      offsets.length = 0;
+    }
+    this.#recentCount = 0;
+  }
+
+  /** Puts a block on the free lists, merging it with free neighbours in O(1). */
+  #merge(offset: number, size: number): void {
     let start = offset;
     let end = offset + size;
     const before = this.#freeEnds.get(start);
@@ -189,6 +224,8 @@ export class Arena {
     this.#freeEnds.clear();
     for (const bin of this.#bins) bin.clear();
     this.#nonEmpty = 0;
+    this.#recent.clear();
+    this.#recentCount = 0;
     this.#top = this.#base;
   }
 

@@ -7,6 +7,7 @@ Deno.test("arena blocks are 64-byte aligned, disjoint, and reused after free", (
   const arena = new Arena({ base: 65536 });
   const rng = new Random(1);
   const live = new Map<number, number>();
+  let span = 0;
   for (let step = 0; step < 2000; step++) {
     if (live.size > 0 && rng.next() < 0.45) {
       const keys = [...live.keys()];
@@ -19,12 +20,16 @@ Deno.test("arena blocks are 64-byte aligned, disjoint, and reused after free", (
       ok(off % 64 === 0 && off >= 65536);
       for (const [o, n] of live) ok(off + bytes <= o || o + n <= off, "overlap");
       live.set(off, Math.max(bytes, 1));
+      span = Math.max(span, off + bytes - 65536);
     }
   }
   for (const off of live.keys()) arena.free(off);
   deepStrictEqual(arena.liveBytes, 0);
-  // Everything coalesced: a fresh block starts at the base again.
-  deepStrictEqual(arena.alloc(100), 65536);
+  // Everything merges back: one block as large as everything used starts at the base, and
+  // the peak does not move.
+  const peak = arena.peakBytes;
+  deepStrictEqual(arena.alloc(span), 65536);
+  deepStrictEqual(arena.peakBytes, peak);
 });
 
 Deno.test("arena grows the memory and keeps a guard past the last block", () => {
