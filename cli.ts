@@ -22,7 +22,10 @@ Usage: deno run -A cli.ts <command> [options]
 
 Commands:
   info [model]         Show the kernel build this host gets and why; with a model, its
-                       inputs, outputs, ops, parameters, fused layers and memory
+                       inputs, outputs, ops, parameters, fused layers, and per layer with
+                       weights: zeros, the kernel chosen (dense or sparse format) and why,
+                       with the predicted gain, and the time measured on one profiled run
+                       (inputs from --input name=file.npy, else zeros)
   run <model>          Run a model: --input name=file.npy (repeatable; missing inputs are
                        zeros with symbolic dims set to 1), --output <dir> writes .npy files,
                        --runs N times it, --profile prints the slowest layers and
@@ -161,6 +164,7 @@ async function modelInfo(
   path: string,
   kernels: KernelVariant | "auto",
   threads: number | "auto",
+  inputs: string[],
 ): Promise<void> {
   const model = await loadModel(path, { kernels, threads });
   const s = model.summary();
@@ -174,7 +178,49 @@ async function modelInfo(
   console.log(`  fused activations: ${s.fusedActivations}`);
   const ops = Object.entries(s.ops).sort((a, b) => b[1] - a[1]);
   console.log(`  ops: ${ops.map(([op, n]) => `${op} ${n}`).join(", ")}`);
-  model.dispose();
+  try {
+    await weightLayers(model, inputs);
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Runs the model once to warm up (kernels are chosen from the weights on the first run) and
+ * once profiled, then prints each layer with weights: sparsity, the kernel chosen and why
+ * (with the cost model's prediction), and its measured time.
+ */
+async function weightLayers(model: Model, inputs: string[]): Promise<void> {
+  const feeds = feedsFor(model, inputs);
+  try {
+    await model.run(feeds);
+    await model.run(feeds, { profile: true });
+  } catch (e) {
+    if (!(e instanceof QuartetError)) throw e;
+    console.log(`  (no per-layer timing: the model did not run on these inputs: ${e.message})`);
+    return;
+  }
+  const s = model.summary();
+  const ms = new Map((model.lastProfile ?? []).map((p) => [p.node, p.ms]));
+  const rows = s.layers.filter((l) => l.weights !== undefined);
+  if (!rows.length) return;
+  const total = [...ms.values()].reduce((a, b) => a + b, 0);
+  console.log(`  layers with weights (one profiled run, ${total.toFixed(2)} ms in all):`);
+  console.log(
+    `    ${"node".padEnd(32)} ${"op".padEnd(8)} ${"zeros".padStart(6)}  ` +
+      `${"kernel".padEnd(14)} ${"ms".padStart(8)}  why`,
+  );
+  for (const l of rows) {
+    const choice = s.kernelChoices.find((c) => c.name.startsWith(`${l.weights} `));
+    const time = ms.get(l.node);
+    console.log(
+      `    ${l.node.slice(0, 32).padEnd(32)} ${l.op.padEnd(8)} ` +
+        `${((l.sparsity ?? 0) * 100).toFixed(0).padStart(5)}%  ` +
+        `${(choice?.format ?? "dense").padEnd(14)} ` +
+        `${time === undefined ? "—".padStart(8) : time.toFixed(3).padStart(8)}  ` +
+        `${choice?.reason ?? "-"}`,
+    );
+  }
 }
 
 function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
@@ -448,7 +494,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "info":
       await info(kernels);
-      if (rest[0]) await modelInfo(rest[0], kernels, threadsOption(values.threads!));
+      if (rest[0]) {
+        await modelInfo(rest[0], kernels, threadsOption(values.threads!), values.input ?? []);
+      }
       return 0;
     case "run":
       if (!rest[0]) throw new UsageError("run needs a model file");

@@ -82,6 +82,10 @@ export interface LayerSummary {
   op: string;
   /** The activation fused into it, if any. */
   fused?: string;
+  /** Its weight initializer (input 1 of Conv, MatMul, Gemm, LSTM…), if it has one. */
+  weights?: string;
+  /** Fraction of zeros in those weights. */
+  sparsity?: number;
 }
 
 /** What a model contains and how it will run. */
@@ -151,6 +155,7 @@ function infoOf(v: ValueInfo): TensorInfo {
 export class Model {
   readonly #kernels: Kernels;
   readonly #ir: IrModel;
+  readonly #sparsity = new Map<string, number>();
   #exec: GraphExecutor | undefined;
   readonly #fused: {
     constants: number;
@@ -327,10 +332,26 @@ export class Model {
         node: n.name,
         op: n.op,
         ...(n.attributes.fused_activation ? { fused: String(n.attributes.fused_activation) } : {}),
+        ...this.#weightsOf(n),
       })),
       kernelChoices: [...this.#kernels.choices],
       peakMemoryBytes: this.#kernels.arena.peakBytes,
     };
+  }
+
+  /** A node's float weight initializer (input 1) and its share of zeros, computed once. */
+  #weightsOf(n: Node): { weights?: string; sparsity?: number } {
+    const name = n.inputs[1];
+    const w = name ? this.#ir.graph.initializers.get(name) : undefined;
+    if (!w || w.type !== "float32" || w.size < 16) return {};
+    let sparsity = this.#sparsity.get(name);
+    if (sparsity === undefined) {
+      let zeros = 0;
+      for (const v of w.data as Float32Array) if (v === 0) zeros++;
+      sparsity = zeros / w.size;
+      this.#sparsity.set(name, sparsity);
+    }
+    return { weights: name, sparsity };
   }
 
   /** Frees the model's memory. The model cannot run afterwards. */

@@ -55,6 +55,13 @@ Deno.test("cli pack writes a float16 sparse package that loads and runs", async 
     const r = await cli("pack", `${dir}/m.onnx`, "--out", `${dir}/m.qsp`, "--f16");
     deepStrictEqual(r.code, 0, r.err);
     ok(r.err.includes("w [64x64x1x1]: 50.0 % zeros, mask float16"), r.err);
+    const info = await cli("info", `${dir}/m.qsp`);
+    deepStrictEqual(info.code, 0, info.err);
+    // The package's layer: half zeros, run on the C4,2 kernel, with the cost model's reason.
+    ok(
+      /Conv_0 +Conv +50% +c4n:2 +[0-9.]+ +every group of 4 has ≥ 2 zeros/.test(info.out),
+      info.out,
+    );
     const packed = await Deno.readFile(`${dir}/m.qsp`);
     // 4096 weights: 512 mask bytes + 2048 float16 values instead of 16 KB of float32.
     ok(packed.length < 0.3 * onnx.length, `${packed.length} vs ${onnx.length}`);
