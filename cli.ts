@@ -12,7 +12,8 @@ import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
-import { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
+import { pruneOnnx } from "./engine/prune/prune.ts";
+import { pruneReportMarkdown } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 

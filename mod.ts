@@ -33,8 +33,10 @@ export type { TextTokenizer } from "./engine/models/mamba/tokenizer.ts";
 export { loadUpscaler, SR_MODELS, upscale, Upscaler } from "./engine/models/sr/upscale.ts";
 export type { UpscaleOptions, UpscaleResult } from "./engine/models/sr/upscale.ts";
 export { decodePng, encodePng } from "./engine/models/sr/image.ts";
-export { pruneOnnx, pruneReportMarkdown } from "./engine/prune/prune.ts";
-export type { LayerReport, PruneOptions, PruneResult } from "./engine/prune/prune.ts";
+export { pruneOnnx } from "./engine/prune/api.ts";
+export { pruneReportMarkdown } from "./engine/prune/report.ts";
+export type { LayerReport } from "./engine/prune/report.ts";
+export type { PruneOptions, PruneResult } from "./engine/prune/prune.ts";
 export { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 export type {
   PackedTensorReport,

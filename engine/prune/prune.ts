@@ -1,74 +1,86 @@
 /**
  * One-shot pruning of ONNX models to the sparse structures Quartet's kernels run:
- * - C4n: magnitude masks within each group of 4 along the reduction axis (any Conv, MatMul,
- *   Gemm);
+ * - C4n: magnitude masks within each group of 4 along the reduction axis (Conv 1-D and 2-D,
+ *   MatMul, Gemm, and LSTM W and R along their input axis);
  * - pattern (3x3 Conv): a library of the 8 most common 4-tap shapes (centre included), each
  *   kernel projected on the library shape that keeps most of its energy, then the weakest
  *   kernels removed (connectivity pruning);
- * - block (MatMul / Gemm): in every 16-output x 256-input block, the weakest input columns
- *   and then the weakest output rows removed (block column-row);
+ * - block (MatMul / Gemm / LSTM): in every 16-output x 256-input block, the weakest input
+ *   columns and then the weakest output rows removed (block column-row);
  * then (with calibration inputs) a least-squares refit of each
  * layer's surviving weights and bias so its output on the already-pruned model's activations
  * matches the dense layer's output on the dense model's activations, layer by layer in order.
+ * With calibration the masks are activation-aware: a weight's score is |w| times the RMS of
+ * the input feature it multiplies (on the pruned model's activations), not |w| alone.
+ *
+ * Weight layers are found in nested If branches too (silero VAD keeps all of its weights as
+ * Constant nodes in sample-rate branches), and weights read through data movement (Slice,
+ * Concat, Unsqueeze, …) are traced back to the constants they are copied from. Calibration
+ * runs a flat copy of the graph with the taken branches inlined, so values inside branches
+ * can be observed without touching the engine. Layers in branches the calibration never takes
+ * are pruned by magnitude only (noted in the report).
+ *
  * The result is a standard ONNX file with zeros: it runs anywhere, and Quartet detects the
  * structure and runs it on the sparse kernels.
  *
  * @module
  */
 import { fromBinary, toBinary } from "npm:@bufbuild/protobuf@2.17.0";
-import { InvalidArgumentError, ShapeError } from "../errors.ts";
+import { InvalidArgumentError, ModelFormatError, ShapeError } from "../errors.ts";
 import { decodeOnnx } from "../formats/onnx/decode.ts";
 import {
+  type GraphProto,
   ModelProtoSchema,
   type TensorProto,
   TensorProto_DataType,
 } from "../formats/onnx/gen/onnx_pb.ts";
 import { foldConstantNodes } from "../passes/fold_constants.ts";
-import type { Model as IrModel, Node } from "../ir/graph.ts";
+import {
+  forEachGraph,
+  type Graph,
+  type Model as IrModel,
+  type Node,
+  subgraphs,
+} from "../ir/graph.ts";
 import { loadModel } from "../model.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
+import { inlineBranches } from "./flatten.ts";
+import type { LayerReport } from "./report.ts";
+import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
+import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
+import { type RefitResult, type RefitRow, refitRows } from "./refit.ts";
+import { traceWeight, type WeightView } from "./weight_view.ts";
 
 /** Options of `pruneOnnx`. */
 export interface PruneOptions {
   /**
    * "c4n:1", "c4n:2" or "c4n:3" (zeros per group of 4); "pattern" or "pattern:<f>" (3x3
    * convs: 4 of 9 taps, a fraction f of the kernels removed, default 0.3); "block:<f>"
-   * (MatMul / Gemm: a fraction f of each 16 x 256 block kept, as √f of its rows and √f of
-   * its columns, e.g. block:0.25).
+   * (MatMul / Gemm / LSTM: a fraction f of each 16 x 256 block kept, as √f of its rows and
+   * √f of its columns, e.g. block:0.25).
    */
   scheme: string;
   /** Calibration inputs (feeds by input name), one per sample. None: magnitude only. */
   calibration?: Record<string, Tensor>[];
+  /**
+   * Streaming state: output name → the input it feeds at the next calibration sample (silero
+   * VAD: `{ stateN: "state" }`). The samples then run in order as consecutive chunks, the
+   * dense model carrying its own state and the model pruned so far carrying its own; a
+   * sample's own value for that input is used only by the first sample.
+   */
+  carry?: Record<string, string>;
   /** Only layers whose node name matches (a RegExp source; default all). */
   layers?: string;
-  /** Keep the first and last weight layers dense (default true). */
+  /**
+   * Keep the first and last weight layers of every execution path dense (default true). In
+   * silero VAD the first is the STFT conv (a fixed Fourier basis, not a learned layer) and the
+   * last the 1-output 1x1 conv, in both sample-rate branches.
+   */
   keepFirstLast?: boolean;
   /** Calibration columns used per layer at most (default 4096). */
   maxColumns?: number;
   /** Called after each layer. */
   onLayer?: (report: LayerReport) => void;
-}
-
-/** What pruning did to one layer. */
-export interface LayerReport {
-  /** Node name. */
-  node: string;
-  /** Operator. */
-  op: string;
-  /** Weight initializer name. */
-  weight: string;
-  /** C4n: zeros per group; 0 for the other schemes and when kept dense. */
-  n: number;
-  /** The scheme applied ("c4n:2", "pattern:0.3", "block:0.25"), absent when kept dense. */
-  scheme?: string;
-  /** Why a layer was skipped. */
-  skipped?: string;
-  /** Fraction of zero weights after pruning. */
-  sparsity: number;
-  /** ‖y_pruned − y_dense‖ / ‖y_dense‖ on calibration data with magnitude masks only. */
-  errorMagnitude?: number;
-  /** The same after the least-squares refit. */
-  errorRefit?: number;
 }
 
 /** The pruned model and the per-layer report. */
@@ -79,53 +91,43 @@ export interface PruneResult {
   layers: LayerReport[];
 }
 
-interface Target {
+/** Conv / MatMul / Gemm: output rows over a reduction axis, with a column builder. */
+interface LinearTarget {
+  kind: "linear";
   node: Node;
-  weight: string;
-  bias?: string;
-  /** Rows (outputs) × K (reduction) view of the weight: element (r, k) at index. */
-  rows: number;
-  k: number;
-  index: (r: number, k: number) => number;
-  /** A 3x3 group-1 conv: k runs over input channels x 9 taps. */
-  kernel3x3?: boolean;
-  /** Turns the layer's input activation into columns [K][cols] (plus nothing for bias). */
+  weight: WeightView;
+  /** Bias with one value per row, when a constant. */
+  bias?: WeightView;
+  shape: MaskShape;
+  /** Turns the layer's input activation into columns [K][cols]. */
   columns: (x: Tensor, maxCols: number) => { data: Float64Array; cols: number };
 }
 
-/** A parsed pruning scheme. */
-type Scheme =
-  | { kind: "c4n"; n: number; name: string }
-  | { kind: "pattern"; removed: number; name: string }
-  | { kind: "block"; keep: number; name: string };
+type Target = LinearTarget | (LstmTarget & { kind: "lstm" });
 
-function parseScheme(scheme: string): Scheme {
-  const c4n = /^c4n:([123])$/.exec(scheme);
-  if (c4n) return { kind: "c4n", n: Number(c4n[1]), name: scheme };
-  const pattern = /^pattern(?::([0-9.]+))?$/.exec(scheme);
-  const removed = pattern ? Number(pattern[1] ?? 0.3) : NaN;
-  if (pattern && removed >= 0 && removed < 1) {
-    return { kind: "pattern", removed, name: `pattern:${removed}` };
-  }
-  const block = /^block:([0-9.]+)$/.exec(scheme);
-  const keep = block ? Number(block[1]) : NaN;
-  if (block && keep > 0 && keep < 1) return { kind: "block", keep, name: scheme };
-  throw new InvalidArgumentError(
-    `Unknown pruning scheme "${scheme}": use c4n:1, c4n:2, c4n:3, pattern[:<removed ` +
-      `fraction in [0, 1)>] or block:<kept fraction in (0, 1)>`,
-  );
+/** A weight layer: the nodes reading one set of constants (alternative branches share it). */
+interface Layer {
+  /** Sorted source constant names: the identity of the layer. */
+  key: string;
+  /** Every node reading these weights (silero: the LSTM of each batch-size branch). */
+  nodes: Node[];
+  target?: Target;
+  reason?: string;
 }
+
+const WEIGHT_OPS = new Set(["Conv", "MatMul", "Gemm", "LSTM"]);
 
 /** Why a target cannot take the scheme, or undefined when it can. */
 function schemeMismatch(scheme: Scheme, t: Target): string | undefined {
-  if (scheme.kind === "c4n" && t.k < 4) {
-    return `reduction length ${t.k} < 4: no group of 4 to prune`;
+  const shapes = t.kind === "lstm" ? [lstmShapes(t).w, lstmShapes(t).r] : [t.shape];
+  if (scheme.kind === "c4n" && shapes.some((s) => s.k < 4)) {
+    return `reduction length ${Math.min(...shapes.map((s) => s.k))} < 4: no group of 4 to prune`;
   }
-  if (scheme.kind === "pattern" && !t.kernel3x3) {
+  if (scheme.kind === "pattern" && !(t.kind === "linear" && t.shape.kernel3x3)) {
     return "pattern sparsity applies to 3x3 convolutions (group 1) only";
   }
   if (scheme.kind === "block" && t.node.op === "Conv") {
-    return "block sparsity applies to MatMul / Gemm weights only";
+    return "block sparsity applies to MatMul / Gemm / LSTM weights only";
   }
   return undefined;
 }
@@ -136,31 +138,33 @@ function picks(total: number, max: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
 }
 
-function convTarget(node: Node, w: Tensor, bias: string | undefined): Target | string {
+/** Conv 1-D ([M, C, k]) and 2-D ([M, C, kh, kw]), group 1: rows M over K = C·kernel. */
+function convTarget(node: Node, w: WeightView, bias?: WeightView): LinearTarget | string {
   const a = node.attributes;
   const group = (a.group as number | undefined) ?? 1;
-  if (w.dims.length !== 4) return "only 2-D convolutions are pruned";
+  if (w.dims.length !== 4 && w.dims.length !== 3) return "only 1-D and 2-D convolutions are pruned";
   if (group !== 1) return "grouped and depthwise convolutions stay dense";
   if ((a.auto_pad as string | undefined ?? "NOTSET") !== "NOTSET") {
     return "auto_pad convolutions stay dense";
   }
-  const [m, c, kh, kw] = w.dims;
+  // A 1-D conv is a 2-D conv of height 1.
+  const oneD = w.dims.length === 3;
+  const [m, c, kh, kw] = oneD ? [w.dims[0], w.dims[1], 1, w.dims[2]] : w.dims;
   const k = c * kh * kw;
-  const [sh, sw] = (a.strides as number[] | undefined) ?? [1, 1];
-  const [dh, dw] = (a.dilations as number[] | undefined) ?? [1, 1];
-  const [pt, pl] = (a.pads as number[] | undefined) ?? [0, 0, 0, 0];
+  const attr = (name: string, fill: number, n: number) =>
+    (a[name] as number[] | undefined) ?? Array(n).fill(fill);
+  const [sh, sw] = oneD ? [1, attr("strides", 1, 1)[0]] : attr("strides", 1, 2);
+  const [dh, dw] = oneD ? [1, attr("dilations", 1, 1)[0]] : attr("dilations", 1, 2);
+  const pads = attr("pads", 0, oneD ? 2 : 4);
+  const [pt, pl, pb, pr] = oneD ? [0, pads[0], 0, pads[1]] : pads;
   return {
+    kind: "linear",
     node,
-    weight: node.inputs[1],
-    bias,
-    rows: m,
-    k,
-    kernel3x3: kh === 3 && kw === 3,
-    index: (r, j) => r * k + j,
+    weight: w,
+    bias: bias && bias.data.length === m ? bias : undefined,
+    shape: { rows: m, k, kernel3x3: !oneD && kh === 3 && kw === 3, index: (r, j) => r * k + j },
     columns: (x, maxCols) => {
-      const [n, cin, h, wd] = x.dims;
-      const pb = ((a.pads as number[] | undefined) ?? [0, 0, 0, 0])[2];
-      const pr = ((a.pads as number[] | undefined) ?? [0, 0, 0, 0])[3];
+      const [n, cin, h, wd] = oneD ? [x.dims[0], x.dims[1], 1, x.dims[2]] : x.dims;
       const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
       const ow = Math.floor((wd + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
       const chosen = picks(n * oh * ow, maxCols);
@@ -190,19 +194,18 @@ function convTarget(node: Node, w: Tensor, bias: string | undefined): Target | s
 
 function matmulTarget(
   node: Node,
-  w: Tensor,
+  w: WeightView,
   transposed: boolean,
-  bias: string | undefined,
-): Target | string {
+  bias?: WeightView,
+): LinearTarget | string {
   if (w.dims.length !== 2) return "only 2-D MatMul/Gemm weights are pruned";
   const [k, n] = transposed ? [w.dims[1], w.dims[0]] : w.dims;
   return {
+    kind: "linear",
     node,
-    weight: node.inputs[1],
-    bias,
-    rows: n,
-    k,
-    index: transposed ? (r, j) => r * k + j : (r, j) => j * n + r,
+    weight: w,
+    bias: bias && bias.data.length === n ? bias : undefined,
+    shape: { rows: n, k, index: transposed ? (r, j) => r * k + j : (r, j) => j * n + r },
     columns: (x, maxCols) => {
       const rowsIn = x.size / k;
       const chosen = picks(rowsIn, maxCols);
@@ -216,162 +219,165 @@ function matmulTarget(
   };
 }
 
-/** Solves the symmetric positive definite system A x = b in place (Cholesky); A is n×n. */
-function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Array {
-  for (let j = 0; j < n; j++) {
-    let d = A[j * n + j];
-    for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-    const l = Math.sqrt(Math.max(d, 1e-12));
-    A[j * n + j] = l;
-    for (let i = j + 1; i < n; i++) {
-      let s = A[i * n + j];
-      for (let k = 0; k < j; k++) s -= A[i * n + k] * A[j * n + k];
-      A[i * n + j] = s / l;
-    }
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= A[i * n + k] * y[k];
-    y[i] = s / A[i * n + i];
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i];
-    for (let k = i + 1; k < n; k++) s -= A[k * n + i] * y[k];
-    y[i] = s / A[i * n + i];
-  }
-  return y;
-}
-
-/** Keeps the 4 − n largest |w| of every full group of 4 in each row; returns the mask. */
-function magnitudeMask(t: Target, w: Float32Array, n: number): Uint8Array {
-  const keep = new Uint8Array(t.rows * t.k);
-  for (let r = 0; r < t.rows; r++) {
-    for (let g = 0; g + 4 <= t.k; g += 4) {
-      const order = [0, 1, 2, 3].sort((a, b) =>
-        Math.abs(w[t.index(r, g + b)]) - Math.abs(w[t.index(r, g + a)])
-      );
-      for (const j of order.slice(0, 4 - n)) keep[r * t.k + g + j] = 1;
-    }
-    for (let j = t.k - (t.k % 4); j < t.k; j++) keep[r * t.k + j] = 1;
-  }
-  return keep;
-}
-
-/**
- * Pattern mask of a 3x3 conv (rows = filters, k = channels x 9): a library of the 8 most
- * common "centre + 3 strongest taps" shapes, each kernel on the library shape keeping most of
- * its squared magnitude, then the `removed` fraction of kernels with the least kept energy
- * dropped.
- */
-function patternMask(t: Target, w: Float32Array, removed: number): Uint8Array {
-  const kernels = t.rows * (t.k / 9);
-  const tap = (q: number, i: number) => {
-    const r = Math.floor(q / (t.k / 9));
-    return w[t.index(r, (q % (t.k / 9)) * 9 + i)];
+/** The mask shapes of an LSTM's W and R: rows dirs·4H over their last axis. */
+function lstmShapes(t: LstmTarget): { w: MaskShape; r: MaskShape } {
+  const rows = t.dirs * 4 * t.hidden;
+  return {
+    w: { rows, k: t.input, index: (r, j) => r * t.input + j },
+    r: { rows, k: t.hidden, index: (r, j) => r * t.hidden + j },
   };
-  const counts = new Map<number, number>();
-  for (let q = 0; q < kernels; q++) {
-    const others = [0, 1, 2, 3, 5, 6, 7, 8].sort((a, b) =>
-      Math.abs(tap(q, b)) - Math.abs(tap(q, a))
-    );
-    const shape = (1 << 4) | (1 << others[0]) | (1 << others[1]) | (1 << others[2]);
-    counts.set(shape, (counts.get(shape) ?? 0) + 1);
-  }
-  const library = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map((e) => e[0]);
-  const choice = new Int32Array(kernels);
-  const energy = new Float64Array(kernels);
-  for (let q = 0; q < kernels; q++) {
-    for (const shape of library) {
-      let e = 0;
-      for (let i = 0; i < 9; i++) if (shape & (1 << i)) e += tap(q, i) ** 2;
-      if (e > energy[q] || choice[q] === 0) [energy[q], choice[q]] = [e, shape];
+}
+
+/** The layer a node forms, if it reads constant weights. */
+async function layerOf(
+  node: Node,
+  scopes: readonly Graph[],
+  opsets: IrModel["opsets"],
+): Promise<{ key: string; target?: Target; reason?: string } | undefined> {
+  const trace = (i: number) =>
+    node.inputs[i] ? traceWeight(node.inputs[i], scopes, opsets) : Promise.resolve(undefined);
+  const view = (v: WeightView | string | undefined) => (typeof v === "object" ? v : undefined);
+  const w = await trace(1);
+  if (w === undefined) return undefined;
+  if (node.op === "LSTM") {
+    const r = await trace(2);
+    if (r === undefined) return undefined;
+    if (typeof w === "string" || typeof r === "string") {
+      return { key: `node ${node.name}`, reason: typeof w === "string" ? w : r as string };
     }
+    const key = [...new Set([...w.sources, ...r.sources])].sort().join(" + ");
+    const t = lstmTarget(node, w, r, view(await trace(3)));
+    return typeof t === "string" ? { key, reason: t } : { key, target: { ...t, kind: "lstm" } };
   }
-  const order = [...energy.keys()].sort((a, b) => energy[a] - energy[b]);
-  const dropped = new Uint8Array(kernels);
-  for (const q of order.slice(0, Math.round(removed * kernels))) dropped[q] = 1;
-  const keep = new Uint8Array(t.rows * t.k);
-  for (let q = 0; q < kernels; q++) {
-    if (dropped[q]) continue;
-    for (let i = 0; i < 9; i++) if (choice[q] & (1 << i)) keep[q * 9 + i] = 1;
+  if (typeof w === "string") return { key: `node ${node.name}`, reason: w };
+  const key = [...new Set(w.sources)].sort().join(" + ");
+  const bias = view(await trace(2));
+  let t: LinearTarget | string;
+  if (node.op === "Conv") t = convTarget(node, w, bias);
+  else if (node.op === "MatMul") t = matmulTarget(node, w, false);
+  else {
+    const a = node.attributes;
+    t = (a.transA as number | undefined) || ((a.alpha as number | undefined) ?? 1) !== 1
+      ? "Gemm with transA or alpha ≠ 1 stays dense"
+      : matmulTarget(node, w, ((a.transB as number | undefined) ?? 0) === 1, bias);
   }
-  return keep;
+  return typeof t === "string" ? { key, reason: t } : { key, target: t };
+}
+
+/** Weight layers in order (depth first through subgraphs, at their node's position). */
+async function findLayers(model: IrModel): Promise<Layer[]> {
+  const layers: Layer[] = [];
+  const byKey = new Map<string, Layer>();
+  const walk = async (g: Graph, scopes: Graph[]) => {
+    const inner = [...scopes, g];
+    for (const node of g.nodes) {
+      if (WEIGHT_OPS.has(node.op) && !node.domain) {
+        const l = await layerOf(node, inner, model.opsets);
+        if (l) {
+          const known = byKey.get(l.key);
+          if (known) known.nodes.push(node);
+          else {
+            const layer = { key: l.key, nodes: [node], target: l.target, reason: l.reason };
+            byKey.set(l.key, layer);
+            layers.push(layer);
+          }
+        }
+      }
+      for (const s of subgraphs(node)) await walk(s, inner);
+    }
+  };
+  await walk(model.graph, []);
+  // Written back by name: a name defined twice, or shared by two layers, is ambiguous.
+  const definitions = new Map<string, number>();
+  forEachGraph(model.graph, (g) => {
+    for (const name of g.initializers.keys()) {
+      definitions.set(name, (definitions.get(name) ?? 0) + 1);
+    }
+  });
+  const owners = new Map<string, number>();
+  for (const l of layers) {
+    if (!l.target) continue;
+    for (const s of sourcesOf(l.target)) owners.set(s, (owners.get(s) ?? 0) + 1);
+  }
+  for (const l of layers) {
+    if (!l.target) continue;
+    const twice = sourcesOf(l.target).find((s) => (definitions.get(s) ?? 0) > 1);
+    const shared = sourcesOf(l.target).find((s) => (owners.get(s) ?? 0) > 1);
+    if (twice) l.reason = `weight name "${twice}" is defined in more than one graph`;
+    else if (shared) l.reason = `constant "${shared}" is shared with another weight layer`;
+    if (l.reason) l.target = undefined;
+  }
+  return layers;
+}
+
+/** The constants a target writes (weights and biases). */
+function sourcesOf(t: Target): string[] {
+  const views = t.kind === "lstm" ? [t.W, t.R, t.B] : [t.weight, t.bias];
+  return [...new Set(views.flatMap((v) => v?.sources ?? []))];
 }
 
 /**
- * Block column-row mask (rows = outputs, k = inputs): in every 16 x 256 block, the √keep
- * fraction of columns with the largest norm over the block's rows, then the √keep fraction of
- * rows with the largest norm over the kept columns.
+ * Keys of the layers that are first or last on some execution path: If branches are
+ * alternatives, so each branch contributes its own first and last.
  */
-function blockMask(t: Target, w: Float32Array, keep: number): Uint8Array {
-  const [br, bc] = [16, 256];
-  const share = Math.sqrt(keep);
-  const mask = new Uint8Array(t.rows * t.k);
-  for (let r0 = 0; r0 < t.rows; r0 += br) {
-    const rows = Math.min(br, t.rows - r0);
-    for (let c0 = 0; c0 < t.k; c0 += bc) {
-      const cols = Math.min(bc, t.k - c0);
-      const colNorm = Array.from({ length: cols }, (_, j) => {
-        let e = 0;
-        for (let r = 0; r < rows; r++) e += w[t.index(r0 + r, c0 + j)] ** 2;
-        return e;
-      });
-      const keptCols = [...colNorm.keys()].sort((a, b) => colNorm[b] - colNorm[a])
-        .slice(0, Math.max(1, Math.round(share * cols)));
-      const rowNorm = Array.from({ length: rows }, (_, r) => {
-        let e = 0;
-        for (const j of keptCols) e += w[t.index(r0 + r, c0 + j)] ** 2;
-        return e;
-      });
-      const keptRows = [...rowNorm.keys()].sort((a, b) => rowNorm[b] - rowNorm[a])
-        .slice(0, Math.max(1, Math.round(share * rows)));
-      for (const r of keptRows) for (const j of keptCols) mask[(r0 + r) * t.k + c0 + j] = 1;
+function pathEnds(
+  graph: Graph,
+  keyOf: (n: Node) => string | undefined,
+): { first: Set<string>; last: Set<string> } {
+  type Ends = { first: Set<string>; last: Set<string>; empty: boolean };
+  const ends = (g: Graph): Ends => {
+    let acc: Ends = { first: new Set(), last: new Set(), empty: true };
+    for (const n of g.nodes) {
+      const key = keyOf(n);
+      let e: Ends;
+      if (key) e = { first: new Set([key]), last: new Set([key]), empty: false };
+      else {
+        const inner = subgraphs(n).map(ends);
+        if (!inner.length) continue;
+        e = {
+          first: new Set(inner.flatMap((x) => [...x.first])),
+          last: new Set(inner.flatMap((x) => [...x.last])),
+          empty: inner.some((x) => x.empty),
+        };
+      }
+      acc = {
+        first: acc.empty ? new Set([...acc.first, ...e.first]) : acc.first,
+        last: e.empty ? new Set([...acc.last, ...e.last]) : e.last,
+        empty: acc.empty && e.empty,
+      };
     }
-  }
-  return mask;
+    return acc;
+  };
+  return ends(graph);
 }
 
-/** The keep mask of a target under a scheme. */
-function schemeMask(scheme: Scheme, t: Target, w: Float32Array): Uint8Array {
-  if (scheme.kind === "c4n") return magnitudeMask(t, w, scheme.n);
-  if (scheme.kind === "pattern") return patternMask(t, w, scheme.removed);
-  return blockMask(t, w, scheme.keep);
-}
-
-/** Output of one row for the columns: w·X + b. */
-function rowOutput(
-  w: Float64Array,
-  b: number,
-  X: Float64Array,
-  k: number,
-  cols: number,
-): Float64Array {
-  const y = new Float64Array(cols).fill(b);
-  for (let j = 0; j < k; j++) {
-    if (w[j] === 0) continue;
-    for (let c = 0; c < cols; c++) y[c] += w[j] * X[j * cols + c];
-  }
-  return y;
-}
-
-/** Runs `model` up to `value`: the value's tensors, one per calibration sample. */
+/**
+ * Runs `model` on the samples in order and returns the wanted values of each. With `carry`,
+ * each sample after the first takes the carried inputs from the previous sample's outputs.
+ */
 async function capture(
   model: IrModel,
-  value: string,
-  feeds: Record<string, Tensor>[],
-): Promise<Tensor[]> {
+  values: readonly string[],
+  feeds: readonly Record<string, Tensor>[],
+  carry: Record<string, string> = {},
+): Promise<Record<string, Tensor>[]> {
+  const wanted = [...new Set([...values, ...Object.keys(carry)])];
   // Loading rewrites the graph (folding adds initializers): give it copies.
   const graph = {
     ...model.graph,
-    outputs: [{ name: value, type: "float32" as const }],
+    outputs: wanted.map((name) => ({ name, type: "float32" as const })),
     nodes: model.graph.nodes.map((n) => ({ ...n, attributes: { ...n.attributes } })),
     initializers: new Map(model.graph.initializers),
   };
   const m = await loadModel({ ...model, graph }, { fuse: false, sparse: "off" });
   try {
-    const out: Tensor[] = [];
-    for (const f of feeds) out.push((await m.run(f))[value]);
+    const out: Record<string, Tensor>[] = [];
+    let state: Record<string, Tensor> = {};
+    for (const f of feeds) {
+      const r = m.runSync({ ...f, ...state });
+      out.push(Object.fromEntries(values.map((v) => [v, r[v]])));
+      state = Object.fromEntries(Object.entries(carry).map(([o, i]) => [i, r[o]]));
+    }
     return out;
   } finally {
     m.dispose();
@@ -379,14 +385,269 @@ async function capture(
 }
 
 /**
- * Prunes the Conv / MatMul / Gemm weights of an ONNX model to C4n, pattern or block
- * sparsity. The input bytes are never modified; the result is a new ONNX file.
+ * The branch each If takes on the calibration data, found level by level (an If's condition
+ * is observed once its enclosing branch is inlined). Conditions must not vary between samples:
+ * they are checked on the first and the last sample.
+ */
+async function takenBranches(
+  model: IrModel,
+  calib: readonly Record<string, Tensor>[],
+): Promise<Map<string, boolean>> {
+  const taken = new Map<string, boolean>();
+  const probe = calib.length > 1 ? [calib[0], calib[calib.length - 1]] : [calib[0]];
+  for (;;) {
+    const graph = inlineBranches(model.graph, taken);
+    const ifs = graph.nodes.filter((n) => n.op === "If" && !n.domain);
+    if (!ifs.length) return taken;
+    const out = await capture({ ...model, graph }, ifs.map((n) => n.inputs[0]), probe);
+    for (const n of ifs) {
+      const c = out.map((o) => Number(o[n.inputs[0]].data[0]) !== 0);
+      if (c.some((v) => v !== c[0])) {
+        throw new InvalidArgumentError(
+          `If "${n.name}" takes different branches on the first and the last calibration ` +
+            `sample: calibrate with samples that take one path`,
+        );
+      }
+      taken.set(n.name, c[0]);
+    }
+  }
+}
+
+/** Writes `values` (one per view element) into the source constants. */
+function scatter(view: WeightView, values: ArrayLike<number>, into: Map<string, Float32Array>) {
+  for (let e = 0; e < view.data.length; e++) {
+    into.get(view.sources[view.source[e]])![view.offset[e]] = values[e];
+  }
+}
+
+/** Joins per-sample column blocks [F][cols_i] into [F][Σ cols]. */
+function joinColumns(parts: { data: Float64Array; cols: number }[], f: number) {
+  const cols = parts.reduce((s, p) => s + p.cols, 0);
+  const out = new Float64Array(f * cols);
+  let at = 0;
+  for (const p of parts) {
+    for (let j = 0; j < f; j++) {
+      out.set(p.data.subarray(j * p.cols, (j + 1) * p.cols), j * cols + at);
+    }
+    at += p.cols;
+  }
+  return { data: out, cols };
+}
+
+/** The report's relative errors from the rows' squared errors. */
+function errorFields(results: RefitResult[]): Pick<LayerReport, "errorMagnitude" | "errorRefit"> {
+  let mag = 0;
+  let fit = 0;
+  let norm = 0;
+  for (const r of results) {
+    mag += r.errMagnitude;
+    fit += r.errRefit;
+    norm += r.norm;
+  }
+  return {
+    errorMagnitude: Math.sqrt(mag / Math.max(norm, 1e-30)),
+    errorRefit: Math.sqrt(fit / Math.max(norm, 1e-30)),
+  };
+}
+
+/** What pruning one layer needs from the run. */
+interface LayerContext {
+  scheme: Scheme;
+  /** Calibration columns per sample. */
+  perSample: number;
+  /** Writes new values of a view into the pruned constants. */
+  store: (view: WeightView, values: ArrayLike<number>) => void;
+  /**
+   * Captures values (named from the flat graph) per calibration sample on the dense model
+   * and on the model pruned so far; undefined when the layer is off the calibration path.
+   */
+  calibrate?: (values: (flat: Graph) => string[]) => Promise<{
+    dense: Record<string, Tensor>[];
+    pruned: Record<string, Tensor>[];
+  }>;
+}
+
+/**
+ * The weights scaled by the RMS of the feature each one multiplies, so masks keep the weights
+ * that carry the most output energy on the calibration data (activation-aware magnitude).
+ */
+function activationScaled(
+  data: Float32Array,
+  shape: MaskShape,
+  features: Float64Array,
+  cols: number,
+  from = 0,
+): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let j = 0; j < shape.k; j++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += features[(from + j) * cols + c] ** 2;
+    const rms = Math.sqrt(s / Math.max(cols, 1));
+    for (let r = 0; r < shape.rows; r++) {
+      const i = shape.index(r, j);
+      out[i] = data[i] * rms;
+    }
+  }
+  return out;
+}
+
+/** Masks (and with calibration refits) a Conv / MatMul / Gemm; returns the new weights. */
+async function pruneLinear(
+  t: LinearTarget,
+  node: Node,
+  ctx: LayerContext,
+  report: LayerReport,
+): Promise<Float32Array[]> {
+  const { k, rows, index } = t.shape;
+  const x = node.inputs[0];
+  const cap = await ctx.calibrate?.(() => [x]);
+  const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
+  const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
+  const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
+  const keep = schemeMask(ctx.scheme, t.shape, scores);
+  const w = new Float32Array(t.weight.data);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < k; j++) if (!keep[r * k + j]) w[index(r, j)] = 0;
+  }
+  if (D && P) {
+    const bias = t.bias?.data;
+    const problems = Array.from({ length: rows }, (_, r): RefitRow => {
+      const dense = new Float64Array(k + 1);
+      const kp = new Uint8Array(k + 1);
+      for (let j = 0; j < k; j++) [dense[j], kp[j]] = [t.weight.data[index(r, j)], keep[r * k + j]];
+      if (bias) [dense[k], kp[k]] = [bias[r], 1];
+      return { dense, keep: kp };
+    });
+    const fits = refitRows({ features: k, cols: D.cols, pruned: P.data, dense: D.data }, problems);
+    fits.forEach((f, r) => {
+      for (let j = 0; j < k; j++) w[index(r, j)] = f.row[j];
+    });
+    if (t.bias) ctx.store(t.bias, fits.map((f) => f.row[k]));
+    Object.assign(report, errorFields(fits));
+  }
+  ctx.store(t.weight, w);
+  return [w];
+}
+
+/**
+ * Masks W and R of an LSTM along their input axes and, with calibration, refits each gate row
+ * jointly on [x_t; h_t−1] (the bias change goes to Wb); returns the new W and R.
+ */
+async function pruneLstm(
+  t: LstmTarget,
+  node: Node,
+  ctx: LayerContext,
+  report: LayerReport,
+): Promise<Float32Array[]> {
+  const shapes = lstmShapes(t);
+  const { input: I, hidden: H } = t;
+  const F = I + H;
+  let cap: { dense: LstmSample[]; pruned: LstmSample[] } | undefined;
+  if (ctx.calibrate && node.inputs[4]) report.note = "sequence_lens given: magnitude only";
+  else if (ctx.calibrate) {
+    let y = "";
+    const h0 = node.inputs[5] || undefined;
+    const got = await ctx.calibrate((g) => {
+      y = g.nodes.find((m) => m.name === node.name)!.outputs[0];
+      return [node.inputs[0], y, ...(h0 ? [h0] : [])];
+    });
+    const samples = (out: Record<string, Tensor>[]) =>
+      out.map((o): LstmSample => ({ x: o[node.inputs[0]], y: o[y], h0: h0 ? o[h0] : undefined }));
+    cap = { dense: samples(got.dense), pruned: samples(got.pruned) };
+  }
+  const D = cap &&
+    Array.from({ length: t.dirs }, (_, d) => lstmFeatures(t, d, cap.dense, ctx.perSample));
+  const P = cap &&
+    Array.from({ length: t.dirs }, (_, d) => lstmFeatures(t, d, cap.pruned, ctx.perSample));
+  // Activation-aware scores: x features are shared by the directions, h features are not.
+  const scoreW = P ? activationScaled(t.W.data, shapes.w, P[0].data, P[0].cols) : t.W.data;
+  let scoreR = t.R.data;
+  if (P) {
+    scoreR = new Float32Array(t.R.data.length);
+    for (let d = 0; d < t.dirs; d++) {
+      const part = { rows: 4 * H, k: H, index: (r: number, j: number) => (d * 4 * H + r) * H + j };
+      scoreR.set(
+        activationScaled(t.R.data, part, P[d].data, P[d].cols, I).subarray(
+          d * 4 * H * H,
+          (d + 1) * 4 * H * H,
+        ),
+        d * 4 * H * H,
+      );
+    }
+  }
+  const keepW = schemeMask(ctx.scheme, shapes.w, scoreW);
+  const keepR = schemeMask(ctx.scheme, shapes.r, scoreR);
+  const w = t.W.data.map((v, i) => (keepW[i] ? v : 0));
+  const r = t.R.data.map((v, i) => (keepR[i] ? v : 0));
+  if (D && P) {
+    const b = t.B?.data;
+    const nb = b ? new Float32Array(b) : undefined;
+    const all: RefitResult[] = [];
+    for (let d = 0; d < t.dirs; d++) {
+      const rows = Array.from({ length: 4 * H }, (_, g): RefitRow => {
+        const row = d * 4 * H + g;
+        const dense = new Float64Array(F + 1);
+        const kp = new Uint8Array(F + 1);
+        for (let j = 0; j < I; j++) [dense[j], kp[j]] = [t.W.data[row * I + j], keepW[row * I + j]];
+        for (let j = 0; j < H; j++) {
+          [dense[I + j], kp[I + j]] = [t.R.data[row * H + j], keepR[row * H + j]];
+        }
+        if (b) [dense[F], kp[F]] = [b[d * 8 * H + g] + b[d * 8 * H + 4 * H + g], 1];
+        return { dense, keep: kp };
+      });
+      const fits = refitRows(
+        { features: F, cols: D[d].cols, pruned: P[d].data, dense: D[d].data },
+        rows,
+      );
+      fits.forEach((f, g) => {
+        const row = d * 4 * H + g;
+        for (let j = 0; j < I; j++) w[row * I + j] = f.row[j];
+        for (let j = 0; j < H; j++) r[row * H + j] = f.row[I + j];
+        if (nb && b) nb[d * 8 * H + g] = f.row[F] - b[d * 8 * H + 4 * H + g];
+      });
+      all.push(...fits);
+    }
+    if (t.B && nb) ctx.store(t.B, nb);
+    Object.assign(report, errorFields(all));
+  }
+  ctx.store(t.W, w);
+  ctx.store(t.R, r);
+  return [w, r];
+}
+
+/** Writes the changed constants into the protobuf graph and every graph nested in it. */
+function writeBack(g: GraphProto, values: Map<string, Float32Array>, written: Set<string>) {
+  const write = (t: TensorProto, name: string) => {
+    const v = values.get(name)!;
+    t.dataType = TensorProto_DataType.FLOAT;
+    t.floatData = [];
+    t.rawData = new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    written.add(name);
+  };
+  for (const t of g.initializer) if (values.has(t.name)) write(t, t.name);
+  for (const node of g.node) {
+    if (node.opType === "Constant" && values.has(node.output[0])) {
+      const value = node.attribute.find((a) => a.name === "value")?.t;
+      if (value) write(value, node.output[0]);
+    }
+    for (const a of node.attribute) {
+      if (a.g) writeBack(a.g, values, written);
+      for (const sub of a.graphs) writeBack(sub, values, written);
+    }
+  }
+}
+
+/**
+ * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
+ * sparsity, including layers inside If branches. The input bytes are never modified; the
+ * result is a new ONNX file.
  *
  * @example
  * ```ts ignore
- * const { bytes, layers } = await pruneOnnx(await Deno.readFile("model.onnx"), {
+ * const { bytes, layers } = await pruneOnnx(await Deno.readFile("silero_vad_v5.onnx"), {
  *   scheme: "c4n:2",
- *   calibration: [{ input: x }],
+ *   calibration: chunks.map((input) => ({ input, sr, state })),
+ *   carry: { stateN: "state" },
  * });
  * ```
  */
@@ -396,191 +657,137 @@ export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promi
   const filter = options.layers ? new RegExp(options.layers) : undefined;
   const maxCols = options.maxColumns ?? 4096;
   const dense = await decodeOnnx(bytes);
-  const pruned = await decodeOnnx(bytes);
   // Exporters often route weights through Constant nodes: treat them as initializers.
   foldConstantNodes(dense.graph);
-  foldConstantNodes(pruned.graph);
-  for (const f of options.calibration ?? []) {
+  const calib = options.calibration ?? [];
+  const carry = options.carry ?? {};
+  for (const f of calib) {
     for (const i of dense.graph.inputs) {
       if (!f[i.name]) throw new ShapeError(`Calibration sample lacks input "${i.name}"`);
     }
   }
-  // Weight layers in execution order.
-  const candidates: (Target | { node: Node; weight: string; reason: string })[] = [];
-  for (const node of dense.graph.nodes) {
-    const w = dense.graph.initializers.get(node.inputs[1]);
-    if (!w || w.type !== "float32") continue;
-    const bias = node.inputs[2] && dense.graph.initializers.has(node.inputs[2])
-      ? node.inputs[2]
-      : undefined;
-    let t: Target | string | undefined;
-    if (node.op === "Conv") t = convTarget(node, w, bias);
-    else if (node.op === "MatMul") t = matmulTarget(node, w, false, undefined);
-    else if (node.op === "Gemm") {
-      const a = node.attributes;
-      if ((a.transA as number | undefined) || ((a.alpha as number | undefined) ?? 1) !== 1) {
-        t = "Gemm with transA or alpha ≠ 1 stays dense";
-      } else t = matmulTarget(node, w, ((a.transB as number | undefined) ?? 0) === 1, bias);
+  for (const [o, i] of Object.entries(carry)) {
+    if (!dense.graph.outputs.some((x) => x.name === o)) {
+      throw new InvalidArgumentError(`Cannot carry "${o}": it is not an output of the model`);
     }
-    if (t === undefined) continue;
-    candidates.push(typeof t === "string" ? { node, weight: node.inputs[1], reason: t } : t);
+    if (!dense.graph.inputs.some((x) => x.name === i)) {
+      throw new InvalidArgumentError(`Cannot carry into "${i}": it is not an input of the model`);
+    }
   }
+  const layers = await findLayers(dense);
+  const keyOfNode = new Map(layers.flatMap((l) => l.nodes.map((nd) => [nd, l.key] as const)));
+  const ends = pathEnds(dense.graph, (nd) => keyOfNode.get(nd));
+  // Calibration runs the taken path, flat; the pruned copy swaps in the pruned constants.
+  const taken = calib.length ? await takenBranches(dense, calib) : new Map<string, boolean>();
+  const flat = (values?: Map<string, Float32Array>): IrModel => {
+    const graph = inlineBranches(dense.graph, taken);
+    for (const [name, data] of values ?? []) {
+      const t = graph.initializers.get(name);
+      if (t) graph.initializers.set(name, new Tensor("float32", data, t.dims));
+    }
+    // An LSTM's Y (every step's h) feeds its refit: name it when the model leaves it out.
+    for (const nd of graph.nodes) {
+      if (nd.op === "LSTM" && !nd.outputs[0]) nd.outputs[0] = `${nd.name}/pruning_Y`;
+    }
+    return { ...dense, graph };
+  };
+  const executed = calib.length
+    ? new Set(inlineBranches(dense.graph, taken).nodes.map((nd) => nd.name))
+    : new Set<string>();
+  // Pruned values of every source constant touched so far.
+  const pruned = new Map<string, Float32Array>();
+  const changed = new Set<string>();
+  const sourceCopy = (name: string) => {
+    if (!pruned.has(name)) {
+      let t: Tensor | undefined;
+      forEachGraph(dense.graph, (g) => (t ??= g.initializers.get(name)));
+      if (!t) throw new ModelFormatError(`Weight constant "${name}" disappeared`);
+      pruned.set(name, new Float32Array(t.data as Float32Array));
+    }
+  };
+  const store = (view: WeightView, values: ArrayLike<number>) => {
+    for (const s of view.sources) {
+      sourceCopy(s);
+      changed.add(s);
+    }
+    scatter(view, values, pruned);
+  };
   const reports: LayerReport[] = [];
-  const calib = options.calibration ?? [];
   const keepEnds = options.keepFirstLast ?? true;
-  for (const [i, c] of candidates.entries()) {
-    const w = dense.graph.initializers.get(c.weight)!;
+  for (const layer of layers) {
+    const node = (calib.length && layer.nodes.find((nd) => executed.has(nd.name))) ||
+      layer.nodes[0];
     const base: LayerReport = {
-      node: c.node.name,
-      op: c.node.op,
-      weight: c.weight,
+      node: node.name,
+      op: node.op,
+      weight: layer.key.startsWith("node ") ? node.inputs[1] : layer.key,
       n: 0,
       sparsity: 0,
     };
+    const t = layer.target;
+    const views = t ? (t.kind === "lstm" ? [t.W, t.R] : [t.weight]) : [];
+    const zerosOf = (vs: Float32Array[]) =>
+      vs.reduce((s, v) => s + v.reduce((z, x) => z + (x === 0 ? 1 : 0), 0), 0) /
+      Math.max(1, vs.reduce((s, v) => s + v.length, 0));
     const skip = (why: string) => {
-      const zeros = (w.data as Float32Array).reduce((s, v) => s + (v === 0 ? 1 : 0), 0);
-      reports.push({ ...base, skipped: why, sparsity: zeros / w.size });
+      reports.push({ ...base, skipped: why, sparsity: zerosOf(views.map((v) => v.data)) });
       options.onLayer?.(reports[reports.length - 1]);
     };
-    if ("reason" in c) {
-      skip(c.reason);
+    if (!t) {
+      skip(layer.reason ?? "not a weight layer");
       continue;
     }
-    if (keepEnds && (i === 0 || i === candidates.length - 1)) {
+    const onPath = calib.length > 0 && executed.has(node.name);
+    if (keepEnds && (ends.first.has(layer.key) || ends.last.has(layer.key))) {
       skip("first and last weight layers stay dense (keepFirstLast)");
       continue;
     }
-    if (filter && !filter.test(c.node.name)) {
+    if (filter && !layer.nodes.some((nd) => filter.test(nd.name))) {
       skip("not selected by the layers filter");
       continue;
     }
-    const mismatch = schemeMismatch(scheme, c);
+    const mismatch = schemeMismatch(scheme, t);
     if (mismatch) {
       skip(mismatch);
       continue;
     }
-    const wd = w.data as Float32Array;
-    const keep = schemeMask(scheme, c, wd);
-    const next = new Float32Array(wd);
-    for (let r = 0; r < c.rows; r++) {
-      for (let j = 0; j < c.k; j++) if (!keep[r * c.k + j]) next[c.index(r, j)] = 0;
-    }
-    const biasT = c.bias ? pruned.graph.initializers.get(c.bias) : undefined;
-    const nextBias = biasT ? new Float32Array(biasT.data as Float32Array) : undefined;
     const report: LayerReport = { ...base, n, scheme: scheme.name, sparsity: 0 };
-    if (calib.length) {
-      // Inputs of this layer: dense model (targets) and the model pruned so far (regressors).
-      const [xd, xp] = await Promise.all([
-        capture(dense, c.node.inputs[0], calib),
-        capture(pruned, c.node.inputs[0], calib),
-      ]);
-      const Xd = xd.map((x) => c.columns(x, Math.ceil(maxCols / calib.length)));
-      const Xp = xp.map((x) => c.columns(x, Math.ceil(maxCols / calib.length)));
-      const cols = Xd.reduce((s, x) => s + x.cols, 0);
-      const join = (parts: { data: Float64Array; cols: number }[]) => {
-        const out = new Float64Array(c.k * cols);
-        let at = 0;
-        for (const p of parts) {
-          for (let j = 0; j < c.k; j++) {
-            out.set(p.data.subarray(j * p.cols, (j + 1) * p.cols), j * cols + at);
-          }
-          at += p.cols;
-        }
-        return out;
-      };
-      const D = join(Xd);
-      const P = join(Xp);
-      let errMag = 0;
-      let errFit = 0;
-      let norm = 0;
-      for (let r = 0; r < c.rows; r++) {
-        const wRow = Float64Array.from({ length: c.k }, (_, j) => wd[c.index(r, j)]);
-        const b = nextBias ? nextBias[r] : 0;
-        const target = rowOutput(wRow, b, D, c.k, cols);
-        const magRow = Float64Array.from(
-          { length: c.k },
-          (_, j) => (keep[r * c.k + j] ? wRow[j] : 0),
-        );
-        const mag = rowOutput(magRow, b, P, c.k, cols);
-        // Least squares on the kept columns plus the bias: (Xs Xsᵀ + λI) w = Xs y.
-        const S = [...Array(c.k).keys()].filter((j) => keep[r * c.k + j]);
-        const m = S.length + (nextBias ? 1 : 0);
-        const G = new Float64Array(m * m);
-        const rhs = new Float64Array(m);
-        const feat = (s: number, col: number) => (s < S.length ? P[S[s] * cols + col] : 1);
-        for (let a = 0; a < m; a++) {
-          for (let bb = 0; bb <= a; bb++) {
-            let sum = 0;
-            for (let col = 0; col < cols; col++) sum += feat(a, col) * feat(bb, col);
-            G[a * m + bb] = sum;
-            G[bb * m + a] = sum;
-          }
-          let sy = 0;
-          for (let col = 0; col < cols; col++) sy += feat(a, col) * target[col];
-          rhs[a] = sy;
-        }
-        let trace = 0;
-        for (let a = 0; a < m; a++) trace += G[a * m + a];
-        const lambda = 1e-2 * (trace / Math.max(m, 1)) + 1e-12;
-        for (let a = 0; a < m; a++) G[a * m + a] += lambda;
-        const sol = solveSpd(G, rhs, m);
-        const fitRow = new Float64Array(c.k);
-        S.forEach((j, s) => (fitRow[j] = sol[s]));
-        const fitBias = nextBias ? sol[S.length] : 0;
-        const fit = rowOutput(fitRow, fitBias, P, c.k, cols);
-        for (let col = 0; col < cols; col++) {
-          errMag += (mag[col] - target[col]) ** 2;
-          errFit += (fit[col] - target[col]) ** 2;
-          norm += target[col] ** 2;
-        }
-        // Keep the refit only where it helps this row (it always should, up to damping).
-        S.forEach((j, s) => (next[c.index(r, j)] = sol[s]));
-        if (nextBias) nextBias[r] = fitBias;
-      }
-      report.errorMagnitude = Math.sqrt(errMag / Math.max(norm, 1e-30));
-      report.errorRefit = Math.sqrt(errFit / Math.max(norm, 1e-30));
+    if (calib.length && !onPath) {
+      report.note = "not on the calibration path (branch not taken): magnitude only";
     }
-    const zeros = next.reduce((s, v) => s + (v === 0 ? 1 : 0), 0);
-    report.sparsity = zeros / next.length;
-    const wt = pruned.graph.initializers.get(c.weight)!;
-    (wt.data as Float32Array).set(next);
-    if (nextBias && biasT) (biasT.data as Float32Array).set(nextBias);
+    const ctx: LayerContext = {
+      scheme,
+      perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
+      store,
+      calibrate: onPath
+        ? async (values) => {
+          const [d, p] = [flat(), flat(pruned)];
+          const names = values(d.graph);
+          return {
+            dense: await capture(d, names, calib, carry),
+            pruned: await capture(p, names, calib, carry),
+          };
+        }
+        : undefined,
+    };
+    const next = t.kind === "linear"
+      ? await pruneLinear(t, node, ctx, report)
+      : await pruneLstm(t, node, ctx, report);
+    report.sparsity = zerosOf(next);
     reports.push(report);
     options.onLayer?.(report);
   }
   // Write the new weights into a copy of the original protobuf: everything else stays as is.
   const proto = fromBinary(ModelProtoSchema, bytes);
-  const changed = new Set(
-    reports.filter((r) => r.scheme).flatMap((r) => {
-      const c = candidates.find((x) => x.node.name === r.node) as Target;
-      return [c.weight, ...(c.bias && calib.length ? [c.bias] : [])];
-    }),
-  );
-  const write = (t: TensorProto, name: string) => {
-    const v = pruned.graph.initializers.get(name)!.data as Float32Array;
-    t.dataType = TensorProto_DataType.FLOAT;
-    t.floatData = [];
-    t.rawData = new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-  };
-  for (const t of proto.graph!.initializer) if (changed.has(t.name)) write(t, t.name);
-  for (const node of proto.graph!.node) {
-    if (node.opType !== "Constant" || !changed.has(node.output[0])) continue;
-    const value = node.attribute.find((a) => a.name === "value")?.t;
-    if (value) write(value, node.output[0]);
+  const values = new Map([...changed].map((name) => [name, pruned.get(name)!]));
+  const written = new Set<string>();
+  writeBack(proto.graph!, values, written);
+  const missing = [...changed].find((name) => !written.has(name));
+  if (missing) {
+    throw new ModelFormatError(
+      `Cannot write pruned weight "${missing}": it is neither an initializer nor a Constant ` +
+        `node's tensor value`,
+    );
   }
   return { bytes: toBinary(ModelProtoSchema, proto), layers: reports };
-}
-
-/** The report as a Markdown table. */
-export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
-  const pct = (x?: number) => (x === undefined ? "—" : `${(x * 100).toFixed(2)} %`);
-  return [
-    "| layer | op | scheme | sparsity | output error, magnitude | output error, refit | note |",
-    "|---|---|---|---|---|---|---|",
-    ...layers.map((l) =>
-      `| ${l.node} | ${l.op} | ${l.n ? `C4,${l.n}` : l.scheme ?? "dense"} | ${
-        (l.sparsity * 100).toFixed(1)
-      } % | ${pct(l.errorMagnitude)} | ${pct(l.errorRefit)} | ${l.skipped ?? ""} |`
-    ),
-  ].join("\n");
 }

@@ -1,0 +1,160 @@
+/**
+ * Pruned silero VAD v5 against dense: does it still make the same speech decisions, and is it
+ * faster? The model is pruned with C4,2 and C4,3 (activation-aware masks + least-squares refit,
+ * calibrated on the bundled calib.wav, state carried) and, as baselines, with the same
+ * schemes and no calibration (magnitude masks only). Every model then streams the held-out
+ * test.wav (other sentences, other voices, plus silence, white and pink noise) in 512-sample
+ * chunks with its own state carried. Reported per model: the share of chunks whose decision
+ * (p > 0.5) equals dense's, chunks called speech on the noise / silence segments, mean |Δp|,
+ * and the median time per chunk (interleaved rounds, one thread).
+ *
+ *   deno run -A bench/prune_vad.ts [--quick]
+ */
+import { type BenchRow, report } from "./_harness.ts";
+import { loadModel, type Model } from "../engine/model.ts";
+import { pruneOnnx } from "../engine/prune/prune.ts";
+import { type LayerReport, pruneReportMarkdown } from "../engine/prune/report.ts";
+import type { Tensor } from "../engine/tensor.ts";
+import { realModel } from "../tests/_models.ts";
+import {
+  calibrationFeeds,
+  CHUNK,
+  chunks,
+  clipSegments,
+  initialState,
+  readClip,
+  SR,
+  streamProbabilities,
+} from "../tests/fixtures/audio/vad_clips.ts";
+
+const quick = Deno.args.includes("--quick");
+const rounds = quick ? 3 : 9;
+const bytes = await Deno.readFile(await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx"));
+const calib = chunks(await readClip("calib.wav"));
+const test = chunks(await readClip("test.wav"));
+const segments = await clipSegments("test.wav");
+const noise = segments.filter((s) => ["silence", "white", "pink"].includes(s.kind));
+
+interface Variant {
+  label: string;
+  bytes: Uint8Array;
+  layers?: LayerReport[];
+  pruneSeconds?: number;
+}
+const variants: Variant[] = [{ label: "dense", bytes }];
+for (
+  const [scheme, calibrated] of [
+    ["c4n:2", true],
+    ["c4n:2", false],
+    ["c4n:3", true],
+    ["c4n:3", false],
+  ] as const
+) {
+  const t0 = performance.now();
+  const r = await pruneOnnx(bytes, {
+    scheme,
+    calibration: calibrated ? calibrationFeeds(calib) : undefined,
+    carry: calibrated ? { stateN: "state" } : undefined,
+  });
+  variants.push({
+    label: `${scheme} ${calibrated ? "refit" : "magnitude"}`,
+    bytes: r.bytes,
+    layers: r.layers,
+    pruneSeconds: (performance.now() - t0) / 1000,
+  });
+  console.error(`  pruned ${scheme} ${calibrated ? "with" : "without"} calibration`);
+}
+
+const models: Model[] = [];
+for (const v of variants) models.push(await loadModel(v.bytes));
+const probs = models.map((m) => streamProbabilities((f) => m.runSync(f), test));
+
+// Latency: every chunk of the clip, state carried, models interleaved round by round.
+const times: number[][] = models.map(() => []);
+for (let r = 0; r < rounds + 1; r++) {
+  models.forEach((m, i) => {
+    let state: Tensor = initialState();
+    for (const input of test) {
+      const t0 = performance.now();
+      const out = m.runSync({ input, sr: SR, state });
+      const dt = performance.now() - t0;
+      state = out.stateN;
+      if (r > 0) times[i].push(dt); // round 0 warms up
+    }
+  });
+}
+
+const dense = probs[0];
+const decide = (p: number) => p > 0.5;
+const rows: (BenchRow & Record<string, unknown>)[] = [];
+const accuracy = [
+  "| model | sparsity of pruned layers | same decision as dense | speech chunks on noise / silence | mean abs Δp | prune time |",
+  "|---|---|---|---|---|---|",
+];
+variants.forEach((v, i) => {
+  const p = probs[i];
+  const same = p.filter((x, c) => decide(x) === decide(dense[c])).length / p.length;
+  const alarms = noise.reduce(
+    (s, seg) => s + p.slice(seg.start / CHUNK, seg.end / CHUNK).filter(decide).length,
+    0,
+  );
+  const dp = p.reduce((s, x, c) => s + Math.abs(x - dense[c]), 0) / p.length;
+  const pruned = v.layers?.filter((l) => l.scheme) ?? [];
+  const sparsity = pruned.length ? pruned.reduce((s, l) => s + l.sparsity, 0) / pruned.length : 0;
+  const t = [...times[i]].sort((a, b) => a - b);
+  rows.push({
+    case: "silero VAD v5, one 512-sample chunk (ms)",
+    engine: "quartet",
+    variant: v.label,
+    threads: 1,
+    median_ms: t[Math.floor(t.length / 2)],
+    min_ms: t[0],
+    runs: t.length,
+    agreement: same,
+    speech_on_noise: alarms,
+    mean_abs_dp: dp,
+    sparsity,
+  });
+  accuracy.push(
+    `| ${v.label} | ${(100 * sparsity).toFixed(1)} % | ${(100 * same).toFixed(2)} % (${
+      p.filter((x, c) => decide(x) !== decide(dense[c])).length
+    } of ${p.length} differ) | ${alarms} of ${
+      noise.reduce((s, seg) => s + (seg.end - seg.start) / CHUNK, 0)
+    } | ${dp.toFixed(4)} | ${
+      v.pruneSeconds === undefined ? "—" : `${v.pruneSeconds.toFixed(1)} s`
+    } |`,
+  );
+});
+const speedups = rows.slice(1).map((r) =>
+  `${r.variant}: ${(rows[0].median_ms / r.median_ms).toFixed(2)}× dense per chunk.`
+);
+const sparseKernels = models.slice(1).map((m, i) => {
+  const c = m.summary().kernelChoices.filter((k) => k.format !== "dense");
+  return `${variants[i + 1].label}: ${c.length} weight(s) on sparse kernels${
+    c.length ? ` (${c.map((k) => `${k.name.split("__").pop()}: ${k.format}`).join(", ")})` : ""
+  }.`;
+});
+const notes = [
+  `Decisions on the held-out test.wav (${test.length} chunks: ${
+    segments.filter((s) => s.kind === "speech").length
+  } sentences, pauses, and ${
+    noise.map((s) => s.kind).join(" / ")
+  } segments), threshold 0.5, each model carrying its own state. Calibration: calib.wav (${calib.length} chunks, another voice and other sentences). Targets of issue #10: C4,2 ≥ 99 %, C4,3 ≥ 98 % identical decisions, no speech on noise / silence.`,
+  accuracy.join("\n"),
+  ...speedups,
+  ...sparseKernels,
+  ...variants.slice(1).filter((v) => v.layers?.some((l) => l.errorRefit !== undefined)).map(
+    (v) =>
+      `Per-layer errors, ${v.label} (‖Δy‖ / ‖y‖ of each layer's output on the calibration data; "magnitude" = masks only, before the refit):\n\n${
+        pruneReportMarkdown(v.layers!)
+      }`,
+  ),
+];
+for (const m of models) m.dispose();
+await report(
+  "prune_vad",
+  "silero VAD v5 pruned vs dense, one thread (median ms per 512-sample chunk, state carried)",
+  rows,
+  { unit: "ms" },
+  notes,
+);

@@ -1,0 +1,29 @@
+/**
+ * The pruning entry point of the public API, loaded on first use: most apps only run models,
+ * so the pruner (calibration, least-squares refit, the ONNX writer) stays out of their
+ * download until they prune.
+ *
+ * @module
+ */
+import type { PruneOptions, PruneResult } from "./prune.ts";
+
+/**
+ * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
+ * sparsity, including layers inside If branches, with a least-squares refit from calibration
+ * inputs. The input bytes are never modified; the result is a new ONNX file (pack it with
+ * `packSparseModel` to ship it small).
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes, layers } = await pruneOnnx(await Deno.readFile("silero_vad_v5.onnx"), {
+ *   scheme: "c4n:2",
+ *   calibration: chunks.map((input) => ({ input, sr, state })),
+ *   carry: { stateN: "state" },
+ * });
+ * console.log(pruneReportMarkdown(layers));
+ * ```
+ */
+export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
+  const pruner = await import("./prune.ts");
+  return pruner.pruneOnnx(bytes, options);
+}

@@ -1,0 +1,170 @@
+/**
+ * Damped least-squares refit of pruned rows. A layer's output row is y = w·f + b over
+ * features f (conv patches, MatMul inputs, an LSTM's [x_t; h_t−1]). The target is the dense
+ * row on the dense model's features D; the refit chooses the kept weights (and the bias) on
+ * the pruned model's features P. Everything goes through the Gram matrices of [P; 1] and
+ * [D; 1], built once per layer, so each row costs a small solve instead of a pass over the
+ * calibration columns.
+ *
+ * @module
+ */
+
+/** Calibration features of one group of rows: F features × `cols` columns, row-major. */
+export interface RefitFeatures {
+  /** Feature count F (without the constant 1 of the bias). */
+  features: number;
+  /** Columns. */
+  cols: number;
+  /** Pruned-model features [F][cols]. */
+  pruned: Float64Array;
+  /** Dense-model features [F][cols]. */
+  dense: Float64Array;
+}
+
+/** One row to refit: its dense weights and bias, and which of them may stay non-zero. */
+export interface RefitRow {
+  /** Dense weights (F) then the bias (0 when the layer has none). */
+  dense: Float64Array;
+  /** Per weight, then the bias: 1 where the refit may use it. */
+  keep: Uint8Array;
+}
+
+/** The refit of one row and its squared errors against the dense output. */
+export interface RefitResult {
+  /** Chosen weights then bias: the refit where it beats magnitude pruning, else the latter. */
+  row: Float64Array;
+  /** ‖y_magnitude − y_dense‖² over the columns. */
+  errMagnitude: number;
+  /** ‖y_chosen − y_dense‖². */
+  errRefit: number;
+  /** ‖y_dense‖². */
+  norm: number;
+}
+
+/** Gram matrices of [A; 1] with [B; 1]: (F + 1)², row-major. */
+function gram(a: Float64Array, b: Float64Array, f: number, cols: number, sym: boolean) {
+  const n = f + 1;
+  const g = new Float64Array(n * n);
+  const sumB = new Float64Array(f);
+  const sumA = new Float64Array(f);
+  for (let i = 0; i < f; i++) {
+    let sa = 0;
+    let sb = 0;
+    for (let c = 0; c < cols; c++) {
+      sa += a[i * cols + c];
+      sb += b[i * cols + c];
+    }
+    sumA[i] = sa;
+    sumB[i] = sb;
+  }
+  for (let i = 0; i < f; i++) {
+    const ai = a.subarray(i * cols, (i + 1) * cols);
+    for (let j = sym ? i : 0; j < f; j++) {
+      const bj = b.subarray(j * cols, (j + 1) * cols);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += ai[c] * bj[c];
+      g[i * n + j] = s;
+      if (sym) g[j * n + i] = s;
+    }
+    g[i * n + f] = sumA[i];
+  }
+  for (let j = 0; j < f; j++) g[f * n + j] = sumB[j];
+  g[f * n + f] = cols;
+  return g;
+}
+
+/** Solves the symmetric positive definite system A x = b (Cholesky, A overwritten). */
+export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Array {
+  for (let j = 0; j < n; j++) {
+    let d = A[j * n + j];
+    for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
+    const l = Math.sqrt(Math.max(d, 1e-12));
+    A[j * n + j] = l;
+    for (let i = j + 1; i < n; i++) {
+      let s = A[i * n + j];
+      for (let k = 0; k < j; k++) s -= A[i * n + k] * A[j * n + k];
+      A[i * n + j] = s / l;
+    }
+  }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= A[i * n + k] * y[k];
+    y[i] = s / A[i * n + i];
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= A[k * n + i] * y[k];
+    y[i] = s / A[i * n + i];
+  }
+  return y;
+}
+
+/** vᵀ G v over the (F + 1)² matrix G. */
+function quad(g: Float64Array, v: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    if (v[i] === 0) continue;
+    let t = 0;
+    for (let j = 0; j < n; j++) t += g[i * n + j] * v[j];
+    s += v[i] * t;
+  }
+  return s;
+}
+
+/**
+ * Refits each row on its kept weights (plus the bias where kept) so that w·P + b matches the
+ * dense row's w·D + b in least squares, damped toward the magnitude-pruned row by 1 % of the
+ * mean diagonal. A row keeps its magnitude-pruned weights when the refit does not lower its
+ * error.
+ */
+export function refitRows(x: RefitFeatures, rows: readonly RefitRow[]): RefitResult[] {
+  const f = x.features;
+  const n = f + 1;
+  const gp = gram(x.pruned, x.pruned, f, x.cols, true);
+  const gd = gram(x.dense, x.dense, f, x.cols, true);
+  const cross = gram(x.pruned, x.dense, f, x.cols, false);
+  return rows.map(({ dense, keep }) => {
+    const norm = Math.max(0, quad(gd, dense, n));
+    // rhs = [P; 1] y with y = dense·[D; 1].
+    const rhs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) if (dense[j] !== 0) s += cross[i * n + j] * dense[j];
+      rhs[i] = s;
+    }
+    const err = (v: Float64Array) => {
+      let lin = 0;
+      for (let i = 0; i < n; i++) lin += v[i] * rhs[i];
+      return Math.max(0, quad(gp, v, n) - 2 * lin + norm);
+    };
+    const magnitude = dense.map((v, i) => (keep[i] || i === f ? v : 0));
+    const errMagnitude = err(magnitude);
+    const S = [...keep.keys()].filter((i) => keep[i]);
+    const m = S.length;
+    if (m === 0) return { row: magnitude, errMagnitude, errRefit: errMagnitude, norm };
+    const G = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    let trace = 0;
+    for (let a = 0; a < m; a++) {
+      for (let c = 0; c < m; c++) G[a * m + c] = gp[S[a] * n + S[c]];
+      b[a] = rhs[S[a]];
+      trace += G[a * m + a];
+    }
+    // Damped toward the magnitude-pruned weights, not toward zero: a feature the calibration
+    // never excites (a dead ReLU channel) keeps its weight instead of losing it.
+    const lambda = 1e-2 * (trace / m) + 1e-12;
+    for (let a = 0; a < m; a++) {
+      G[a * m + a] += lambda;
+      b[a] += lambda * magnitude[S[a]];
+    }
+    const sol = solveSpd(G, b, m);
+    const fit = new Float64Array(n);
+    if (!keep[f]) fit[f] = dense[f];
+    S.forEach((i, s) => (fit[i] = sol[s]));
+    const errFit = err(fit);
+    return errFit < errMagnitude
+      ? { row: fit, errMagnitude, errRefit: errFit, norm }
+      : { row: magnitude, errMagnitude, errRefit: errMagnitude, norm };
+  });
+}
