@@ -16,14 +16,14 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
 }
 
-/** A 1x1 conv whose weight has 2 zeros in every group of 4 input channels. */
+/** A 1x1 conv over 8x8 pixels whose weight has 2 zeros in every group of 4 input channels. */
 function c42Model(): Uint8Array {
   const rng = new Random(3);
   const w = rng.floats(64 * 64, -1, 1);
   for (let i = 0; i < w.length; i += 4) [w[i], w[i + 2]] = [0, 0];
   return buildModel({
     nodes: [{ op: "Conv", inputs: ["x", "w"], outputs: ["y"] }],
-    inputs: [{ name: "x", dims: [1, 64, 4, 4] }],
+    inputs: [{ name: "x", dims: [1, 64, 8, 8] }],
     outputs: [{ name: "y" }],
     initializers: { w: new Tensor("float32", w, [64, 64, 1, 1]) },
   });
@@ -65,7 +65,7 @@ Deno.test("cli pack writes a float16 sparse package that loads and runs", async 
     const packed = await Deno.readFile(`${dir}/m.qsp`);
     // 4096 weights: 512 mask bytes + 2048 float16 values instead of 16 KB of float32.
     ok(packed.length < 0.3 * onnx.length, `${packed.length} vs ${onnx.length}`);
-    const x = new Tensor("float32", new Random(4).floats(64 * 16, -1, 1), [1, 64, 4, 4]);
+    const x = new Tensor("float32", new Random(4).floats(64 * 64, -1, 1), [1, 64, 8, 8]);
     const a = await loadModel(onnx);
     const b = await loadModel(`${dir}/m.qsp`);
     const ya = (await a.run({ x })).y.data as Float32Array;

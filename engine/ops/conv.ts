@@ -375,6 +375,7 @@ function packGroups(
   k: number,
   group: number,
   name: string,
+  columns?: number,
 ): PackedNchwWeights[] {
   const mg = m / group;
   const packed: PackedNchwWeights[] = [];
@@ -382,6 +383,7 @@ function packGroups(
     packed.push(packNchwWeights(kr, w + g * mg * k * 4, mg, k, {
       bias: b ? b + g * mg * 4 : 0,
       name,
+      columns,
     }));
   }
   return packed;
@@ -676,9 +678,12 @@ const conv: Op<ConvState> = {
     try {
       const m = w!.dims[0];
       const k = sizeOf(w!.dims.slice(1));
+      // Output pixels per image at the first run's shape: the GEMM's column count, which the
+      // sparse cost depends on.
+      const columns = sizeOf(convShape(node, x!.dims, w!.dims, b?.dims).dims.slice(2));
       return {
         kind,
-        packed: packGroups(kr, wOff, bOff, m, k, group, `${node.inputs[1]} (packed)`),
+        packed: packGroups(kr, wOff, bOff, m, k, group, `${node.inputs[1]} (packed)`, columns),
       };
     } finally {
       kr.arena.free(wOff);

@@ -268,6 +268,12 @@ function gemmCall(
 export const C4N_SPMM_COST = 1.7;
 
 /**
+ * The same for columns past the last full 32-column panel (run 4 at a time from X): measured
+ * 0.6–0.9x dense for C4,2 and 1.0–1.5x for C4,3 at 1–24 columns (1-D convs of silero VAD).
+ */
+export const C4N_SPMM_TAIL_COST = 3;
+
+/**
  * Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. The weights
  * decide the kernel: C4n-structured weights are packed sparse when the cost model predicts
  * a gain (and `kr.sparse` allows it); the choice is logged in `kr.choices`.
@@ -277,7 +283,7 @@ export function packNchwWeights(
   w: number,
   m: number,
   k: number,
-  options: { bias?: number; ld?: number; name?: string } = {},
+  options: { bias?: number; ld?: number; name?: string; columns?: number } = {},
 ): PackedNchwWeights {
   const name = options.name ?? "packed weights";
   const ld = options.ld ?? k;
@@ -288,7 +294,13 @@ export function packNchwWeights(
   const n = kr.sparse === "off" ? 0 : detectC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, ld);
   if (n > 0) {
     const s = c4nSurvivors(k, n);
-    const predicted = (s / k) * C4N_SPMM_COST;
+    // With a known column count, columns outside full 32-wide panels cost more.
+    const cols = options.columns;
+    const tail = cols ? cols % 32 : 0;
+    const cost = cols
+      ? ((cols - tail) * C4N_SPMM_COST + tail * C4N_SPMM_TAIL_COST) / cols
+      : C4N_SPMM_COST;
+    const predicted = (s / k) * cost;
     if (predicted < 1) {
       const packed = packC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, n, ld);
       validateC4n(packed, `C4n weights "${name}"`);
@@ -303,14 +315,15 @@ export function packNchwWeights(
         name,
         format: `c4n:${n}`,
         reason: `every group of 4 has ≥ ${n} zeros; predicted ${(predicted * 100).toFixed(0)} % ` +
-          `of dense time`,
+          `of dense time${cols ? ` at ${cols} columns` : ""}`,
       });
       return { offset, m, k, format: "c4n", survivors: s, bias };
     }
     log({
       name,
       format: "dense",
-      reason: `C4,${n} structure found but the cost model predicts no gain`,
+      reason: `C4,${n} structure found but the cost model predicts no gain ` +
+        `(${(predicted * 100).toFixed(0)} % of dense time${cols ? ` at ${cols} columns` : ""})`,
     });
   } else {
     log({

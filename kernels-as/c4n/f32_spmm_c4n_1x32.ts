@@ -86,25 +86,58 @@ export function f32_spmm_c4n_1x32(
       v128.store(cp, act4(a7, act, p0, p1), 112);
     }
   }
-  // Remaining columns, 4 at a time, straight from X.
+  // Remaining columns, 4 at a time, straight from X. Every row has the same survivor count,
+  // so 4 rows run side by side: 4 independent accumulator chains instead of one (a single
+  // chain is bound by the FMA latency, which made small pixel counts slower than dense).
   for (; j0 < n; j0 += 4) {
     const xj = x + (<usize>j0 << 2);
-    for (let i = 0; i < m; i++) {
+    const cols = min(n - j0, 4);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const w0 = w + <usize>i * rowBytes;
+      const w1 = w0 + rowBytes;
+      const w2 = w1 + rowBytes;
+      const w3 = w2 + rowBytes;
+      const bi = bias + (<usize>i << 2);
+      let a0 = f32x4.splat(bias != 0 ? load<f32>(bi) : 0);
+      let a1 = f32x4.splat(bias != 0 ? load<f32>(bi, 4) : 0);
+      let a2 = f32x4.splat(bias != 0 ? load<f32>(bi, 8) : 0);
+      let a3 = f32x4.splat(bias != 0 ? load<f32>(bi, 12) : 0);
+      for (let t: usize = 0; t < rowBytes; t += 8) {
+        const x0 = v128.load(xj + <usize>load<i32>(w0 + t, 4) * ldx4);
+        const x1 = v128.load(xj + <usize>load<i32>(w1 + t, 4) * ldx4);
+        const x2 = v128.load(xj + <usize>load<i32>(w2 + t, 4) * ldx4);
+        const x3 = v128.load(xj + <usize>load<i32>(w3 + t, 4) * ldx4);
+        a0 = madd4(v128.load32_splat(w0 + t), x0, a0);
+        a1 = madd4(v128.load32_splat(w1 + t), x1, a1);
+        a2 = madd4(v128.load32_splat(w2 + t), x2, a2);
+        a3 = madd4(v128.load32_splat(w3 + t), x3, a3);
+      }
+      const cp = c + <usize>i * ldc4 + (<usize>j0 << 2);
+      storeCols(cp, act4(a0, act, p0, p1), cols);
+      storeCols(cp + ldc4, act4(a1, act, p0, p1), cols);
+      storeCols(cp + 2 * ldc4, act4(a2, act, p0, p1), cols);
+      storeCols(cp + 3 * ldc4, act4(a3, act, p0, p1), cols);
+    }
+    for (; i < m; i++) {
       const wr = w + <usize>i * rowBytes;
       const wend = wr + rowBytes;
       let a0 = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>i << 2)) : 0);
       for (let e = wr; e < wend; e += 8) {
         a0 = madd4(v128.load32_splat(e), v128.load(xj + <usize>load<i32>(e, 4) * ldx4), a0);
       }
-      a0 = act4(a0, act, p0, p1);
-      const cp = c + <usize>i * ldc4 + (<usize>j0 << 2);
-      if (n - j0 >= 4) {
-        v128.store(cp, a0);
-      } else {
-        v128.store(tailScratch(), a0);
-        memory.copy(cp, tailScratch(), <usize>(n - j0) << 2);
-      }
+      storeCols(c + <usize>i * ldc4 + (<usize>j0 << 2), act4(a0, act, p0, p1), cols);
     }
+  }
+}
+
+/** Stores the first `cols` (1..4) lanes of v at p. */
+@inline function storeCols(p: usize, v: v128, cols: i32): void {
+  if (cols == 4) {
+    v128.store(p, v);
+  } else {
+    v128.store(tailScratch(), v);
+    memory.copy(p, tailScratch(), <usize>cols << 2);
   }
 }
 
