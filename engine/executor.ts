@@ -125,6 +125,10 @@ export class GraphExecutor {
     this.#drops = graph.nodes.map((n, i) => {
       const names = new Set<string>();
       for (const name of n.inputs) if (name && this.#lastUse.get(name) === i) names.add(name);
+      // Values an If branch reads from this scope die with the If when it is their last reader.
+      for (const g of subgraphs(n)) {
+        for (const name of capturedNames(g)) if (this.#lastUse.get(name) === i) names.add(name);
+      }
       for (const name of n.outputs) if (name && !this.#lastUse.has(name)) names.add(name);
       return [...names];
     });

@@ -133,6 +133,33 @@ Deno.test("shape arithmetic known from the input shapes is reused only while the
   m.dispose();
 });
 
+Deno.test("a value only an If branch reads is freed after the If: streaming runs do not leak", async () => {
+  const branch = (op: string): Graph =>
+    graph([node(op, ["r", "r"].slice(0, op === "Add" ? 2 : 1), ["out"])], [], [{
+      name: "out",
+      type: "float32",
+    }]);
+  const m = await loadModel(model(graph(
+    [
+      node("Relu", ["x"], ["r"]),
+      node("If", ["cond"], ["y"], { then_branch: branch("Add"), else_branch: branch("Neg") }),
+    ],
+    [{ name: "x", type: "float32", dims: [4096] }, { name: "cond", type: "bool", dims: [] }],
+    [{ name: "y", type: "float32", dims: [4096] }],
+  )));
+  const x = f32(rng.floats(4096).map((v) => v - 0.5), [4096]);
+  let peak = 0;
+  for (let i = 0; i < 60; i++) {
+    const flag = i % 3 !== 0;
+    const out = await m.run({ x, cond: new Tensor("bool", new Uint8Array([flag ? 1 : 0]), []) });
+    const r = [...x.data as Float32Array].map((v) => Math.max(v, 0));
+    deepStrictEqual([...out.y.data as Float32Array], r.map((v) => (flag ? v + v : -v)));
+    if (i === 3) peak = m.summary().peakMemoryBytes;
+    if (i > 3) deepStrictEqual(m.summary().peakMemoryBytes, peak, `memory grew at run ${i}`);
+  }
+  m.dispose();
+});
+
 Deno.test("feeds are checked: names, types and dims, with typed errors", async () => {
   const m = await loadModel(mlp());
   await rejects(
