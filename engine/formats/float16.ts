@@ -9,6 +9,18 @@
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
+/** The number a float16 bit pattern encodes. */
+export function fromFloat16Bits(h: number): number {
+  const exp = h & 0x7c00;
+  if (exp === 0) {
+    const v = (h & 0x3ff) * 5.960464477539063e-8;
+    return h & 0x8000 ? -v : v;
+  }
+  U32[0] = ((h & 0x8000) << 16) |
+    (exp === 0x7c00 ? 0x7f800000 | ((h & 0x3ff) << 13) : ((h & 0x7fff) + 0x1c000) << 13);
+  return F32[0];
+}
+
 /** Expands float16 bit patterns to float32 (exact: every float16 is a float32). */
 export function float16ToFloat32(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
@@ -32,7 +44,7 @@ export function float16ToFloat32(bits: Uint16Array): Float32Array {
 }
 
 /** The float16 bit pattern nearest to `x` (round to nearest, ties to even; overflow → ±Inf). */
-function floatToHalf(x: number): number {
+export function toFloat16Bits(x: number): number {
   F32[0] = x;
   const b = U32[0];
   const sign = (b >>> 16) & 0x8000;
@@ -62,7 +74,7 @@ function floatToHalf(x: number): number {
 /** Rounds float32 values to float16 bit patterns (nearest, ties to even). */
 export function float32ToFloat16(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]);
+  for (let i = 0; i < values.length; i++) out[i] = toFloat16Bits(values[i]);
   return out;
 }
 

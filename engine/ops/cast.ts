@@ -18,6 +18,7 @@ import {
   shapeError,
 } from "./_node_params.ts";
 import type { InputInfo, Op } from "./op.ts";
+import { fromFloat16Bits, toFloat16Bits } from "../formats/float16.ts";
 
 /** ONNX TensorProto data type codes of the element types we store. */
 export const ONNX_TYPE_CODES: Readonly<Record<number, DType>> = {
@@ -49,45 +50,7 @@ const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
   23: "float4e2m1",
 };
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The float16 bit pattern nearest to `x` (ties to even), via its float32 rounding. */
-export function toFloat16Bits(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const man = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 | (man >>> 13) : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    // Subnormal: shift the implicit-one mantissa into place, rounding to nearest even.
-    const m = man | 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = m & ((1 << shift) - 1);
-    let h = m >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rest = man & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
-
-/** The number a float16 bit pattern encodes. */
-export function fromFloat16Bits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 0x1f) return man ? NaN : sign * Infinity;
-  return sign * (1 + man / 1024) * 2 ** (exp - 15);
-}
+export { fromFloat16Bits, toFloat16Bits };
 
 const I32_MIN = -2147483648;
 
