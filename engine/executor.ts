@@ -343,7 +343,7 @@ const DATA_DEPENDENT = new Set(["NonZero"]);
 
 /**
  * Whether shape inference would see the same inputs as last time: types, dims and the values
- * of small known inputs (shape tensors). Large known values are weights, which never change.
+ * of known inputs (shape tensors and other small values read back from the arena).
  */
 function sameInputs(
   before: readonly (InputInfo | undefined)[],
@@ -359,11 +359,12 @@ function sameInputs(
     }
     if (a.type !== b.type || a.dims.length !== b.dims.length) return false;
     for (let d = 0; d < b.dims.length; d++) if (a.dims[d] !== b.dims[d]) return false;
+    // Constants (weights) are the same host tensor every run; values read back from the arena
+    // (small int tensors) are fresh and compared element by element.
     const av = a.value;
     const bv = b.value;
     if (av === bv) continue;
     if (!av || !bv) return false;
-    if (bv.size > 64) continue;
     if (av.size !== bv.size) return false;
     for (let k = 0; k < bv.size; k++) if (av.data[k] !== bv.data[k]) return false;
   }

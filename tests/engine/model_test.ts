@@ -133,6 +133,24 @@ Deno.test("shape arithmetic known from the input shapes is reused only while the
   m.dispose();
 });
 
+Deno.test("values computed from a run-time integer tensor follow it when only its values change", async () => {
+  // Gather on a 100-element int64 input: shape inference knows the result from the values it
+  // reads back, so a cache keyed on dims alone would return the first run's answer.
+  const m = await loadModel(model(graph(
+    [node("Gather", ["x", "i"], ["y"], { axis: 0 })],
+    [{ name: "x", type: "int64", dims: [100] }],
+    [{ name: "y", type: "int64", dims: [] }],
+    [["i", new Tensor("int64", new BigInt64Array([5n]), [])]],
+  )));
+  for (const base of [0n, 100n, 100n, 7n]) {
+    const x = new Tensor("int64", BigInt64Array.from({ length: 100 }, (_, i) => base + BigInt(i)), [
+      100,
+    ]);
+    deepStrictEqual([...(await m.run({ x })).y.data as BigInt64Array], [base + 5n]);
+  }
+  m.dispose();
+});
+
 Deno.test("a value only an If branch reads is freed after the If: streaming runs do not leak", async () => {
   const branch = (op: string): Graph =>
     graph([node(op, ["r", "r"].slice(0, op === "Add" ? 2 : 1), ["out"])], [], [{
