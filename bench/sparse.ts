@@ -13,7 +13,9 @@ import { measureOrt, ortSession } from "./_peers.ts";
 import * as ort from "npm:onnxruntime-web@1.30.0";
 import { gemmNchw, packNchwWeights, releaseNchwWeights } from "../engine/ops/gemm.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
-import { c4nWeights } from "../tests/reference/sparse.ts";
+import { packC4n2Gemv } from "../engine/weights/c4n_gemv.ts";
+import { loadModel } from "../engine/model.ts";
+import { c4nWeights, patternWeights } from "../tests/reference/sparse.ts";
 import { oneNodeModel } from "../tests/_onnx_builder.ts";
 import { Random } from "../tests/_random.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -23,6 +25,28 @@ const timing = quick
   ? { warmupMs: 150, budgetMs: 600, minRuns: 8 }
   : { warmupMs: 500, budgetMs: 2000 };
 const [M, K, N] = [512, 512, 3136];
+
+/** onnxruntime-web running a one-Conv model densely on input x (it has no sparse kernels). */
+async function ortDenseRow(
+  name: string,
+  model: Uint8Array,
+  x: Float32Array,
+  dims: number[],
+): Promise<BenchRow> {
+  const session = await ortSession(model, 1);
+  try {
+    const feeds = { x: new ort.Tensor("float32", x, dims) };
+    return {
+      case: name,
+      engine: "onnxruntime-web",
+      variant: "wasm dense",
+      threads: 1,
+      ...(await measureOrt(session, feeds, "y", timing)),
+    };
+  } finally {
+    await session.release();
+  }
+}
 const rows: BenchRow[] = [];
 const flops = 2 * M * K * N;
 
@@ -57,22 +81,11 @@ for (const n of [1, 2, 3]) {
     {},
     { initializers: { w: new Tensor("float32", w, [M, K, 1, 1]) } },
   );
-  const session = await ortSession(model, 1);
-  const feeds = { x: new ort.Tensor("float32", x, [1, K, 56, 56]) };
-  rows.push({
-    case: name,
-    engine: "onnxruntime-web",
-    variant: "wasm dense",
-    threads: 1,
-    ...(await measureOrt(session, feeds, "y", timing)),
-  });
-  await session.release();
+  rows.push(await ortDenseRow(name, model, x, [1, K, 56, 56]));
   console.error(`  measured ${name}`);
 }
 
 // Pattern-sparse 3x3 conv: one Conv node, Quartet sparse vs forced dense vs onnxruntime-web.
-import { loadModel } from "../engine/model.ts";
-import { patternWeights } from "../tests/reference/sparse.ts";
 const patternRows: BenchRow[] = [];
 for (const s of [1, 2]) {
   const [C, M, H] = [64, 64, 56];
@@ -102,22 +115,12 @@ for (const s of [1, 2]) {
     });
     model.dispose();
   }
-  const session = await ortSession(bytes, 1);
-  const feeds = { x: new ort.Tensor("float32", x.data as Float32Array, [1, C, H, H]) };
-  patternRows.push({
-    case: name,
-    engine: "onnxruntime-web",
-    variant: "wasm dense",
-    threads: 1,
-    ...(await measureOrt(session, feeds, "y", timing)),
-  });
-  await session.release();
+  patternRows.push(await ortDenseRow(name, bytes, x.data as Float32Array, [1, C, H, H]));
   console.error(`  measured ${name}`);
 }
 rows.push(...patternRows);
 
 // GEMV for decode: C4,2 with swizzled gathers vs the dense 1x8 GEMV on the same weights.
-import { packC4n2Gemv } from "../engine/weights/c4n_gemv.ts";
 const gemvRows: BenchRow[] = [];
 for (const [m, k] of [[1024, 1024], [4096, 4096]]) {
   const kr = await loadKernels();

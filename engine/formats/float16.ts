@@ -9,37 +9,25 @@
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
-/** The number a float16 bit pattern encodes. */
+/** The number a float16 bit pattern encodes (exact: every float16 is a float32). */
 export function fromFloat16Bits(h: number): number {
   const exp = h & 0x7c00;
   if (exp === 0) {
+    // Zero or subnormal: mantissa × 2^-24, exact in float32.
     const v = (h & 0x3ff) * 5.960464477539063e-8;
     return h & 0x8000 ? -v : v;
   }
+  // Normal: rebias the exponent (15 → 127) by adding 112 << 10 before the shift; Inf and NaN
+  // keep an all-ones exponent.
   U32[0] = ((h & 0x8000) << 16) |
     (exp === 0x7c00 ? 0x7f800000 | ((h & 0x3ff) << 13) : ((h & 0x7fff) + 0x1c000) << 13);
   return F32[0];
 }
 
-/** Expands float16 bit patterns to float32 (exact: every float16 is a float32). */
+/** Expands float16 bit patterns to float32. */
 export function float16ToFloat32(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
-  const word = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i];
-    const exp = h & 0x7c00;
-    const sign = (h & 0x8000) << 16;
-    if (exp === 0) {
-      // Zero or subnormal: mantissa × 2^-24, exact in float32.
-      const v = (h & 0x3ff) * 5.960464477539063e-8;
-      out[i] = sign ? -v : v;
-    } else if (exp === 0x7c00) {
-      word[i] = sign | 0x7f800000 | ((h & 0x3ff) << 13);
-    } else {
-      // Normal: rebias the exponent (15 → 127) by adding 112 << 10 before the shift.
-      word[i] = sign | (((h & 0x7fff) + 0x1c000) << 13);
-    }
-  }
+  for (let i = 0; i < bits.length; i++) out[i] = fromFloat16Bits(bits[i]);
   return out;
 }
 
