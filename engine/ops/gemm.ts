@@ -16,6 +16,7 @@ import {
   releaseBlockSparse,
   uploadBlockSparse,
 } from "../weights/block_sparse.ts";
+import { c4nGemvBytes, packC4nGemv, validateC4nGemv } from "../weights/c4n_gemv.ts";
 import type { KernelCall } from "../threads/pool.ts";
 import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 
@@ -54,6 +55,11 @@ export interface PackedGemmWeights {
    * `BLOCK_GEMV_MAX_ROWS` rows; the dense panels serve the rest.
    */
   block?: BlockSparseWeights & { bias: number; stored: number };
+  /**
+   * C4,2 / C4,3 copy of Wᵀ for the table-driven GEMV (`f32_gemv_c4n{n}_xtab`), with its bias
+   * (n floats or 0), for products of at most `C4N_GEMV_MAX_ROWS` rows.
+   */
+  c4n?: { offset: number; zeros: 2 | 3; bias: number };
 }
 
 /** Weights packed for `gemmNchw`: W is m x k, dense panels or C4n survivors. */
@@ -96,6 +102,101 @@ export interface PackGemmOptions {
 export const BLOCK_GEMV_COST = 1.45;
 /** Products with at most this many rows use the block-sparse GEMV (one call per row). */
 export const BLOCK_GEMV_MAX_ROWS = 4;
+
+/**
+ * Measured cost of the C4n GEMV relative to the dense GEMV on the same weights (bench/sparse.ts,
+ * relaxed build, one thread): `cache` while the dense weights fit in cache, `memory` once they
+ * stream from memory (above C4N_GEMV_STREAM_BYTES), and `table`, the rows over which building
+ * the kernel's input table costs as much as the rows themselves (C4,3's table has 256 entries
+ * per 16 inputs, C4,2's 36 per 8). Predicted time ratio: (regime cost) x (1 + table / rows).
+ * Measured: C4,2 0.85-0.88x in cache, 1.1-1.26x at 4096x4096; C4,3 1.14-1.37x in cache,
+ * 1.46-1.57x at 4096x4096, 0.62x with 80 rows.
+ */
+export const C4N_GEMV_COST = {
+  2: { cache: 1.15, memory: 0.85, table: 15 },
+  3: { cache: 0.8, memory: 0.66, table: 79 },
+} as const;
+/** Dense weight bytes above which the GEMV streams from memory (this host: 2 MB L2, 32 MB L3). */
+export const C4N_GEMV_STREAM_BYTES = 16 << 20;
+/**
+ * A layer goes C4n only when the predicted ratio is below this: measurements here vary by
+ * ±10 % between runs, and a wrong guess must not make the layer slower.
+ */
+export const C4N_GEMV_MARGIN = 0.9;
+/** Products with at most this many rows use the C4n GEMV (one call per row). */
+export const C4N_GEMV_MAX_ROWS = 4;
+
+/** Predicted C4n GEMV time over dense GEMV time for an n x k weight (n outputs). */
+export function c4nGemvRatio(zeros: 2 | 3, outputs: number, k: number): number {
+  const c = C4N_GEMV_COST[zeros];
+  const regime = 4 * outputs * k > C4N_GEMV_STREAM_BYTES ? c.memory : c.cache;
+  return regime * (1 + c.table / outputs);
+}
+
+/**
+ * C4n-packed Wᵀ for the GEMV when every group qualifies and the cost model predicts a gain;
+ * null when the weights are C4n but the layer stays dense (logged), undefined when not C4n.
+ */
+function packC4nGemvFor(
+  kr: Kernels,
+  wt: Float32Array,
+  k: number,
+  n: number,
+  bias: number,
+  name: string,
+): PackedGemmWeights["c4n"] | null {
+  if (kr.variant === "scalar" || k < 16) return undefined;
+  const found = detectC4n(wt, n, k);
+  if (found < 2) return undefined;
+  const zeros = found >= 3 ? 3 : 2;
+  const ratio = c4nGemvRatio(zeros, n, k);
+  const what = `C4,${zeros} (every group of 4 along the reduction has >= ${zeros} zeros)`;
+  if (ratio >= C4N_GEMV_MARGIN) {
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${what}: the C4n GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the ` +
+        `dense time, not enough (${n} x ${k})`,
+    });
+    return null;
+  }
+  const packed = packC4nGemv(wt, n, k, zeros);
+  validateC4nGemv(packed, `C4n GEMV weights "${name}"`);
+  const offset = kr.arena.alloc(c4nGemvBytes(n, k, zeros), `${name} (C4n GEMV)`);
+  kr.arena.u8(offset, packed.bytes.length).set(packed.bytes);
+  let b = 0;
+  if (bias) {
+    b = kr.arena.alloc(n * 4, `${name} bias`);
+    kr.arena.f32(b, n).set(kr.arena.f32(bias, n));
+  }
+  kr.choices.push({
+    name,
+    format: `c4n:${zeros}`,
+    reason: `${what}; GEMV predicted at ${(ratio * 100).toFixed(0)} % of the dense time ` +
+      `(products of up to ${C4N_GEMV_MAX_ROWS} rows)`,
+  });
+  return { offset, zeros, bias: b };
+}
+
+/** Wᵀ (n x k, row-major) of a stored k x n or n x k weight. */
+function transposedWeights(
+  kr: Kernels,
+  w: number,
+  k: number,
+  n: number,
+  transposed: boolean,
+  ld: number,
+): Float32Array {
+  if (transposed && ld === k) return kr.arena.f32(w, n * k).slice();
+  const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
+  const wt = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      wt[i * k + j] = transposed ? stored[i * ld + j] : stored[j * ld + i];
+    }
+  }
+  return wt;
+}
 
 /** Block-sparse Wᵀ for the GEMV when it predicts a gain; logs the choice. */
 function packBlockGemv(
@@ -147,6 +248,10 @@ function packBlockGemv(
 /** Frees packed GEMM weights (and their block-sparse copy). */
 export function releaseGemmWeights(kr: Kernels, w: PackedGemmWeights): void {
   kr.arena.free(w.offset);
+  if (w.c4n) {
+    kr.arena.free(w.c4n.offset);
+    if (w.c4n.bias) kr.arena.free(w.c4n.bias);
+  }
   if (w.block) {
     releaseBlockSparse(kr, w.block);
     if (w.block.bias) kr.arena.free(w.block.bias);
@@ -167,9 +272,18 @@ export function packGemmWeights(
   const offset = kr.arena.alloc(bytes, options.name ?? "packed weights");
   kr.fn.x32_pack_gemm(k, n, GEMM_NR, w, ld, transposed ? 1 : 0, options.bias ?? 0, offset);
   const name = options.name ?? "packed weights";
-  const block = options.sparse && kr.sparse !== "off" && k > 0 && n > 0
-    ? packBlockGemv(kr, w, k, n, transposed, ld, options.bias ?? 0, name)
-    : undefined;
+  if (!options.sparse || kr.sparse === "off" || k <= 0 || n <= 0) return { offset, k, n };
+  const c4n = packC4nGemvFor(
+    kr,
+    transposedWeights(kr, w, k, n, transposed, ld),
+    k,
+    n,
+    options.bias ?? 0,
+    name,
+  );
+  if (c4n) return { offset, k, n, c4n };
+  if (c4n === null) return { offset, k, n };
+  const block = packBlockGemv(kr, w, k, n, transposed, ld, options.bias ?? 0, name);
   return block ? { offset, k, n, block } : { offset, k, n };
 }
 
@@ -184,6 +298,10 @@ export function gemm(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
+  if (w.c4n && m <= C4N_GEMV_MAX_ROWS) {
+    c4nGemv(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
+    return;
+  }
   if (w.block && m <= BLOCK_GEMV_MAX_ROWS) {
     const b = w.block;
     const act = activationCode(epilogue.activation ?? "none");
@@ -227,6 +345,57 @@ export function gemm(
         call(m, a, gemmColumns(w, j, len), c + j * 4)
       ),
     );
+  }
+}
+
+/** `gemm` through the C4n GEMV: one call per row of A, the outputs split across threads. */
+function c4nGemv(
+  kr: Kernels,
+  m: number,
+  a: number,
+  lda: number,
+  w: PackedGemmWeights,
+  p: NonNullable<PackedGemmWeights["c4n"]>,
+  c: number,
+  ldc: number,
+  epilogue: Epilogue,
+): void {
+  const act = activationCode(epilogue.activation ?? "none");
+  const fn = p.zeros === 2 ? "f32_gemv_c4n2_xtab" : "f32_gemv_c4n3_xtab";
+  const parts = splitRange(w.n, 1, threadsFor(kr, 2 * w.n * w.k * C4N_GEMV_COST[p.zeros].cache));
+  const scratch = parts.map(([, len]) =>
+    kr.arena.alloc(
+      p.zeros === 2
+        ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(len)
+        : kr.fn.f32_gemv_c4n3_xtab_scratch_size(len),
+      "C4n GEMV table",
+    )
+  );
+  try {
+    for (let i = 0; i < m; i++) {
+      runSplit(
+        kr,
+        parts.map(([r0, len], t) => ({
+          fn,
+          args: [
+            w.n,
+            w.k,
+            r0,
+            r0 + len,
+            p.offset,
+            a + i * lda * 4,
+            p.bias,
+            c + i * ldc * 4,
+            act,
+            epilogue.p0 ?? 0,
+            epilogue.p1 ?? 0,
+            scratch[t],
+          ],
+        })),
+      );
+    }
+  } finally {
+    for (const s of scratch) kr.arena.free(s);
   }
 }
 

@@ -169,3 +169,55 @@ Deno.test("block-sparse MatMul / Gemm weights run the block GEMV, match onnxrunt
     for (const m of [sparse, dense, threaded]) m.dispose();
   }
 });
+
+Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and dense", async () => {
+  const rng = new Random(34);
+  // [op, rows of A, k, n, zeros per group]: C4,3 pays off in cache with enough outputs; C4,2
+  // only once the weights stream from memory (16.8 MB here); 80 outputs stay dense (the input
+  // table would cost more than it saves).
+  const cases = [
+    ["MatMul", 1, 301, 1024, 3, "c4n:3"],
+    ["Gemm", 3, 256, 1100, 3, "c4n:3"],
+    ["Gemm", 1, 2051, 2048, 2, "c4n:2"],
+    ["MatMul", 1, 1536, 80, 3, "dense"],
+  ] as const;
+  for (const [op, rows, k, n, zeros, format] of cases) {
+    const wt = c4nWeights(rng, n, k, zeros);
+    const gemm = op === "Gemm";
+    const w = gemm
+      ? wt
+      : new Float32Array(k * n).map((_, i) => wt[(i % n) * k + Math.floor(i / n)]);
+    const bias = rng.floats(n);
+    const bytes = buildModel({
+      nodes: [
+        gemm
+          ? { op: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"], attributes: { transB: 1 } }
+          : { op: "MatMul", inputs: ["x", "w"], outputs: ["g"] },
+        { op: "Relu", inputs: ["g"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", dims: [rows, k] }],
+      outputs: [{ name: "y" }],
+      initializers: {
+        w: new Tensor("float32", w, gemm ? [n, k] : [k, n]),
+        ...(gemm ? { b: new Tensor("float32", bias, [n]) } : {}),
+      },
+    });
+    const feeds = { x: new Tensor("float32", rng.floats(rows * k), [rows, k]) };
+    const want = await runOrt(bytes, feeds);
+    const sparse = await loadModel(bytes, { kernels: "relaxed" });
+    const got = await sparse.run(feeds);
+    const choices = sparse.summary().kernelChoices;
+    deepStrictEqual(choices.map((c) => c.format), [format], JSON.stringify(choices));
+    const tol = { rtol: 1e-4, atol: 1e-5 * Math.sqrt(k) };
+    assertClose(got.y.data as Float32Array, want.y.data as Float32Array, tol, `${op} ${k}x${n}`);
+    const dense = await loadModel(bytes, { sparse: "off" });
+    assertClose(got.y.data as Float32Array, (await dense.run(feeds)).y.data as Float32Array, tol);
+    const threaded = await loadModel(bytes, { threads: 2, kernels: "relaxed" });
+    assertClose(
+      (await threaded.run(feeds)).y.data as Float32Array,
+      got.y.data as Float32Array,
+      { rtol: 0, atol: 0 },
+    );
+    for (const m of [sparse, dense, threaded]) m.dispose();
+  }
+});
