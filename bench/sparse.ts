@@ -146,8 +146,8 @@ for (const n of [2, 3] as const) {
     const pw = kr.arena.alloc(p.bytes.length);
     kr.arena.u8(pw, p.bytes.length).set(p.bytes);
     const scratchBytes = n === 2
-      ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(m)
-      : kr.fn.f32_gemv_c4n3_xtab_scratch_size(m);
+      ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(k)
+      : kr.fn.f32_gemv_c4n3_xtab_scratch_size(k);
     const scratch = kr.arena.alloc(scratchBytes);
     const xs = new Random(7).floats(k);
     const x = kr.arena.alloc(k * 4);

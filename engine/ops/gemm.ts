@@ -104,20 +104,26 @@ export const BLOCK_GEMV_COST = 1.45;
 export const BLOCK_GEMV_MAX_ROWS = 4;
 
 /**
- * Measured cost of the C4n GEMV relative to the dense GEMV on the same weights (bench/sparse.ts,
- * relaxed build, one thread): `cache` while the dense weights fit in cache, `memory` once they
- * stream from memory (above C4N_GEMV_STREAM_BYTES), and `table`, the rows over which building
- * the kernel's input table costs as much as the rows themselves (C4,3's table has 256 entries
- * per 16 inputs, C4,2's 36 per 8). Predicted time ratio: (regime cost) x (1 + table / rows).
- * Measured: C4,2 0.85-0.88x in cache, 1.1-1.26x at 4096x4096; C4,3 1.14-1.37x in cache,
- * 1.46-1.57x at 4096x4096, 0.62x with 80 rows.
+ * Measured cost of the C4n GEMV relative to the dense GEMV on the same weights (bench/sparse.ts
+ * and the Mamba shapes, relaxed build, one thread, best of 12 rounds): `cache` while the dense
+ * weights fit in cache, `memory` once they stream from memory (above C4N_GEMV_STREAM_BYTES),
+ * and `table`, the rows over which building the kernel's input table costs as much as the rows
+ * themselves (C4,3's table has 256 entries per 16 inputs, C4,2's 36 per 8). Predicted time
+ * ratio: (regime cost) x (1 + table / rows). Measured:
+ * - C4,3: 1.07-1.43x dense in cache (768x1536, 1024x1024, 3072x768), 1.19-1.69x streaming
+ *   (50280x768, 4096x4096), 0.62x with 80 rows, 0.52x with k = 48.
+ * - C4,2: 0.67-0.91x in cache, 0.78-1.26x streaming: it reads 56 % of the dense bytes but
+ *   streams them at half the dense kernel's rate (each unit's table load waits on its offset
+ *   load), so it is not selected.
  */
 export const C4N_GEMV_COST = {
-  2: { cache: 1.15, memory: 0.85, table: 15 },
-  3: { cache: 0.8, memory: 0.66, table: 79 },
+  2: { cache: 1.15, memory: 1.0, table: 15 },
+  3: { cache: 0.8, memory: 0.75, table: 79 },
 } as const;
 /** Dense weight bytes above which the GEMV streams from memory (this host: 2 MB L2, 32 MB L3). */
 export const C4N_GEMV_STREAM_BYTES = 16 << 20;
+/** Shorter reductions stay dense: too few units per row to pay each row's block overhead. */
+export const C4N_GEMV_MIN_K = 256;
 /**
  * A layer goes C4n only when the predicted ratio is below this: measurements here vary by
  * ±10 % between runs, and a wrong guess must not make the layer slower.
@@ -128,6 +134,7 @@ export const C4N_GEMV_MAX_ROWS = 4;
 
 /** Predicted C4n GEMV time over dense GEMV time for an n x k weight (n outputs). */
 export function c4nGemvRatio(zeros: 2 | 3, outputs: number, k: number): number {
+  if (k < C4N_GEMV_MIN_K) return Infinity;
   const c = C4N_GEMV_COST[zeros];
   const regime = 4 * outputs * k > C4N_GEMV_STREAM_BYTES ? c.memory : c.cache;
   return regime * (1 + c.table / outputs);
@@ -155,8 +162,10 @@ function packC4nGemvFor(
     kr.choices.push({
       name,
       format: "dense",
-      reason: `${what}: the C4n GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the ` +
-        `dense time, not enough (${n} x ${k})`,
+      reason: k < C4N_GEMV_MIN_K
+        ? `${what}: a reduction of ${k} is too short for the C4n GEMV (${C4N_GEMV_MIN_K} needed)`
+        : `${what}: the C4n GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the ` +
+          `dense time, not enough (${n} x ${k})`,
     });
     return null;
   }
@@ -366,8 +375,8 @@ function c4nGemv(
   const scratch = parts.map(([, len]) =>
     kr.arena.alloc(
       p.zeros === 2
-        ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(len)
-        : kr.fn.f32_gemv_c4n3_xtab_scratch_size(len),
+        ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(w.k)
+        : kr.fn.f32_gemv_c4n3_xtab_scratch_size(w.k),
       "C4n GEMV table",
     )
   );

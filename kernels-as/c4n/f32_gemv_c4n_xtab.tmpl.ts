@@ -130,7 +130,7 @@ function scalarTable(s: XtabShape): string {
 function fullBlock(s: XtabShape, accs: number): string {
   return Array.from({ length: s.blockUnits }, (_, u) => {
     const a = `a${u % accs}`;
-    return `          ${a} = madd4(v128.load(vp, ${16 * u}), v128.load(t + <usize>load<u16>(op, ${
+    return `            ${a} = madd4(v128.load(vp, ${16 * u}), v128.load(tb + <usize>load<u16>(op, ${
       2 * u
     })), ${a});`;
   }).join("\n");
@@ -157,7 +157,7 @@ import { activate1 } from "../../common/activation";
 
 const UNIT_BYTES: usize = ${unitBytes};
 const BLOCK_UNITS: i32 = ${s.blockUnits};
-const TABLE_BYTES: usize = ${tableBytes};
+const CHUNK_ROWS: i32 = 512;
 const EXTRA_BYTES: usize = ${extra};
 ${s.n === 2 ? `const patterns = memory.data<u8>([${patternBytes.join(", ")}]);\n` : ""}
 /** x[4 g + pos], or 0 past the whole groups (x is never read past k). */
@@ -170,15 +170,16 @@ ${s.n === 2 ? `const patterns = memory.data<u8>([${patternBytes.join(", ")}]);\n
   return (<usize>bu << 4) + ((<usize>bu * 2 + 15) & ~15);
 }
 
-/** Scratch bytes \`${name(s)}\` needs for \`rows\` rows: the table and 16 bytes per row. */
-export function ${name(s)}_scratch_size(rows: i32): i32 {
-  return <i32>(TABLE_BYTES + EXTRA_BYTES) + rows * 16;
+/** Scratch bytes \`${name(s)}\` needs for k inputs: the tables and a chunk's partial sums. */
+export function ${name(s)}_scratch_size(k: i32): i32 {
+  const units = ((k >> 2) + ${s.unitGroups - 1}) / ${s.unitGroups};
+  return units * <i32>UNIT_BYTES + <i32>EXTRA_BYTES + CHUNK_ROWS * 16;
 }
 
 /**
  * y[r] = act(W x + bias)[r] for rows r0 <= r < r1 of the m-row packed W (k inputs). x holds k
- * floats; bias m floats or 0; scratch \`${name(s)}_scratch_size(r1 - r0)\` bytes,
- * 16-byte aligned, private to the caller (threads pass their own).
+ * floats; bias m floats or 0; scratch \`${name(s)}_scratch_size(k)\` bytes, 16-byte
+ * aligned, private to the caller (threads pass their own).
  */
 export function ${name(s)}(
   m: i32, k: i32, r0: i32, r1: i32, packed: usize, x: usize, bias: usize, y: usize, act: i32,
@@ -186,68 +187,82 @@ export function ${name(s)}(
 ): void {
   const groups = k >> 2;
   const units = (groups + ${s.unitGroups - 1}) / ${s.unitGroups};
-  const rows = r1 - r0;
+  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
+  // Every block's table first (they follow each other: block b's starts b tables in).
   const t = scratch;
-  // Each row's 4 partial sums wait in scratch between blocks. (Summing them into y per block
-  // instead keeps less in cache, but its horizontal adds cost more than they save here.)
-  const acc = scratch + TABLE_BYTES + EXTRA_BYTES;
-  memory.fill(acc, 0, <usize>rows << 4);
-  for (let u0 = 0; u0 < units; u0 += BLOCK_UNITS) {
-    const bu = min(BLOCK_UNITS, units - u0);
-    for (let u = 0; u < bu; u++) {
-      const g = (u0 + u) * ${s.unitGroups};
-      const tu = t + <usize>u * UNIT_BYTES;
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        const xg = x + (<usize>g << 4);
-${s.n === 3 ? "        const bScratch = t + TABLE_BYTES;\n" : ""}${simdTable(s)}
-      } else {
-${scalarTable(s)}
-      }
-    }
-    const rec = recordBytes(bu);
-    let vp = packed + <usize>(u0 / BLOCK_UNITS) * <usize>m * recordBytes(BLOCK_UNITS) +
-      <usize>r0 * rec;
-    let op = vp + (<usize>bu << 4);
-    let ap = acc;
-    for (let i = 0; i < rows; i++) {
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        let a0 = v128.load(ap);
-        ${accDecl}
-        if (bu == BLOCK_UNITS) {
-${fullBlock(s, accs)}
-        } else {
-          for (let u = 0; u < bu; u++) {
-            a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(t + <usize>load<u16>(op + (<usize>u << 1))), a0);
-          }
-        }
-        v128.store(ap, ${accSum});
-      } else {
-        let sum = load<f32>(ap);
-        for (let u = 0; u < bu; u++) {
-          const w = vp + (<usize>u << 4);
-          const e = t + <usize>load<u16>(op + (<usize>u << 1));
-          sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
-            load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
-        }
-        store<f32>(ap, sum);
-      }
-      vp += rec;
-      op += rec;
-      ap += 16;
+  for (let u = 0; u < units; u++) {
+    const g = u * ${s.unitGroups};
+    const tu = t + <usize>u * UNIT_BYTES;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      const xg = x + (<usize>g << 4);
+${s.n === 3 ? "      const bScratch = t + <usize>units * UNIT_BYTES;\n" : ""}${
+    simdTable(s).replaceAll("\n  ", "\n").replace(/^  /, "")
+  }
+    } else {
+${scalarTable(s).replaceAll("\n  ", "\n").replace(/^  /, "")}
     }
   }
+  // Rows a chunk at a time, so their partial sums (16 bytes a row, kept between blocks) stay
+  // in L1 next to the block's table: with all rows at once they pushed the table out (50280
+  // rows: C4,2 0.85x dense).
+  const acc = t + <usize>units * UNIT_BYTES + EXTRA_BYTES;
+  for (let c0 = r0; c0 < r1; c0 += CHUNK_ROWS) {
+    const rows = min(CHUNK_ROWS, r1 - c0);
+    memory.fill(acc, 0, <usize>rows << 4);
+    for (let b = 0; b < blocks; b++) {
+      const bu = min(BLOCK_UNITS, units - b * BLOCK_UNITS);
+      const tb = t + <usize>(b * BLOCK_UNITS) * UNIT_BYTES;
+      const rec = recordBytes(bu);
+      let vp = packed + <usize>b * <usize>m * recordBytes(BLOCK_UNITS) + <usize>c0 * rec;
+      let op = vp + (<usize>bu << 4);
+      let ap = acc;
+      for (let i = 0; i < rows; i++) {
+        if (ASC_FEATURE_SIMD) {
+          const zero = f32x4.splat(0);
+          let a0 = v128.load(ap);
+          ${accDecl}
+          if (bu == BLOCK_UNITS) {
+${fullBlock(s, accs)}
+          } else {
+            for (let u = 0; u < bu; u++) {
+              a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(tb + <usize>load<u16>(op + (<usize>u << 1))), a0);
+            }
+          }
+          v128.store(ap, ${accSum});
+        } else {
+          let sum = load<f32>(ap);
+          for (let u = 0; u < bu; u++) {
+            const w = vp + (<usize>u << 4);
+            const e = tb + <usize>load<u16>(op + (<usize>u << 1));
+            sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
+              load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
+          }
+          store<f32>(ap, sum);
+        }
+        vp += rec;
+        op += rec;
+        ap += 16;
+      }
+    }
+    finishRows(m, k, units, blocks, c0, rows, packed, x, bias, y, acc, act, p0, p1);
+  }
+}
+
+/** y = act(partial sums + bias + the k mod 4 tail weights · x) for rows c0 .. c0 + rows. */
+function finishRows(
+  m: i32, k: i32, units: i32, blocks: i32, c0: i32, rows: i32, packed: usize, x: usize,
+  bias: usize, y: usize, acc: usize, act: i32, p0: f32, p1: f32,
+): void {
   const tail = k & 3;
-  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
   const last = units - (blocks - 1) * BLOCK_UNITS;
   const tails = units == 0
     ? packed
     : packed + <usize>(blocks - 1) * <usize>m * recordBytes(BLOCK_UNITS) +
       <usize>m * recordBytes(last);
-  const xt = x + (<usize>(groups << 2) << 2);
+  const xt = x + (<usize>((k >> 2) << 2) << 2);
   for (let i = 0; i < rows; i++) {
-    const r = r0 + i;
+    const r = c0 + i;
     const ap = acc + (<usize>i << 4);
     let sum: f32 = ASC_FEATURE_SIMD ? hsum4(v128.load(ap)) : load<f32>(ap);
     if (bias != 0) sum += load<f32>(bias + (<usize>r << 2));

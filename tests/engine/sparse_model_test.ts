@@ -172,13 +172,13 @@ Deno.test("block-sparse MatMul / Gemm weights run the block GEMV, match onnxrunt
 
 Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and dense", async () => {
   const rng = new Random(34);
-  // [op, rows of A, k, n, zeros per group]: C4,3 pays off in cache with enough outputs; C4,2
-  // only once the weights stream from memory (16.8 MB here); 80 outputs stay dense (the input
-  // table would cost more than it saves).
+  // [op, rows of A, k, n, zeros per group, expected format]: C4,3 pays off with enough outputs
+  // and a long enough reduction; 80 outputs stay dense (the input table would cost more than it
+  // saves), as does C4,2 (measured no faster than dense).
   const cases = [
     ["MatMul", 1, 301, 1024, 3, "c4n:3"],
-    ["Gemm", 3, 256, 1100, 3, "c4n:3"],
-    ["Gemm", 1, 2051, 2048, 2, "c4n:2"],
+    ["Gemm", 3, 257, 1100, 3, "c4n:3"],
+    ["Gemm", 1, 512, 1024, 2, "dense"],
     ["MatMul", 1, 1536, 80, 3, "dense"],
   ] as const;
   for (const [op, rows, k, n, zeros, format] of cases) {

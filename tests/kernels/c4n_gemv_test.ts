@@ -14,7 +14,7 @@ import { gemmReference } from "../reference/gemm.ts";
 import { c4nWeights } from "../reference/sparse.ts";
 
 // m x k shapes: one row, k below one group and below one unit, k not a multiple of 4, primes,
-// a partial last block, exactly one block, large.
+// a partial last block, exactly one block, large, rows past one chunk (512 rows).
 const SHAPES = [
   [1, 4],
   [1, 3],
@@ -28,6 +28,7 @@ const SHAPES = [
   [11, 129],
   [33, 1024],
   [130, 515],
+  [1100, 70],
 ];
 
 /** C4n weights with some extra zeros (groups sparser than n: the packer fills the pattern). */
@@ -63,7 +64,7 @@ for (const variant of VARIANTS) {
         const wt = new Float32Array(k * m);
         for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) wt[j * m + i] = w[i * k + j];
         // Whole product, with bias and ReLU (clamp to [0, inf)).
-        const scratch = kr.arena.alloc(scratchSize(m));
+        const scratch = kr.arena.alloc(scratchSize(k));
         fn(m, k, 0, m, pw, px, pb, py, activationCode("clamp"), 0, Infinity, scratch);
         const relu = (v: number) => Math.max(v, 0);
         const what = `n=${n} ${m}x${k}`;

@@ -8,7 +8,7 @@ import { activate1 } from "../../common/activation";
 
 const UNIT_BYTES: usize = 576;
 const BLOCK_UNITS: i32 = 16;
-const TABLE_BYTES: usize = 9216;
+const CHUNK_ROWS: i32 = 512;
 const EXTRA_BYTES: usize = 0;
 const patterns = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 3]);
 
@@ -22,15 +22,16 @@ const patterns = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 3]);
   return (<usize>bu << 4) + ((<usize>bu * 2 + 15) & ~15);
 }
 
-/** Scratch bytes `f32_gemv_c4n2_xtab` needs for `rows` rows: the table and 16 bytes per row. */
-export function f32_gemv_c4n2_xtab_scratch_size(rows: i32): i32 {
-  return <i32>(TABLE_BYTES + EXTRA_BYTES) + rows * 16;
+/** Scratch bytes `f32_gemv_c4n2_xtab` needs for k inputs: the tables and a chunk's partial sums. */
+export function f32_gemv_c4n2_xtab_scratch_size(k: i32): i32 {
+  const units = ((k >> 2) + 1) / 2;
+  return units * <i32>UNIT_BYTES + <i32>EXTRA_BYTES + CHUNK_ROWS * 16;
 }
 
 /**
  * y[r] = act(W x + bias)[r] for rows r0 <= r < r1 of the m-row packed W (k inputs). x holds k
- * floats; bias m floats or 0; scratch `f32_gemv_c4n2_xtab_scratch_size(r1 - r0)` bytes,
- * 16-byte aligned, private to the caller (threads pass their own).
+ * floats; bias m floats or 0; scratch `f32_gemv_c4n2_xtab_scratch_size(k)` bytes, 16-byte
+ * aligned, private to the caller (threads pass their own).
  */
 export function f32_gemv_c4n2_xtab(
   m: i32, k: i32, r0: i32, r1: i32, packed: usize, x: usize, bias: usize, y: usize, act: i32,
@@ -38,128 +39,140 @@ export function f32_gemv_c4n2_xtab(
 ): void {
   const groups = k >> 2;
   const units = (groups + 1) / 2;
-  const rows = r1 - r0;
+  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
+  // Every block's table first (they follow each other: block b's starts b tables in).
   const t = scratch;
-  // Each row's 4 partial sums wait in scratch between blocks. (Summing them into y per block
-  // instead keeps less in cache, but its horizontal adds cost more than they save here.)
-  const acc = scratch + TABLE_BYTES + EXTRA_BYTES;
-  memory.fill(acc, 0, <usize>rows << 4);
-  for (let u0 = 0; u0 < units; u0 += BLOCK_UNITS) {
-    const bu = min(BLOCK_UNITS, units - u0);
-    for (let u = 0; u < bu; u++) {
-      const g = (u0 + u) * 2;
-      const tu = t + <usize>u * UNIT_BYTES;
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        const xg = x + (<usize>g << 4);
-        const x0 = v128.load(xg);
-        const x1 = g + 1 < groups ? v128.load(xg, 16) : zero;
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 5), 0);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 6), 16);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 7), 32);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 5, 6), 48);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 5, 7), 64);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 6, 7), 80);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 5), 96);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 6), 112);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 7), 128);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 5, 6), 144);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 5, 7), 160);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 6, 7), 176);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 5), 192);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 6), 208);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 7), 224);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 5, 6), 240);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 5, 7), 256);
-        v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 6, 7), 272);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 5), 288);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 6), 304);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 7), 320);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 5, 6), 336);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 5, 7), 352);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 6, 7), 368);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 5), 384);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 6), 400);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 7), 416);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 5, 6), 432);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 5, 7), 448);
-        v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 6, 7), 464);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 5), 480);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 6), 496);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 7), 512);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 5, 6), 528);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 5, 7), 544);
-        v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 6, 7), 560);
-      } else {
-      for (let p = 0; p < 36; p++) {
-        const e = tu + (<usize>p << 4);
-        const q0 = patterns + (<usize>(p / 6) << 1);
-        const q1 = patterns + (<usize>(p % 6) << 1);
-        store<f32>(e, xAt(x, g, load<u8>(q0), groups));
-        store<f32>(e, xAt(x, g, load<u8>(q0, 1), groups), 4);
-        store<f32>(e, xAt(x, g + 1, load<u8>(q1), groups), 8);
-        store<f32>(e, xAt(x, g + 1, load<u8>(q1, 1), groups), 12);
-      }
-      }
+  for (let u = 0; u < units; u++) {
+    const g = u * 2;
+    const tu = t + <usize>u * UNIT_BYTES;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      const xg = x + (<usize>g << 4);
+      const x0 = v128.load(xg);
+      const x1 = g + 1 < groups ? v128.load(xg, 16) : zero;
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 5), 0);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 6), 16);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 4, 7), 32);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 5, 6), 48);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 5, 7), 64);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 1, 6, 7), 80);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 5), 96);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 6), 112);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 4, 7), 128);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 5, 6), 144);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 5, 7), 160);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 2, 6, 7), 176);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 5), 192);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 6), 208);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 4, 7), 224);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 5, 6), 240);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 5, 7), 256);
+      v128.store(tu, i32x4.shuffle(x0, x1, 0, 3, 6, 7), 272);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 5), 288);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 6), 304);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 4, 7), 320);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 5, 6), 336);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 5, 7), 352);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 2, 6, 7), 368);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 5), 384);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 6), 400);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 4, 7), 416);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 5, 6), 432);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 5, 7), 448);
+      v128.store(tu, i32x4.shuffle(x0, x1, 1, 3, 6, 7), 464);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 5), 480);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 6), 496);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 4, 7), 512);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 5, 6), 528);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 5, 7), 544);
+      v128.store(tu, i32x4.shuffle(x0, x1, 2, 3, 6, 7), 560);
+    } else {
+    for (let p = 0; p < 36; p++) {
+      const e = tu + (<usize>p << 4);
+      const q0 = patterns + (<usize>(p / 6) << 1);
+      const q1 = patterns + (<usize>(p % 6) << 1);
+      store<f32>(e, xAt(x, g, load<u8>(q0), groups));
+      store<f32>(e, xAt(x, g, load<u8>(q0, 1), groups), 4);
+      store<f32>(e, xAt(x, g + 1, load<u8>(q1), groups), 8);
+      store<f32>(e, xAt(x, g + 1, load<u8>(q1, 1), groups), 12);
     }
-    const rec = recordBytes(bu);
-    let vp = packed + <usize>(u0 / BLOCK_UNITS) * <usize>m * recordBytes(BLOCK_UNITS) +
-      <usize>r0 * rec;
-    let op = vp + (<usize>bu << 4);
-    let ap = acc;
-    for (let i = 0; i < rows; i++) {
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        let a0 = v128.load(ap);
-        let a1 = zero; let a2 = zero; let a3 = zero;
-        if (bu == BLOCK_UNITS) {
-          a0 = madd4(v128.load(vp, 0), v128.load(t + <usize>load<u16>(op, 0)), a0);
-          a1 = madd4(v128.load(vp, 16), v128.load(t + <usize>load<u16>(op, 2)), a1);
-          a2 = madd4(v128.load(vp, 32), v128.load(t + <usize>load<u16>(op, 4)), a2);
-          a3 = madd4(v128.load(vp, 48), v128.load(t + <usize>load<u16>(op, 6)), a3);
-          a0 = madd4(v128.load(vp, 64), v128.load(t + <usize>load<u16>(op, 8)), a0);
-          a1 = madd4(v128.load(vp, 80), v128.load(t + <usize>load<u16>(op, 10)), a1);
-          a2 = madd4(v128.load(vp, 96), v128.load(t + <usize>load<u16>(op, 12)), a2);
-          a3 = madd4(v128.load(vp, 112), v128.load(t + <usize>load<u16>(op, 14)), a3);
-          a0 = madd4(v128.load(vp, 128), v128.load(t + <usize>load<u16>(op, 16)), a0);
-          a1 = madd4(v128.load(vp, 144), v128.load(t + <usize>load<u16>(op, 18)), a1);
-          a2 = madd4(v128.load(vp, 160), v128.load(t + <usize>load<u16>(op, 20)), a2);
-          a3 = madd4(v128.load(vp, 176), v128.load(t + <usize>load<u16>(op, 22)), a3);
-          a0 = madd4(v128.load(vp, 192), v128.load(t + <usize>load<u16>(op, 24)), a0);
-          a1 = madd4(v128.load(vp, 208), v128.load(t + <usize>load<u16>(op, 26)), a1);
-          a2 = madd4(v128.load(vp, 224), v128.load(t + <usize>load<u16>(op, 28)), a2);
-          a3 = madd4(v128.load(vp, 240), v128.load(t + <usize>load<u16>(op, 30)), a3);
-        } else {
-          for (let u = 0; u < bu; u++) {
-            a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(t + <usize>load<u16>(op + (<usize>u << 1))), a0);
-          }
-        }
-        v128.store(ap, f32x4.add(f32x4.add(f32x4.add(a0, a1), a2), a3));
-      } else {
-        let sum = load<f32>(ap);
-        for (let u = 0; u < bu; u++) {
-          const w = vp + (<usize>u << 4);
-          const e = t + <usize>load<u16>(op + (<usize>u << 1));
-          sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
-            load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
-        }
-        store<f32>(ap, sum);
-      }
-      vp += rec;
-      op += rec;
-      ap += 16;
     }
   }
+  // Rows a chunk at a time, so their partial sums (16 bytes a row, kept between blocks) stay
+  // in L1 next to the block's table: with all rows at once they pushed the table out (50280
+  // rows: C4,2 0.85x dense).
+  const acc = t + <usize>units * UNIT_BYTES + EXTRA_BYTES;
+  for (let c0 = r0; c0 < r1; c0 += CHUNK_ROWS) {
+    const rows = min(CHUNK_ROWS, r1 - c0);
+    memory.fill(acc, 0, <usize>rows << 4);
+    for (let b = 0; b < blocks; b++) {
+      const bu = min(BLOCK_UNITS, units - b * BLOCK_UNITS);
+      const tb = t + <usize>(b * BLOCK_UNITS) * UNIT_BYTES;
+      const rec = recordBytes(bu);
+      let vp = packed + <usize>b * <usize>m * recordBytes(BLOCK_UNITS) + <usize>c0 * rec;
+      let op = vp + (<usize>bu << 4);
+      let ap = acc;
+      for (let i = 0; i < rows; i++) {
+        if (ASC_FEATURE_SIMD) {
+          const zero = f32x4.splat(0);
+          let a0 = v128.load(ap);
+          let a1 = zero; let a2 = zero; let a3 = zero;
+          if (bu == BLOCK_UNITS) {
+            a0 = madd4(v128.load(vp, 0), v128.load(tb + <usize>load<u16>(op, 0)), a0);
+            a1 = madd4(v128.load(vp, 16), v128.load(tb + <usize>load<u16>(op, 2)), a1);
+            a2 = madd4(v128.load(vp, 32), v128.load(tb + <usize>load<u16>(op, 4)), a2);
+            a3 = madd4(v128.load(vp, 48), v128.load(tb + <usize>load<u16>(op, 6)), a3);
+            a0 = madd4(v128.load(vp, 64), v128.load(tb + <usize>load<u16>(op, 8)), a0);
+            a1 = madd4(v128.load(vp, 80), v128.load(tb + <usize>load<u16>(op, 10)), a1);
+            a2 = madd4(v128.load(vp, 96), v128.load(tb + <usize>load<u16>(op, 12)), a2);
+            a3 = madd4(v128.load(vp, 112), v128.load(tb + <usize>load<u16>(op, 14)), a3);
+            a0 = madd4(v128.load(vp, 128), v128.load(tb + <usize>load<u16>(op, 16)), a0);
+            a1 = madd4(v128.load(vp, 144), v128.load(tb + <usize>load<u16>(op, 18)), a1);
+            a2 = madd4(v128.load(vp, 160), v128.load(tb + <usize>load<u16>(op, 20)), a2);
+            a3 = madd4(v128.load(vp, 176), v128.load(tb + <usize>load<u16>(op, 22)), a3);
+            a0 = madd4(v128.load(vp, 192), v128.load(tb + <usize>load<u16>(op, 24)), a0);
+            a1 = madd4(v128.load(vp, 208), v128.load(tb + <usize>load<u16>(op, 26)), a1);
+            a2 = madd4(v128.load(vp, 224), v128.load(tb + <usize>load<u16>(op, 28)), a2);
+            a3 = madd4(v128.load(vp, 240), v128.load(tb + <usize>load<u16>(op, 30)), a3);
+          } else {
+            for (let u = 0; u < bu; u++) {
+              a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(tb + <usize>load<u16>(op + (<usize>u << 1))), a0);
+            }
+          }
+          v128.store(ap, f32x4.add(f32x4.add(f32x4.add(a0, a1), a2), a3));
+        } else {
+          let sum = load<f32>(ap);
+          for (let u = 0; u < bu; u++) {
+            const w = vp + (<usize>u << 4);
+            const e = tb + <usize>load<u16>(op + (<usize>u << 1));
+            sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
+              load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
+          }
+          store<f32>(ap, sum);
+        }
+        vp += rec;
+        op += rec;
+        ap += 16;
+      }
+    }
+    finishRows(m, k, units, blocks, c0, rows, packed, x, bias, y, acc, act, p0, p1);
+  }
+}
+
+/** y = act(partial sums + bias + the k mod 4 tail weights · x) for rows c0 .. c0 + rows. */
+function finishRows(
+  m: i32, k: i32, units: i32, blocks: i32, c0: i32, rows: i32, packed: usize, x: usize,
+  bias: usize, y: usize, acc: usize, act: i32, p0: f32, p1: f32,
+): void {
   const tail = k & 3;
-  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
   const last = units - (blocks - 1) * BLOCK_UNITS;
   const tails = units == 0
     ? packed
     : packed + <usize>(blocks - 1) * <usize>m * recordBytes(BLOCK_UNITS) +
       <usize>m * recordBytes(last);
-  const xt = x + (<usize>(groups << 2) << 2);
+  const xt = x + (<usize>((k >> 2) << 2) << 2);
   for (let i = 0; i < rows; i++) {
-    const r = r0 + i;
+    const r = c0 + i;
     const ap = acc + (<usize>i << 4);
     let sum: f32 = ASC_FEATURE_SIMD ? hsum4(v128.load(ap)) : load<f32>(ap);
     if (bias != 0) sum += load<f32>(bias + (<usize>r << 2));

@@ -8,7 +8,7 @@ import { activate1 } from "../../common/activation";
 
 const UNIT_BYTES: usize = 4096;
 const BLOCK_UNITS: i32 = 8;
-const TABLE_BYTES: usize = 32768;
+const CHUNK_ROWS: i32 = 512;
 const EXTRA_BYTES: usize = 256;
 
 /** x[4 g + pos], or 0 past the whole groups (x is never read past k). */
@@ -21,15 +21,16 @@ const EXTRA_BYTES: usize = 256;
   return (<usize>bu << 4) + ((<usize>bu * 2 + 15) & ~15);
 }
 
-/** Scratch bytes `f32_gemv_c4n3_xtab` needs for `rows` rows: the table and 16 bytes per row. */
-export function f32_gemv_c4n3_xtab_scratch_size(rows: i32): i32 {
-  return <i32>(TABLE_BYTES + EXTRA_BYTES) + rows * 16;
+/** Scratch bytes `f32_gemv_c4n3_xtab` needs for k inputs: the tables and a chunk's partial sums. */
+export function f32_gemv_c4n3_xtab_scratch_size(k: i32): i32 {
+  const units = ((k >> 2) + 3) / 4;
+  return units * <i32>UNIT_BYTES + <i32>EXTRA_BYTES + CHUNK_ROWS * 16;
 }
 
 /**
  * y[r] = act(W x + bias)[r] for rows r0 <= r < r1 of the m-row packed W (k inputs). x holds k
- * floats; bias m floats or 0; scratch `f32_gemv_c4n3_xtab_scratch_size(r1 - r0)` bytes,
- * 16-byte aligned, private to the caller (threads pass their own).
+ * floats; bias m floats or 0; scratch `f32_gemv_c4n3_xtab_scratch_size(k)` bytes, 16-byte
+ * aligned, private to the caller (threads pass their own).
  */
 export function f32_gemv_c4n3_xtab(
   m: i32, k: i32, r0: i32, r1: i32, packed: usize, x: usize, bias: usize, y: usize, act: i32,
@@ -37,137 +38,149 @@ export function f32_gemv_c4n3_xtab(
 ): void {
   const groups = k >> 2;
   const units = (groups + 3) / 4;
-  const rows = r1 - r0;
+  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
+  // Every block's table first (they follow each other: block b's starts b tables in).
   const t = scratch;
-  // Each row's 4 partial sums wait in scratch between blocks. (Summing them into y per block
-  // instead keeps less in cache, but its horizontal adds cost more than they save here.)
-  const acc = scratch + TABLE_BYTES + EXTRA_BYTES;
-  memory.fill(acc, 0, <usize>rows << 4);
-  for (let u0 = 0; u0 < units; u0 += BLOCK_UNITS) {
-    const bu = min(BLOCK_UNITS, units - u0);
-    for (let u = 0; u < bu; u++) {
-      const g = (u0 + u) * 4;
-      const tu = t + <usize>u * UNIT_BYTES;
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        const xg = x + (<usize>g << 4);
-        const bScratch = t + TABLE_BYTES;
-        const x0 = v128.load(xg);
-        const x1 = g + 1 < groups ? v128.load(xg, 16) : zero;
-        const x2 = g + 2 < groups ? v128.load(xg, 32) : zero;
-        const x3 = g + 3 < groups ? v128.load(xg, 48) : zero;
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 4), 0);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 5), 16);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 6), 32);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 7), 48);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 4), 64);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 5), 80);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 6), 96);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 7), 112);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 4), 128);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 5), 144);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 6), 160);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 7), 176);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 4), 192);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 5), 208);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 6), 224);
-        v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 7), 240);
-        const a0 = i32x4.shuffle(x0, x1, 0, 4, 0, 0);
-        const a1 = i32x4.shuffle(x0, x1, 0, 5, 0, 0);
-        const a2 = i32x4.shuffle(x0, x1, 0, 6, 0, 0);
-        const a3 = i32x4.shuffle(x0, x1, 0, 7, 0, 0);
-        const a4 = i32x4.shuffle(x0, x1, 1, 4, 0, 0);
-        const a5 = i32x4.shuffle(x0, x1, 1, 5, 0, 0);
-        const a6 = i32x4.shuffle(x0, x1, 1, 6, 0, 0);
-        const a7 = i32x4.shuffle(x0, x1, 1, 7, 0, 0);
-        const a8 = i32x4.shuffle(x0, x1, 2, 4, 0, 0);
-        const a9 = i32x4.shuffle(x0, x1, 2, 5, 0, 0);
-        const a10 = i32x4.shuffle(x0, x1, 2, 6, 0, 0);
-        const a11 = i32x4.shuffle(x0, x1, 2, 7, 0, 0);
-        const a12 = i32x4.shuffle(x0, x1, 3, 4, 0, 0);
-        const a13 = i32x4.shuffle(x0, x1, 3, 5, 0, 0);
-        const a14 = i32x4.shuffle(x0, x1, 3, 6, 0, 0);
-        const a15 = i32x4.shuffle(x0, x1, 3, 7, 0, 0);
-        for (let j = 0; j < 16; j++) {
-          const bj = v128.load(bScratch + (<usize>j << 4));
-          const tj = tu + (<usize>j << 4);
-          v128.store(tj, i32x4.shuffle(a0, bj, 0, 1, 6, 7), 0);
-          v128.store(tj, i32x4.shuffle(a1, bj, 0, 1, 6, 7), 256);
-          v128.store(tj, i32x4.shuffle(a2, bj, 0, 1, 6, 7), 512);
-          v128.store(tj, i32x4.shuffle(a3, bj, 0, 1, 6, 7), 768);
-          v128.store(tj, i32x4.shuffle(a4, bj, 0, 1, 6, 7), 1024);
-          v128.store(tj, i32x4.shuffle(a5, bj, 0, 1, 6, 7), 1280);
-          v128.store(tj, i32x4.shuffle(a6, bj, 0, 1, 6, 7), 1536);
-          v128.store(tj, i32x4.shuffle(a7, bj, 0, 1, 6, 7), 1792);
-          v128.store(tj, i32x4.shuffle(a8, bj, 0, 1, 6, 7), 2048);
-          v128.store(tj, i32x4.shuffle(a9, bj, 0, 1, 6, 7), 2304);
-          v128.store(tj, i32x4.shuffle(a10, bj, 0, 1, 6, 7), 2560);
-          v128.store(tj, i32x4.shuffle(a11, bj, 0, 1, 6, 7), 2816);
-          v128.store(tj, i32x4.shuffle(a12, bj, 0, 1, 6, 7), 3072);
-          v128.store(tj, i32x4.shuffle(a13, bj, 0, 1, 6, 7), 3328);
-          v128.store(tj, i32x4.shuffle(a14, bj, 0, 1, 6, 7), 3584);
-          v128.store(tj, i32x4.shuffle(a15, bj, 0, 1, 6, 7), 3840);
-        }
-      } else {
-      for (let p = 0; p < 256; p++) {
-        const e = tu + (<usize>p << 4);
-        store<f32>(e, xAt(x, g, (p >> 6) & 3, groups));
-        store<f32>(e, xAt(x, g + 1, (p >> 4) & 3, groups), 4);
-        store<f32>(e, xAt(x, g + 2, (p >> 2) & 3, groups), 8);
-        store<f32>(e, xAt(x, g + 3, p & 3, groups), 12);
+  for (let u = 0; u < units; u++) {
+    const g = u * 4;
+    const tu = t + <usize>u * UNIT_BYTES;
+    if (ASC_FEATURE_SIMD) {
+      const zero = f32x4.splat(0);
+      const xg = x + (<usize>g << 4);
+      const bScratch = t + <usize>units * UNIT_BYTES;
+      const x0 = v128.load(xg);
+      const x1 = g + 1 < groups ? v128.load(xg, 16) : zero;
+      const x2 = g + 2 < groups ? v128.load(xg, 32) : zero;
+      const x3 = g + 3 < groups ? v128.load(xg, 48) : zero;
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 4), 0);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 5), 16);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 6), 32);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 0, 7), 48);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 4), 64);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 5), 80);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 6), 96);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 1, 7), 112);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 4), 128);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 5), 144);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 6), 160);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 2, 7), 176);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 4), 192);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 5), 208);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 6), 224);
+      v128.store(bScratch, i32x4.shuffle(x2, x3, 0, 0, 3, 7), 240);
+      const a0 = i32x4.shuffle(x0, x1, 0, 4, 0, 0);
+      const a1 = i32x4.shuffle(x0, x1, 0, 5, 0, 0);
+      const a2 = i32x4.shuffle(x0, x1, 0, 6, 0, 0);
+      const a3 = i32x4.shuffle(x0, x1, 0, 7, 0, 0);
+      const a4 = i32x4.shuffle(x0, x1, 1, 4, 0, 0);
+      const a5 = i32x4.shuffle(x0, x1, 1, 5, 0, 0);
+      const a6 = i32x4.shuffle(x0, x1, 1, 6, 0, 0);
+      const a7 = i32x4.shuffle(x0, x1, 1, 7, 0, 0);
+      const a8 = i32x4.shuffle(x0, x1, 2, 4, 0, 0);
+      const a9 = i32x4.shuffle(x0, x1, 2, 5, 0, 0);
+      const a10 = i32x4.shuffle(x0, x1, 2, 6, 0, 0);
+      const a11 = i32x4.shuffle(x0, x1, 2, 7, 0, 0);
+      const a12 = i32x4.shuffle(x0, x1, 3, 4, 0, 0);
+      const a13 = i32x4.shuffle(x0, x1, 3, 5, 0, 0);
+      const a14 = i32x4.shuffle(x0, x1, 3, 6, 0, 0);
+      const a15 = i32x4.shuffle(x0, x1, 3, 7, 0, 0);
+      for (let j = 0; j < 16; j++) {
+        const bj = v128.load(bScratch + (<usize>j << 4));
+        const tj = tu + (<usize>j << 4);
+        v128.store(tj, i32x4.shuffle(a0, bj, 0, 1, 6, 7), 0);
+        v128.store(tj, i32x4.shuffle(a1, bj, 0, 1, 6, 7), 256);
+        v128.store(tj, i32x4.shuffle(a2, bj, 0, 1, 6, 7), 512);
+        v128.store(tj, i32x4.shuffle(a3, bj, 0, 1, 6, 7), 768);
+        v128.store(tj, i32x4.shuffle(a4, bj, 0, 1, 6, 7), 1024);
+        v128.store(tj, i32x4.shuffle(a5, bj, 0, 1, 6, 7), 1280);
+        v128.store(tj, i32x4.shuffle(a6, bj, 0, 1, 6, 7), 1536);
+        v128.store(tj, i32x4.shuffle(a7, bj, 0, 1, 6, 7), 1792);
+        v128.store(tj, i32x4.shuffle(a8, bj, 0, 1, 6, 7), 2048);
+        v128.store(tj, i32x4.shuffle(a9, bj, 0, 1, 6, 7), 2304);
+        v128.store(tj, i32x4.shuffle(a10, bj, 0, 1, 6, 7), 2560);
+        v128.store(tj, i32x4.shuffle(a11, bj, 0, 1, 6, 7), 2816);
+        v128.store(tj, i32x4.shuffle(a12, bj, 0, 1, 6, 7), 3072);
+        v128.store(tj, i32x4.shuffle(a13, bj, 0, 1, 6, 7), 3328);
+        v128.store(tj, i32x4.shuffle(a14, bj, 0, 1, 6, 7), 3584);
+        v128.store(tj, i32x4.shuffle(a15, bj, 0, 1, 6, 7), 3840);
       }
-      }
+    } else {
+    for (let p = 0; p < 256; p++) {
+      const e = tu + (<usize>p << 4);
+      store<f32>(e, xAt(x, g, (p >> 6) & 3, groups));
+      store<f32>(e, xAt(x, g + 1, (p >> 4) & 3, groups), 4);
+      store<f32>(e, xAt(x, g + 2, (p >> 2) & 3, groups), 8);
+      store<f32>(e, xAt(x, g + 3, p & 3, groups), 12);
     }
-    const rec = recordBytes(bu);
-    let vp = packed + <usize>(u0 / BLOCK_UNITS) * <usize>m * recordBytes(BLOCK_UNITS) +
-      <usize>r0 * rec;
-    let op = vp + (<usize>bu << 4);
-    let ap = acc;
-    for (let i = 0; i < rows; i++) {
-      if (ASC_FEATURE_SIMD) {
-        const zero = f32x4.splat(0);
-        let a0 = v128.load(ap);
-        let a1 = zero;
-        if (bu == BLOCK_UNITS) {
-          a0 = madd4(v128.load(vp, 0), v128.load(t + <usize>load<u16>(op, 0)), a0);
-          a1 = madd4(v128.load(vp, 16), v128.load(t + <usize>load<u16>(op, 2)), a1);
-          a0 = madd4(v128.load(vp, 32), v128.load(t + <usize>load<u16>(op, 4)), a0);
-          a1 = madd4(v128.load(vp, 48), v128.load(t + <usize>load<u16>(op, 6)), a1);
-          a0 = madd4(v128.load(vp, 64), v128.load(t + <usize>load<u16>(op, 8)), a0);
-          a1 = madd4(v128.load(vp, 80), v128.load(t + <usize>load<u16>(op, 10)), a1);
-          a0 = madd4(v128.load(vp, 96), v128.load(t + <usize>load<u16>(op, 12)), a0);
-          a1 = madd4(v128.load(vp, 112), v128.load(t + <usize>load<u16>(op, 14)), a1);
-        } else {
-          for (let u = 0; u < bu; u++) {
-            a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(t + <usize>load<u16>(op + (<usize>u << 1))), a0);
-          }
-        }
-        v128.store(ap, f32x4.add(a0, a1));
-      } else {
-        let sum = load<f32>(ap);
-        for (let u = 0; u < bu; u++) {
-          const w = vp + (<usize>u << 4);
-          const e = t + <usize>load<u16>(op + (<usize>u << 1));
-          sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
-            load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
-        }
-        store<f32>(ap, sum);
-      }
-      vp += rec;
-      op += rec;
-      ap += 16;
     }
   }
+  // Rows a chunk at a time, so their partial sums (16 bytes a row, kept between blocks) stay
+  // in L1 next to the block's table: with all rows at once they pushed the table out (50280
+  // rows: C4,2 0.85x dense).
+  const acc = t + <usize>units * UNIT_BYTES + EXTRA_BYTES;
+  for (let c0 = r0; c0 < r1; c0 += CHUNK_ROWS) {
+    const rows = min(CHUNK_ROWS, r1 - c0);
+    memory.fill(acc, 0, <usize>rows << 4);
+    for (let b = 0; b < blocks; b++) {
+      const bu = min(BLOCK_UNITS, units - b * BLOCK_UNITS);
+      const tb = t + <usize>(b * BLOCK_UNITS) * UNIT_BYTES;
+      const rec = recordBytes(bu);
+      let vp = packed + <usize>b * <usize>m * recordBytes(BLOCK_UNITS) + <usize>c0 * rec;
+      let op = vp + (<usize>bu << 4);
+      let ap = acc;
+      for (let i = 0; i < rows; i++) {
+        if (ASC_FEATURE_SIMD) {
+          const zero = f32x4.splat(0);
+          let a0 = v128.load(ap);
+          let a1 = zero;
+          if (bu == BLOCK_UNITS) {
+            a0 = madd4(v128.load(vp, 0), v128.load(tb + <usize>load<u16>(op, 0)), a0);
+            a1 = madd4(v128.load(vp, 16), v128.load(tb + <usize>load<u16>(op, 2)), a1);
+            a0 = madd4(v128.load(vp, 32), v128.load(tb + <usize>load<u16>(op, 4)), a0);
+            a1 = madd4(v128.load(vp, 48), v128.load(tb + <usize>load<u16>(op, 6)), a1);
+            a0 = madd4(v128.load(vp, 64), v128.load(tb + <usize>load<u16>(op, 8)), a0);
+            a1 = madd4(v128.load(vp, 80), v128.load(tb + <usize>load<u16>(op, 10)), a1);
+            a0 = madd4(v128.load(vp, 96), v128.load(tb + <usize>load<u16>(op, 12)), a0);
+            a1 = madd4(v128.load(vp, 112), v128.load(tb + <usize>load<u16>(op, 14)), a1);
+          } else {
+            for (let u = 0; u < bu; u++) {
+              a0 = madd4(v128.load(vp + (<usize>u << 4)), v128.load(tb + <usize>load<u16>(op + (<usize>u << 1))), a0);
+            }
+          }
+          v128.store(ap, f32x4.add(a0, a1));
+        } else {
+          let sum = load<f32>(ap);
+          for (let u = 0; u < bu; u++) {
+            const w = vp + (<usize>u << 4);
+            const e = tb + <usize>load<u16>(op + (<usize>u << 1));
+            sum += load<f32>(w) * load<f32>(e) + load<f32>(w, 4) * load<f32>(e, 4) +
+              load<f32>(w, 8) * load<f32>(e, 8) + load<f32>(w, 12) * load<f32>(e, 12);
+          }
+          store<f32>(ap, sum);
+        }
+        vp += rec;
+        op += rec;
+        ap += 16;
+      }
+    }
+    finishRows(m, k, units, blocks, c0, rows, packed, x, bias, y, acc, act, p0, p1);
+  }
+}
+
+/** y = act(partial sums + bias + the k mod 4 tail weights · x) for rows c0 .. c0 + rows. */
+function finishRows(
+  m: i32, k: i32, units: i32, blocks: i32, c0: i32, rows: i32, packed: usize, x: usize,
+  bias: usize, y: usize, acc: usize, act: i32, p0: f32, p1: f32,
+): void {
   const tail = k & 3;
-  const blocks = (units + BLOCK_UNITS - 1) / BLOCK_UNITS;
   const last = units - (blocks - 1) * BLOCK_UNITS;
   const tails = units == 0
     ? packed
     : packed + <usize>(blocks - 1) * <usize>m * recordBytes(BLOCK_UNITS) +
       <usize>m * recordBytes(last);
-  const xt = x + (<usize>(groups << 2) << 2);
+  const xt = x + (<usize>((k >> 2) << 2) << 2);
   for (let i = 0; i < rows; i++) {
-    const r = r0 + i;
+    const r = c0 + i;
     const ap = acc + (<usize>i << 4);
     let sum: f32 = ASC_FEATURE_SIMD ? hsum4(v128.load(ap)) : load<f32>(ap);
     if (bias != 0) sum += load<f32>(bias + (<usize>r << 2));
