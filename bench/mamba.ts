@@ -91,7 +91,10 @@ for (const zeros of [0, 2, 3] as const) {
   const model = new MambaModel(kr, cfg, weights(zeros));
   const formats = new Map<string, number>();
   for (const c of kr.choices) formats.set(c.format, (formats.get(c.format) ?? 0) + 1);
-  chosen.set(zeros, [...formats].map(([f, n]) => `${n} ${f}`).join(", "));
+  chosen.set(
+    zeros,
+    formats.size ? [...formats].map(([f, n]) => `${n} ${f}`).join(", ") : "no sparse structure",
+  );
   const label = zeros ? `c4n:${zeros}` : "dense";
   const prefill = await measure(() => {
     model.reset();
