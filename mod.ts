@@ -27,7 +27,7 @@ export type {
   TensorInfo,
 } from "./engine/model.ts";
 export type { NodeProfile } from "./engine/executor.ts";
-export { loadMamba, MambaModel } from "./engine/models/mamba/mamba.ts";
+export { loadMamba, MambaModel } from "./engine/models/mamba/api.ts";
 export { BYTE_TOKENIZER, tokenizerFromJson } from "./engine/models/mamba/tokenizer.ts";
 export type { TextTokenizer } from "./engine/models/mamba/tokenizer.ts";
 export { loadUpscaler, SR_MODELS, upscale, Upscaler } from "./engine/models/sr/upscale.ts";

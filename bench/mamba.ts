@@ -84,10 +84,8 @@ const name = `mamba-130m shapes${quick ? " (6 of 24 layers)" : ""}`;
 const decodeMs = new Map<number, number>();
 const prefillMs = new Map<number, number>();
 const chosen = new Map<number, string>();
-let variant = "";
 for (const zeros of [0, 2, 3] as const) {
   const kr = await loadKernels();
-  variant = kr.variant;
   const model = new MambaModel(kr, cfg, weights(zeros));
   const formats = new Map<string, number>();
   for (const c of kr.choices) formats.set(c.format, (formats.get(c.format) ?? 0) + 1);

@@ -1,7 +1,10 @@
 /**
- * Bundles the engine for browsers, Node and workers with esbuild: `dist/quartet.mjs` (ES module,
- * minified) plus one lazily imported chunk per kernel build (the Wasm embedded as base64), so a
- * host only downloads the build it runs. Prints raw and gzip sizes.
+ * Bundles the engine for browsers, Node and workers with esbuild: `dist/quartet.mjs` (ES
+ * module, minified), chunks that load on first use (the ONNX importer, the kernel build in
+ * use, the TF.js and sparse package readers, Mamba and safetensors, worker threads, the
+ * pruner…) and each kernel build as a `.wasm` file beside them, fetched relative to its chunk
+ * (read from disk for file: URLs). Prints raw and gzip sizes per file and the payload of
+ * running an ONNX model on each kernel build (see budget.json).
  *
  *   deno task bundle            (writes dist/)
  *   deno run -A bundle/build.ts <outdir>
@@ -10,6 +13,9 @@ import * as esbuild from "npm:esbuild@0.28.2";
 import { gzipSync } from "node:zlib";
 
 const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The kernel builds, best last. */
+export const KERNEL_VARIANTS = ["scalar", "simd", "relaxed"] as const;
 
 /** Maps `npm:name@version/sub` to the copy Deno installed in node_modules/.deno. */
 const npmSpecifiers: esbuild.Plugin = {
@@ -27,14 +33,82 @@ const npmSpecifiers: esbuild.Plugin = {
   },
 };
 
+/**
+ * Ships each kernel build as its `.wasm` file instead of the base64 module of the source tree
+ * (a third smaller, and compiled while it streams): `kernels-as/build/quartet_<v>.ts` becomes
+ * a module whose `wasmUrl()` locates the copied file next to the chunk (engine/wasm/kernels.ts
+ * loads either form).
+ */
+const kernelFiles: esbuild.Plugin = {
+  name: "kernel-files",
+  setup(build) {
+    const filter = /kernels-as\/build\/quartet_(scalar|simd|relaxed)\.ts$/;
+    build.onLoad({ filter }, (args) => ({
+      contents: `import file from "./${
+        args.path.match(filter)![0].split("/").pop()!
+          .replace(/\.ts$/, ".wasm")
+      }";\n` +
+        "export function wasmUrl() { return new URL(file, import.meta.url); }\n",
+      resolveDir: args.path.replace(/[^/]*$/, ""),
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * Minified classes lose their names; the public ones (the error classes report theirs as
+ * `error.name`) get them back, which costs far less than esbuild's keepNames on every
+ * function.
+ */
+function publicClassNames(exported: ReadonlySet<string>): esbuild.Plugin {
+  return {
+    name: "public-class-names",
+    setup(build) {
+      build.onLoad({ filter: /\.ts$/ }, async (args) => {
+        if (args.path.includes("/node_modules/")) return undefined;
+        const source = await Deno.readTextFile(args.path);
+        const names = [...source.matchAll(/^export class (\w+)/gm)].map((m) => m[1])
+          .filter((n) => exported.has(n));
+        if (names.length === 0) return undefined;
+        const list = names.map((n) => `[${n}, ${JSON.stringify(n)}]`).join(", ");
+        return {
+          contents: `${source}\nfor (const [c, n] of [${list}] as const) ` +
+            `Object.defineProperty(c, "name", { value: n });\n`,
+          loader: "ts",
+        };
+      });
+    },
+  };
+}
+
+/** One output file of the bundle. */
+export interface BundleFile {
+  /** File name in the output directory. */
+  name: string;
+  /** Raw size. */
+  bytes: number;
+  /** Size gzipped (level 9). */
+  gzip: number;
+  /** The source a lazily imported chunk starts from. */
+  entryPoint?: string;
+  /** Files it imports before it runs. */
+  imports: string[];
+  /** Files it imports on demand (`import()`), and the `.wasm` files it locates. */
+  lazy: string[];
+}
+
 /** Sizes of what the bundle ships, per file. */
 export interface BundleReport {
-  /** Every output file; `entryPoint` is the source a lazily imported chunk starts from. */
-  files: { name: string; bytes: number; gzip: number; entryPoint?: string }[];
+  /** Every output file. */
+  files: BundleFile[];
 }
 
 /** Builds the bundle into `outdir`; returns the file sizes. */
 export async function buildBundle(outdir: string): Promise<BundleReport> {
+  const mod = await Deno.readTextFile(`${ROOT}mod.ts`);
+  const exported = new Set(
+    [...mod.matchAll(/^export \{([^}]*)\}/gm)].flatMap((m) => m[1].split(",").map((s) => s.trim())),
+  );
   try {
     const result = await esbuild.build({
       entryPoints: { quartet: `${ROOT}mod.ts` },
@@ -46,35 +120,75 @@ export async function buildBundle(outdir: string): Promise<BundleReport> {
       platform: "neutral",
       target: "es2022",
       minify: true,
-      // Error classes report their names (ShapeError…) from `constructor.name`.
-      keepNames: true,
       metafile: true,
       external: ["node:*"],
-      plugins: [npmSpecifiers],
+      loader: { ".wasm": "file" },
+      plugins: [npmSpecifiers, kernelFiles, publicClassNames(exported)],
       logLevel: "error",
     });
-    const files = Object.entries(result.metafile.outputs).map(([path, o]) => {
-      const bytes = Deno.readFileSync(path);
-      return {
-        name: path.split("/").pop()!,
-        bytes: o.bytes,
-        gzip: gzipSync(bytes).length,
-        entryPoint: o.entryPoint,
-      };
-    });
+    const base = (path: string) => path.split("/").pop()!;
+    const files = Object.entries(result.metafile.outputs).map(([path, o]) => ({
+      name: base(path),
+      bytes: o.bytes,
+      gzip: gzipSync(Deno.readFileSync(path), { level: 9 }).length,
+      entryPoint: o.entryPoint,
+      imports: o.imports.filter((i) => i.kind === "import-statement").map((i) => base(i.path)),
+      lazy: o.imports.filter((i) =>
+        i.kind === "dynamic-import" && !i.external || i.kind === "file-loader"
+      )
+        .map((i) => base(i.path)),
+    }));
+    // Hashed names change with the code: drop what earlier builds left in the directory.
+    const current = new Set(files.map((f) => f.name));
+    for (const e of Deno.readDirSync(outdir)) {
+      if (e.isFile && /\.(mjs|wasm)$/.test(e.name) && !current.has(e.name)) {
+        Deno.removeSync(`${outdir}/${e.name}`);
+      }
+    }
     return { files };
   } finally {
     await esbuild.stop();
   }
 }
 
+/**
+ * The files a host downloads to load and run an ONNX model on one kernel build: the entry and
+ * the chunks it imports, the ONNX importer's chunks, and the kernel build's chunk and `.wasm`.
+ * Every other chunk (TF.js and sparse package readers, safetensors and Mamba loading, PNG,
+ * the pruner, the tokenizer library, the other kernel builds) loads only when used.
+ */
+export function onnxPayload(report: BundleReport, variant: string): BundleFile[] {
+  const byName = new Map(report.files.map((f) => [f.name, f]));
+  const roots = report.files.filter((f) =>
+    f.name === "quartet.mjs" || f.entryPoint?.endsWith("engine/formats/onnx/mod.ts") ||
+    f.entryPoint?.endsWith(`kernels-as/build/quartet_${variant}.ts`)
+  );
+  const out = new Set<BundleFile>();
+  const visit = (f: BundleFile) => {
+    if (out.has(f)) return;
+    out.add(f);
+    for (const name of f.imports) visit(byName.get(name)!);
+    for (const name of f.lazy) if (name.endsWith(".wasm")) visit(byName.get(name)!);
+  };
+  roots.forEach(visit);
+  return [...out];
+}
+
+const kb = (n: number) => `${(n / 1000).toFixed(1).padStart(7)} kB`;
+
 if (import.meta.main) {
+  const budget = JSON.parse(await Deno.readTextFile(`${ROOT}bundle/budget.json`));
   const out = Deno.args[0] ?? `${ROOT}dist`;
   const report = await buildBundle(out);
   for (const f of report.files) {
+    console.log(`${f.name.padEnd(30)} ${kb(f.bytes)} ${kb(f.gzip)} gzip`);
+  }
+  for (const v of KERNEL_VARIANTS) {
+    const p = onnxPayload(report, v);
+    const sum = (k: "bytes" | "gzip") => p.reduce((s, f) => s + f[k], 0);
     console.log(
-      `${f.name.padEnd(28)} ${(f.bytes / 1024).toFixed(1).padStart(8)} KB  ` +
-        `${(f.gzip / 1024).toFixed(1).padStart(7)} KB gzip`,
+      `ONNX payload, ${v.padEnd(7)} ${kb(sum("bytes"))} ${kb(sum("gzip"))} gzip  ` +
+        `(${sum("bytes")} bytes in ${p.length} files; budget ${budget.maxBytesPerBuild})`,
     );
   }
 }

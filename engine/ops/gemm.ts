@@ -372,7 +372,7 @@ function c4nGemv(
   const act = activationCode(epilogue.activation ?? "none");
   const fn = p.zeros === 2 ? "f32_gemv_c4n2_xtab" : "f32_gemv_c4n3_xtab";
   const parts = splitRange(w.n, 1, threadsFor(kr, 2 * w.n * w.k * C4N_GEMV_COST[p.zeros].cache));
-  const scratch = parts.map(([, len]) =>
+  const scratch = parts.map(() =>
     kr.arena.alloc(
       p.zeros === 2
         ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(w.k)

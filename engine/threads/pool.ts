@@ -11,26 +11,11 @@
  * @module
  */
 import { InvalidArgumentError, ThreadError } from "../errors.ts";
+import { callKernel, type KernelCall } from "./kernel_call.ts";
 import { SLOT } from "./slot_layout.ts";
 import { WORKER_SOURCE } from "./worker_source.ts";
 
-/** One kernel call: an exported function's name and its numeric arguments. */
-export interface KernelCall {
-  /** Export name, e.g. "f32_gemm_6x8". */
-  fn: string;
-  /** Arguments (byte offsets, sizes, floats). */
-  args: number[];
-}
-
-/** Runs one kernel call on this thread, looking the function up by name in `fns`. */
-export function callKernel(
-  fns: Record<string, (...args: number[]) => unknown>,
-  call: KernelCall,
-): void {
-  const fn = fns[call.fn];
-  if (typeof fn !== "function") throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-  fn(...call.args);
-}
+export { callKernel, type KernelCall };
 
 /** Host-neutral handle on a started worker. */
 interface WorkerHandle {

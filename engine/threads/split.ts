@@ -5,7 +5,7 @@
  * @module
  */
 import type { Kernels } from "../wasm/kernels.ts";
-import { callKernel, type KernelCall } from "./pool.ts";
+import { callKernel, type KernelCall } from "./kernel_call.ts";
 
 /**
  * Work per thread below which splitting costs more than it saves: waking a worker and

@@ -7,10 +7,10 @@
  */
 import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 import { InvalidArgumentError, KernelLoadError, OutOfMemoryError, ThreadError } from "../errors.ts";
-import { ThreadPool } from "../threads/pool.ts";
+import { readSource } from "../formats/read_source.ts";
+import type { ThreadPool } from "../threads/pool.ts";
 import { Arena } from "./arena.ts";
 import { detectFeatures, type WasmFeatures } from "./features.ts";
-import { shareMemoryImport } from "./shared_memory_module.ts";
 
 /** The three builds of the kernels. */
 export type KernelVariant = "scalar" | "simd" | "relaxed";
@@ -131,15 +131,79 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-async function embeddedBytes(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * A kernel build module. In the source tree (`kernels-as/build/quartet_<variant>.ts`) it embeds
+ * the Wasm as base64, so a URL import or a local run needs no file access or permission; the
+ * bundle (bundle/build.ts) swaps it for one that locates the `.wasm` file shipped beside the
+ * bundle, a third smaller than its base64.
+ */
+type KernelBuild = { WASM_BASE64: string } | { wasmUrl(): URL };
+
+function importBuild(variant: KernelVariant): Promise<KernelBuild> {
   // Separate modules so a bundler or URL import only loads the variant in use.
   switch (variant) {
     case "relaxed":
-      return decodeBase64((await import("../../kernels-as/build/quartet_relaxed.ts")).WASM_BASE64);
+      return import("../../kernels-as/build/quartet_relaxed.ts");
     case "simd":
-      return decodeBase64((await import("../../kernels-as/build/quartet_simd.ts")).WASM_BASE64);
+      return import("../../kernels-as/build/quartet_simd.ts");
     case "scalar":
-      return decodeBase64((await import("../../kernels-as/build/quartet_scalar.ts")).WASM_BASE64);
+      return import("../../kernels-as/build/quartet_scalar.ts");
+  }
+}
+
+function isWasmResponse(res: Response): boolean {
+  return res.headers.get("content-type")?.split(";")[0].trim() === "application/wasm" &&
+    typeof WebAssembly.compileStreaming === "function";
+}
+
+/**
+ * Compiles a kernel build; with `sharedPages` its memory import is first made shared with that
+ * maximum. A `.wasm` served as application/wasm compiles while it downloads.
+ */
+async function compileBuild(
+  variant: KernelVariant,
+  sharedPages?: number,
+): Promise<WebAssembly.Module> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  let url: URL | undefined;
+  try {
+    const build = await importBuild(variant);
+    if ("WASM_BASE64" in build) {
+      bytes = decodeBase64(build.WASM_BASE64);
+    } else {
+      try {
+        url = build.wasmUrl();
+      } catch (cause) {
+        throw new KernelLoadError(
+          `Cannot locate the ${variant} kernel module beside the bundle (${cause}): on hosts ` +
+            "that do not give modules a URL, such as workerd, pass the .wasm file as a " +
+            "compiled module with the module option",
+          { cause },
+        );
+      }
+      if (url.protocol === "file:") {
+        // Node and Bun cannot fetch file: URLs.
+        bytes = new Uint8Array(await readSource(url, "kernel module"));
+      } else {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        if (!sharedPages && isWasmResponse(res)) return await WebAssembly.compileStreaming(res);
+        bytes = new Uint8Array(await res.arrayBuffer());
+      }
+    }
+    if (sharedPages) {
+      // Threads are opt-in: their code loads with the first threaded model.
+      const { shareMemoryImport } = await import("./shared_memory_module.ts");
+      bytes = shareMemoryImport(bytes, sharedPages);
+    }
+    return await WebAssembly.compile(bytes);
+  } catch (cause) {
+    if (cause instanceof KernelLoadError) throw cause;
+    const from = url ? ` from "${url}"` : "";
+    throw new KernelLoadError(
+      `Cannot compile the ${variant} kernel module${from}: ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
   }
 }
 
@@ -231,18 +295,16 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
     }
   }
   arena ??= new Arena({ base: STATIC_BYTES, maxBytes: options.maxMemoryBytes });
-  let bytes = await embeddedBytes(variant);
-  if (arena.shared) bytes = shareMemoryImport(bytes, Math.floor(arena.maxBytes / 65536));
-  try {
-    module = await WebAssembly.compile(bytes);
-  } catch (cause) {
-    throw new KernelLoadError(`Cannot compile the ${variant} kernel module: ${cause}`, { cause });
-  }
+  module = await compileBuild(
+    variant,
+    arena.shared ? Math.floor(arena.maxBytes / 65536) : undefined,
+  );
   const fn = await instantiate(module, arena);
   checkStatic(fn);
   let pool: ThreadPool | null = null;
   if (threads.count > 1) {
     try {
+      const { ThreadPool } = await import("../threads/pool.ts");
       pool = await ThreadPool.start(
         module,
         arena.memory,

@@ -4,31 +4,10 @@
  * page forced to the scalar build says so. Saves bench/results/pwa.png.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { chromium } from "npm:playwright-core@1.65.1";
 import { pwaHandler } from "../../examples/pwa/serve.ts";
 import { loadModel, Tensor } from "../../mod.ts";
 import { realModel } from "../_models.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-
-async function ensureChromium(): Promise<void> {
-  try {
-    await Deno.stat(CHROMIUM);
-    return;
-  } catch {
-    // Install it: CI machines run as root with Debian's packages reachable.
-  }
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]) {
-    const out = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "piped" })
-      .output();
-    if (out.code !== 0) {
-      throw new Error(
-        `Chromium is missing and "apt-get ${args.join(" ")}" failed: ` +
-          new TextDecoder().decode(out.stderr),
-      );
-    }
-  }
-}
+import { launchChromium } from "./_chromium.ts";
 
 /** The page's test signal (examples/pwa/app.mjs testSignal), written again from its definition. */
 function signal(chunks: number): Float32Array {
@@ -41,7 +20,6 @@ function signal(chunks: number): Float32Array {
 }
 
 Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and uses threads when isolated", async () => {
-  await ensureChromium();
   const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -51,21 +29,7 @@ Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and 
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     await pwaHandler(dir, { isolated: true }),
   );
-  const profile = await Deno.makeTempDir({ prefix: "quartet-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 390, height: 844 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { context, profile } = await launchChromium();
   try {
     const base = `http://127.0.0.1:${server.addr.port}/`;
     const page = context.pages()[0] ?? await context.newPage();

@@ -1,12 +1,11 @@
 /**
- * ONNX → IR. Bytes are parsed by @bufbuild/protobuf with types generated from our schema
- * (`onnx.proto`); this module turns messages into the engine's IR and validates everything a
- * hostile or broken file could get wrong, before allocating: element counts, raw data
- * lengths, data types, dangling edges, duplicate producers and cycles.
+ * ONNX → IR. Bytes are read by `proto.ts` (the subset of the schema in `onnx.proto`); this
+ * module turns messages into the engine's IR and validates everything a hostile or broken
+ * file could get wrong, before allocating: element counts, raw data lengths, data types,
+ * dangling edges, duplicate producers and cycles.
  *
  * @module
  */
-import { fromBinary } from "npm:@bufbuild/protobuf@2.17.0";
 import { ModelFormatError } from "../../errors.ts";
 import { float16ToFloat32 } from "../float16.ts";
 import {
@@ -22,15 +21,16 @@ import {
 import { type DType, MAX_ELEMENTS, Tensor } from "../../tensor.ts";
 import {
   type AttributeProto,
-  AttributeProto_AttributeType as AT,
+  AttributeType as AT,
+  codeName,
+  DataType as DT,
+  EXTERNAL,
   type GraphProto,
   type ModelProto,
-  ModelProtoSchema,
+  readModel,
   type TensorProto,
-  TensorProto_DataLocation,
-  TensorProto_DataType as DT,
   type ValueInfoProto,
-} from "./gen/onnx_pb.ts";
+} from "./proto.ts";
 
 /** Reads `length` bytes (all when undefined) at `offset` of an external data file. */
 export type ExternalDataLoader = (
@@ -50,7 +50,7 @@ export interface DecodeOnnxOptions {
 }
 
 /** The element type ONNX data type codes become, or undefined when unsupported. */
-const STORED: Partial<Record<DT, DType>> = {
+const STORED: Partial<Record<number, DType>> = {
   [DT.FLOAT]: "float32",
   [DT.DOUBLE]: "float32",
   [DT.FLOAT16]: "float16",
@@ -67,7 +67,7 @@ const STORED: Partial<Record<DT, DType>> = {
 };
 
 /** Bytes per element in raw_data for each supported code. */
-const RAW_BYTES: Partial<Record<DT, number>> = {
+const RAW_BYTES: Partial<Record<number, number>> = {
   [DT.FLOAT]: 4,
   [DT.DOUBLE]: 8,
   [DT.FLOAT16]: 2,
@@ -85,11 +85,16 @@ const RAW_BYTES: Partial<Record<DT, number>> = {
 
 /** The element type of an ONNX data type code (for value infos). */
 export function dtypeOf(code: number, what: string): DType {
-  const t = STORED[code as DT];
+  const t = STORED[code];
   if (!t) {
-    throw new ModelFormatError(`${what}: data type ${DT[code] ?? code} is not supported`);
+    throw new ModelFormatError(`${what}: data type ${typeName(code)} is not supported`);
   }
   return t === "float16" ? "float32" : t;
+}
+
+/** A data type code's name ("STRING"), or the number when it has none. */
+function typeName(code: number): string {
+  return codeName(DT, code) ?? String(code);
 }
 
 class Decoder {
@@ -124,14 +129,14 @@ class Decoder {
     const what = `tensor "${name}"`;
     const dims = this.dims(t.dims, what);
     const n = dims.reduce((a, b) => a * b, 1);
-    const code = t.dataType as DT;
+    const code = t.dataType;
     const type = STORED[code];
     if (!type) {
-      throw this.fail(`${what} has data type ${DT[code] ?? code}, which is not supported`);
+      throw this.fail(`${what} has data type ${typeName(code)}, which is not supported`);
     }
     if (t.segment) throw this.fail(`${what} is segmented, which is not supported`);
     let raw: Uint8Array | undefined = t.rawData;
-    if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) {
+    if (t.dataLocation === EXTERNAL) {
       raw = await this.external(t, what);
     }
     if (raw && raw.length > 0 || (raw && n === 0)) return this.fromRaw(raw, code, dims, n, what);
@@ -161,7 +166,7 @@ class Decoder {
     }
   }
 
-  fromRaw(raw: Uint8Array, code: DT, dims: number[], n: number, what: string): Tensor {
+  fromRaw(raw: Uint8Array, code: number, dims: number[], n: number, what: string): Tensor {
     const size = RAW_BYTES[code]!;
     if (raw.length !== n * size) {
       throw this.fail(
@@ -210,10 +215,10 @@ class Decoder {
       case DT.BOOL:
         return new Tensor("bool", Uint8Array.from(new Uint8Array(buf), (v) => (v ? 1 : 0)), dims);
     }
-    throw this.fail(`${what}: data type ${DT[code]} is not supported`);
+    throw this.fail(`${what}: data type ${typeName(code)} is not supported`);
   }
 
-  fromTyped(t: TensorProto, code: DT, dims: number[], n: number, what: string): Tensor {
+  fromTyped(t: TensorProto, code: number, dims: number[], n: number, what: string): Tensor {
     const check = (len: number) => {
       if (len !== n) {
         throw this.fail(
@@ -274,23 +279,23 @@ class Decoder {
           : new Tensor("float32", float16ToFloat32(bits), dims);
       }
     }
-    throw this.fail(`${what}: data type ${DT[code]} is not supported`);
+    throw this.fail(`${what}: data type ${typeName(code)} is not supported`);
   }
 
   valueInfo(v: ValueInfoProto, where: string): ValueInfo {
     if (!v.name) throw this.fail(`${where} has a value without a name`);
-    const tt = v.type?.value.case === "tensorType" ? v.type.value.value : undefined;
+    const tt = v.type?.tensorType;
     if (!tt) return { name: v.name, type: "float32" };
     const type = dtypeOf(tt.elemType, `value "${v.name}"`);
     if (!tt.shape) return { name: v.name, type };
     const dims: Dim[] = tt.shape.dim.map((d, i) => {
-      if (d.value.case === "dimValue") {
-        if (d.value.value < 0n || d.value.value > BigInt(MAX_ELEMENTS)) {
-          throw this.fail(`value "${v.name}" has dimension ${d.value.value}`);
+      if (d.dimValue !== undefined) {
+        if (d.dimValue < 0n || d.dimValue > BigInt(MAX_ELEMENTS)) {
+          throw this.fail(`value "${v.name}" has dimension ${d.dimValue}`);
         }
-        return Number(d.value.value);
+        return Number(d.dimValue);
       }
-      if (d.value.case === "dimParam" && d.value.value) return d.value.value;
+      if (d.dimParam) return d.dimParam;
       return `?${i}`;
     });
     return { name: v.name, type, dims };
@@ -342,7 +347,9 @@ class Decoder {
       if (a.i !== 0n) return Number(a.i);
       return a.f;
     }
-    throw this.fail(`${what} has type ${AT[a.type] ?? a.type}, which is not supported`);
+    throw this.fail(
+      `${what} has type ${codeName(AT, a.type) ?? a.type}, which is not supported`,
+    );
   }
 
   /**
@@ -356,7 +363,7 @@ class Decoder {
       if (!t.name) throw this.fail(`initializer ${i} of graph "${label}" has no name`);
       initializers.set(t.name, tensor);
     }
-    if (g.sparseInitializer.length) {
+    if (g.sparseInitializers) {
       throw this.fail(`graph "${label}" uses sparse initializers, which are not supported`);
     }
     const inputs = g.input.map((v) => this.valueInfo(v, `graph "${label}"`))
@@ -507,7 +514,7 @@ export async function decodeOnnx(
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw d.fail("the file is empty");
   let proto: ModelProto;
   try {
-    proto = fromBinary(ModelProtoSchema, bytes);
+    proto = readModel(bytes);
   } catch (cause) {
     throw new ModelFormatError(
       `Cannot load model "${options.name ?? "model"}": not a valid ONNX file (${

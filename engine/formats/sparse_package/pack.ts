@@ -6,15 +6,16 @@
  *
  * @module
  */
-import { fromBinary, toBinary } from "npm:@bufbuild/protobuf@2.17.0";
 import { InvalidArgumentError, ModelFormatError } from "../../errors.ts";
 import {
+  DataType,
+  EXTERNAL,
   type GraphProto,
-  ModelProtoSchema,
+  type ModelProto,
+  readModel,
   type TensorProto,
-  TensorProto_DataLocation,
-  TensorProto_DataType,
-} from "../onnx/gen/onnx_pb.ts";
+} from "../onnx/proto.ts";
+import { rewriteMessage, varintField } from "../onnx/wire.ts";
 import { FLOAT16_MAX, float32ToFloat16 } from "../float16.ts";
 import {
   alignTo,
@@ -79,8 +80,8 @@ function weightTensors(graph: GraphProto, out: Map<string, TensorProto[]>): void
 
 /** The float32 values of a tensor stored in the file, or undefined when not plain float32. */
 function floatValues(t: TensorProto): Float32Array | undefined {
-  if (t.dataType !== TensorProto_DataType.FLOAT) return undefined;
-  if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) return undefined;
+  if (t.dataType !== DataType.FLOAT) return undefined;
+  if (t.dataLocation === EXTERNAL) return undefined;
   const size = t.dims.reduce((s, d) => s * Number(d), 1);
   if (t.rawData.length) {
     if (t.rawData.length !== size * 4) return undefined;
@@ -88,6 +89,42 @@ function floatValues(t: TensorProto): Float32Array | undefined {
     return new Float32Array(copy.buffer, 0, size);
   }
   return t.floatData.length === size ? Float32Array.from(t.floatData) : undefined;
+}
+
+/**
+ * The model bytes with the data of the tensors that start at `strip` (byte offsets) removed
+ * and their dims set to [0]; every other byte is kept, unknown fields included.
+ */
+function stripTensors(onnx: Uint8Array, strip: ReadonlySet<number>): Uint8Array {
+  const tensor = (t: Uint8Array) =>
+    strip.has(t.byteOffset)
+      ? concat(rewriteMessage(t, (f) => (f === 1 || f === 4 || f === 9 ? null : undefined)), DIMS_0)
+      : undefined;
+  // Where tensors live: ModelProto.graph (7) → GraphProto.initializer (5) | node (1) →
+  // NodeProto.attribute (5) → AttributeProto.t (5) | g (6) | graphs (11).
+  const graph = (g: Uint8Array): Uint8Array =>
+    rewriteMessage(
+      g,
+      (f, v) => (!v ? undefined : f === 5 ? tensor(v) : f === 1 ? node(v) : undefined),
+    );
+  const node = (n: Uint8Array) =>
+    rewriteMessage(n, (f, v) => (v && f === 5 ? attribute(v) : undefined));
+  const attribute = (a: Uint8Array) =>
+    rewriteMessage(
+      a,
+      (f, v) => (!v ? undefined : f === 5 ? tensor(v) : f === 6 || f === 11 ? graph(v) : undefined),
+    );
+  return rewriteMessage(onnx, (f, v) => (v && f === 7 ? graph(v) : undefined));
+}
+
+/** TensorProto.dims = [0]. */
+const DIMS_0 = varintField(1, 0);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Little-endian bytes of values (the host is little-endian: Wasm hosts are). */
@@ -112,9 +149,9 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
   if (!Number.isInteger(minElements) || minElements < 1) {
     throw new InvalidArgumentError(`minElements must be a positive integer, got ${minElements}`);
   }
-  let proto;
+  let proto: ModelProto;
   try {
-    proto = fromBinary(ModelProtoSchema, onnx);
+    proto = readModel(onnx);
   } catch (cause) {
     throw new ModelFormatError("Cannot pack: the input is not an ONNX model", { cause });
   }
@@ -123,6 +160,7 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
   weightTensors(proto.graph, byName);
   const reports: PackedTensorReport[] = [];
   const payloads: { entry: PackedTensor; values: Uint8Array; mask?: Uint8Array }[] = [];
+  const strip = new Set<number>();
   for (const [name, tensors] of byName) {
     // A name used twice (in different subgraphs) would be ambiguous on load: leave it inline.
     if (tensors.length !== 1) continue;
@@ -179,11 +217,9 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
         : {}),
     });
     // The model keeps the tensor's name and type; its data lives in the package.
-    t.dims = [0n];
-    t.rawData = new Uint8Array(0);
-    t.floatData = [];
+    strip.add(t.offset);
   }
-  const model = toBinary(ModelProtoSchema, proto);
+  const model = stripTensors(onnx, strip);
   // Data area: the model, then each tensor's mask and values, every section aligned.
   let at = alignTo(model.length, SECTION_ALIGN);
   for (const p of payloads) {

@@ -2,7 +2,8 @@
  * Mamba-1 (state-space) language models from Hugging Face checkpoints (`config.json` +
  * `model.safetensors`, sharded or not), run token by token with the recurrent state (conv
  * state + SSM state per layer) kept in the arena. Prefill runs the projections as GEMMs over
- * all prompt tokens and the chunked scan; decode runs GEMVs and the step scan.
+ * all prompt tokens and the chunked scan; decode runs GEMVs and the step scan. The public API
+ * reaches this module through api.ts, which loads it with the first `loadMamba`.
  *
  * @module
  */
@@ -461,20 +462,23 @@ function readBytes(base: string, file: string): Promise<Uint8Array> {
   return readSource(childSource(base, file), "checkpoint file");
 }
 
-/**
- * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
- * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
- *
- * @example
- * ```ts ignore
- * const model = await loadMamba("tests/fixtures/mamba");
- * const logits = model.forward([72, 105]);
- * ```
- */
-export async function loadMamba(
+/** What a checkpoint holds, ready to build a model from. */
+export interface MambaCheckpoint {
+  /** The kernels the model will run on. */
+  kr: Kernels;
+  /** Dimensions, checked against the weights. */
+  config: MambaConfig;
+  /** Every tensor by name. */
+  weights: Map<string, Tensor>;
+  /** The checkpoint's tokenizer, or UTF-8 bytes. */
+  tokenizer: TextTokenizer;
+}
+
+/** Reads a Mamba-1 checkpoint (see `loadMamba`) and loads the kernels. */
+export async function readMambaCheckpoint(
   source: string,
   options: LoadMambaOptions = {},
-): Promise<MambaModel> {
+): Promise<MambaCheckpoint> {
   const config = JSON.parse(await readText(source, "config.json"));
   let weights: Map<string, Tensor>;
   try {
@@ -506,5 +510,23 @@ export async function loadMamba(
     kernels: options.kernels,
     maxMemoryBytes: options.maxMemoryBytes,
   });
-  return new MambaModel(kr, mambaConfig(config, weights), weights, tokenizer);
+  return { kr, config: mambaConfig(config, weights), weights, tokenizer };
+}
+
+/**
+ * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
+ * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
+ *
+ * @example
+ * ```ts ignore
+ * const model = await loadMamba("tests/fixtures/mamba");
+ * const logits = model.forward([72, 105]);
+ * ```
+ */
+export async function loadMamba(
+  source: string,
+  options: LoadMambaOptions = {},
+): Promise<MambaModel> {
+  const c = await readMambaCheckpoint(source, options);
+  return new MambaModel(c.kr, c.config, c.weights, c.tokenizer);
 }

@@ -1,10 +1,10 @@
 /**
- * Images in and out of super-resolution: PNG decode/encode (fast-png) to 8-bit RGB(A) pixels.
+ * Images in and out of super-resolution: PNG decode/encode (png.ts) to 8-bit RGB(A) pixels.
  *
  * @module
  */
-import { decode, encode } from "npm:fast-png@8.0.0";
 import { InvalidArgumentError, ModelFormatError } from "../../errors.ts";
+import { readPng, writePng } from "./png.ts";
 
 /** 8-bit pixels, row-major, interleaved: 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). */
 export interface Image {
@@ -18,50 +18,30 @@ export interface Image {
   data: Uint8Array | Uint8ClampedArray;
 }
 
-/** Decodes a PNG (8- or 16-bit, grey, RGB, palette, with or without alpha) to 8-bit pixels. */
+/**
+ * Decodes a PNG (any colour type and bit depth, palettes, transparency, interlacing) to 8-bit
+ * pixels: grey, grey + alpha, RGB or RGBA (palette images become RGB, or RGBA with a tRNS
+ * chunk; 16-bit samples keep their high byte).
+ */
 export function decodePng(bytes: Uint8Array, name = "image"): Image {
-  let png;
   try {
-    png = decode(bytes);
+    return readPng(bytes);
   } catch (cause) {
     throw new ModelFormatError(`Cannot decode PNG "${name}": ${(cause as Error).message}`, {
       cause,
     });
   }
-  const { width, height } = png;
-  let channels = png.channels as 1 | 2 | 3 | 4;
-  let data: Uint8Array;
-  if (png.palette) {
-    // Indexed colour: expand through the palette to RGB(A).
-    const pal = png.palette as number[][];
-    const alpha = pal.some((c) => c.length === 4);
-    channels = alpha ? 4 : 3;
-    data = new Uint8Array(width * height * channels);
-    for (let i = 0; i < width * height; i++) {
-      const c = pal[(png.data as Uint8Array)[i]] ?? [0, 0, 0, 255];
-      for (let k = 0; k < channels; k++) data[i * channels + k] = c[k] ?? 255;
-    }
-  } else if (png.depth === 16) {
-    data = Uint8Array.from(png.data as Uint16Array, (v) => v >> 8);
-  } else if (png.depth === 8) {
-    data = png.data as Uint8Array;
-  } else {
-    throw new ModelFormatError(
-      `Cannot decode PNG "${name}": bit depth ${png.depth} is not supported`,
-    );
-  }
-  return { width, height, channels, data };
 }
 
 /** Encodes 8-bit pixels as PNG. */
 export function encodePng(image: Image): Uint8Array {
   checkImage(image);
-  return encode({
-    width: image.width,
-    height: image.height,
-    channels: image.channels,
-    depth: 8,
-    data: image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data),
+  const { data } = image;
+  return writePng({
+    ...image,
+    data: data instanceof Uint8Array
+      ? data
+      : new Uint8Array(data.buffer, data.byteOffset, data.length),
   });
 }
 

@@ -8,7 +8,6 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { loadModel, type Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
 import type { KernelVariant } from "../../wasm/kernels.ts";
-import { npmModelFile } from "../model_store.ts";
 import { checkImage, decodePng, type Image } from "./image.ts";
 
 /** The models upscale() can fetch by name (npm packages, installed on first use). */
@@ -59,6 +58,8 @@ export async function srModelPath(options: UpscaleOptions): Promise<string> {
   if (![2, 3, 4].includes(scale)) {
     throw new InvalidArgumentError(`Scale ${scale} is not available: use 2, 3 or 4`);
   }
+  // Named models install with npm (Deno only): the installer loads on first use.
+  const { npmModelFile } = await import("../model_store.ts");
   return await npmModelFile(
     named.pkg,
     named.version,
