@@ -123,3 +123,73 @@ Deno.test("tokenizer.json is loaded through @huggingface/tokenizers (ids = UTF-8
   deepStrictEqual(m.tokenizer.encode("Quartet runs Mamba"), expected.prompt);
   m.dispose();
 });
+
+Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match the dense run", async () => {
+  const { MambaModel } = await import("../../../../engine/models/mamba/mamba.ts");
+  const { loadKernels } = await import("../../../../engine/wasm/kernels.ts");
+  const { Tensor } = await import("../../../../engine/tensor.ts");
+  const { Random } = await import("../../../_random.ts");
+  const { c4nWeights } = await import("../../../reference/sparse.ts");
+  // Big enough that the cost model sends C4,3 in_proj (1024 x 256) and the untied LM head
+  // (640 x 256) through the C4n GEMV; C4,2 stays dense (measured no faster).
+  const cfg = {
+    dModel: 256,
+    layers: 1,
+    dInner: 512,
+    dState: 8,
+    dConv: 4,
+    dtRank: 16,
+    vocab: 640,
+    eps: 1e-5,
+  };
+  for (const zeros of [3, 2]) {
+    const rng = new Random(40 + zeros);
+    const w = new Map<string, InstanceType<typeof Tensor>>();
+    const dense = (name: string, dims: number[], scale: number, shift = 0) =>
+      w.set(
+        name,
+        new Tensor(
+          "float32",
+          rng.floats(dims.reduce((a, b) => a * b)).map((v) => v * scale + shift),
+          dims,
+        ),
+      );
+    const pruned = (name: string, out: number, inp: number, scale: number) =>
+      w.set(
+        name,
+        new Tensor("float32", c4nWeights(rng, out, inp, zeros).map((v) => v * scale), [out, inp]),
+      );
+    const m = "backbone.layers.0.mixer.";
+    dense("backbone.embeddings.weight", [cfg.vocab, cfg.dModel], 0.5);
+    pruned("lm_head.weight", cfg.vocab, cfg.dModel, 0.2);
+    dense("backbone.layers.0.norm.weight", [cfg.dModel], 0.2, 1);
+    pruned(`${m}in_proj.weight`, 2 * cfg.dInner, cfg.dModel, 0.2);
+    dense(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv], 0.5);
+    dense(`${m}conv1d.bias`, [cfg.dInner], 0.1);
+    pruned(`${m}x_proj.weight`, cfg.dtRank + 2 * cfg.dState, cfg.dInner, 0.1);
+    pruned(`${m}dt_proj.weight`, cfg.dInner, cfg.dtRank, 0.3);
+    dense(`${m}dt_proj.bias`, [cfg.dInner], 0.5);
+    dense(`${m}A_log`, [cfg.dInner, cfg.dState], 0.5, 0.5);
+    dense(`${m}D`, [cfg.dInner], 1);
+    pruned(`${m}out_proj.weight`, cfg.dModel, cfg.dInner, 0.1);
+    dense("backbone.norm_f.weight", [cfg.dModel], 0.2, 1);
+    const kr = await loadKernels({ kernels: "relaxed" });
+    const sparse = new MambaModel(kr, cfg, w);
+    const formats = kr.choices.map((c) => `${c.name}: ${c.format}`);
+    const want = zeros === 3 ? "c4n:3" : "dense";
+    for (const name of [`${m}in_proj.weight`, "lm_head.weight"]) {
+      deepStrictEqual(formats.includes(`${name}: ${want}`), true, formats.join("; "));
+    }
+    const off = new MambaModel(await loadKernels({ kernels: "relaxed", sparse: "off" }), cfg, w);
+    const prompt = [3, 100, 7, 512, 42];
+    sparse.forward(prompt);
+    off.forward(prompt);
+    for (const token of [9, 300, 77, 5]) {
+      const a = sparse.forward([token]);
+      const b = off.forward([token]);
+      assertClose(a, b, { rtol: 1e-4, atol: 1e-4 }, `C4,${zeros} token ${token}`);
+    }
+    sparse.dispose();
+    off.dispose();
+  }
+});
