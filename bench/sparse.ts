@@ -198,10 +198,11 @@ for (const c of [...new Set(patternRows.map((r) => r.case))]) {
   notes.push(
     sparse
       ? `${c}: pattern kernel ${(dense.median_ms / sparse.median_ms).toFixed(2)}× own dense ` +
-        `(im2col + GEMM) for 31 % of the dense taps (roof 3.2×; target 3×). The kernel does ` +
-        `~17–20 GFLOP/s of real work against ~35 for the dense path, at the same rate with ` +
-        `the whole input in L1, so it is not cache-bound: it issues 1.1 loads per vector ` +
-        `multiply-add (the 6x8 GEMM tile 0.67), and a third of its taps are unaligned loads.`
+        `(im2col + GEMM) for 31 % of the dense taps (roof 3.2×; target 3×). The 4x8-tile ` +
+        `kernel issues ~1.16 loads per vector multiply-add (the dense 6x8 GEMM tile 0.67), and ` +
+        `every Wasm load here carries a bounds check (Deno runs Wasm without V8's trap ` +
+        `handler), so loads, not multiply-adds, bound it; a variant with the taps known at ` +
+        `compile time (0.65 loads per multiply-add, ~16-20 % faster) costs 82 KB of Wasm.`
       : `${c}: the cost model kept this layer dense.`,
   );
 }

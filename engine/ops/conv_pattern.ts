@@ -1,7 +1,8 @@
 /**
  * The pattern-sparse path of Conv: 3x3 kernels with at most 4 non-zeros each (and whole
- * kernels removed) run `f32_conv3x3_pattern_w16` over zero-padded copies of the input planes
- * instead of im2col + GEMM. Chosen at load time from the weights by a measured cost model.
+ * kernels removed) run `f32_conv3x3_pattern_4x8` over zero-padded input strips
+ * (`x32_pad_pattern`) instead of im2col + GEMM. Chosen at load time from the weights
+ * by a measured cost model.
  *
  * @module
  */
@@ -11,20 +12,27 @@ import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 import {
   detectPattern3x3,
   packPattern3x3,
-  paddedPlanes,
+  patternStrips,
   patternTapOffsets,
   validatePattern3x3,
 } from "../weights/pattern3x3.ts";
+import {
+  PATTERN_CONV_NAME,
+  PATTERN_TILE_ROWS,
+} from "../../kernels-as/conv/f32_conv3x3_pattern.tmpl.ts";
 import type { ConvShape } from "./conv.ts";
 import { C4N_SPMM_COST, type Epilogue } from "./gemm.ts";
 import { c4nSurvivors, detectC4n } from "../weights/c4n.ts";
 
 /**
  * Measured time of the pattern kernel per kept tap relative to the im2col + GEMM convolution
- * per dense tap, by stride (bench/sparse.ts, "pattern cost"; 64→64 channels at 56x56, relaxed
- * build): a layer goes sparse when (kept taps / dense taps) × this < 1.
+ * per dense tap, by stride, on the relaxed build (the case of bench/sparse.ts, both paths
+ * timed in turns on one thread, 30 % of kernels removed, 8 patterns). Stride 1: 1.7–1.9 at
+ * 32–64 channels on 56x56, 2.3 at 128 on 28x28, 2.5 at 256 on 14x14. Stride 2: 2.1–2.4 at
+ * 32–64 channels, 2.4–2.9 above (partial 4 x 8 tiles on small outputs, inputs past L1 with
+ * many channels). A layer goes sparse when (kept taps / dense taps) × this < 1.
  */
-export const PATTERN_CONV_COST: Readonly<Record<1 | 2, number>> = { 1: 2.5, 2: 3.1 };
+export const PATTERN_CONV_COST: Readonly<Record<1 | 2, number>> = { 1: 2.3, 2: 2.7 };
 
 /** Pattern-sparse weights in the arena. */
 export interface PatternConvWeights {
@@ -33,16 +41,16 @@ export interface PatternConvWeights {
   c: number;
   /** Kept kernels. */
   kept: number;
-  /** The pattern library (4 tap positions each), to resolve tap offsets per geometry. */
+  /** The pattern library (4 tap positions each). */
   patterns: Uint8Array;
-  /** Arena offsets: filters, runs, kernels, tap offsets (4 per pattern), bias (or 0). */
+  /** Stride the kernel was packed for. */
+  stride: 1 | 2;
+  /** Arena offsets: filters, runs, kernels, tap byte offsets (4 per pattern), bias (or 0). */
   filters: number;
   runs: number;
   kernels: number;
   taps: number;
   bias: number;
-  /** Row stride and stride the tap offsets were resolved for. */
-  resolved: string;
 }
 
 /** Whether Conv attributes allow the pattern path: 2-D 3x3, group 1, dilation 1, stride 1 or 2. */
@@ -99,12 +107,12 @@ export function packPatternConv(
     c,
     kept: structure.kept,
     patterns: p.patterns,
+    stride,
     filters: up(p.filters, "filters"),
     runs: up(p.runs, "runs"),
     kernels: up(p.kernels, "kernels"),
-    taps: kr.arena.alloc(Math.max(p.patterns.length * 4, 4), `${name} taps`),
+    taps: up(patternTapOffsets(p.patterns, stride), "taps"),
     bias: bias ? up(bias, "bias") : 0,
-    resolved: "",
   };
   kr.choices.push({
     name,
@@ -135,27 +143,26 @@ export function runPatternConv(
 ): void {
   const { n, c, m, window } = shape;
   const { y: ay, x: ax } = window;
-  const s = ax.s;
+  const s = ax.s as 1 | 2;
+  if (s !== p.stride || ay.s !== s) {
+    throw new RangeError(`runPatternConv: weights packed for stride ${p.stride}, not ${s}`);
+  }
   const ohw = ay.out * ax.out;
   if (n * m * ohw === 0) return;
-  const planes = paddedPlanes(ay.input + ay.begin + ay.end, ax.input + ax.begin + ax.end, s);
-  const key = `${planes.rowStride}/${s}`;
-  if (p.resolved !== key) {
-    const taps = patternTapOffsets(p.patterns, planes.rowStride, s);
-    kr.arena.i32(p.taps, taps.length).set(taps);
-    p.resolved = key;
-  }
+  const strips = patternStrips(ay.out, ax.out, s);
   const act = activationCode(epilogue.activation ?? "none");
   const p0 = epilogue.p0 ?? 0;
   const p1 = epilogue.p1 ?? 0;
-  const padded = kr.arena.alloc(c * planes.planeStride * 4, "padded planes");
+  const lineWords = kr.fn.x32_pad_pattern_line_words(ax.input, ax.begin, s, strips.strips);
+  const padded = kr.arena.alloc(c * strips.planeWords * 4 + lineWords * 4, "pattern strips");
+  const line = padded + c * strips.planeWords * 4;
   try {
     const threads = threadsFor(kr, 8 * p.kept * ohw * n);
     for (let i = 0; i < n; i++) {
       const xi = x + i * c * ay.input * ax.input * 4;
       const yi = y + i * m * ohw * 4;
       const ri = residual ? residual + i * m * ohw * 4 : 0;
-      kr.fn.x32_pad_planes(
+      kr.fn.x32_pad_pattern(
         c,
         xi,
         ay.input,
@@ -163,15 +170,15 @@ export function runPatternConv(
         ay.begin,
         ax.begin,
         s,
-        planes.rows,
-        planes.rowStride,
-        planes.planeStride,
+        strips.strips,
+        strips.rows,
         padded,
+        line,
       );
       runSplit(
         kr,
-        splitRange(ay.out, 1, threads).map(([oy, rows]) => ({
-          fn: "f32_conv3x3_pattern_w16",
+        splitRange(ay.out, PATTERN_TILE_ROWS, threads).map(([oy, rows]) => ({
+          fn: PATTERN_CONV_NAME,
           args: [
             0,
             m,
@@ -182,9 +189,9 @@ export function runPatternConv(
             p.kernels,
             p.taps,
             padded,
-            planes.planeStride,
-            planes.rowStride,
-            s,
+            strips.planeWords * 4,
+            strips.rows * strips.rowWords * 4,
+            s * strips.rowWords * 4,
             ay.out,
             ax.out,
             p.bias,

@@ -4,10 +4,16 @@
  * Each kept kernel is stored as one pattern of exactly 4 tap positions from a per-layer
  * library (a kernel with fewer non-zeros takes a library pattern that covers it) plus its 4
  * values; a filter's kernels are sorted by pattern, so the kernel
- * (`f32_conv3x3_pattern_w16`) runs one branch-free loop per run of equal patterns.
+ * (`f32_conv3x3_pattern_4x8`) runs one branch-free loop per run of equal patterns.
  *
  * @module
  */
+import {
+  PATTERN_TILE_COLS,
+  PATTERN_TILE_ROWS,
+  patternColumnWord,
+  patternStripWords,
+} from "../../kernels-as/conv/f32_conv3x3_pattern.tmpl.ts";
 import { ModelFormatError } from "../errors.ts";
 import { popcount } from "./popcount.ts";
 
@@ -213,35 +219,38 @@ export function validatePattern3x3(p: PackedPattern3x3, what = "pattern 3x3 weig
   }
 }
 
-/** Row and plane strides (words) of the padded planes `x32_pad_planes` writes. */
-export interface PaddedPlanes {
-  /** Padded rows. */
+/** Geometry of the input strips `x32_pad_pattern` writes for one image. */
+export interface PatternStrips {
+  /** Strips per channel: one per 8 output columns. */
+  strips: number;
+  /** Rows per strip: the tiles' input rows, past the last output row included. */
   rows: number;
-  /** Words per row (slack included). */
-  rowStride: number;
-  /** Words per plane. */
-  planeStride: number;
+  /** Words per strip row. */
+  rowWords: number;
+  /** Words per channel. */
+  planeWords: number;
 }
 
 /**
- * Padded plane geometry for a padded input of `rows` x `cols` read at stride s (1 or 2) by
- * 3x3 windows. The kernel computes whole 16-pixel blocks: the last block of a row may read
- * up to 15 outputs past the row's end, so each row keeps that much slack.
+ * Strip geometry for an output of oh x ow at stride s (1 or 2). The kernel computes whole
+ * 4 x 8 tiles, so the strips cover ⌈oh / 4⌉ · 4 output rows and ⌈ow / 8⌉ · 8 columns.
  */
-export function paddedPlanes(rows: number, cols: number, s: number): PaddedPlanes {
-  const up4 = (v: number) => Math.ceil(v / 4) * 4;
-  const out = Math.max(1, Math.floor((cols - 3) / s) + 1);
-  const blocks = Math.ceil(out / 16) * 16;
-  // Stride 1: block outputs read columns up to blocks + 1. Stride 2: even or odd halves read
-  // up to index blocks (the third tap of the last output is even[blocks]).
-  const rowStride = s === 1
-    ? up4(Math.max(cols, blocks + 2))
-    : 2 * up4(Math.max(Math.ceil(cols / 2), blocks + 1));
-  return { rows, rowStride, planeStride: rows * rowStride };
+export function patternStrips(oh: number, ow: number, s: 1 | 2): PatternStrips {
+  const tileRows = Math.ceil(oh / PATTERN_TILE_ROWS) * PATTERN_TILE_ROWS;
+  const strips = Math.max(1, Math.ceil(ow / PATTERN_TILE_COLS));
+  const rows = s * (tileRows - 1) + 3;
+  const rowWords = patternStripWords(s);
+  return { strips, rows, rowWords, planeWords: strips * rows * rowWords };
 }
 
-/** Word offsets of each pattern's 4 taps in padded planes with this row stride. */
-export function patternTapOffsets(patterns: Uint8Array, rowStride: number, s: number): Int32Array {
-  const column = s === 1 ? [0, 1, 2] : [0, rowStride / 2, 1];
-  return Int32Array.from(patterns, (pos) => Math.floor(pos / 3) * rowStride + column[pos % 3]);
+/**
+ * Byte offsets of each pattern's 4 taps in a strip, from a tile's first output: tap (dy, dx)
+ * sits dy rows down, at column `patternColumnWord(s, dx)`.
+ */
+export function patternTapOffsets(patterns: Uint8Array, s: 1 | 2): Int32Array {
+  const rw = patternStripWords(s);
+  return Int32Array.from(
+    patterns,
+    (pos) => 4 * (Math.floor(pos / 3) * rw + patternColumnWord(s, pos % 3)),
+  );
 }

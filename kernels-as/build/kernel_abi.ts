@@ -17,7 +17,7 @@ export interface KernelExports {
   f32_col2im(col: number, ldc: number, m: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, w: number, p0: number, np: number, y: number, oh: number, ow: number): void;
   f32_dwconv_scratch_size(w: number): number;
   f32_dwconv_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number): void;
-  f32_conv3x3_pattern_w16(m0: number, m1: number, oy0: number, oy1: number, filters: number, runs: number, kernels: number, taps: number, xp: number, planeStride: number, rowStride: number, s: number, oh: number, ow: number, bias: number, residual: number, y: number, act: number, p0: number, p1: number): void;
+  f32_conv3x3_pattern_4x8(m0: number, m1: number, oy0: number, oy1: number, filters: number, runs: number, kernels: number, taps: number, xp: number, plane: number, strip: number, step: number, oh: number, ow: number, bias: number, residual: number, y: number, act: number, p0: number, p1: number): void;
   f32_dwconv3x3s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv3x3s2_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
   f32_dwconv5x5s1_w4(channels: number, mult: number, x: number, h: number, w: number, y: number, oh: number, ow: number, pt: number, pl: number, weights: number, bias: number, residual: number, act: number, p0: number, p1: number, scratch: number): void;
@@ -25,7 +25,8 @@ export interface KernelExports {
   x32_im2col_scratch_size(c: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, ow: number, np: number): number;
   x32_im2col(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number, scratch: number): void;
   x32_im2col_nhwc(x: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, ow: number, p0: number, np: number, col: number, ldc: number): void;
-  x32_pad_planes(c: number, x: number, h: number, w: number, pt: number, pl: number, s: number, hp: number, rowStride: number, planeStride: number, out: number): void;
+  x32_pad_pattern_line_words(w: number, pl: number, s: number, strips: number): number;
+  x32_pad_pattern(c: number, x: number, h: number, w: number, pt: number, pl: number, s: number, strips: number, rows: number, out: number, line: number): void;
   f32_resize_axis(outer: number, inLen: number, outLen: number, inner: number, taps: number, idx: number, wts: number, win: number, src: number, dst: number): void;
   f32_resize_linear_2d(planes: number, inH: number, inW: number, outH: number, outW: number, yidx: number, ywts: number, xidx: number, xwts: number, xwin: number, cache: number, src: number, dst: number): void;
   x8_copy_nd(rank: number, esize: number, params: number, src: number, dst: number): void;
@@ -127,7 +128,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_col2im",
   "f32_dwconv_scratch_size",
   "f32_dwconv_w4",
-  "f32_conv3x3_pattern_w16",
+  "f32_conv3x3_pattern_4x8",
   "f32_dwconv3x3s1_w4",
   "f32_dwconv3x3s2_w4",
   "f32_dwconv5x5s1_w4",
@@ -135,7 +136,8 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "x32_im2col_scratch_size",
   "x32_im2col",
   "x32_im2col_nhwc",
-  "x32_pad_planes",
+  "x32_pad_pattern_line_words",
+  "x32_pad_pattern",
   "f32_resize_axis",
   "f32_resize_linear_2d",
   "x8_copy_nd",
