@@ -173,11 +173,7 @@ function packC4nGemvFor(
   validateC4nGemv(packed, `C4n GEMV weights "${name}"`);
   const offset = kr.arena.alloc(c4nGemvBytes(n, k, zeros), `${name} (C4n GEMV)`);
   kr.arena.u8(offset, packed.bytes.length).set(packed.bytes);
-  let b = 0;
-  if (bias) {
-    b = kr.arena.alloc(n * 4, `${name} bias`);
-    kr.arena.f32(b, n).set(kr.arena.f32(bias, n));
-  }
+  const b = copyBias(kr, bias, n, name);
   kr.choices.push({
     name,
     format: `c4n:${zeros}`,
@@ -185,6 +181,14 @@ function packC4nGemvFor(
       `(products of up to ${C4N_GEMV_MAX_ROWS} rows)`,
   });
   return { offset, zeros, bias: b };
+}
+
+/** A sparse copy's own bias (n floats), or 0 without one. */
+function copyBias(kr: Kernels, bias: number, n: number, name: string): number {
+  if (!bias) return 0;
+  const b = kr.arena.alloc(n * 4, `${name} bias`);
+  kr.arena.f32(b, n).set(kr.arena.f32(bias, n));
+  return b;
 }
 
 /** Wᵀ (n x k, row-major) of a stored k x n or n x k weight. */
@@ -240,11 +244,7 @@ function packBlockGemv(
     return undefined;
   }
   const block = uploadBlockSparse(kr, packed, name);
-  let b = 0;
-  if (bias) {
-    b = kr.arena.alloc(n * 4, `${name} bias`);
-    kr.arena.f32(b, n).set(kr.arena.f32(bias, n));
-  }
+  const b = copyBias(kr, bias, n, name);
   kr.choices.push({
     name,
     format: `block:${BLOCK_SPARSE_BR}x${BLOCK_SPARSE_BC}`,

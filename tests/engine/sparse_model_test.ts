@@ -8,6 +8,33 @@ import { Random } from "../_random.ts";
 import { c4nWeights, patternWeights } from "../reference/sparse.ts";
 import { blockSparseWeights } from "../reference/block_sparse.ts";
 
+/** A one-layer MatMul (W k x n) or Gemm (transB, Wᵀ n x k, with bias) + Relu model from Wᵀ. */
+function gemvModel(
+  op: "MatMul" | "Gemm",
+  rows: number,
+  k: number,
+  n: number,
+  wt: Float32Array,
+  bias: Float32Array,
+): Uint8Array {
+  const gemm = op === "Gemm";
+  const w = gemm ? wt : new Float32Array(k * n).map((_, i) => wt[(i % n) * k + Math.floor(i / n)]);
+  return buildModel({
+    nodes: [
+      gemm
+        ? { op: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"], attributes: { transB: 1 } }
+        : { op: "MatMul", inputs: ["x", "w"], outputs: ["g"] },
+      { op: "Relu", inputs: ["g"], outputs: ["y"] },
+    ],
+    inputs: [{ name: "x", dims: [rows, k] }],
+    outputs: [{ name: "y" }],
+    initializers: {
+      w: new Tensor("float32", w, gemm ? [n, k] : [k, n]),
+      ...(gemm ? { b: new Tensor("float32", bias, [n]) } : {}),
+    },
+  });
+}
+
 Deno.test("C4n-pruned convs run sparse, match onnxruntime, and match the dense run", async () => {
   const rng = new Random(12);
   for (const [n, kh, cin, cout, hw] of [[2, 1, 64, 48, 13], [3, 3, 16, 24, 11], [2, 3, 13, 9, 8]]) {
@@ -127,26 +154,7 @@ Deno.test("block-sparse MatMul / Gemm weights run the block GEMV, match onnxrunt
   ) {
     // Wᵀ (n x k) block-sparse: half the rows and half the columns of each block kept.
     const wt = blockSparseWeights(rng, n, k, { rowKeep: 0.5, colKeep: 0.5 });
-    const gemm = op === "Gemm";
-    // MatMul takes W as k x n; Gemm with transB = 1 takes Wᵀ as stored.
-    const w = gemm
-      ? wt
-      : new Float32Array(k * n).map((_, i) => wt[(i % n) * k + Math.floor(i / n)]);
-    const bias = rng.floats(n);
-    const bytes = buildModel({
-      nodes: [
-        gemm
-          ? { op: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"], attributes: { transB: 1 } }
-          : { op: "MatMul", inputs: ["x", "w"], outputs: ["g"] },
-        { op: "Relu", inputs: ["g"], outputs: ["y"] },
-      ],
-      inputs: [{ name: "x", dims: [rows, k] }],
-      outputs: [{ name: "y" }],
-      initializers: {
-        w: new Tensor("float32", w, gemm ? [n, k] : [k, n]),
-        ...(gemm ? { b: new Tensor("float32", bias, [n]) } : {}),
-      },
-    });
+    const bytes = gemvModel(op, rows, k, n, wt, rng.floats(n));
     const feeds = { x: new Tensor("float32", rng.floats(rows * k), [rows, k]) };
     const want = await runOrt(bytes, feeds);
     const sparse = await loadModel(bytes);
@@ -183,25 +191,7 @@ Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and den
   ] as const;
   for (const [op, rows, k, n, zeros, format] of cases) {
     const wt = c4nWeights(rng, n, k, zeros);
-    const gemm = op === "Gemm";
-    const w = gemm
-      ? wt
-      : new Float32Array(k * n).map((_, i) => wt[(i % n) * k + Math.floor(i / n)]);
-    const bias = rng.floats(n);
-    const bytes = buildModel({
-      nodes: [
-        gemm
-          ? { op: "Gemm", inputs: ["x", "w", "b"], outputs: ["g"], attributes: { transB: 1 } }
-          : { op: "MatMul", inputs: ["x", "w"], outputs: ["g"] },
-        { op: "Relu", inputs: ["g"], outputs: ["y"] },
-      ],
-      inputs: [{ name: "x", dims: [rows, k] }],
-      outputs: [{ name: "y" }],
-      initializers: {
-        w: new Tensor("float32", w, gemm ? [n, k] : [k, n]),
-        ...(gemm ? { b: new Tensor("float32", bias, [n]) } : {}),
-      },
-    });
+    const bytes = gemvModel(op, rows, k, n, wt, rng.floats(n));
     const feeds = { x: new Tensor("float32", rng.floats(rows * k), [rows, k]) };
     const want = await runOrt(bytes, feeds);
     const sparse = await loadModel(bytes, { kernels: "relaxed" });
