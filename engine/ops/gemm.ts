@@ -183,6 +183,24 @@ function packC4nGemvFor(
   return { offset, zeros, bias: b };
 }
 
+/** Whether a stored weight has any zero (dense models skip every sparse check and copy). */
+function hasZeros(
+  kr: Kernels,
+  w: number,
+  k: number,
+  n: number,
+  transposed: boolean,
+  ld: number,
+): boolean {
+  const rows = transposed ? n : k;
+  const cols = transposed ? k : n;
+  const stored = kr.arena.f32(w, (rows - 1) * ld + cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) if (stored[i * ld + j] === 0) return true;
+  }
+  return false;
+}
+
 /** A sparse copy's own bias (n floats), or 0 without one. */
 function copyBias(kr: Kernels, bias: number, n: number, name: string): number {
   if (!bias) return 0;
@@ -200,7 +218,8 @@ function transposedWeights(
   transposed: boolean,
   ld: number,
 ): Float32Array {
-  if (transposed && ld === k) return kr.arena.f32(w, n * k).slice();
+  // A view, not a copy: it is read before the next arena allocation.
+  if (transposed && ld === k) return kr.arena.f32(w, n * k);
   const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
   const wt = new Float32Array(n * k);
   for (let i = 0; i < n; i++) {
@@ -282,6 +301,7 @@ export function packGemmWeights(
   kr.fn.x32_pack_gemm(k, n, GEMM_NR, w, ld, transposed ? 1 : 0, options.bias ?? 0, offset);
   const name = options.name ?? "packed weights";
   if (!options.sparse || kr.sparse === "off" || k <= 0 || n <= 0) return { offset, k, n };
+  if (!hasZeros(kr, w, k, n, transposed, ld)) return { offset, k, n };
   const c4n = packC4nGemvFor(
     kr,
     transposedWeights(kr, w, k, n, transposed, ld),
