@@ -218,7 +218,7 @@ function transposedWeights(
   transposed: boolean,
   ld: number,
 ): Float32Array {
-  // A view, not a copy: it is read before the next arena allocation.
+  // A view, not a copy (callers read it before their next arena allocation).
   if (transposed && ld === k) return kr.arena.f32(w, n * k);
   const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
   const wt = new Float32Array(n * k);
@@ -230,29 +230,20 @@ function transposedWeights(
   return wt;
 }
 
-/** Block-sparse Wᵀ for the GEMV when it predicts a gain; logs the choice. */
+/** Block-sparse Wᵀ (n x k, row-major) for the GEMV when it predicts a gain; logs the choice. */
 function packBlockGemv(
   kr: Kernels,
-  w: number,
+  wt: Float32Array,
   k: number,
   n: number,
-  transposed: boolean,
-  ld: number,
   bias: number,
   name: string,
 ): PackedGemmWeights["block"] {
-  const stored = transposed ? kr.arena.f32(w, (n - 1) * ld + k) : kr.arena.f32(w, (k - 1) * ld + n);
-  // Element (i, j) of Wᵀ (n x k).
-  const at = transposed
-    ? (i: number, j: number) => stored[i * ld + j]
-    : (i: number, j: number) => stored[j * ld + i];
-  // Cheap first look, before any copy: too few zeros for any gain.
+  // Cheap first look: too few zeros for any gain.
   let zeros = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) if (at(i, j) === 0) zeros++;
+  for (let i = 0; i < n * k; i++) if (wt[i] === 0) zeros++;
   const nonzero = 1 - zeros / (n * k);
   if (zeros === 0 || nonzero * BLOCK_GEMV_COST >= 1) return undefined;
-  const wt = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) wt[i * k + j] = at(i, j);
   const packed = packBlockSparse(wt, n, k);
   const storedFraction = packed.values.length / (n * k);
   const predicted = storedFraction * BLOCK_GEMV_COST;
@@ -302,17 +293,13 @@ export function packGemmWeights(
   const name = options.name ?? "packed weights";
   if (!options.sparse || kr.sparse === "off" || k <= 0 || n <= 0) return { offset, k, n };
   if (!hasZeros(kr, w, k, n, transposed, ld)) return { offset, k, n };
-  const c4n = packC4nGemvFor(
-    kr,
-    transposedWeights(kr, w, k, n, transposed, ld),
-    k,
-    n,
-    options.bias ?? 0,
-    name,
-  );
+  // Wᵀ once for both sparse formats (a view of transposed weights: nothing below allocates
+  // from the arena before the last read of it).
+  const wt = transposedWeights(kr, w, k, n, transposed, ld);
+  const c4n = packC4nGemvFor(kr, wt, k, n, options.bias ?? 0, name);
   if (c4n) return { offset, k, n, c4n };
   if (c4n === null) return { offset, k, n };
-  const block = packBlockGemv(kr, w, k, n, transposed, ld, options.bias ?? 0, name);
+  const block = packBlockGemv(kr, wt, k, n, options.bias ?? 0, name);
   return block ? { offset, k, n, block } : { offset, k, n };
 }
 

@@ -1,7 +1,11 @@
 import { deepStrictEqual, rejects, throws } from "node:assert/strict";
 import { InvalidArgumentError, ModelFormatError } from "../../../../engine/errors.ts";
 import { parseSafetensors } from "../../../../engine/formats/safetensors/safetensors.ts";
-import { loadMamba } from "../../../../engine/models/mamba/mamba.ts";
+import { loadMamba, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
+import { Tensor } from "../../../../engine/tensor.ts";
+import { loadKernels } from "../../../../engine/wasm/kernels.ts";
+import { Random } from "../../../_random.ts";
+import { c4nWeights } from "../../../reference/sparse.ts";
 import { assertClose } from "../../../_assert.ts";
 
 const FIXTURE = new URL("../../../fixtures/mamba", import.meta.url).pathname;
@@ -125,11 +129,6 @@ Deno.test("tokenizer.json is loaded through @huggingface/tokenizers (ids = UTF-8
 });
 
 Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match the dense run", async () => {
-  const { MambaModel } = await import("../../../../engine/models/mamba/mamba.ts");
-  const { loadKernels } = await import("../../../../engine/wasm/kernels.ts");
-  const { Tensor } = await import("../../../../engine/tensor.ts");
-  const { Random } = await import("../../../_random.ts");
-  const { c4nWeights } = await import("../../../reference/sparse.ts");
   // Big enough that the cost model sends C4,3 in_proj (1024 x 256) and the untied LM head
   // (640 x 256) through the C4n GEMV; C4,2 stays dense (measured no faster).
   const cfg = {
@@ -144,7 +143,7 @@ Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match th
   };
   for (const zeros of [3, 2]) {
     const rng = new Random(40 + zeros);
-    const w = new Map<string, InstanceType<typeof Tensor>>();
+    const w = new Map<string, Tensor>();
     const dense = (name: string, dims: number[], scale: number, shift = 0) =>
       w.set(
         name,
