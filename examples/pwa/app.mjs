@@ -6,7 +6,16 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 
 if ("serviceWorker" in navigator) {
-  navigator.serviceWorker.register("sw.js").then(() => navigator.serviceWorker.ready)
+  navigator.serviceWorker.register("sw.js").then((reg) => {
+    // A failed install (a file missing) never makes the worker ready: say so instead of waiting.
+    const worker = reg.installing;
+    worker?.addEventListener("statechange", () => {
+      if (worker.state === "redundant") {
+        $("offline").textContent = "no (the service worker could not cache every file)";
+      }
+    });
+    return navigator.serviceWorker.ready;
+  })
     .then(() => ($("offline").textContent = "yes: engine and model are cached"))
     .catch((e) => ($("offline").textContent = `no (${e.message})`));
 }

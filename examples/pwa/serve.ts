@@ -9,19 +9,37 @@
 import { buildBundle } from "../../bundle/build.ts";
 import { realModel } from "../../tests/_models.ts";
 
-/** Builds the bundle into `dir`/dist and returns a request handler for the PWA. */
-export async function pwaHandler(
-  dir: string,
+/** What the PWA serves: the engine bundle built into `dir`/dist and the model file. */
+export interface PwaBuild {
+  /** The directory holding dist/. */
+  dir: string;
+  /** The bundle's file names in dist/. */
+  files: string[];
+  /** Path of the silero VAD model. */
+  model: string;
+}
+
+/**
+ * Builds the bundle into `dir`/dist once; any number of handlers may serve it (a second build
+ * into the same directory could rename chunks under a handler that already listed them).
+ */
+export async function buildPwa(dir: string): Promise<PwaBuild> {
+  const { files } = await buildBundle(`${dir}/dist`);
+  const model = await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx");
+  return { dir, files: files.map((f) => f.name), model };
+}
+
+/** A request handler for the PWA over one build. */
+export function pwaHandler(
+  { dir, files, model }: PwaBuild,
   options: { isolated?: boolean } = {},
-): Promise<(req: Request) => Promise<Response>> {
+): (req: Request) => Promise<Response> {
   const isolation: Record<string, string> = options.isolated
     ? {
       "cross-origin-opener-policy": "same-origin",
       "cross-origin-embedder-policy": "require-corp",
     }
     : {};
-  const { files } = await buildBundle(`${dir}/dist`);
-  const model = await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx");
   const page = new URL("./", import.meta.url);
   const list = [
     "./",
@@ -30,7 +48,7 @@ export async function pwaHandler(
     "manifest.webmanifest",
     "icon.svg",
     "models/silero_vad_v5.onnx",
-    ...files.map((f) => `dist/${f.name}`),
+    ...files.map((f) => `dist/${f}`),
   ];
   const types: Record<string, string> = {
     html: "text/html",
@@ -67,7 +85,7 @@ export async function pwaHandler(
 if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
   const isolated = !Deno.args.includes("--no-isolation");
-  const handler = await pwaHandler(dir, { isolated });
+  const handler = pwaHandler(await buildPwa(dir), { isolated });
   const port = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 8080);
   Deno.serve({ hostname: "127.0.0.1", port }, handler);
   console.log(

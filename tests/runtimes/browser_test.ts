@@ -4,7 +4,7 @@
  * page forced to the scalar build says so. Saves bench/results/pwa.png.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { pwaHandler } from "../../examples/pwa/serve.ts";
+import { buildPwa, pwaHandler } from "../../examples/pwa/serve.ts";
 import { loadModel, Tensor } from "../../mod.ts";
 import { realModel } from "../_models.ts";
 import { launchChromium } from "./_chromium.ts";
@@ -21,13 +21,14 @@ function signal(chunks: number): Float32Array {
 
 Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and uses threads when isolated", async () => {
   const dir = await Deno.makeTempDir({ prefix: "quartet-pwa-" });
+  const build = await buildPwa(dir);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    await pwaHandler(dir),
+    pwaHandler(build),
   );
   const isolatedServer = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    await pwaHandler(dir, { isolated: true }),
+    pwaHandler(build, { isolated: true }),
   );
   const { context, profile } = await launchChromium();
   try {
@@ -58,12 +59,12 @@ Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and 
     }
     model.dispose();
     await page.waitForFunction(
-      "document.getElementById('offline')?.textContent?.startsWith('yes')",
+      "/^(yes|no)/.test(document.getElementById('offline')?.textContent ?? '')",
       null,
-      {
-        timeout: 30_000,
-      },
+      { timeout: 30_000 },
     );
+    const offlineReady = await page.textContent("#offline") ?? "";
+    ok(offlineReady.startsWith("yes"), `offline ready: ${offlineReady}`);
     await page.screenshot({
       path: new URL("../../bench/results/pwa.png", import.meta.url).pathname,
     });
