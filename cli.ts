@@ -361,7 +361,7 @@ async function generate(
 }
 
 async function upscaleFile(input: string, output: string, options: UpscaleOptions): Promise<void> {
-  const image = decodePng(await Deno.readFile(input), input);
+  const image = await decodePng(await Deno.readFile(input), input);
   console.error(`loading ${options.model ?? "esrgan-slim"} x${options.scale ?? 2}…`);
   const up = await loadUpscaler(options);
   const bar = (done: number, total: number) => {
@@ -377,7 +377,7 @@ async function upscaleFile(input: string, output: string, options: UpscaleOption
     const r = up.upscale(image, { ...options, onProgress: bar });
     console.error();
     // Written whole at the end: a failed run leaves no partial file behind.
-    await Deno.writeFile(output, encodePng(r.image));
+    await Deno.writeFile(output, await encodePng(r.image));
     console.log(
       `${input} (${image.width}x${image.height}) → ${output} (${r.image.width}x${r.image.height}) ` +
         `in ${r.ms.toFixed(0)} ms: ${

@@ -14,7 +14,8 @@ import {
 import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
 import { checkOptions } from "./options.ts";
 import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
-import { REGISTRY } from "./ops/registry.ts";
+import { loadOps } from "./ops/registry.ts";
+import type { Op } from "./ops/op.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
 import { isSparsePackage } from "./formats/sparse_package/format.ts";
@@ -119,9 +120,10 @@ function evaluateNode(
   node: Node,
   inputs: (Tensor | undefined)[],
   kernels: Kernels,
+  registry: ReadonlyMap<string, Op>,
   opset: number,
 ): Tensor[] | undefined {
-  const op = REGISTRY.get(node.op);
+  const op = registry.get(node.op);
   if (!op || node.domain || (op.check?.(node, opset) ?? []).length) return undefined;
   const names = inputs.map((_, i) => `in${i}`);
   const graph = {
@@ -134,7 +136,7 @@ function evaluateNode(
   };
   let exec: GraphExecutor | undefined;
   try {
-    exec = new GraphExecutor(graph, { kernels, registry: REGISTRY, opset }, true);
+    exec = new GraphExecutor(graph, { kernels, registry, opset }, true);
     const out = exec.run(new Map());
     const ctx = { kernels };
     const tensors = node.outputs.map((o) => readHost(ctx, out.get(o)!));
@@ -170,14 +172,22 @@ export class Model {
   /** Profile of the last run made with `{ profile: true }`. */
   lastProfile: NodeProfile[] | undefined;
 
-  /** Use `loadModel`. */
-  constructor(ir: IrModel, kernels: Kernels, options: LoadModelOptions = {}) {
+  /** Use `loadModel` (`ops` holds the implementation of every op type in the model). */
+  constructor(
+    ir: IrModel,
+    kernels: Kernels,
+    options: LoadModelOptions,
+    ops: ReadonlyMap<string, Op>,
+  ) {
     this.#kernels = kernels;
     this.#ir = ir;
     const fuse = options.fuse !== false;
     const opset = ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13;
     const constants = foldConstantNodes(ir.graph) +
-      foldConstantSubgraphs(ir.graph, (node, inputs) => evaluateNode(node, inputs, kernels, opset));
+      foldConstantSubgraphs(
+        ir.graph,
+        (node, inputs) => evaluateNode(node, inputs, kernels, ops, opset),
+      );
     // Order matters: BN folds into the bare conv, the residual joins before the activation.
     let batchNorms = 0;
     let residuals = 0;
@@ -195,11 +205,7 @@ export class Model {
       residuals,
       activations,
     };
-    this.#exec = new GraphExecutor(ir.graph, {
-      kernels,
-      registry: REGISTRY,
-      opset,
-    });
+    this.#exec = new GraphExecutor(ir.graph, { kernels, registry: ops, opset });
     this.inputs = ir.graph.inputs.map(infoOf);
     this.outputs = ir.graph.outputs.map(infoOf);
   }
@@ -416,9 +422,20 @@ export async function loadModel(
   } else {
     ir = source;
   }
-  const kernels = await loadKernels(options);
+  // The op files the model runs load while the kernels compile.
+  const types = new Set<string>();
+  forEachGraph(ir.graph, (g) => g.nodes.forEach((n) => types.add(n.op)));
+  const loadingKernels = loadKernels(options);
+  let ops: Map<string, Op>;
   try {
-    return new Model(ir, kernels, options);
+    ops = await loadOps(types);
+  } catch (e) {
+    loadingKernels.then(disposeKernels, () => {});
+    throw e;
+  }
+  const kernels = await loadingKernels;
+  try {
+    return new Model(ir, kernels, options, ops);
   } catch (e) {
     disposeKernels(kernels);
     throw e;

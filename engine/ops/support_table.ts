@@ -6,7 +6,7 @@
  * @module
  */
 import type { Op } from "./op.ts";
-import { REGISTRY } from "./registry.ts";
+import { loadAllOps } from "./registry.ts";
 
 /** Ops whose kernels take a fused activation (and, for Conv, a residual) in the epilogue. */
 const FUSED: Record<string, string> = {
@@ -30,6 +30,7 @@ const SPARSE: Record<string, string> = {
 
 /** The Markdown table: op, file, fused epilogues, sparse kernels, notes. */
 export async function supportTable(): Promise<string> {
+  const registry = await loadAllOps();
   const dir = new URL("./", import.meta.url);
   const fileOf = new Map<string, string>();
   const names = [...Deno.readDirSync(dir)].map((e) => e.name)
@@ -39,7 +40,7 @@ export async function supportTable(): Promise<string> {
     if (!Array.isArray(mod.ops)) continue;
     for (const op of mod.ops as Op[]) fileOf.set(op.type, `engine/ops/${name}`);
   }
-  const rows = [...REGISTRY.values()].sort((a, b) => a.type.localeCompare(b.type)).map((op) => {
+  const rows = [...registry.values()].sort((a, b) => a.type.localeCompare(b.type)).map((op) => {
     const internal = !/^[A-Z]/.test(op.type) ||
       ["SelectiveScan", "CausalConv1d", "Silu"].includes(op.type);
     const view = (op as { aliasesInput?: number }).aliasesInput !== undefined
@@ -56,7 +57,7 @@ export async function supportTable(): Promise<string> {
     "Each op checks its attributes at load (`check`): unsupported attribute values are reported",
     "for every node at once, with the node's name. Control flow: `If` (run by the executor).",
     "",
-    `${REGISTRY.size + 1} operators.`,
+    `${registry.size + 1} operators.`,
     "",
     "| op | implemented in | fused at load | sparse kernels | notes |",
     "|---|---|---|---|---|",

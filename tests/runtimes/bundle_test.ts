@@ -1,11 +1,14 @@
 /**
- * The esbuild bundle: running ONNX models (a CNN and an RNN) from it in Chromium downloads
- * exactly the files `onnxPayload` counts, within the budget of bundle/budget.json, on every
- * kernel build (the .wasm compiled as it streams); and it runs under Node (no Deno, no relaxed
+ * The esbuild bundle: running an ONNX model (a CNN, then an RNN) from it in a fresh Chromium
+ * page downloads exactly the files `onnxPayload` counts for that model's ops, within the budget
+ * of bundle/budget.json, on every kernel build (the .wasm compiled as it streams); and it runs under Node (no Deno, no relaxed
  * SIMD without a flag, the .wasm read from disk) with the same numbers as Deno.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle, KERNEL_VARIANTS, onnxPayload } from "../../bundle/build.ts";
+import { decodeOnnx } from "../../engine/formats/onnx/mod.ts";
+import { forEachGraph } from "../../engine/ir/graph.ts";
+import { opFiles } from "../../engine/ops/registry.ts";
 import { loadModel, Tensor } from "../../mod.ts";
 import { realModel } from "../_models.ts";
 import { launchChromium } from "./_chromium.ts";
@@ -14,14 +17,17 @@ const budget = JSON.parse(
   await Deno.readTextFile(new URL("../../bundle/budget.json", import.meta.url)),
 ) as { maxBytesPerBuild: number };
 
-/** In the page: loads and runs a CNN and an RNN from the bundle on one kernel build. */
-async function runModels(variant: string) {
+/** In the page: loads and runs the CNN or the RNN from the bundle on one kernel build. */
+async function runModel([which, variant]: [string, string]) {
   const url = (path: string) => new URL(path, location.href).href;
   const { loadModel, Tensor } = await import(url("/quartet.mjs"));
-  const cls = await loadModel(url("/models/cls.onnx"), { kernels: variant });
-  const x = new Tensor("float32", new Float32Array(3 * 48 * 192).fill(0.5), [1, 3, 48, 192]);
-  const probs = [...(await cls.run({ x }))["softmax_0.tmp_0"].data];
-  cls.dispose();
+  if (which === "cls") {
+    const cls = await loadModel(url("/models/cls.onnx"), { kernels: variant });
+    const x = new Tensor("float32", new Float32Array(3 * 48 * 192).fill(0.5), [1, 3, 48, 192]);
+    const probs = [...(await cls.run({ x }))["softmax_0.tmp_0"].data] as number[];
+    cls.dispose();
+    return { variant: cls.summary().kernels.variant as string, values: probs };
+  }
   const vad = await loadModel(url("/models/vad.onnx"), { kernels: variant });
   const out = await vad.run({
     input: new Tensor("float32", Float32Array.from({ length: 512 }, (_, i) => Math.sin(i / 20)), [
@@ -31,12 +37,20 @@ async function runModels(variant: string) {
     state: new Tensor("float32", new Float32Array(256), [2, 1, 128]),
     sr: new Tensor("int64", new BigInt64Array([16000n]), []),
   });
-  const speech = out.output.data[0];
+  const speech = out.output.data[0] as number;
   vad.dispose();
-  return { variant: vad.summary().kernels.variant as string, probs, speech: speech as number };
+  return { variant: vad.summary().kernels.variant as string, values: [speech] };
 }
 
-Deno.test("running ONNX models from the bundle in Chromium downloads the payload, within budget", async () => {
+/** The op files a model runs (what its page downloads besides the core). */
+async function modelOpFiles(path: string): Promise<string[]> {
+  const ir = await decodeOnnx(await Deno.readFile(path), { name: path });
+  const types = new Set<string>();
+  forEachGraph(ir.graph, (g) => g.nodes.forEach((n) => types.add(n.op)));
+  return opFiles(types);
+}
+
+Deno.test("running an ONNX model from the bundle in Chromium downloads its payload, within budget", async () => {
   const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-" });
   const report = await buildBundle(dir);
   const models: Record<string, string> = {
@@ -68,28 +82,31 @@ Deno.test("running ONNX models from the bundle in Chromium downloads the payload
   });
   const { context, profile } = await launchChromium();
   try {
-    const results = [];
-    for (const variant of KERNEL_VARIANTS) {
-      const payload = onnxPayload(report, variant);
-      const total = payload.reduce((s, f) => s + f.bytes, 0);
-      ok(
-        total <= budget.maxBytesPerBuild,
-        `${variant}: ${total} bytes > ${budget.maxBytesPerBuild}`,
-      );
-      deepStrictEqual(payload.filter((f) => f.name.endsWith(".wasm")).length, 1, variant);
-      // A fresh page: what it fetches (the models aside) is what a host downloads.
-      served.length = 0;
-      const page = await context.newPage();
-      await page.goto(`http://127.0.0.1:${server.addr.port}/`);
-      const r = await page.evaluate(runModels, variant);
-      await page.close();
-      deepStrictEqual(r.variant, variant);
-      deepStrictEqual(
-        [...new Set(served)].sort(),
-        payload.map((f) => f.name).sort(),
-        variant,
-      );
-      results.push(r);
+    const results: Record<string, { variant: string; values: number[] }[]> = { cls: [], vad: [] };
+    for (const which of ["cls", "vad"]) {
+      const ops = await modelOpFiles(models[`models/${which}.onnx`]);
+      for (const variant of KERNEL_VARIANTS) {
+        const payload = onnxPayload(report, variant, ops);
+        const total = payload.reduce((s, f) => s + f.bytes, 0);
+        ok(
+          total <= budget.maxBytesPerBuild,
+          `${which}, ${variant}: ${total} bytes > ${budget.maxBytesPerBuild}`,
+        );
+        deepStrictEqual(payload.filter((f) => f.name.endsWith(".wasm")).length, 1, variant);
+        // A fresh page: what it fetches (the model aside) is what a host downloads.
+        served.length = 0;
+        const page = await context.newPage();
+        await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+        const r = await page.evaluate(runModel, [which, variant] as [string, string]);
+        await page.close();
+        deepStrictEqual(r.variant, variant);
+        deepStrictEqual(
+          [...new Set(served)].sort(),
+          payload.map((f) => f.name).sort(),
+          `${which}, ${variant}`,
+        );
+        results[which].push(r);
+      }
     }
     // Every build gives the same numbers (up to FMA rounding) as the source tree in Deno.
     const vad = await loadModel(models["models/vad.onnx"]);
@@ -102,9 +119,11 @@ Deno.test("running ONNX models from the bundle in Chromium downloads the payload
       sr: new Tensor("int64", new BigInt64Array([16000n]), []),
     })).output.data[0] as number;
     vad.dispose();
-    for (const r of results) {
-      ok(Math.abs(r.speech - want) < 1e-5, `${r.variant}: ${r.speech} vs ${want}`);
-      ok(Math.abs(r.probs[0] - results[0].probs[0]) < 1e-5, `${r.variant}: ${r.probs}`);
+    for (const r of results.vad) {
+      ok(Math.abs(r.values[0] - want) < 1e-5, `${r.variant}: ${r.values[0]} vs ${want}`);
+    }
+    for (const r of results.cls) {
+      ok(Math.abs(r.values[0] - results.cls[0].values[0]) < 1e-5, `${r.variant}: ${r.values}`);
     }
   } finally {
     await context.close();

@@ -9,13 +9,7 @@ import { loadModel, type Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
 import type { KernelVariant } from "../../wasm/kernels.ts";
 import { checkImage, decodePng, type Image } from "./image.ts";
-
-/** The models upscale() can fetch by name (npm packages, installed on first use). */
-export const SR_MODELS = {
-  "esrgan-slim": { pkg: "@upscalerjs/esrgan-slim", version: "1.0.0" },
-  "esrgan-medium": { pkg: "@upscalerjs/esrgan-medium", version: "1.0.0" },
-  "esrgan-thick": { pkg: "@upscalerjs/esrgan-thick", version: "1.0.0" },
-} as const;
+import { SR_MODELS } from "./models.ts";
 
 /** Options of `upscale`. */
 export interface UpscaleOptions {
