@@ -454,6 +454,18 @@ export function sampler(options: GenerateOptions): (logits: Float32Array) => num
   };
 }
 
+/** JSON from a checkpoint file; a broken file is a ModelFormatError naming it. */
+function parseJson(text: string, file: string) {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ModelFormatError(
+      `${file} is not valid JSON (${(cause as Error).message}): check the file is complete`,
+      { cause },
+    );
+  }
+}
+
 async function readText(base: string, file: string): Promise<string> {
   return new TextDecoder().decode(await readBytes(base, file));
 }
@@ -479,14 +491,30 @@ export async function readMambaCheckpoint(
   source: string,
   options: LoadMambaOptions = {},
 ): Promise<MambaCheckpoint> {
-  const config = JSON.parse(await readText(source, "config.json"));
+  const config = parseJson(await readText(source, "config.json"), "config.json");
   let weights: Map<string, Tensor>;
+  let single: Uint8Array | undefined;
   try {
-    weights = parseSafetensors(await readBytes(source, "model.safetensors"), "model.safetensors");
+    single = await readBytes(source, "model.safetensors");
   } catch (e) {
-    if (!(e instanceof ModelFormatError) || !/Cannot (read|fetch)/.test(e.message)) throw e;
+    if (!(e instanceof ModelFormatError)) throw e;
+  }
+  if (single) {
+    weights = parseSafetensors(single, "model.safetensors");
+  } else {
     // Sharded: the index maps every tensor to its shard.
-    const index = JSON.parse(await readText(source, "model.safetensors.index.json"));
+    const indexFile = "model.safetensors.index.json";
+    let indexText: string;
+    try {
+      indexText = await readText(source, indexFile);
+    } catch (cause) {
+      throw new ModelFormatError(
+        `Found neither model.safetensors nor ${indexFile} in "${source}": point loadMamba at ` +
+          `the checkpoint's directory or base URL`,
+        { cause },
+      );
+    }
+    const index = parseJson(indexText, indexFile);
     weights = new Map();
     for (const shard of new Set(Object.values(index.weight_map ?? {}) as string[])) {
       for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
@@ -504,7 +532,7 @@ export async function readMambaCheckpoint(
   }
   if (tokenizerJson !== undefined) {
     const cfg = await readText(source, "tokenizer_config.json").then(JSON.parse, () => ({}));
-    tokenizer = await tokenizerFromJson(JSON.parse(tokenizerJson), cfg);
+    tokenizer = await tokenizerFromJson(parseJson(tokenizerJson, "tokenizer.json"), cfg);
   }
   const kr = await loadKernels({
     kernels: options.kernels,

@@ -1,0 +1,99 @@
+/**
+ * Mamba checkpoints over HTTP, as from a Hugging Face `resolve/main` base URL (no trailing
+ * slash): a single model.safetensors and a sharded one (index + shards) give the same logits
+ * as the directory; a cut-off shard, a missing file and a broken config.json are typed errors
+ * naming the file.
+ */
+import { deepStrictEqual, rejects } from "node:assert/strict";
+import { ModelFormatError } from "../../../../engine/errors.ts";
+import { loadMamba } from "../../../../engine/models/mamba/mamba.ts";
+
+const FIXTURE = new URL("../../../fixtures/mamba", import.meta.url).pathname;
+
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+/** Writes the named tensors of a safetensors file as a new file (its own offsets). */
+function safetensorsSubset(file: Uint8Array, names: string[]): Uint8Array<ArrayBuffer> {
+  const headerLen = Number(new DataView(file.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLen))) as Header;
+  const data = file.subarray(8 + headerLen);
+  const out: Header = {};
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const name of names) {
+    const [a, b] = header[name].data_offsets;
+    out[name] = { ...header[name], data_offsets: [at, at + b - a] };
+    parts.push(data.subarray(a, b));
+    at += b - a;
+  }
+  const text = new TextEncoder().encode(JSON.stringify(out));
+  const bytes = new Uint8Array(8 + text.length + at);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(text.length), true);
+  bytes.set(text, 8);
+  let o = 8 + text.length;
+  for (const p of parts) {
+    bytes.set(p, o);
+    o += p.length;
+  }
+  return bytes;
+}
+
+Deno.test("Mamba loads from a base URL, single-file and sharded, with the directory's logits", async () => {
+  const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
+  const config = await Deno.readFile(`${FIXTURE}/config.json`);
+  const headerLen = Number(new DataView(model.buffer).getBigUint64(0, true));
+  const names = Object.keys(
+    JSON.parse(new TextDecoder().decode(model.subarray(8, 8 + headerLen))),
+  ).filter((n) => n !== "__metadata__");
+  const first = names.filter((n) => n.includes("layers.0."));
+  const rest = names.filter((n) => !n.includes("layers.0."));
+  const weightMap = Object.fromEntries([
+    ...first.map((n) => [n, "model-00001-of-00002.safetensors"]),
+    ...rest.map((n) => [n, "model-00002-of-00002.safetensors"]),
+  ]);
+  const sites: Record<string, Record<string, Uint8Array<ArrayBuffer>>> = {
+    plain: { "config.json": config, "model.safetensors": model },
+    sharded: {
+      "config.json": config,
+      "model.safetensors.index.json": new TextEncoder().encode(
+        JSON.stringify({ metadata: {}, weight_map: weightMap }),
+      ),
+      "model-00001-of-00002.safetensors": safetensorsSubset(model, first),
+      "model-00002-of-00002.safetensors": safetensorsSubset(model, rest),
+    },
+    cut: { "config.json": config, "model.safetensors": model.slice(0, model.length >> 1) },
+    noweights: { "config.json": config },
+    badconfig: { "config.json": config.slice(0, 20), "model.safetensors": model },
+  };
+  const requested: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const [, site, file] = new URL(req.url).pathname.split("/");
+    requested.push(`${site}/${file}`);
+    const body = sites[site]?.[file];
+    return body ? new Response(body) : new Response("not found", { status: 404 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const prompt = [72, 101, 108, 108, 111];
+    const local = await loadMamba(FIXTURE);
+    const want = [...local.forward(prompt)];
+    local.dispose();
+    for (const site of ["plain", "sharded"]) {
+      const m = await loadMamba(`${base}/${site}`);
+      deepStrictEqual([...m.forward(prompt)], want, site);
+      m.dispose();
+    }
+    deepStrictEqual(requested.includes("sharded/model-00002-of-00002.safetensors"), true);
+    const fails = (site: string, pattern: RegExp) =>
+      rejects(
+        loadMamba(`${base}/${site}`),
+        (e) => e instanceof ModelFormatError && pattern.test(e.message),
+        site,
+      );
+    await fails("cut", /model\.safetensors.*(past|truncated|ends|bytes)/);
+    await fails("noweights", /neither model\.safetensors nor model\.safetensors\.index\.json/);
+    await fails("badconfig", /config\.json is not valid JSON/);
+  } finally {
+    await server.shutdown();
+  }
+});
