@@ -1,10 +1,11 @@
 // Quartet under Node 20+, from the bundle:
-//   node examples/node/run.mjs <dist/quartet.mjs> [silero_vad.onnx]
+//   node examples/node/run.mjs <dist/quartet.mjs> [silero_vad.onnx [threads]]
 // Prints JSON: the kernel build Node got and why, a small matmul, and with a silero VAD model
-// (v5 or legacy) the speech probabilities of 10 chunks of a test tone, state carried.
+// (v5 or legacy) the speech probabilities of 10 chunks of a test tone, state carried, and the
+// threads the model ran on (worker_threads when threads > 1).
 import { pathToFileURL } from "node:url";
 
-const [bundle, modelPath] = process.argv.slice(2);
+const [bundle, modelPath, threads = "1"] = process.argv.slice(2);
 const { init, loadModel, Tensor } = await import(pathToFileURL(bundle).href);
 
 const q = await init();
@@ -14,7 +15,8 @@ const result = { variant: q.info.variant, reason: q.info.reason, matmul: [...q.m
 q.dispose();
 
 if (modelPath) {
-  const model = await loadModel(modelPath);
+  const model = await loadModel(modelPath, { threads: Number(threads) });
+  result.threads = model.summary().threads;
   const v5 = model.inputNames.includes("state");
   let state = v5 ? { state: new Tensor("float32", new Float32Array(256), [2, 1, 128]) } : {
     h: new Tensor("float32", new Float32Array(128), [2, 1, 64]),

@@ -133,7 +133,7 @@ Deno.test("running an ONNX model from the bundle in Chromium downloads its paylo
   }
 });
 
-Deno.test("Node runs the bundle: falls back to SIMD, matches Deno's results", async () => {
+Deno.test("Node runs the bundle: falls back to SIMD, starts worker_threads, matches Deno's results", async () => {
   const dir = await Deno.makeTempDir({ prefix: "quartet-node-" });
   try {
     await buildBundle(dir);
@@ -154,6 +154,17 @@ Deno.test("Node runs the bundle: falls back to SIMD, matches Deno's results", as
     if (nodeMajor < 22) deepStrictEqual(r.variant, "simd");
     // [[1,2,3],[4,5,6]] · [[1,0],[0,1],[1,1]] by hand.
     deepStrictEqual(r.matmul, [4, 5, 10, 11]);
+    deepStrictEqual(r.threads.count, 1);
+    // Two threads: the pool starts on worker_threads and the numbers stay the same.
+    const threaded = await new Deno.Command("node", {
+      args: [example, `${dir}/quartet.mjs`, vad, "2"],
+    }).output();
+    ok(threaded.code === 0, new TextDecoder().decode(threaded.stderr));
+    const t = JSON.parse(new TextDecoder().decode(threaded.stdout).trim().split("\n").pop()!);
+    deepStrictEqual([t.threads.count, t.threads.reason], [2, "requested"]);
+    for (let chunk = 0; chunk < 10; chunk++) {
+      ok(Math.abs(t.speech[chunk] - r.speech[chunk]) < 1e-6, `2 threads, chunk ${chunk}`);
+    }
     // The same chunks through Deno.
     const model = await loadModel(vad, { kernels: r.variant });
     let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
