@@ -228,10 +228,15 @@ function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
   for (const spec of inputs) {
     const eq = spec.indexOf("=");
-    if (eq < 1) throw new UsageError(`--input takes name=file.npy, got "${spec}"`);
+    if (eq < 1) throw new UsageError(`Invalid --input "${spec}": use --input name=file.npy`);
     const name = spec.slice(0, eq);
     const file = spec.slice(eq + 1);
-    if (!file.endsWith(".npy")) throw new UsageError(`--input "${name}": only .npy files for now`);
+    if (!file.endsWith(".npy")) {
+      throw new UsageError(
+        `Input "${name}" is read from "${file}", not a .npy file: only .npy files are read ` +
+          `(save the array with numpy.save)`,
+      );
+    }
     feeds[name] = decodeNpy(Deno.readFileSync(file), file);
   }
   for (const i of model.inputs) {
@@ -331,10 +336,12 @@ async function generate(
 ): Promise<void> {
   const model = await loadMamba(source, { kernels });
   if (model.config.vocab < 256) {
-    throw new UsageError("byte-level prompts need a vocabulary of ≥ 256");
+    throw new UsageError(
+      `The model's vocabulary has ${model.config.vocab} tokens: byte-level prompts need ≥ 256`,
+    );
   }
   const tokens = [...new TextEncoder().encode(prompt)];
-  if (tokens.length === 0) throw new UsageError("generate needs a non-empty --prompt");
+  if (tokens.length === 0) throw new UsageError("The generate command needs a non-empty --prompt");
   const out = Deno.stdout;
   const enc = new TextEncoder();
   const bytes: number[] = [];
@@ -426,7 +433,10 @@ async function pruneFile(
       const s: Record<string, Tensor> = {};
       for (const inp of model.inputs) {
         if (inp.type !== "float32") {
-          throw new UsageError(`--calib-random: input "${inp.name}" is not float32`);
+          throw new UsageError(
+            `Cannot make random calibration data (--calib-random) for input "${inp.name}": it ` +
+              `is "${inp.type}", not float32; give samples with --calib instead`,
+          );
         }
         const dims = inp.dims.map((d) => (typeof d === "number" ? d : 1));
         const n = dims.reduce((a, b) => a * b, 1);
@@ -500,11 +510,11 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     case "run":
-      if (!rest[0]) throw new UsageError("run needs a model file");
+      if (!rest[0]) throw new UsageError("The run command needs a model file: run <model>");
       await runModel(rest[0], kernels, values);
       return 0;
     case "generate": {
-      if (!values.model) throw new UsageError("generate needs --model <dir|url>");
+      if (!values.model) throw new UsageError("The generate command needs --model <dir|url>");
       await generate(values.model, values.prompt ?? "", {
         maxTokens: Number(values["max-tokens"]),
         temperature: Number(values.temperature),
@@ -515,7 +525,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "upscale": {
-      if (rest.length !== 2) throw new UsageError("upscale needs <in.png> <out.png>");
+      if (rest.length !== 2) {
+        throw new UsageError("The upscale command needs two files: upscale <in.png> <out.png>");
+      }
       await upscaleFile(rest[0], rest[1], {
         model: values.model ?? "esrgan-slim",
         scale: Number(values.scale) as 2 | 3 | 4,
@@ -528,14 +540,19 @@ async function main(argv: string[]): Promise<number> {
     case "prune": {
       if (!rest[0] || !values.scheme || !values.out) {
         throw new UsageError(
-          "prune needs <model.onnx> --scheme <c4n:N|pattern|block:F> --out <file>",
+          "The prune command needs a model, --scheme and --out: prune <model.onnx> " +
+            "--scheme <c4n:N|pattern|block:F> --out <file>",
         );
       }
       await pruneFile(rest[0], values);
       return 0;
     }
     case "pack": {
-      if (!rest[0] || !values.out) throw new UsageError("pack needs <model.onnx> --out <file.qsp>");
+      if (!rest[0] || !values.out) {
+        throw new UsageError(
+          "The pack command needs a model and --out: pack <model.onnx> --out <file.qsp>",
+        );
+      }
       await packFile(await Deno.readFile(rest[0]), values.out, values.f16);
       return 0;
     }
@@ -557,7 +574,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`Unknown command "${command}"${rest.length ? "" : ""}`);
+      throw new UsageError(`Unknown command "${command}": use one of the commands below`);
   }
 }
 

@@ -49,7 +49,7 @@ export class UnsupportedOpError extends QuartetError {
 
   /** Creates the error from the list of unsupported nodes. */
   constructor(nodes: readonly UnsupportedNode[], options?: ErrorOptions) {
-    const lines = nodes.map((n) => `  - node "${n.node}" (${n.op}): ${n.reason}`);
+    const lines = nodes.map((n) => `  - Node "${n.node}" (${n.op}): ${n.reason}`);
     super(
       `The model uses ${nodes.length} unsupported node${nodes.length === 1 ? "" : "s"}:\n` +
         lines.join("\n"),

@@ -69,7 +69,9 @@ export class Runtime {
   }
 
   #k(): Kernels {
-    if (!this.#kernels) throw new QuartetError("This runtime was disposed");
+    if (!this.#kernels) {
+      throw new QuartetError("This runtime was disposed: create another with init()");
+    }
     return this.#kernels;
   }
 
@@ -106,21 +108,29 @@ export class Runtime {
   matmul(a: Tensor, b: Tensor, options: MatMulOptions = {}): Tensor<"float32"> {
     const kr = this.#k();
     for (const [name, t] of [["a", a], ["b", b]] as const) {
-      if (!(t instanceof Tensor)) throw new InvalidArgumentError(`matmul: ${name} is not a Tensor`);
+      if (!(t instanceof Tensor)) {
+        throw new InvalidArgumentError(`Runtime.matmul(): argument ${name} is not a Tensor`);
+      }
       if (t.type !== "float32") {
-        throw new DTypeError(`matmul: ${name} is "${t.type}", only "float32" is supported`);
+        throw new DTypeError(
+          `Runtime.matmul(): argument ${name} is "${t.type}", only "float32" is supported: ` +
+            `pass a float32 tensor`,
+        );
       }
     }
-    const shape = matmulShape(a.dims, b.dims, "matmul");
+    const shape = matmulShape(a.dims, b.dims, "Runtime.matmul()");
     const activation = options.activation ?? "none";
     if (!ACTIVATIONS.includes(activation)) {
       throw new InvalidArgumentError(
-        `matmul: unknown activation "${activation}" (one of ${ACTIVATIONS.join(", ")})`,
+        `Runtime.matmul(): unknown activation "${activation}": use one of ${
+          ACTIVATIONS.join(", ")
+        }`,
       );
     }
     if (options.bias && options.bias.length !== shape.n) {
       throw new InvalidArgumentError(
-        `matmul: bias has ${options.bias.length} values, the result has ${shape.n} columns`,
+        `Runtime.matmul(): the bias has ${options.bias.length} values, the result has ` +
+          `${shape.n} columns: pass one value per column`,
       );
     }
     const outSize = shape.dims.reduce((x, y) => x * y, 1);

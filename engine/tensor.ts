@@ -113,7 +113,13 @@ export class Tensor<T extends DType = DType> {
    */
   constructor(type: T, data: DataTypeMap[T], dims: readonly number[]) {
     const Ctor = ARRAY_TYPES[type];
-    if (!Ctor) throw new DTypeError(`Unknown tensor type "${type}"`);
+    if (!Ctor) {
+      throw new DTypeError(
+        `Unknown tensor type "${type}": use one of ${
+          Object.keys(ARRAY_TYPES).map((t) => `"${t}"`).join(", ")
+        }`,
+      );
+    }
     if (!(data instanceof Ctor)) {
       throw new DTypeError(
         `A "${type}" tensor needs a ${Ctor.name}, got ${

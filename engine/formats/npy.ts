@@ -28,6 +28,11 @@ const DESCR_OF: Record<DType, string> = {
   bool: "|b1",
 };
 
+function truncated(have: number, want: number): string {
+  return `the data is truncated: the file ends after ${have} of ${want} bytes; check the file ` +
+    `is complete`;
+}
+
 /** Reads a `.npy` file's bytes into a tensor; `name` labels errors. float64 becomes float32. */
 export function decodeNpy(bytes: Uint8Array, name = "array"): Tensor {
   const fail = (why: string) => new ModelFormatError(`Cannot read NPY "${name}": ${why}`);
@@ -37,26 +42,40 @@ export function decodeNpy(bytes: Uint8Array, name = "array"): Tensor {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.length) throw fail("the header is truncated");
+  if (start + headerLen > bytes.length) {
+    throw fail(
+      `the header is truncated: the file ends after ${bytes.length} of ${start + headerLen} ` +
+        `header bytes; check the file is complete`,
+    );
+  }
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = header.match(/'descr'\s*:\s*'([^']+)'/)?.[1];
   const fortran = header.match(/'fortran_order'\s*:\s*(True|False)/)?.[1];
   const shapeText = header.match(/'shape'\s*:\s*\(([^)]*)\)/)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw fail("malformed header");
-  if (fortran === "True") throw fail("Fortran-ordered arrays are not supported");
+  if (fortran === "True") {
+    throw fail("Fortran-ordered arrays are not supported: save np.ascontiguousarray(a) instead");
+  }
   const dims = shapeText.split(",").map((s) => s.trim()).filter((s) => s).map(Number);
   const size = checkDims(dims, `NPY "${name}"`);
   const dataStart = start + headerLen;
   if (descr === "<f8") {
-    if (dataStart + size * 8 > bytes.length) throw fail("the data is truncated");
+    if (dataStart + size * 8 > bytes.length) {
+      throw fail(truncated(bytes.length, dataStart + size * 8));
+    }
     const f64 = new Float64Array(bytes.slice(dataStart, dataStart + size * 8).buffer);
     return new Tensor("float32", Float32Array.from(f64), dims);
   }
   const type = DESCR[descr];
-  if (!type) throw fail(`dtype "${descr}" is not supported`);
+  if (!type) {
+    throw fail(
+      `dtype "${descr}" is not supported: save the array as float32, float64, float16, int64, ` +
+        `int32, int8, uint8 or bool (little-endian)`,
+    );
+  }
   const Ctor = arrayTypeOf(type);
   const n = size * Ctor.BYTES_PER_ELEMENT;
-  if (dataStart + n > bytes.length) throw fail("the data is truncated");
+  if (dataStart + n > bytes.length) throw fail(truncated(bytes.length, dataStart + n));
   const data = new Ctor(bytes.slice(dataStart, dataStart + n).buffer);
   return new Tensor(type, data as Tensor["data"], dims);
 }

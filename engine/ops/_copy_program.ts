@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ShapeError } from "../errors.ts";
 import { bytesPerElement, type DType, sizeOf, stridesOf, type Tensor } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import { FOLD_LIMIT, type KnownOutput, tensorBytes, tensorFromBytes } from "./_node_params.ts";
@@ -97,7 +98,10 @@ export function runCopyProgram(
       if (!c) continue;
       const rank = c.dims.length;
       if (rank > MAX_RANK) {
-        throw new RangeError(`A strided copy of rank ${rank} exceeds the kernel's ${MAX_RANK}`);
+        throw new ShapeError(
+          `A strided copy of rank ${rank} exceeds the kernel's ${MAX_RANK}: use tensors of at ` +
+            `most ${MAX_RANK} dimensions`,
+        );
       }
       if (scratch < 0) scratch = kr.arena.alloc(3 * MAX_RANK * 4 + 16, "copy parameters");
       let srcBase: number;

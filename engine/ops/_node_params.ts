@@ -20,9 +20,9 @@ export interface KnownOutput extends OutputInfo {
 /** Outputs up to this many elements are computed at shape inference when their inputs are known. */
 export const FOLD_LIMIT = 1 << 16;
 
-/** `node "name" (Op)`, the prefix of every error about a node. */
+/** `Node "name" (Op)`, the prefix (and so the capitalised start) of every error about a node. */
 export function nodeLabel(node: Node): string {
-  return `node "${node.name}" (${node.op})`;
+  return `Node "${node.name}" (${node.op})`;
 }
 
 /** A ShapeError naming the node. */
@@ -210,7 +210,9 @@ export function makeTensor(
     case "bool":
       return new Tensor(type, Uint8Array.from(values), dims);
     case "float16":
-      throw new InvalidArgumentError("makeTensor: float16 values need conversion first");
+      throw new InvalidArgumentError(
+        "Cannot make a float16 tensor from numbers (makeTensor): convert them to float16 bits first",
+      );
   }
 }
 

@@ -105,8 +105,8 @@ const batchNorm: Op<BatchNormState> = {
     );
     const kr = ctx.kernels;
     return {
-      a: upload(kr, a, `${nodeLabel(node)} scale`),
-      b: upload(kr, b, `${nodeLabel(node)} shift`),
+      a: upload(kr, a, `the scale of node "${node.name}" (${node.op})`),
+      b: upload(kr, b, `the shift of node "${node.name}" (${node.op})`),
     };
   },
   run(ctx, node, inputs, outputs, state) {

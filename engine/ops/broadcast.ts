@@ -12,12 +12,13 @@ import type { ArenaTensor } from "./op.ts";
 
 /**
  * The broadcast of several shapes (numpy / ONNX multidirectional rule): shapes are aligned
- * on the right and each dim must be equal or 1. Throws a ShapeError naming `what`.
+ * on the right and each dim must be equal or 1. Throws a ShapeError that starts with `what`
+ * (so it starts with a capital: `Node "add" (Add)`).
  *
  * @example
  * ```ts
  * import { broadcastShapes } from "./broadcast.ts";
- * console.log(broadcastShapes([[8, 1, 6, 1], [7, 1, 5]], 'node "add" (Add)')); // [8, 7, 6, 5]
+ * console.log(broadcastShapes([[8, 1, 6, 1], [7, 1, 5]], 'Node "add" (Add)')); // [8, 7, 6, 5]
  * ```
  */
 export function broadcastShapes(shapes: readonly (readonly number[])[], what: string): number[] {

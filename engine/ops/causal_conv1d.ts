@@ -61,13 +61,14 @@ export function packCausalConv1dWeights(
   const taps = channels === 0 ? 0 : w.length / channels;
   if (!Number.isInteger(taps) || taps < 1 || taps > MAX_TAPS) {
     throw new InvalidArgumentError(
-      `Conv1d weights of ${w.length} values do not split into ${channels} channels of 1..` +
-        `${MAX_TAPS} taps`,
+      `Conv1d weights "${options.name ?? "conv1d weights"}" of ${w.length} values do not ` +
+        `split into ${channels} channels of 1..${MAX_TAPS} taps`,
     );
   }
   if (options.bias && options.bias.length !== channels) {
     throw new InvalidArgumentError(
-      `Conv1d bias has ${options.bias.length} values, expected ${channels}`,
+      `The bias of conv1d weights "${options.name ?? "conv1d weights"}" has ` +
+        `${options.bias.length} values, expected ${channels}`,
     );
   }
   const name = options.name ?? "conv1d weights";

@@ -47,7 +47,9 @@ function compareOp(spec: CompareSpec): Op {
         );
       }
       if (b.type !== a.type) {
-        throw new DTypeError(`${nodeLabel(node)}: inputs are "${a.type}" and "${b.type}"`);
+        throw new DTypeError(
+          `${nodeLabel(node)}: inputs are "${a.type}" and "${b.type}", they must be of one type`,
+        );
       }
       return [{ type: "bool", dims: broadcastShapes([a.dims, b.dims], nodeLabel(node)) }];
     },

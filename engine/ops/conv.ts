@@ -45,9 +45,9 @@ import {
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
-/** `node "name" (Op)`: how every message names its node. */
+/** `Node "name" (Op)`: how every message names its node (and starts). */
 export function where(node: Node): string {
-  return `node "${node.name}" (${node.op})`;
+  return `Node "${node.name}" (${node.op})`;
 }
 
 /** The auto_pad values ONNX defines. */

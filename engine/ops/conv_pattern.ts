@@ -145,7 +145,7 @@ export function runPatternConv(
   const { y: ay, x: ax } = window;
   const s = ax.s as 1 | 2;
   if (s !== p.stride || ay.s !== s) {
-    throw new RangeError(`runPatternConv: weights packed for stride ${p.stride}, not ${s}`);
+    throw new RangeError(`Pattern conv weights were packed for stride ${p.stride}, not ${s}`);
   }
   const ohw = ay.out * ax.out;
   if (n * m * ohw === 0) return;

@@ -38,7 +38,8 @@ function normalizeIndices(node: Node, values: number[], len: number): Int32Array
     const w = v < 0 ? v + len : v;
     if (!(w >= 0 && w < len)) {
       throw new InvalidArgumentError(
-        `${nodeLabel(node)}: index ${v} is out of range for an axis of size ${len}`,
+        `${nodeLabel(node)}: index ${v} in "${node.inputs[1]}" is out of range for an axis ` +
+          `of size ${len}`,
       );
     }
     out[i] = w;
@@ -125,7 +126,8 @@ function gatherElementsBytes(
     const w = v < 0 ? v + len : v;
     if (!(w >= 0 && w < len)) {
       throw new InvalidArgumentError(
-        `${nodeLabel(node)}: index ${v} is out of range for an axis of size ${len}`,
+        `${nodeLabel(node)}: index ${v} in "${node.inputs[1]}" is out of range for an axis ` +
+          `of size ${len}`,
       );
     }
     const s = (base + w * st[axis]) * esize;

@@ -198,7 +198,8 @@ export const dropoutOp: Op = {
     const training = hasInput(node, 2) ? inputs[2]?.value : undefined;
     if (training && Number(training.data[0]) !== 0) {
       throw new InvalidArgumentError(
-        `${nodeLabel(node)}: training_mode is true; only inference is supported`,
+        `${nodeLabel(node)}: training_mode is true, only inference is supported: export the ` +
+          `model in inference mode`,
       );
     }
     const out: KnownOutput[] = [{ type: x.type, dims: [...x.dims], value: x.value }];

@@ -28,6 +28,8 @@ export interface FoldOptions {
   transposed?: boolean;
   /** The conv's group (ConvTranspose only: it decides which output channel a row feeds). */
   group?: number;
+  /** The BatchNormalization node's name, for error messages. */
+  node?: string;
 }
 
 /**
@@ -55,11 +57,13 @@ export function foldBatchNorm(
 ): { weight: Float32Array; bias: Float32Array } {
   const group = options.group ?? 1;
   const transposed = options.transposed ?? false;
+  const what = `Cannot fold BatchNormalization${options.node ? ` "${options.node}"` : ""} into ` +
+    `its conv`;
   const rows = weightDims[0];
   const perRow = weightDims.slice(1).reduce((a, b) => a * b, 1);
   if (weight.length !== rows * perRow) {
     throw new ShapeError(
-      `Cannot fold BatchNormalization: the weight has ${weight.length} values, its dims ` +
+      `${what}: the weight has ${weight.length} values, its dims ` +
         `[${weightDims.join(", ")}] say ${rows * perRow}`,
     );
   }
@@ -67,7 +71,7 @@ export function foldBatchNorm(
   for (const [name, t] of Object.entries({ ...bn, conv_bias: bias })) {
     if (t instanceof Float32Array && t.length !== m) {
       throw new ShapeError(
-        `Cannot fold BatchNormalization: "${name}" has ${t.length} values, the conv has ${m} ` +
+        `${what}: "${name}" has ${t.length} values, the conv has ${m} ` +
           `output channels`,
       );
     }

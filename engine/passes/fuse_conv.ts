@@ -54,6 +54,7 @@ export function foldBatchNorms(graph: Graph): number {
     }, {
       transposed: conv.op === "ConvTranspose",
       group: (conv.attributes.group as number | undefined) ?? 1,
+      node: bn.name,
     });
     const wName = `${conv.name}/folded_weight`;
     const bName = `${conv.name}/folded_bias`;

@@ -663,7 +663,12 @@ export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promi
   const carry = options.carry ?? {};
   for (const f of calib) {
     for (const i of dense.graph.inputs) {
-      if (!f[i.name]) throw new ShapeError(`Calibration sample lacks input "${i.name}"`);
+      if (!f[i.name]) {
+        throw new ShapeError(
+          `Calibration sample ${calib.indexOf(f)} lacks input "${i.name}": give every sample ` +
+            `a tensor for each model input`,
+        );
+      }
     }
   }
   for (const [o, i] of Object.entries(carry)) {

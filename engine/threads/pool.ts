@@ -203,7 +203,7 @@ export class ThreadPool {
     if (this.#disposed) throw new ThreadError("This thread pool was disposed");
     if (programs.length > this.#size) {
       throw new InvalidArgumentError(
-        `${programs.length} programs for a pool of ${this.#size} threads`,
+        `Cannot run ${programs.length} programs on a pool of ${this.#size} threads`,
       );
     }
     for (let i = 1; i < programs.length; i++) this.#check(programs[i]);

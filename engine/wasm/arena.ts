@@ -9,6 +9,8 @@ import { OutOfMemoryError } from "../errors.ts";
 
 const PAGE = 65536;
 const ALIGN = 64;
+/** The most a 32-bit Wasm memory can hold: 65536 pages. */
+const CEILING = 65536 * PAGE;
 /** Bytes kept free past the last block: kernels may read one vector past a row's end. */
 const GUARD = 64;
 
@@ -72,15 +74,15 @@ export class Arena {
 
   /** Creates an arena whose first block starts above `base`. */
   constructor(options: ArenaOptions) {
-    const ceiling = 65536 * PAGE;
-    this.maxBytes = Math.min(options.maxBytes ?? ceiling, ceiling);
+    this.maxBytes = Math.min(options.maxBytes ?? CEILING, CEILING);
     this.#base = alignUp(options.base, ALIGN);
     this.#top = this.#base;
     const initial = Math.ceil((this.#base + GUARD) / PAGE) + 1;
     if (initial * PAGE > this.maxBytes) {
       throw new OutOfMemoryError(
-        `Cannot create the arena: maxBytes ${formatBytes(this.maxBytes)} is below the ` +
-          `${formatBytes(initial * PAGE)} the kernels need`,
+        `Cannot create the arena: its maximum (maxMemoryBytes) of ${formatBytes(this.maxBytes)} ` +
+          `is below the ${formatBytes(initial * PAGE)} the kernels need: raise maxMemoryBytes to ` +
+          `at least ${initial * PAGE}`,
       );
     }
     this.memory = new WebAssembly.Memory({
@@ -235,7 +237,10 @@ export class Arena {
     if (end > this.maxBytes) {
       throw new OutOfMemoryError(
         `Cannot allocate ${what}: ${formatBytes(size)} would take the arena to ` +
-          `${formatBytes(end)}, past its maximum of ${formatBytes(this.maxBytes)}`,
+          `${formatBytes(end)}, past its maximum of ${formatBytes(this.maxBytes)}: ` +
+          (end <= CEILING
+            ? `raise the maxMemoryBytes option (of init(), loadModel() or loadMamba())`
+            : `a Wasm memory holds at most ${formatBytes(CEILING)}, use smaller inputs`),
       );
     }
     // Grow geometrically so repeated small growths stay cheap.

@@ -99,7 +99,9 @@ function resolve(m: number, k: number, options: BlockSparseOptions) {
   if (br !== BLOCK_SPARSE_BR) {
     throw new RangeError(`Block-sparse weights: br ${br} is not supported: the kernel uses 16`);
   }
-  if (!Number.isInteger(bc) || bc < 1) throw new RangeError(`Block-sparse weights: bc ${bc}`);
+  if (!Number.isInteger(bc) || bc < 1) {
+    throw new RangeError(`Block-sparse weights: bc ${bc} is not a positive integer`);
+  }
   if (!Number.isInteger(m) || !Number.isInteger(k) || m < 0 || k < 0 || ld < k) {
     throw new RangeError(`Block-sparse weights: invalid shape ${m}x${k} with row stride ${ld}`);
   }
@@ -254,15 +256,17 @@ export function validateBlockSparse(p: PackedBlockSparse, what = "block-sparse w
   const fail = (why: string) => new ModelFormatError(`Invalid ${what}: ${why}`);
   const { m, k, bc } = p;
   if (!Number.isInteger(m) || !Number.isInteger(k) || m < 0 || k < 0 || m * k >= 2 ** 31) {
-    throw fail(`shape "${m}x${k}"`);
+    throw fail(`shape ${m}x${k} is not a valid matrix shape`);
   }
   if (p.br !== BLOCK_SPARSE_BR) throw fail(`br ${p.br}, ${BLOCK_SPARSE_BR} expected`);
-  if (!Number.isInteger(bc) || bc < 1) throw fail(`bc ${bc}`);
+  if (!Number.isInteger(bc) || bc < 1) throw fail(`bc ${bc} is not a positive integer`);
   const bands = bandCount(m);
   if (p.bandBlocks.length !== bands + 1) {
     throw fail(`${p.bandBlocks.length} band starts, ${bands + 1} expected`);
   }
-  if (p.blocks.length % 4 !== 0) throw fail(`block table of ${p.blocks.length} integers`);
+  if (p.blocks.length % 4 !== 0) {
+    throw fail(`block table of ${p.blocks.length} integers, not 4 per block`);
+  }
   const nBlocks = p.blocks.length / 4;
   if (p.bandBlocks[0] !== 0) throw fail(`band 0 starts at block ${p.bandBlocks[0]}, not 0`);
   if (p.bandBlocks[bands] !== nBlocks) {

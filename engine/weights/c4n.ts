@@ -51,7 +51,9 @@ export interface PackedC4n {
 
 /** Packs W (m x k, row stride ld) whose groups all have ≥ n zeros. */
 export function packC4n(w: Float32Array, m: number, k: number, n: number, ld = k): PackedC4n {
-  if (!(n >= 1 && n <= 3)) throw new RangeError(`packC4n: n must be 1, 2 or 3, got ${n}`);
+  if (!(n >= 1 && n <= 3)) {
+    throw new RangeError(`Cannot pack C4n weights: n must be 1, 2 or 3, got ${n}`);
+  }
   const s = c4nSurvivors(k, n);
   const pairs = new Int32Array(m * s * 2);
   const f = new Float32Array(pairs.buffer);
@@ -81,7 +83,9 @@ export function packC4n(w: Float32Array, m: number, k: number, n: number, ld = k
       }
       for (let j = 0; j < 4; j++) {
         if (w[row + 4 * g + j] !== 0 && !isKept(pairs, o - 2 * keep, keep, 4 * g + j)) {
-          throw new RangeError(`packC4n: row ${i} group ${g} has fewer than ${n} zeros`);
+          throw new RangeError(
+            `Cannot pack C4n weights: row ${i} group ${g} has fewer than ${n} zeros`,
+          );
         }
       }
     }

@@ -77,7 +77,9 @@ export function c4nGemvUnits(k: number, n: 2 | 3): number {
 function patternOf(w: Float32Array, o: number, n: 2 | 3, row: number, group: number): number {
   const nz = [0, 1, 2, 3].filter((j) => w[o + j] !== 0);
   if (nz.length > 4 - n) {
-    throw new RangeError(`packC4nGemv: row ${row} group ${group} has ${nz.length} non-zeros`);
+    throw new RangeError(
+      `Cannot pack C4n GEMV weights: row ${row} group ${group} has ${nz.length} non-zeros`,
+    );
   }
   const pos = [...nz];
   for (let j = 0; pos.length < 4 - n; j++) if (!pos.includes(j)) pos.push(j);

@@ -81,7 +81,9 @@ function cover(mask: number, library: number[]): number {
 /** Packs W (m x c x 3 x 3, every kernel with ≤ 4 non-zeros). */
 export function packPattern3x3(w: Float32Array, m: number, c: number): PackedPattern3x3 {
   if (w.length !== m * c * 9) {
-    throw new RangeError(`packPattern3x3: ${w.length} weights for ${m} x ${c} x 3 x 3`);
+    throw new RangeError(
+      `Cannot pack pattern weights: ${w.length} weights for ${m} x ${c} x 3 x 3`,
+    );
   }
   const masks = new Int32Array(m * c);
   const library: number[] = [];
@@ -89,7 +91,9 @@ export function packPattern3x3(w: Float32Array, m: number, c: number): PackedPat
     for (let i = 0; i < c; i++) {
       const mask = nonZeroMask(w, c, o, i);
       if (popcount(mask) > 4) {
-        throw new RangeError(`packPattern3x3: kernel (${o}, ${i}) has ${popcount(mask)} non-zeros`);
+        throw new RangeError(
+          `Cannot pack pattern weights: kernel (${o}, ${i}) has ${popcount(mask)} non-zeros`,
+        );
       }
       masks[o * c + i] = mask;
       if (popcount(mask) === 4 && !library.includes(mask)) library.push(mask);

@@ -225,7 +225,7 @@ Deno.test("every unsupported node is reported at load, all at once, with names",
   await rejects(loadModel(model(g)), (e) => {
     ok(e instanceof UnsupportedOpError);
     deepStrictEqual(e.nodes.map((n) => n.op), ["FancyOp", "OtherOp", "ThenOnlyOp"]);
-    ok(/node "FancyOp_a" \(FancyOp\)/.test(e.message));
+    ok(/Node "FancyOp_a" \(FancyOp\)/.test(e.message));
     return true;
   });
 });

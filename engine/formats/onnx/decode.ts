@@ -83,11 +83,14 @@ const RAW_BYTES: Partial<Record<number, number>> = {
   [DT.BOOL]: 1,
 };
 
-/** The element type of an ONNX data type code (for value infos). */
+/**
+ * The element type of an ONNX data type code (for value infos). `what` starts the error
+ * message, so it starts with a capital (`Value "x" of model "m.onnx"`).
+ */
 export function dtypeOf(code: number, what: string): DType {
   const t = STORED[code];
   if (!t) {
-    throw new ModelFormatError(`${what}: data type ${typeName(code)} is not supported`);
+    throw new ModelFormatError(`${what} has data type ${typeName(code)}, which is not supported`);
   }
   return t === "float16" ? "float32" : t;
 }
@@ -148,7 +151,10 @@ class Decoder {
     const location = kv.get("location");
     if (!location) throw this.fail(`${what} is external but names no location`);
     if (!this.#opt.loadExternal) {
-      throw this.fail(`${what} lives in external file "${location}": pass loadExternal`);
+      throw this.fail(
+        `${what} lives in external file "${location}", which cannot be read when the model ` +
+          `is given as bytes: load the model from its path or URL, with "${location}" beside it`,
+      );
     }
     const offset = Number(kv.get("offset") ?? 0);
     const length = kv.has("length") ? Number(kv.get("length")) : undefined;
@@ -286,7 +292,12 @@ class Decoder {
     if (!v.name) throw this.fail(`${where} has a value without a name`);
     const tt = v.type?.tensorType;
     if (!tt) return { name: v.name, type: "float32" };
-    const type = dtypeOf(tt.elemType, `value "${v.name}"`);
+    if (!STORED[tt.elemType]) {
+      throw this.fail(
+        `value "${v.name}" has data type ${typeName(tt.elemType)}, which is not supported`,
+      );
+    }
+    const type = dtypeOf(tt.elemType, `Value "${v.name}"`);
     if (!tt.shape) return { name: v.name, type };
     const dims: Dim[] = tt.shape.dim.map((d, i) => {
       if (d.dimValue !== undefined) {
@@ -519,7 +530,7 @@ export async function decodeOnnx(
     throw new ModelFormatError(
       `Cannot load model "${options.name ?? "model"}": not a valid ONNX file (${
         (cause as Error).message
-      })`,
+      }): check the file is complete and is an ONNX model`,
       { cause },
     );
   }

@@ -9,7 +9,11 @@ const here = new URL("./", import.meta.url).pathname;
 const tools = await Deno.makeTempDir({ prefix: "quartet-protogen-" });
 const run = async (cmd: string, args: string[], cwd: string) => {
   const { code, stderr } = await new Deno.Command(cmd, { args, cwd, stderr: "piped" }).output();
-  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  if (code !== 0) {
+    throw new Error(
+      `Command failed: ${cmd} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`,
+    );
+  }
 };
 await run("npm", [
   "install",

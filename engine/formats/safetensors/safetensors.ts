@@ -24,7 +24,12 @@ export function parseSafetensors(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = view.getBigUint64(0, true);
   if (len > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    throw fail(`the header claims ${len} bytes, the file has ${bytes.length - 8} after the length`);
+    throw fail(
+      len > BigInt(bytes.length - 8)
+        ? `the header claims ${len} bytes, the file has ${bytes.length - 8} after the length; ` +
+          `check the file is complete`
+        : `the header claims ${len} bytes, more than the ${MAX_HEADER} allowed`,
+    );
   }
   const headerEnd = 8 + Number(len);
   let header: Record<string, unknown>;
@@ -63,7 +68,9 @@ export function parseSafetensors(
     }
     const [begin, end] = off as [number, number];
     if (end > dataLength) {
-      throw fail(`${what} ends at byte ${end}, past the ${dataLength} data bytes`);
+      throw fail(
+        `${what} ends at byte ${end}, past the ${dataLength} data bytes; check the file is complete`,
+      );
     }
     if (end - begin !== n * size) {
       throw fail(`${what} has ${end - begin} bytes, its ${e.dtype} [${dims}] needs ${n * size}`);

@@ -147,13 +147,19 @@ function bytesOf(v: Float32Array | Uint16Array): Uint8Array {
 export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): PackResult {
   const minElements = options.minElements ?? 256;
   if (!Number.isInteger(minElements) || minElements < 1) {
-    throw new InvalidArgumentError(`minElements must be a positive integer, got ${minElements}`);
+    throw new InvalidArgumentError(
+      `The minElements option of packSparseModel() must be a positive integer, got ${minElements}`,
+    );
   }
   let proto: ModelProto;
   try {
     proto = readModel(onnx);
   } catch (cause) {
-    throw new ModelFormatError("Cannot pack: the input is not an ONNX model", { cause });
+    throw new ModelFormatError(
+      `Cannot pack: the input is not a valid ONNX model (${(cause as Error).message}); check ` +
+        `the file is complete and is an ONNX model`,
+      { cause },
+    );
   }
   if (!proto.graph) throw new ModelFormatError("Cannot pack: the ONNX model has no graph");
   const byName = new Map<string, TensorProto[]>();

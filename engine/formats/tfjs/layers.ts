@@ -61,7 +61,8 @@ async function readWeights(
       const bytes = n * (q ? QUANT_BYTES[q.dtype] ?? NaN : w.dtype === "float32" ? 4 : NaN);
       if (!Number.isFinite(bytes)) {
         throw new ModelFormatError(
-          `Weight "${w.name}" has dtype "${q?.dtype ?? w.dtype}", which is not supported`,
+          `Weight "${w.name}" has dtype "${q?.dtype ?? w.dtype}", which is not supported ` +
+            `(float32, or quantized to uint8, uint16 or float16)`,
         );
       }
       if (at + bytes > total) {
@@ -128,7 +129,11 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
   const topo = m?.modelTopology?.model_config;
   if (!topo || !Array.isArray(m.weightsManifest)) {
     throw new ModelFormatError(
-      "Not a TF.js layers model: model.json lacks modelTopology or weightsManifest",
+      m?.format === "graph-model"
+        ? "Not a TF.js layers model: this model.json is a graph model, which is not supported; " +
+          "convert the Keras model with tensorflowjs_converter --output_format tfjs_layers_model"
+        : "Not a TF.js layers model: model.json lacks modelTopology.model_config or " +
+          "weightsManifest",
     );
   }
   const weights = await readWeights(m.weightsManifest, read);
@@ -158,7 +163,10 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
     layers = cfg.layers;
     outputsOf = cfg.output_layers.map((o) => String(o[0]));
   } else {
-    throw new ModelFormatError(`Unsupported TF.js model class "${topo.class_name}"`);
+    throw new ModelFormatError(
+      `Unsupported TF.js model class "${topo.class_name}": only Sequential and Functional ` +
+        `models are supported`,
+    );
   }
 
   const nodes: Node[] = [];

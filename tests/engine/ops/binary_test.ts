@@ -188,7 +188,7 @@ Deno.test("binary ops reject bad shapes and types with typed errors naming the n
     () => runNode(kr, node("Add", 2), [f32([1, 2, 3]), f32([1, 2])]),
     (e: Error) =>
       e instanceof ShapeError &&
-      /node "add_\d+" \(Add\): shapes \[3\] and \[2\] do not broadcast/.test(e.message),
+      /Node "add_\d+" \(Add\): shapes \[3\] and \[2\] do not broadcast/.test(e.message),
   );
   throws(() => runNode(kr, node("Add", 2), [f32([1]), i64([1])]), DTypeError);
   throws(() => runNode(kr, node("Pow", 2), [i64([1]), i64([1])]), DTypeError);

@@ -314,6 +314,6 @@ Deno.test("Conv reports unsupported attributes in check and bad shapes as typed 
   try {
     conv.inferShapes(n, [info([1, 3, 2, 2]), info([2, 3, 3, 3])]);
   } catch (e) {
-    deepStrictEqual((e as Error).message.startsWith('node "conv_1" (Conv): '), true);
+    deepStrictEqual((e as Error).message.startsWith('Node "conv_1" (Conv): '), true);
   }
 });

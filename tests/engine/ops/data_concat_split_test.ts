@@ -99,7 +99,7 @@ Deno.test("Concat and Split reject bad shapes and types with typed errors", () =
         { type: "float32", dims: [2, 3] },
         { type: "float32", dims: [3, 3] },
       ]),
-    (e: Error) => e instanceof ShapeError && e.message.includes(`node "${node.name}"`),
+    (e: Error) => e instanceof ShapeError && e.message.includes(`Node "${node.name}"`),
   );
   throws(
     () =>

@@ -32,7 +32,7 @@ Deno.test("Reshape follows 0, -1 and allowzero", () => {
   throws(() => reshapeOp.inferShapes(n, [x([2, 3]), v([7])]), /cannot reshape/);
   throws(
     () => reshapeOp.inferShapes(n, [x([2, 3]), { type: "int64", dims: [2] }]),
-    (e: Error) => e instanceof ShapeError && e.message.includes(`node "${n.name}" (Reshape)`),
+    (e: Error) => e instanceof ShapeError && e.message.includes(`Node "${n.name}" (Reshape)`),
   );
 });
 

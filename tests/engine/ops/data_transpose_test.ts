@@ -80,6 +80,6 @@ Deno.test("Transpose rejects a bad perm with a ShapeError naming the node", () =
   const node = makeNode("Transpose", 1, 1, { perm: [0, 0, 1] });
   throws(
     () => transposeOp.inferShapes(node, [{ type: "float32", dims: [1, 2, 3] }]),
-    (e: Error) => e instanceof ShapeError && e.message.includes(`node "${node.name}" (Transpose)`),
+    (e: Error) => e instanceof ShapeError && e.message.includes(`Node "${node.name}" (Transpose)`),
   );
 });

@@ -115,7 +115,7 @@ Deno.test("GRU check and shape errors", () => {
   const f = (dims: number[]) => ({ type: "float32" as const, dims });
   throws(
     () => op.inferShapes(node, [f([2, 1, 3]), f([1, 16, 3]), f([1, 12, 4])]),
-    (e) => e instanceof ShapeError && e.message.includes('node "gru_0" (GRU)'),
+    (e) => e instanceof ShapeError && e.message.includes('Node "gru_0" (GRU)'),
   );
   const h0 = { ...node, inputs: ["X", "W", "R", "", "", "H0"] };
   throws(

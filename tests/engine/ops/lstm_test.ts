@@ -168,7 +168,7 @@ Deno.test("LSTM bad shapes and types give typed errors naming the node", async (
   throws(
     () => op.inferShapes(node, [f([2, 1, 3]), f([1, 12, 3]), f([1, 16, 4])]),
     (e) =>
-      e instanceof ShapeError && e.message.includes('node "lstm_0" (LSTM)') &&
+      e instanceof ShapeError && e.message.includes('Node "lstm_0" (LSTM)') &&
       e.message.includes("W"),
   );
   throws(() => op.inferShapes(node, [f([2, 3]), good[1], good[2]]), ShapeError);

@@ -67,6 +67,6 @@ Deno.test("RNN check and type errors", () => {
         type: "float32",
         dims: [1, 4, 4],
       }]),
-    (e) => e instanceof DTypeError && e.message.includes('node "rnn_0" (RNN)'),
+    (e) => e instanceof DTypeError && e.message.includes('Node "rnn_0" (RNN)'),
   );
 });

@@ -192,7 +192,7 @@ Deno.test("CausalConv1d and SelectiveScan: zero sizes, typed errors, check", asy
   deepStrictEqual(empty[0].length, 0);
   throws(
     () => conv.inferShapes(cn, [f([3, 8]), f([7, 4])]),
-    (e) => e instanceof ShapeError && e.message.includes('node "causalconv1d_0" (CausalConv1d)'),
+    (e) => e instanceof ShapeError && e.message.includes('Node "causalconv1d_0" (CausalConv1d)'),
   );
   throws(() => conv.inferShapes(cn, [{ type: "int32", dims: [3, 8] }, f([8, 4])]), DTypeError);
   const withState = node("CausalConv1d", ["x", "w", "", "s"], ["y"]);
@@ -214,7 +214,7 @@ Deno.test("CausalConv1d and SelectiveScan: zero sizes, typed errors, check", asy
   throws(
     () => scan.inferShapes(sn, [f([2, 4]), f([2, 4]), f([5, 16]), f([2, 16]), f([2, 16])]),
     (e) =>
-      e instanceof ShapeError && e.message.includes('node "selectivescan_0" (SelectiveScan)') &&
+      e instanceof ShapeError && e.message.includes('Node "selectivescan_0" (SelectiveScan)') &&
       e.message.includes("A"),
   );
   throws(

@@ -72,7 +72,7 @@ Deno.test("Softmax rejects bad axes and types", async () => {
     () => runNode(kr, node("Softmax", 1, { axis: 2 }), [f32([1, 2], [1, 2])]),
     (e: Error) =>
       e instanceof ShapeError &&
-      /node "softmax_\d+" \(Softmax\): axis 2 is out of range/.test(e.message),
+      /Node "softmax_\d+" \(Softmax\): axis 2 is out of range/.test(e.message),
   );
   throws(() => runNode(kr, node("LogSoftmax", 1), [i64([1, 2])]), DTypeError);
 });

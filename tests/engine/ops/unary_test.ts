@@ -125,7 +125,7 @@ Deno.test("unary ops reject bad types and attributes with typed errors", async (
     () => runNode(kr, node("Sigmoid", 1), [i64([1, 2])]),
     (e: Error) =>
       e instanceof DTypeError &&
-      /node "sigmoid_\d+" \(Sigmoid\): input "X" is "int64"/.test(e.message),
+      /Node "sigmoid_\d+" \(Sigmoid\): input "X" is "int64"/.test(e.message),
   );
   throws(() => runNode(kr, node("Clip", 1), [i32([1])]), DTypeError);
   throws(() => runNode(kr, node("Exp", [""]), [undefined]), ShapeError);
