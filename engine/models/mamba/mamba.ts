@@ -134,7 +134,11 @@ export function mambaConfig(
   };
   for (const [k, v] of Object.entries(cfg)) {
     if (!(v > 0) || (k !== "eps" && !Number.isInteger(v))) {
-      throw new ModelFormatError(`Mamba config.json: ${k} is ${v}`);
+      throw new ModelFormatError(
+        `Mamba config.json gives ${k} = ${v}: it must be a positive ${
+          k === "eps" ? "number" : "whole number"
+        }`,
+      );
     }
   }
   need(weights, "backbone.embeddings.weight", [cfg.vocab, dModel]);
@@ -231,7 +235,9 @@ export class MambaModel {
   }
 
   #check(): void {
-    if (this.#disposed) throw new QuartetError("This Mamba model was disposed");
+    if (this.#disposed) {
+      throw new QuartetError("This Mamba model was disposed: load it again with loadMamba()");
+    }
   }
 
   /** Clears the recurrent state (a new sequence). */
@@ -263,7 +269,10 @@ export class MambaModel {
     const { dConv, dInner, dState } = this.config;
     const per = (dConv - 1) * dInner + dInner * dState;
     if (!(state?.data instanceof Float32Array) || state.data.length !== per * this.#layers.length) {
-      throw new InvalidArgumentError("restoreState: the state does not belong to this model");
+      throw new InvalidArgumentError(
+        "Cannot restore the state: it does not belong to this model (restore a state from " +
+          "saveState() of the same model)",
+      );
     }
     this.#layers.forEach((l, i) => {
       this.#kr.arena.f32(l.convState, (dConv - 1) * dInner).set(
@@ -283,11 +292,11 @@ export class MambaModel {
     this.#check();
     const { dModel, dInner, dState, dtRank, vocab, eps } = this.config;
     const L = tokens.length;
-    if (L === 0) throw new InvalidArgumentError("forward: the prompt is empty");
+    if (L === 0) throw new InvalidArgumentError("MambaModel.forward() needs at least one token");
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= vocab) {
         throw new InvalidArgumentError(
-          `forward: token ${t} is outside the vocabulary (0..${vocab - 1})`,
+          `MambaModel.forward(): token ${t} is outside the vocabulary (0..${vocab - 1})`,
         );
       }
     }
@@ -460,7 +469,9 @@ function parseJson(text: string, file: string) {
     return JSON.parse(text);
   } catch (cause) {
     throw new ModelFormatError(
-      `${file} is not valid JSON (${(cause as Error).message}): check the file is complete`,
+      `Checkpoint file "${file}" is not valid JSON (${
+        (cause as Error).message
+      }): check the file is complete`,
       { cause },
     );
   }

@@ -92,7 +92,7 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
       );
     await fails("cut", /model\.safetensors.*(past|truncated|ends|bytes)/);
     await fails("noweights", /neither model\.safetensors nor model\.safetensors\.index\.json/);
-    await fails("badconfig", /config\.json is not valid JSON/);
+    await fails("badconfig", /"config\.json" is not valid JSON/);
   } finally {
     await server.shutdown();
   }
