@@ -281,9 +281,8 @@ async function runModel(
     const t = performance.now();
     out = await model.run(feeds, { profile: opts.profile && i === runs - 1 });
     times.push(performance.now() - t);
-    if (runs > 1) Deno.stderr.writeSync(new TextEncoder().encode(`\rrun ${i + 1}/${runs}`));
+    if (runs > 1) progress(`run ${i + 1}/${runs}`, i + 1 === runs);
   }
-  if (runs > 1) console.error();
   const first = times[0];
   times.sort((a, b) => a - b);
   const s = model.summary();
@@ -367,6 +366,18 @@ async function generate(
   model.dispose();
 }
 
+/**
+ * A progress line on stderr, redrawn in place on a terminal. When stderr is a file or a pipe
+ * (CI logs) only the last state is written, once, instead of one line per step.
+ */
+function progress(text: string, last: boolean): void {
+  if (Deno.stderr.isTerminal()) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r${text}${last ? "\n" : ""}`));
+  } else if (last) {
+    console.error(text);
+  }
+}
+
 async function upscaleFile(input: string, output: string, options: UpscaleOptions): Promise<void> {
   const image = await decodePng(await Deno.readFile(input), input);
   console.error(`loading ${options.model ?? "esrgan-slim"} x${options.scale ?? 2}…`);
@@ -374,15 +385,13 @@ async function upscaleFile(input: string, output: string, options: UpscaleOption
   const bar = (done: number, total: number) => {
     const width = 30;
     const fill = Math.round((done / total) * width);
-    Deno.stderr.writeSync(
-      new TextEncoder().encode(
-        `\r[${"#".repeat(fill)}${".".repeat(width - fill)}] tile ${done}/${total}`,
-      ),
+    progress(
+      `[${"#".repeat(fill)}${".".repeat(width - fill)}] tile ${done}/${total}`,
+      done === total,
     );
   };
   try {
     const r = up.upscale(image, { ...options, onProgress: bar });
-    console.error();
     // Written whole at the end: a failed run leaves no partial file behind.
     await Deno.writeFile(output, await encodePng(r.image));
     console.log(
