@@ -15,6 +15,7 @@ import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "
 import { checkOptions } from "./options.ts";
 import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
 import { loadOps } from "./ops/registry.ts";
+import { AutoThreads } from "./threads/auto_threads.ts";
 import type { Op } from "./ops/op.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
@@ -30,7 +31,7 @@ import {
   loadKernels,
   type ThreadInfo,
 } from "./wasm/kernels.ts";
-import { setGemvWeights } from "./weights/f16_gemv.ts";
+import { modelWeightBytes, setGemvWeights } from "./weights/f16_gemv.ts";
 
 /** Options of `loadModel`. */
 export interface LoadModelOptions {
@@ -51,7 +52,9 @@ export interface LoadModelOptions {
    */
   sparse?: "auto" | "off";
   /**
-   * Worker threads for the big kernels: 1 (default), a count, or "auto". Needs
+   * Worker threads for the big kernels: 1 (default), a count, or "auto" (the host's cores, up
+   * to 4; the first runs then time the model on the pool and on one thread, alternately, and
+   * keep the faster, stopping the workers when one thread is as fast). Needs
    * SharedArrayBuffer (in browsers a cross-origin isolated page); otherwise the model runs on
    * one thread and `summary().threads` says why. Call `dispose()` to stop the workers.
    */
@@ -59,12 +62,13 @@ export interface LoadModelOptions {
   /**
    * Storage of the constant weights of MatMul, Gemm and RNN input layers for products of 1 to
    * 4 rows (GEMVs: token-by-token decode, batch-1 layers), which stream every weight once per
-   * call. "auto" (default) keeps the weights a model stores as float16 as IEEE halves (half
-   * the bytes, no loss); "f16" also rounds float32 weights to f16 (nearest even): lossy, the
-   * layer then computes with the rounded weights for every product; "f32" keeps all as f32.
-   * A layer goes f16 only where the f16 kernel is predicted faster (weights too big for the
-   * cache) and no sparse format was chosen for it; `summary().kernelChoices` says what each
-   * layer got. NaN or infinite weights in such a layer are a ModelFormatError.
+   * call. "auto" (default) keeps the MatMul and Gemm weights a model stores as float16 as IEEE
+   * halves: half the bytes, no loss. "f16" also rounds float32 weights to f16 (nearest even):
+   * lossy, the layer then computes with the rounded weights for every product. "f32" keeps
+   * all as f32. A layer goes f16 only where the f16 kernel is predicted faster (SIMD builds,
+   * weights that do not stay in cache between runs) and no sparse format was chosen for it;
+   * `summary().kernelChoices` says what each layer got. NaN or infinite weights in such a
+   * layer are a ModelFormatError when it is first prepared.
    */
   gemvWeights?: "auto" | "f16" | "f32";
 }
@@ -179,6 +183,7 @@ export class Model {
   readonly #ir: IrModel;
   readonly #sparsity = new Map<string, number>();
   #exec: GraphExecutor | undefined;
+  readonly #autoThreads: AutoThreads | undefined;
   readonly #fused: {
     constants: number;
     activations: number;
@@ -226,6 +231,9 @@ export class Model {
       activations,
     };
     this.#exec = new GraphExecutor(ir.graph, { kernels, registry: ops, opset });
+    this.#autoThreads = kernels.threads.requested === "auto" && kernels.pool
+      ? new AutoThreads(kernels)
+      : undefined;
     this.inputs = ir.graph.inputs.map(infoOf);
     this.outputs = ir.graph.outputs.map(infoOf);
   }
@@ -334,7 +342,12 @@ export class Model {
         });
       }
       const profile = options.profile ? [] as NodeProfile[] : undefined;
-      results = exec.run(values, undefined, profile);
+      if (this.#autoThreads && !profile) {
+        const shapes = [...values.values()].map((v) => v.dims.join("x")).join(",");
+        results = this.#autoThreads.run(shapes, () => exec.run(values));
+      } else {
+        results = exec.run(values, undefined, profile);
+      }
       this.lastProfile = profile;
       const out: Record<string, Tensor> = {};
       for (const [name, v] of results) out[name] = readHost(ctx, v);
@@ -461,7 +474,7 @@ export async function loadModel(
   }
   const kernels = await loadingKernels;
   try {
-    setGemvWeights(kernels, options.gemvWeights);
+    setGemvWeights(kernels, options.gemvWeights, modelWeightBytes(ir));
     return new Model(ir, kernels, options, ops);
   } catch (e) {
     disposeKernels(kernels);

@@ -62,6 +62,7 @@ export * from "./elementwise/gen/f32_vtanh_x8";
 export * from "./elementwise/x32_where_x8";
 export * from "./gemm/f32_fma_peak";
 export * from "./gemm/f32_gemv_1x8";
+export * from "./gemm/f32_gemv_f16w_4x8";
 export * from "./gemm/gen/f32_gemm_4x8";
 export * from "./gemm/gen/f32_gemm_6x8";
 export * from "./gemm/gen/f32_gemm_nchw_4x8";

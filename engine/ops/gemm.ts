@@ -17,6 +17,13 @@ import {
   uploadBlockSparse,
 } from "../weights/block_sparse.ts";
 import { c4nGemvBytes, packC4nGemv, validateC4nGemv } from "../weights/c4n_gemv.ts";
+import {
+  F16_GEMV_NR,
+  f16GemvBytes,
+  gemvWeightsOf,
+  packF16Gemv,
+  unpackF16Gemv,
+} from "../weights/f16_gemv.ts";
 import type { KernelCall } from "../threads/pool.ts";
 import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
 
@@ -44,7 +51,10 @@ export function gemmNchwRows(kr: Kernels): number {
 
 /** Weights packed for `gemm`: W is k x n. */
 export interface PackedGemmWeights {
-  /** Byte offset of the packed panels in the arena. */
+  /**
+   * Byte offset of the packed panels in the arena; 0 for weights kept as f16 until a product
+   * of more than `F16_GEMV_MAX_ROWS` rows packs them (from the f16 copy).
+   */
   offset: number;
   /** Reduction length. */
   k: number;
@@ -60,6 +70,11 @@ export interface PackedGemmWeights {
    * (n floats or 0), for products of at most `C4N_GEMV_MAX_ROWS` rows.
    */
   c4n?: { offset: number; zeros: 2 | 3; bias: number };
+  /**
+   * Wᵀ as IEEE halves for `f32_gemv_f16w_4x8` (engine/weights/f16_gemv.ts), with its bias (n
+   * floats or 0), for products of at most `F16_GEMV_MAX_ROWS` rows.
+   */
+  f16?: { offset: number; bias: number };
 }
 
 /** Weights packed for `gemmNchw`: W is m x k, dense panels or C4n survivors. */
@@ -89,9 +104,13 @@ export interface PackGemmOptions {
   name?: string;
   /**
    * Constant weights prepared once: also pack them block-sparse when the cost model predicts
-   * a faster GEMV (and `kr.sparse` allows it); the choice is logged in `kr.choices`.
+   * a faster GEMV (and `kr.sparse` allows it), or keep them as f16 for the GEMV when the
+   * `gemvWeights` policy allows it and the cost model predicts a gain; the choice is logged in
+   * `kr.choices`.
    */
   sparse?: boolean;
+  /** The values were stored as float16 in the model (exact halves: f16 loses nothing). */
+  float16?: boolean;
 }
 
 /**
@@ -131,6 +150,106 @@ export const C4N_GEMV_MIN_K = 256;
 export const C4N_GEMV_MARGIN = 0.9;
 /** Products with at most this many rows use the C4n GEMV (one call per row). */
 export const C4N_GEMV_MAX_ROWS = 4;
+
+/**
+ * Measured time of `f32_gemv_f16w_4x8` over the f32 GEMV for one row (bench/gemv_f16.ts,
+ * relaxed build, one thread): `cache` while the f32 weights stay in cache between calls (the
+ * conversion costs more than the bytes it saves: 1.25x up to 1280 x 1280), `memory` once they
+ * stream from L3 or memory (0.5-0.7x at 4096 x 4096 and 768 x 50280, 0.8x at 2048 x 2048, and
+ * 0.6-0.7x for layers of any size whose model's weights do not fit the cache, so they are
+ * evicted between calls). With 2 to 4 rows the f16 kernel also beats the f32 GEMM tile
+ * (0.65-0.85x, in cache too).
+ */
+export const F16_GEMV_COST = { cache: 1.25, memory: 0.65 } as const;
+/**
+ * f32 bytes of a layer, or of all of a model's weights, above which the GEMV streams its
+ * weights (this host: 2 MB L2, 32 MB L3; 1536 x 1536 still measured 1.0x, 2048 x 2048 0.8x).
+ */
+export const F16_GEMV_STREAM_BYTES = 12 << 20;
+/** A layer goes f16 only when the predicted ratio is below this (see C4N_GEMV_MARGIN). */
+export const F16_GEMV_MARGIN = 0.9;
+/** Products with at most this many rows use the f16 GEMV (one call for all rows). */
+export const F16_GEMV_MAX_ROWS = 4;
+
+/**
+ * Predicted f16 GEMV time over f32 GEMV time for an n x k weight of a model with `modelBytes`
+ * bytes of weights.
+ */
+export function f16GemvRatio(n: number, k: number, modelBytes = 0): number {
+  return Math.max(4 * n * k, modelBytes) > F16_GEMV_STREAM_BYTES
+    ? F16_GEMV_COST.memory
+    : F16_GEMV_COST.cache;
+}
+
+/**
+ * Wᵀ as halves for the f16 GEMV when the policy (`gemvWeights`) allows it and the cost model
+ * predicts a gain, else undefined; logs the choice. Throws ModelFormatError for NaN or
+ * infinite weights.
+ */
+function packF16GemvFor(
+  kr: Kernels,
+  w: number,
+  k: number,
+  n: number,
+  transposed: boolean,
+  ld: number,
+  bias: number,
+  name: string,
+  float16: boolean,
+): PackedGemmWeights["f16"] {
+  const { policy, modelBytes } = gemvWeightsOf(kr);
+  if (policy === "f32" || (policy === "auto" && !float16)) return undefined;
+  const what = float16 ? "stored as float16" : 'rounded to f16 (gemvWeights: "f16")';
+  // The scalar build converts one half at a time: 2x slower than its f32 GEMV.
+  const ratio = kr.variant === "scalar" ? 2 : f16GemvRatio(n, k, modelBytes);
+  if (ratio >= F16_GEMV_MARGIN) {
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${what} but kept as f32: the f16 GEMV is predicted at ` +
+        `${(ratio * 100).toFixed(0)} % of the f32 time (${
+          kr.variant === "scalar" ? "scalar build" : "the weights stay in cache"
+        })`,
+    });
+    return undefined;
+  }
+  const wt = transposedWeights(kr, w, k, n, transposed, ld);
+  const halves = packF16Gemv(wt, n, k, `Weights "${name}"`);
+  if (!halves) {
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${what} but kept as f32: some weights exceed the f16 range`,
+    });
+    return undefined;
+  }
+  const offset = kr.arena.alloc(halves.byteLength, `${name} (f16 GEMV)`);
+  kr.arena.u8(offset, halves.byteLength).set(new Uint8Array(halves.buffer));
+  kr.choices.push({
+    name,
+    format: "f16",
+    reason: `${what}; the f16 GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the f32 ` +
+      `time (products of up to ${F16_GEMV_MAX_ROWS} rows; larger ones use f32 panels of the ` +
+      "same values)",
+  });
+  return { offset, bias: copyBias(kr, bias, n, name) };
+}
+
+/** Packs the f32 panels of a layer kept as f16 (its first product of more than 4 rows). */
+function panelsFromF16(kr: Kernels, w: PackedGemmWeights): void {
+  const p = w.f16!;
+  const halves = new Uint16Array(kr.arena.memory.buffer, p.offset, f16GemvBytes(w.n, w.k) / 2);
+  const wt = unpackF16Gemv(halves, w.n, w.k);
+  const raw = kr.arena.alloc(wt.byteLength, "f16 weights as f32");
+  try {
+    kr.arena.f32(raw, wt.length).set(wt);
+    const offset = kr.arena.alloc(kr.fn.x32_pack_gemm_size(w.k, w.n, GEMM_NR), "packed weights");
+    kr.fn.x32_pack_gemm(w.k, w.n, GEMM_NR, raw, w.k, 1, p.bias, offset);
+    w.offset = offset;
+  } finally {
+    kr.arena.free(raw);
+  }
+}
 
 /** Predicted C4n GEMV time over dense GEMV time for an n x k weight (n outputs). */
 export function c4nGemvRatio(zeros: 2 | 3, outputs: number, k: number): number {
@@ -264,9 +383,13 @@ function packBlockGemv(
   return { ...block, bias: b, stored: storedFraction };
 }
 
-/** Frees packed GEMM weights (and their block-sparse copy). */
+/** Frees packed GEMM weights (and their sparse or f16 copy). */
 export function releaseGemmWeights(kr: Kernels, w: PackedGemmWeights): void {
-  kr.arena.free(w.offset);
+  if (w.offset) kr.arena.free(w.offset);
+  if (w.f16) {
+    kr.arena.free(w.f16.offset);
+    if (w.f16.bias) kr.arena.free(w.f16.bias);
+  }
   if (w.c4n) {
     kr.arena.free(w.c4n.offset);
     if (w.c4n.bias) kr.arena.free(w.c4n.bias);
@@ -287,20 +410,28 @@ export function packGemmWeights(
 ): PackedGemmWeights {
   const transposed = options.transposed ?? false;
   const ld = options.ld ?? (transposed ? k : n);
-  const bytes = kr.fn.x32_pack_gemm_size(k, n, GEMM_NR);
-  const offset = kr.arena.alloc(bytes, options.name ?? "packed weights");
-  kr.fn.x32_pack_gemm(k, n, GEMM_NR, w, ld, transposed ? 1 : 0, options.bias ?? 0, offset);
   const name = options.name ?? "packed weights";
-  if (!options.sparse || kr.sparse === "off" || k <= 0 || n <= 0) return { offset, k, n };
-  if (!hasZeros(kr, w, k, n, transposed, ld)) return { offset, k, n };
-  // Wᵀ once for both sparse formats (a view of transposed weights: nothing below allocates
-  // from the arena before the last read of it).
-  const wt = transposedWeights(kr, w, k, n, transposed, ld);
-  const c4n = packC4nGemvFor(kr, wt, k, n, options.bias ?? 0, name);
-  if (c4n) return { offset, k, n, c4n };
-  if (c4n === null) return { offset, k, n };
-  const block = packBlockGemv(kr, wt, k, n, options.bias ?? 0, name);
-  return block ? { offset, k, n, block } : { offset, k, n };
+  const bias = options.bias ?? 0;
+  const panels = () => {
+    const offset = kr.arena.alloc(kr.fn.x32_pack_gemm_size(k, n, GEMM_NR), name);
+    kr.fn.x32_pack_gemm(k, n, GEMM_NR, w, ld, transposed ? 1 : 0, bias, offset);
+    return offset;
+  };
+  if (!options.sparse || k <= 0 || n <= 0) return { offset: panels(), k, n };
+  if (kr.sparse !== "off" && hasZeros(kr, w, k, n, transposed, ld)) {
+    // Wᵀ once for both sparse formats (a view of transposed weights: nothing below allocates
+    // from the arena before the last read of it).
+    const wt = transposedWeights(kr, w, k, n, transposed, ld);
+    const c4n = packC4nGemvFor(kr, wt, k, n, bias, name);
+    if (c4n) return { offset: panels(), k, n, c4n };
+    if (c4n === undefined) {
+      const block = packBlockGemv(kr, wt, k, n, bias, name);
+      if (block) return { offset: panels(), k, n, block };
+    }
+  }
+  // The f32 panels of a layer kept as f16 wait until a product needs them.
+  const f16 = packF16GemvFor(kr, w, k, n, transposed, ld, bias, name, !!options.float16);
+  return f16 ? { offset: 0, k, n, f16 } : { offset: panels(), k, n };
 }
 
 /** C[m,n] = act(A[m,k] · W + bias), A and C row-major at byte offsets with row strides. */
@@ -318,6 +449,34 @@ export function gemm(
     c4nGemv(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
     return;
   }
+  if (w.f16 && m <= F16_GEMV_MAX_ROWS) {
+    const act = activationCode(epilogue.activation ?? "none");
+    const p = w.f16;
+    runSplit(
+      kr,
+      splitRange(w.n, F16_GEMV_NR, threadsFor(kr, 2 * m * w.n * w.k)).map(([j, len]) => ({
+        fn: "f32_gemv_f16w_4x8",
+        args: [
+          m,
+          w.n,
+          w.k,
+          j,
+          j + len,
+          p.offset,
+          a,
+          lda,
+          p.bias,
+          c,
+          ldc,
+          act,
+          epilogue.p0 ?? 0,
+          epilogue.p1 ?? 0,
+        ],
+      })),
+    );
+    return;
+  }
+  if (!w.offset) panelsFromF16(kr, w);
   if (w.block && m <= BLOCK_GEMV_MAX_ROWS) {
     const b = w.block;
     const act = activationCode(epilogue.activation ?? "none");

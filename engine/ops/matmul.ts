@@ -9,6 +9,7 @@ import { DTypeError, ShapeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
+import { isFloat16Origin } from "../weights/f16_gemv.ts";
 import {
   type Epilogue,
   gemm,
@@ -19,7 +20,7 @@ import {
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
 function where(node: Node): string {
-  return `node "${node.name}" (${node.op})`;
+  return `Node "${node.name}" (${node.op})`;
 }
 
 /** The fused epilogue a fusion pass attached to a node, if any. */
@@ -120,7 +121,9 @@ function packConstant(kr: Kernels, b: InputInfo, k: number, n: number, name: str
   try {
     for (let i = 0; i < count; i++) {
       kr.arena.f32(raw, k * n).set(data.subarray(i * k * n, (i + 1) * k * n));
-      packed.push(packGemmWeights(kr, raw, k, n, { name, sparse: true }));
+      packed.push(
+        packGemmWeights(kr, raw, k, n, { name, sparse: true, float16: isFloat16Origin(b.value) }),
+      );
     }
   } finally {
     kr.arena.free(raw);
@@ -275,6 +278,8 @@ const gemmOp: Op<GemmState> = {
         bias,
         name: `${node.inputs[1]} (packed)`,
         sparse: true,
+        // alpha scales the halves: they may no longer be exact.
+        float16: alpha === 1 && isFloat16Origin(b.value),
       });
       return { packed, biasFolded: !!rowBias };
     } finally {

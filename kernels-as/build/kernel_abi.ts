@@ -74,6 +74,7 @@ export interface KernelExports {
   x32_where_x8(rows: number, n: number, c: number, ldc: number, sc: number, a: number, lda: number, sa: number, b: number, ldb: number, sb: number, y: number): void;
   f32_fma_peak(steps: number, mul: number, add: number): number;
   f32_gemv_1x8(n: number, k: number, a: number, w: number, c: number, act: number, p0: number, p1: number): void;
+  f32_gemv_f16w_4x8(m: number, n: number, k: number, r0: number, r1: number, w: number, a: number, lda: number, bias: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
   f32_gemm_4x8(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
   f32_gemm_6x8(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
   f32_gemm_nchw_4x8(m: number, n: number, k: number, w: number, x: number, ldx: number, c: number, ldc: number, act: number, p0: number, p1: number): void;
@@ -185,6 +186,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "x32_where_x8",
   "f32_fma_peak",
   "f32_gemv_1x8",
+  "f32_gemv_f16w_4x8",
   "f32_gemm_4x8",
   "f32_gemm_6x8",
   "f32_gemm_nchw_4x8",

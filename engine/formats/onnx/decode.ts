@@ -19,6 +19,7 @@ import {
   type ValueInfo,
 } from "../../ir/graph.ts";
 import { type DType, MAX_ELEMENTS, Tensor } from "../../tensor.ts";
+import { markFloat16Origin } from "../../weights/f16_gemv.ts";
 import {
   type AttributeProto,
   AttributeType as AT,
@@ -190,7 +191,7 @@ class Decoder {
         const bits = new Uint16Array(buf);
         return this.#opt.expandFloat16 === false
           ? new Tensor("float16", bits, dims)
-          : new Tensor("float32", float16ToFloat32(bits), dims);
+          : markFloat16Origin(new Tensor("float32", float16ToFloat32(bits), dims));
       }
       case DT.BFLOAT16: {
         const bits = new Uint16Array(buf);
@@ -282,7 +283,7 @@ class Decoder {
         }
         return this.#opt.expandFloat16 === false
           ? new Tensor("float16", bits, dims)
-          : new Tensor("float32", float16ToFloat32(bits), dims);
+          : markFloat16Origin(new Tensor("float32", float16ToFloat32(bits), dims));
       }
     }
     throw this.fail(`${what}: data type ${typeName(code)} is not supported`);

@@ -9,6 +9,7 @@
 import { ModelFormatError } from "../../errors.ts";
 import { MAX_ELEMENTS, Tensor } from "../../tensor.ts";
 import { float16ToFloat32 } from "../float16.ts";
+import { markFloat16Origin } from "../../weights/f16_gemv.ts";
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Headers larger than this are refused (real ones are a few hundred KB). */
@@ -86,7 +87,9 @@ export function parseSafetensors(
       for (let i = 0; i < n; i++) u[i] = bits[i] << 16;
       data = new Float32Array(u.buffer);
     }
-    out.set(name, new Tensor("float32", data, dims));
+    const t = new Tensor("float32", data, dims);
+    // F16 weights may stay halves in the arena for memory-bound GEMVs (gemvWeights "auto").
+    out.set(name, e.dtype === "F16" ? markFloat16Origin(t) : t);
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {

@@ -5,6 +5,8 @@ import {
   fromFloat16Bits,
 } from "../../../engine/formats/float16.ts";
 import { Random } from "../../_random.ts";
+import { parseSafetensors } from "../../../engine/formats/safetensors/safetensors.ts";
+import { isFloat16Origin } from "../../../engine/weights/f16_gemv.ts";
 
 // The host's own float16 support (Math.f16round, Float16Array) is the independent reference.
 declare const Float16Array: {
@@ -71,5 +73,29 @@ Deno.test("float32 → float16 rounds like Math.f16round (nearest, ties to even,
   deepStrictEqual(
     float32ToFloat16(new Float32Array([1, -2, 65504])),
     new Uint16Array([0x3c00, 0xc000, 0x7bff]),
+  );
+});
+
+Deno.test("safetensors F16 and BF16 expand exactly; F16 tensors are marked as halves for the f16 GEMV", () => {
+  const halves = new Uint16Array([0x3c00, 0xc000, 0x0001, 0x7bff]); // 1, -2, 2^-24, 65504
+  const header = new TextEncoder().encode(JSON.stringify({
+    h: { dtype: "F16", shape: [4], data_offsets: [0, 8] },
+    b: { dtype: "BF16", shape: [2], data_offsets: [8, 12] },
+    f: { dtype: "F32", shape: [1], data_offsets: [12, 16] },
+  }));
+  const file = new Uint8Array(8 + header.length + 16);
+  new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+  file.set(header, 8);
+  const data = new DataView(file.buffer, 8 + header.length);
+  halves.forEach((h, i) => data.setUint16(2 * i, h, true));
+  data.setUint16(8, 0x3f80, true); // bf16 1
+  data.setUint16(10, 0xc040, true); // bf16 -3
+  data.setFloat32(12, 0.5, true);
+  const t = parseSafetensors(file, "t.safetensors");
+  deepStrictEqual([...t.get("h")!.data], [1, -2, 2 ** -24, 65504]);
+  deepStrictEqual([...t.get("b")!.data], [1, -3]);
+  deepStrictEqual(
+    ["h", "b", "f"].map((n) => isFloat16Origin(t.get(n))),
+    [true, false, false],
   );
 });

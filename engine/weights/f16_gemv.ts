@@ -1,0 +1,126 @@
+/**
+ * Half-precision (IEEE f16) weights for the GEMV kernel `f32_gemv_f16w_4x8`
+ * (kernels-as/gemm/f32_gemv_f16w_4x8.ts documents the layout): packing from f32 Wᵀ, which
+ * validates (the kernel assumes finite halves), unpacking, the load policy, and the mark on
+ * initializers that a model stored as float16.
+ *
+ * @module
+ */
+import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
+import { float16ToFloat32, float32ToFloat16 } from "../formats/float16.ts";
+import { forEachGraph, type Model } from "../ir/graph.ts";
+import type { Tensor } from "../tensor.ts";
+import type { Kernels } from "../wasm/kernels.ts";
+
+/** Outputs per packed panel. */
+export const F16_GEMV_NR = 8;
+
+/** Position of panel output j (0-7) in its 8-half record: even halves 0-3, odd ones 4-7. */
+function slot(j: number): number {
+  return j < 4 ? 2 * j : 2 * (j - 4) + 1;
+}
+
+/** Bytes of packed f16 GEMV weights for n outputs and k inputs. */
+export function f16GemvBytes(n: number, k: number): number {
+  return Math.ceil(n / F16_GEMV_NR) * k * 16;
+}
+
+/** Host Float16Array (5x faster than converting bit by bit), where there is one. */
+const HostFloat16 = typeof Float16Array === "function" ? Float16Array : undefined;
+
+/**
+ * Packs Wᵀ (n outputs x k inputs, row-major f32) as halves rounded to nearest even. NaN and
+ * infinite weights are a ModelFormatError naming `what`; returns null when a finite weight
+ * lies beyond the f16 range (it would round to infinity).
+ */
+export function packF16Gemv(
+  wt: Float32Array,
+  n: number,
+  k: number,
+  what: string,
+): Uint16Array | null {
+  const src = wt.subarray(0, n * k);
+  const bits = HostFloat16 ? new Uint16Array(HostFloat16.from(src).buffer) : float32ToFloat16(src);
+  const out = new Uint16Array(f16GemvBytes(n, k) / 2);
+  for (let i = 0; i < n; i++) {
+    const base = Math.floor(i / F16_GEMV_NR) * k * 8 + slot(i % F16_GEMV_NR);
+    for (let j = 0; j < k; j++) {
+      const h = bits[i * k + j];
+      if ((h & 0x7c00) === 0x7c00) {
+        const v = src[i * k + j];
+        if (Number.isFinite(v)) return null;
+        throw new ModelFormatError(
+          `${what}: the weight of output ${i}, input ${j} is ${v}; f16 weights must be finite`,
+        );
+      }
+      out[base + j * 8] = h;
+    }
+  }
+  return out;
+}
+
+/** Wᵀ (n x k f32, row-major) of packed halves: the exact values the kernel multiplies by. */
+export function unpackF16Gemv(packed: Uint16Array, n: number, k: number): Float32Array {
+  const bits = new Uint16Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const base = Math.floor(i / F16_GEMV_NR) * k * 8 + slot(i % F16_GEMV_NR);
+    for (let j = 0; j < k; j++) bits[i * k + j] = packed[base + j * 8];
+  }
+  return HostFloat16 ? Float32Array.from(new HostFloat16(bits.buffer)) : float16ToFloat32(bits);
+}
+
+/**
+ * Which dense GEMV weights are kept as f16 (`loadModel`'s `gemvWeights`): "auto" those a
+ * model stores as float16, "f16" every constant MatMul / Gemm / RNN input weight, "f32" none.
+ * The cost model decides in each case whether the f16 kernel is faster for the layer.
+ */
+export type GemvWeights = "auto" | "f16" | "f32";
+
+/** The policy of a model's kernels and the bytes of all its weights (what a run streams). */
+export interface GemvSetting {
+  policy: GemvWeights;
+  modelBytes: number;
+}
+
+const SETTINGS = new WeakMap<Kernels, GemvSetting>();
+
+/**
+ * Sets the policy of the weights packed with these kernels (checking the option's value) and
+ * the model's weight bytes; an undefined argument keeps the current value.
+ */
+export function setGemvWeights(kr: Kernels, policy?: GemvWeights, modelBytes?: number): void {
+  if (policy !== undefined && policy !== "auto" && policy !== "f16" && policy !== "f32") {
+    throw new InvalidArgumentError(
+      `Unknown gemvWeights option ${JSON.stringify(policy)}: use "auto", "f16" or "f32"`,
+    );
+  }
+  const s = gemvWeightsOf(kr);
+  SETTINGS.set(kr, { policy: policy ?? s.policy, modelBytes: modelBytes ?? s.modelBytes });
+}
+
+/** The setting of these kernels ("auto", no weights known, unless set). */
+export function gemvWeightsOf(kr: Kernels): GemvSetting {
+  return SETTINGS.get(kr) ?? { policy: "auto", modelBytes: 0 };
+}
+
+/** Bytes of all initializers of a model, subgraphs included. */
+export function modelWeightBytes(model: Model): number {
+  let bytes = 0;
+  forEachGraph(model.graph, (g) => {
+    for (const t of g.initializers.values()) bytes += t.data.byteLength;
+  });
+  return bytes;
+}
+
+const FROM_FLOAT16 = new WeakSet<Tensor>();
+
+/** Marks a float32 tensor whose values a model stored as float16 (so they are exact halves). */
+export function markFloat16Origin(t: Tensor): Tensor {
+  FROM_FLOAT16.add(t);
+  return t;
+}
+
+/** Whether a tensor was expanded from float16 (`markFloat16Origin`). */
+export function isFloat16Origin(t: Tensor | undefined): boolean {
+  return t !== undefined && FROM_FLOAT16.has(t);
+}

@@ -1,0 +1,108 @@
+/**
+ * `threads: "auto"` measures per model: the first runs alternate the pool and one thread and
+ * the faster stays. The decision logic runs on a fake clock (timings are never asserted); a
+ * real model checks the trial leaves results untouched and reports what it chose.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { loadModel } from "../../engine/model.ts";
+import { Tensor } from "../../engine/tensor.ts";
+import { AutoThreads, TRIAL_RUNS } from "../../engine/threads/auto_threads.ts";
+import { disposeKernels, loadKernels } from "../../engine/wasm/kernels.ts";
+import { oneNodeModel } from "../_onnx_builder.ts";
+import { Random } from "../_random.ts";
+
+/** Runs a trial where a run takes `poolMs` on the pool and `oneMs` on one thread. */
+async function trial(poolMs: number, oneMs: number) {
+  const kr = await loadKernels({ kernels: "relaxed", threads: "auto" });
+  ok(kr.pool, "this host runs threads (Deno has SharedArrayBuffer)");
+  const threads = kr.threads.count;
+  let t = 0;
+  const auto = new AutoThreads(kr, () => t);
+  const modes: string[] = [];
+  for (let i = 0; i < 2 * (TRIAL_RUNS + 1); i++) {
+    deepStrictEqual(auto.decided, false, `run ${i}`);
+    auto.run("1x8", () => {
+      modes.push(kr.pool ? "pool" : "one");
+      t += kr.pool ? poolMs : oneMs;
+    });
+  }
+  return { kr, auto, modes, threads };
+}
+
+Deno.test("auto threads: the pool stays when it measures faster", async () => {
+  const { kr, auto, modes, threads } = await trial(1, 3);
+  try {
+    deepStrictEqual(auto.decided, true);
+    // Alternating, starting on the pool.
+    deepStrictEqual(modes.slice(0, 4), ["pool", "one", "pool", "one"]);
+    ok(kr.pool);
+    deepStrictEqual(kr.threads.count, threads);
+    ok(/measured faster.*1\.00 ms vs 3\.00 ms/.test(kr.threads.reason), kr.threads.reason);
+  } finally {
+    disposeKernels(kr);
+  }
+});
+
+Deno.test("auto threads: one thread stays (the pool stops) when threads do not help", async () => {
+  // 3 % faster on the pool is within the margin: not worth the workers.
+  const { kr, auto } = await trial(0.97, 1);
+  try {
+    deepStrictEqual(auto.decided, true);
+    deepStrictEqual(kr.pool, null);
+    deepStrictEqual(kr.threads.count, 1);
+    ok(/one thread measured as fast/.test(kr.threads.reason), kr.threads.reason);
+    // Later runs stay on one thread.
+    auto.run("1x8", () => deepStrictEqual(kr.pool, null));
+  } finally {
+    disposeKernels(kr);
+  }
+});
+
+Deno.test("auto threads: changing input shapes starts the trial over; a failing run is not timed", async () => {
+  const kr = await loadKernels({ kernels: "relaxed", threads: "auto" });
+  try {
+    let t = 0;
+    const auto = new AutoThreads(kr, () => t);
+    for (let i = 0; i < 4 * (TRIAL_RUNS + 1); i++) {
+      auto.run(i % 2 ? "1x8" : "1x9", () => (t += 1));
+    }
+    deepStrictEqual(auto.decided, false);
+    const pool = kr.pool;
+    try {
+      auto.run("1x8", () => {
+        throw new Error("boom");
+      });
+    } catch {
+      // The pool is back after a failed run on one thread.
+    }
+    deepStrictEqual(kr.pool, pool);
+  } finally {
+    disposeKernels(kr);
+  }
+});
+
+Deno.test("auto threads on a real model: identical results through the trial, and it says what it chose", async () => {
+  const rng = new Random(7);
+  const [m, k, n] = [3, 256, 384];
+  const bytes = oneNodeModel(
+    "MatMul",
+    [{ name: "a", dims: [m, k] }, { name: "b" }],
+    [{ name: "y" }],
+    {},
+    { initializers: { b: new Tensor("float32", rng.floats(k * n), [k, n]) } },
+  );
+  const a = new Tensor("float32", rng.floats(m * k), [m, k]);
+  const single = await loadModel(bytes);
+  const want = (await single.run({ a })).y.data;
+  single.dispose();
+  const model = await loadModel(bytes, { threads: "auto" });
+  try {
+    ok(/^auto: \d of \d cores$/.test(model.summary().threads.reason));
+    for (let i = 0; i < 2 * (TRIAL_RUNS + 1) + 2; i++) {
+      deepStrictEqual((await model.run({ a })).y.data, want, `run ${i}`);
+    }
+    ok(/measured/.test(model.summary().threads.reason), model.summary().threads.reason);
+  } finally {
+    model.dispose();
+  }
+});

@@ -1,0 +1,333 @@
+import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
+// The thread pool takes the host's Worker when it loads, before onnxruntime-web's glue swaps
+// in a Node shim that cannot start Quartet's workers.
+import "../../engine/threads/pool.ts";
+import * as ortWeb from "npm:onnxruntime-web@1.30.0";
+import { InvalidArgumentError, ModelFormatError } from "../../engine/errors.ts";
+import { loadModel } from "../../engine/model.ts";
+import { type MambaConfig, MambaModel } from "../../engine/models/mamba/mamba.ts";
+import { loadKernels } from "../../engine/wasm/kernels.ts";
+import { setGemvWeights } from "../../engine/weights/f16_gemv.ts";
+import { Tensor } from "../../engine/tensor.ts";
+import { assertClose } from "../_assert.ts";
+import { buildModel, type BuildNode } from "../_onnx_builder.ts";
+import { runOrt } from "../_ort.ts";
+import { Random } from "../_random.ts";
+
+// Big enough for the f16 GEMV's cost model (f32 weights that no longer stay in cache).
+const K = 1600;
+const N = 2000;
+
+/** Random halves like trained weights (|w| < 0.125, some subnormal), as bits. */
+function halves(rng: Random, count: number): Uint16Array {
+  const bits = new Uint16Array(count);
+  for (let i = 0; i < count; i++) {
+    const sign = rng.next() < 0.5 ? 0x8000 : 0;
+    bits[i] = sign | (rng.next() < 0.02 ? rng.int(1, 0x3ff) : rng.int(0x400, 0x2fff));
+  }
+  return bits;
+}
+
+/** The float values of half bits (the host's Float16Array, independent of the engine). */
+function values(bits: Uint16Array): Float32Array {
+  return Float32Array.from(new Float16Array(bits.buffer, bits.byteOffset, bits.length));
+}
+
+/** Floats rounded to the nearest halves (host Float16Array: ties to even). */
+function rounded(x: Float32Array): Float32Array {
+  return Float32Array.from(Float16Array.from(x));
+}
+
+interface Layer {
+  op: "MatMul" | "Gemm";
+  /** W as stored: k x n for MatMul and Gemm without transB, n x k with transB. */
+  w: Uint16Array;
+  transB?: boolean;
+  bias?: Uint16Array;
+  relu?: boolean;
+}
+
+/**
+ * One MatMul or Gemm (+ Relu) over float16 initializers. `cast`: float32 input and output with
+ * Cast nodes turning the halves into float32 (onnxruntime then computes in float32); else an
+ * all-float16 model (Quartet runs float16 models in float32).
+ */
+function model(l: Layer, cast: boolean): Uint8Array {
+  const t = cast ? "float32" : "float16";
+  const nodes: BuildNode[] = [];
+  const init: Record<string, Tensor> = {
+    w: new Tensor("float16", l.w, l.transB ? [N, K] : [K, N]),
+  };
+  if (l.bias) init.b = new Tensor("float16", l.bias, [N]);
+  const w = cast ? "wf" : "w";
+  const b = cast ? "bf" : "b";
+  if (cast) {
+    nodes.push({ op: "Cast", inputs: ["w"], outputs: ["wf"], attributes: { to: 1 } });
+    if (l.bias) nodes.push({ op: "Cast", inputs: ["b"], outputs: ["bf"], attributes: { to: 1 } });
+  }
+  const out = l.relu ? "g" : "y";
+  nodes.push(
+    l.op === "Gemm"
+      ? {
+        op: "Gemm",
+        inputs: l.bias ? ["x", w, b] : ["x", w],
+        outputs: [out],
+        attributes: { transB: l.transB ? 1 : 0 },
+      }
+      : { op: "MatMul", inputs: ["x", w], outputs: [out] },
+  );
+  if (l.relu) nodes.push({ op: "Relu", inputs: ["g"], outputs: ["y"] });
+  return buildModel({
+    nodes,
+    inputs: [{ name: "x", type: t, dims: ["rows", K] }],
+    outputs: [{ name: "y", type: t }],
+    initializers: init,
+  });
+}
+
+/** onnxruntime-web on an all-float16 model (it computes and rounds in float16). */
+async function ortFloat16(bytes: Uint8Array, x: Float32Array, rows: number): Promise<Float32Array> {
+  ortWeb.env.wasm.numThreads = 1;
+  const s = await ortWeb.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  try {
+    const bits = new Uint16Array(Float16Array.from(x).buffer);
+    const out = await s.run({ x: new ortWeb.Tensor("float16", bits, [rows, K]) });
+    return Float32Array.from(out.y.data as unknown as ArrayLike<number>);
+  } finally {
+    await s.release();
+  }
+}
+
+/** Per output, the sum of |x w| (+ |bias|): the scale of rounding errors. */
+function scales(x: Float32Array, rows: number, wt: Float32Array, bias?: Float32Array) {
+  const s = new Float64Array(rows * N);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < N; j++) {
+      let a = bias ? Math.abs(bias[j]) : 0;
+      for (let i = 0; i < K; i++) a += Math.abs(x[r * K + i] * wt[j * K + i]);
+      s[r * N + j] = a;
+    }
+  }
+  return s;
+}
+
+/** Wᵀ (n x k) of a layer's stored weights. */
+function wtOf(l: Layer): Float32Array {
+  const w = values(l.w);
+  if (l.transB) return w;
+  const wt = new Float32Array(N * K);
+  for (let i = 0; i < K; i++) for (let j = 0; j < N; j++) wt[j * K + i] = w[i * N + j];
+  return wt;
+}
+
+const LAYERS: [string, (rng: Random) => Layer][] = [
+  ["MatMul", (rng) => ({ op: "MatMul", w: halves(rng, K * N) })],
+  [
+    "Gemm transB + bias + Relu",
+    (rng) => ({
+      op: "Gemm",
+      w: halves(rng, K * N),
+      transB: true,
+      bias: halves(rng, N),
+      relu: true,
+    }),
+  ],
+  ["Gemm + bias", (rng) => ({ op: "Gemm", w: halves(rng, K * N), bias: halves(rng, N) })],
+];
+
+for (const [name, make] of LAYERS) {
+  Deno.test(`float16 ${name} runs on the f16 GEMV and matches onnxruntime`, async () => {
+    const rng = new Random(name.length);
+    const l = make(rng);
+    const bytes = model(l, false);
+    const m = await loadModel(bytes);
+    const f32 = await loadModel(bytes, { gemvWeights: "f32" });
+    const wt = wtOf(l);
+    // 1 to 4 rows use the f16 kernel; 7 rows pack f32 panels from the halves on first use,
+    // and the GEMV keeps working afterwards.
+    for (const rows of [1, 2, 3, 4, 7, 1]) {
+      const x = rounded(rng.floats(rows * K));
+      const got = (await m.run({ x: new Tensor("float32", x, [rows, K]) })).y.data as Float32Array;
+      // onnxruntime in float32 on the same halves: the f16 weights must be exact.
+      const want = (await runOrt(model(l, true), { x: new Tensor("float32", x, [rows, K]) })).y
+        .data as Float32Array;
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-4 }, `${name} rows=${rows} vs onnxruntime`);
+      // Quartet's own f32 path agrees just as closely.
+      const dense = (await f32.run({ x: new Tensor("float32", x, [rows, K]) })).y.data;
+      assertClose(got, dense as Float32Array, { rtol: 1e-4, atol: 1e-4 }, `${name} vs f32`);
+      if (rows === 1 || rows === 7) {
+        // onnxruntime-web runs the float16 model itself in float16: within f16 rounding.
+        const half = await ortFloat16(bytes, x, rows);
+        const s = scales(x, rows, wt, l.bias ? values(l.bias) : undefined);
+        for (let i = 0; i < got.length; i++) {
+          const err = Math.abs(got[i] - half[i]);
+          ok(
+            err <= 2 ** -10 * Math.abs(half[i]) + 2 ** -9 * s[i],
+            `${name} rows=${rows} #${i}: ${got[i]} vs onnxruntime-web ${half[i]}`,
+          );
+        }
+      }
+    }
+    const [choice] = m.summary().kernelChoices;
+    strictEqual(choice.format, "f16", JSON.stringify(choice));
+    ok(/stored as float16/.test(choice.reason), choice.reason);
+    deepStrictEqual(f32.summary().kernelChoices, []);
+    m.dispose();
+    f32.dispose();
+  });
+}
+
+Deno.test("f16 GEMV layers give the same numbers on 2 threads", async () => {
+  const rng = new Random(2);
+  const l: Layer = { op: "Gemm", w: halves(rng, K * N), transB: true, bias: halves(rng, N) };
+  const bytes = model(l, false);
+  const one = await loadModel(bytes);
+  const two = await loadModel(bytes, { threads: 2 });
+  try {
+    for (const rows of [1, 3]) {
+      const x = new Tensor("float32", rounded(rng.floats(rows * K)), [rows, K]);
+      deepStrictEqual((await two.run({ x })).y.data, (await one.run({ x })).y.data);
+    }
+    strictEqual(two.summary().kernelChoices[0].format, "f16");
+  } finally {
+    one.dispose();
+    two.dispose();
+  }
+});
+
+Deno.test('gemvWeights: "f16" rounds float32 weights; "auto" leaves them alone', async () => {
+  const rng = new Random(9);
+  const w = rng.floats(K * N, -0.1, 0.1);
+  const bias = rng.floats(N);
+  const build = (wv: Float32Array) =>
+    buildModel({
+      nodes: [{ op: "Gemm", inputs: ["x", "w", "b"], outputs: ["y"], attributes: { transB: 1 } }],
+      inputs: [{ name: "x", dims: ["rows", K] }],
+      outputs: [{ name: "y" }],
+      initializers: { w: new Tensor("float32", wv, [N, K]), b: new Tensor("float32", bias, [N]) },
+    });
+  const bytes = build(w);
+  const opted = await loadModel(bytes, { gemvWeights: "f16" });
+  const plain = await loadModel(bytes);
+  try {
+    for (const rows of [1, 5]) {
+      const x = new Tensor("float32", rng.floats(rows * K), [rows, K]);
+      const got = (await opted.run({ x })).y.data as Float32Array;
+      // The rounded weights, for every row count (5 rows: f32 panels made from the halves).
+      const want = (await runOrt(build(rounded(w)), { x })).y.data as Float32Array;
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-4 }, `rows=${rows}`);
+      const exact = (await runOrt(bytes, { x })).y.data as Float32Array;
+      assertClose((await plain.run({ x })).y.data as Float32Array, exact, {
+        rtol: 1e-4,
+        atol: 1e-4,
+      });
+      // Rounding the weights shows: the opted-in model is not the float32 one.
+      ok(got.some((v, i) => Math.abs(v - exact[i]) > 1e-4), "the weights were rounded");
+    }
+    const [choice] = opted.summary().kernelChoices;
+    strictEqual(choice.format, "f16");
+    ok(/rounded to f16/.test(choice.reason), choice.reason);
+    deepStrictEqual(plain.summary().kernelChoices, []);
+  } finally {
+    opted.dispose();
+    plain.dispose();
+  }
+  await rejects(
+    loadModel(bytes, { gemvWeights: "half" as "f16" }),
+    (e: Error) => e instanceof InvalidArgumentError && /gemvWeights/.test(e.message),
+  );
+});
+
+Deno.test("small float16 layers stay f32: the f16 GEMV only pays off out of cache", async () => {
+  const rng = new Random(4);
+  const [k, n] = [64, 48];
+  const bytes = buildModel({
+    nodes: [{ op: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+    inputs: [{ name: "x", type: "float16", dims: [1, k] }],
+    outputs: [{ name: "y", type: "float16" }],
+    initializers: { w: new Tensor("float16", halves(rng, k * n), [k, n]) },
+  });
+  const m = await loadModel(bytes);
+  await m.run({ x: new Tensor("float32", rng.floats(k), [1, k]) });
+  const [choice] = m.summary().kernelChoices;
+  strictEqual(choice.format, "dense");
+  ok(/stored as float16 but kept as f32/.test(choice.reason), choice.reason);
+  m.dispose();
+});
+
+Deno.test("infinite or NaN float16 weights in an f16 GEMV layer are a ModelFormatError", async () => {
+  for (const bad of [0x7c00, 0xfc00, 0x7e00]) {
+    const rng = new Random(bad);
+    const w = halves(rng, K * N);
+    w[12345] = bad;
+    const m = await loadModel(model({ op: "MatMul", w }, false));
+    try {
+      await rejects(
+        m.run({ x: new Tensor("float32", rng.floats(K), [1, K]) }),
+        (e: Error) =>
+          e instanceof ModelFormatError && /"w/.test(e.message) && /finite/.test(e.message),
+      );
+    } finally {
+      m.dispose();
+    }
+  }
+});
+
+Deno.test('Mamba with gemvWeights "f16" decodes like f32 weights rounded to f16', async () => {
+  const cfg: MambaConfig = {
+    dModel: 256,
+    layers: 2,
+    dInner: 512,
+    dState: 16,
+    dConv: 4,
+    dtRank: 16,
+    vocab: 8192,
+    eps: 1e-5,
+  };
+  const rng = new Random(77);
+  const w = new Map<string, Tensor>();
+  const linear = new Set<string>();
+  const t = (name: string, dims: number[], scale: number, shift = 0, isLinear = false) => {
+    const v = rng.floats(dims.reduce((a, b) => a * b)).map((x) => x * scale + shift);
+    w.set(name, new Tensor("float32", v, dims));
+    if (isLinear) linear.add(name);
+  };
+  t("backbone.embeddings.weight", [cfg.vocab, cfg.dModel], 0.5);
+  t("lm_head.weight", [cfg.vocab, cfg.dModel], 0.1, 0, true);
+  for (let i = 0; i < cfg.layers; i++) {
+    const m = `backbone.layers.${i}.mixer.`;
+    t(`backbone.layers.${i}.norm.weight`, [cfg.dModel], 0.2, 1);
+    t(`${m}in_proj.weight`, [2 * cfg.dInner, cfg.dModel], 0.1, 0, true);
+    t(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv], 0.5);
+    t(`${m}conv1d.bias`, [cfg.dInner], 0.1);
+    t(`${m}x_proj.weight`, [cfg.dtRank + 2 * cfg.dState, cfg.dInner], 0.05, 0, true);
+    t(`${m}dt_proj.weight`, [cfg.dInner, cfg.dtRank], 0.3, 0, true);
+    t(`${m}dt_proj.bias`, [cfg.dInner], 0.5);
+    t(`${m}A_log`, [cfg.dInner, cfg.dState], 0.5, 0.5);
+    t(`${m}D`, [cfg.dInner], 1);
+    t(`${m}out_proj.weight`, [cfg.dModel, cfg.dInner], 0.05, 0, true);
+  }
+  t("backbone.norm_f.weight", [cfg.dModel], 0.2, 1);
+  // The reference: float32 weights already rounded to halves, run as f32.
+  const roundedWeights = new Map(
+    [...w].map(([k, v]) => [
+      k,
+      linear.has(k) ? new Tensor("float32", rounded(v.data as Float32Array), v.dims) : v,
+    ]),
+  );
+  const kr = await loadKernels({ kernels: "relaxed" });
+  setGemvWeights(kr, "f16");
+  const half = new MambaModel(kr, cfg, w);
+  // The model's 19 MB of weights stream on every token: all its projections go f16.
+  deepStrictEqual(
+    kr.choices.filter((c) => c.format === "f16").map((c) => c.name).sort(),
+    [...linear].sort(),
+  );
+  const ref = new MambaModel(await loadKernels({ kernels: "relaxed" }), cfg, roundedWeights);
+  // 3 prompt tokens (f16 GEMV with 3 rows), decode steps, then 6 tokens (f32 panels).
+  for (const tokens of [[3, 100, 7], [42], [8000], [1, 2, 3, 4, 5, 6], [9]]) {
+    assertClose(half.forward(tokens), ref.forward(tokens), { rtol: 1e-4, atol: 1e-4 }, `${tokens}`);
+  }
+  half.dispose();
+  ref.dispose();
+});
