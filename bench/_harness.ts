@@ -177,3 +177,48 @@ export async function report(
   await Deno.writeTextFile(new URL(`${name}.svg`, dir), svgChart(title, rows, metric));
   await Deno.writeTextFile(new URL(`${name}.json`, dir), JSON.stringify(rows, null, 2) + "\n");
 }
+
+/** Options of `interleaved`. */
+export interface InterleavedOptions {
+  /** Rounds; each times every candidate `batches` times. */
+  rounds: number;
+  /** Warm-up per candidate, which also sizes its batches (default 300 ms). */
+  warmupMs?: number;
+  /** Target length of one timed batch (default 1 ms). */
+  batchMs?: number;
+  /** Batches per candidate per round (default 5). */
+  batches?: number;
+}
+
+/**
+ * Median and fastest time per call (ms) of each candidate, timed in interleaved rounds, so a
+ * noisy spell of the machine hits every candidate alike.
+ */
+export function interleaved(
+  fns: (() => void)[],
+  { rounds, warmupMs = 300, batchMs = 1, batches = 5 }: InterleavedOptions,
+): { median_ms: number; min_ms: number; runs: number }[] {
+  const reps = fns.map((fn) => {
+    const t0 = performance.now();
+    let n = 0;
+    do {
+      fn();
+      n++;
+    } while (performance.now() - t0 < warmupMs);
+    return Math.max(1, Math.round((n * batchMs) / warmupMs));
+  });
+  const samples: number[][] = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((fn, i) => {
+      for (let b = 0; b < batches; b++) {
+        const t0 = performance.now();
+        for (let n = 0; n < reps[i]; n++) fn();
+        samples[i].push((performance.now() - t0) / reps[i]);
+      }
+    });
+  }
+  return samples.map((s) => {
+    s.sort((a, b) => a - b);
+    return { median_ms: s[Math.floor(s.length / 2)], min_ms: s[0], runs: s.length };
+  });
+}

@@ -8,7 +8,7 @@
  *
  *   deno run -A bench/block_sparse.ts [--quick] [--kernels=scalar|simd|relaxed]
  */
-import { type BenchRow, report } from "./_harness.ts";
+import { type BenchRow, interleaved, report } from "./_harness.ts";
 import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
 import {
   blockGemvArgs,
@@ -28,33 +28,6 @@ const kernels = Deno.args.find((a) => a.startsWith("--kernels="))?.slice(10) as
 const kr = await loadKernels(kernels ? { kernels } : {});
 const rows: BenchRow[] = [];
 const notes: string[] = [];
-
-/** Median and fastest time per call (ms) of each candidate, timed in interleaved rounds. */
-function interleaved(fns: (() => void)[]): { median_ms: number; min_ms: number; runs: number }[] {
-  const reps = fns.map((fn) => {
-    const t0 = performance.now();
-    let n = 0;
-    do {
-      fn();
-      n++;
-    } while (performance.now() - t0 < 300); // warm-up, and calls per ~1 ms batch
-    return Math.max(1, Math.round(n / 300));
-  });
-  const samples: number[][] = fns.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    fns.forEach((fn, i) => {
-      for (let b = 0; b < 5; b++) {
-        const t0 = performance.now();
-        for (let n = 0; n < reps[i]; n++) fn();
-        samples[i].push((performance.now() - t0) / reps[i]);
-      }
-    });
-  }
-  return samples.map((s) => {
-    s.sort((a, b) => a - b);
-    return { median_ms: s[Math.floor(s.length / 2)], min_ms: s[0], runs: s.length };
-  });
-}
 
 for (const [m, k] of [[1024, 1024], [4096, 4096]]) {
   const name = `GEMV ${m}x${k} 75 % sparse`;
@@ -88,7 +61,7 @@ for (const [m, k] of [[1024, 1024], [4096, 4096]]) {
       const args = blockGemvArgs(pw, x, y);
       return () => kr.fn.f32_gemv_block_16(...args);
     }),
-  ]);
+  ], { rounds });
   const d = times[0];
   rows.push({ case: name, engine: "quartet", variant: `${kr.variant} dense`, threads: 1, ...d });
   variants.forEach(([what], i) => {

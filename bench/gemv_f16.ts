@@ -9,12 +9,13 @@
  *
  *   deno run -A bench/gemv_f16.ts [--quick] [--kernels=scalar|simd|relaxed]
  */
-import { type BenchRow, report } from "./_harness.ts";
+import { type BenchRow, interleaved, report } from "./_harness.ts";
 import { type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
 import { packF16Gemv, setGemvWeights } from "../engine/weights/f16_gemv.ts";
-import { type MambaConfig, MambaModel } from "../engine/models/mamba/mamba.ts";
+import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { Random } from "../tests/_random.ts";
+import { mamba130mConfig } from "./_mamba_130m.ts";
 
 const quick = Deno.args.includes("--quick");
 const rounds = quick ? 8 : 30;
@@ -23,33 +24,6 @@ const variant = (Deno.args.find((a) => a.startsWith("--kernels="))?.slice(10) ??
 const kr = await loadKernels({ kernels: variant });
 const rows: BenchRow[] = [];
 const notes: string[] = [];
-
-/** Median and fastest time per call (ms) of each candidate, timed in interleaved rounds. */
-function interleaved(fns: (() => void)[]): { median_ms: number; min_ms: number; runs: number }[] {
-  const reps = fns.map((fn) => {
-    const t0 = performance.now();
-    let n = 0;
-    do {
-      fn();
-      n++;
-    } while (performance.now() - t0 < 200); // warm-up, and calls per ~2 ms batch
-    return Math.max(1, Math.round(n / 100));
-  });
-  const samples: number[][] = fns.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    fns.forEach((fn, i) => {
-      for (let b = 0; b < 3; b++) {
-        const t0 = performance.now();
-        for (let n = 0; n < reps[i]; n++) fn();
-        samples[i].push((performance.now() - t0) / reps[i]);
-      }
-    });
-  }
-  return samples.map((s) => {
-    s.sort((a, b) => a - b);
-    return { median_ms: s[Math.floor(s.length / 2)], min_ms: s[0], runs: s.length };
-  });
-}
 
 /** One weight matrix in both forms. */
 function upload(k: number, n: number, rng: Random) {
@@ -89,7 +63,7 @@ for (const [label, k, n, copies] of CASES) {
       () => {
         for (const w of ws) kr.fn.f32_gemv_f16w_4x8(m, n, k, 0, n, w.f16, x, k, 0, y, n, 0, 0, 0);
       },
-    ]);
+    ], { rounds, warmupMs: 200, batchMs: 2, batches: 3 });
     const per = (t: typeof f32) => ({
       median_ms: t.median_ms / copies,
       min_ms: t.min_ms / copies,
@@ -111,16 +85,7 @@ for (const [label, k, n, copies] of CASES) {
 }
 
 // Mamba-1 decode at mamba-130m shapes: the projections and the LM head are GEMVs.
-const cfg: MambaConfig = {
-  dModel: 768,
-  layers: quick ? 6 : 24,
-  dInner: 1536,
-  dState: 16,
-  dConv: 4,
-  dtRank: 48,
-  vocab: 50280,
-  eps: 1e-5,
-};
+const cfg = mamba130mConfig(quick ? 6 : 24);
 function mambaWeights(): Map<string, Tensor> {
   const rng = new Random(7);
   const w = new Map<string, Tensor>();
@@ -164,7 +129,7 @@ const name = `Mamba-1 decode, mamba-130m shapes${quick ? " (6 of 24 layers)" : "
 const [d32, d16] = interleaved([
   () => m32.model.forward([42], { lastOnly: true }),
   () => m16.model.forward([42], { lastOnly: true }),
-]);
+], { rounds, warmupMs: 200, batchMs: 2, batches: 3 });
 const mambaRows: BenchRow[] = [
   { case: name, engine: "quartet", variant: `${variant} f32`, threads: 1, ...d32 },
   { case: name, engine: "quartet", variant: `${variant} f16`, threads: 1, ...d16 },

@@ -7,21 +7,13 @@
  *   deno run -A bench/mamba.ts [--quick]
  */
 import { type BenchRow, measure, report } from "./_harness.ts";
-import { type MambaConfig, MambaModel } from "../engine/models/mamba/mamba.ts";
+import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
+import { mamba130mConfig } from "./_mamba_130m.ts";
 
 const quick = Deno.args.includes("--quick");
-const cfg: MambaConfig = {
-  dModel: 768,
-  layers: quick ? 6 : 24,
-  dInner: 1536,
-  dState: 16,
-  dConv: 4,
-  dtRank: 48,
-  vocab: 50280,
-  eps: 1e-5,
-};
+const cfg = mamba130mConfig(quick ? 6 : 24);
 
 let seed = 7;
 function rand(n: number, scale: number): Float32Array {
