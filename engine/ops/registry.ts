@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { KernelLoadError } from "../errors.ts";
 import type { Op } from "./op.ts";
 
 /** The op files (in engine/ops/); each exports `ops: Op[]`. */
@@ -169,7 +170,20 @@ export const OP_TYPES: readonly string[] = Object.keys(FILE_OF);
  * The map may hold more ops than asked for: those of the same files.
  */
 export async function loadOps(types: Iterable<string>): Promise<Map<string, Op>> {
-  const modules = await Promise.all(opFiles(types).map((f) => FILES[f]()));
+  const modules = await Promise.all(
+    opFiles(types).map(async (f) => {
+      try {
+        return await FILES[f]();
+      } catch (cause) {
+        // A bundle's op chunk that did not download (offline, a partial deploy).
+        throw new KernelLoadError(
+          `Cannot load the operator file ${f}: ${(cause as Error).message}; check that the ` +
+            `engine's files are all served next to quartet.mjs`,
+          { cause },
+        );
+      }
+    }),
+  );
   return new Map(modules.flatMap((m) => m.ops.map((op) => [op.type, op] as const)));
 }
 
