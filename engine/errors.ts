@@ -26,7 +26,10 @@ export class OutOfMemoryError extends QuartetError {}
 /** An option or argument with a value Quartet does not accept. */
 export class InvalidArgumentError extends QuartetError {}
 
-/** The engine's code could not be loaded on this host: the kernel Wasm module, or an operator file of the bundle. */
+/**
+ * The engine's code could not be loaded on this host: the kernel Wasm module, or an operator
+ * file of the bundle.
+ */
 export class KernelLoadError extends QuartetError {}
 
 /** A model file that is malformed, truncated or inconsistent. */
