@@ -1,4 +1,9 @@
-import { type Kernels, type KernelVariant, loadKernels } from "../engine/wasm/kernels.ts";
+import {
+  disposeKernels,
+  type Kernels,
+  type KernelVariant,
+  loadKernels,
+} from "../engine/wasm/kernels.ts";
 
 /** Every kernel build this host can run (relaxed only where supported). */
 export const VARIANTS: KernelVariant[] = ["scalar", "simd", "relaxed"];
@@ -30,4 +35,33 @@ export function download(kr: Kernels, offset: number, n: number): Float32Array {
 /** Tolerances per build: relaxed FMA rounds differently from mul + add. */
 export function tolerance(k: number): { rtol: number; atol: number } {
   return { rtol: 1e-4, atol: 1e-5 * Math.sqrt(Math.max(k, 1)) };
+}
+
+/**
+ * Runs `body` on kernels with `threads` threads, then stops them. `split()` says whether the
+ * pool ran anything since the last call, so a test knows the work really was divided.
+ */
+export async function withKernels<T>(
+  threads: number,
+  body: (kr: Kernels, split: () => boolean) => T,
+): Promise<T> {
+  const kr = await loadKernels({ kernels: "relaxed", threads });
+  let runs = 0;
+  let seen = 0;
+  if (kr.pool) {
+    const run = kr.pool.runPrograms.bind(kr.pool);
+    kr.pool.runPrograms = (p) => {
+      runs++;
+      run(p);
+    };
+  }
+  try {
+    return body(kr, () => {
+      const fresh = runs > seen;
+      seen = runs;
+      return fresh;
+    });
+  } finally {
+    disposeKernels(kr);
+  }
 }

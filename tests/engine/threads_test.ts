@@ -6,42 +6,13 @@ import { Tensor } from "../../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../../engine/wasm/kernels.ts";
 import { shareMemoryImport } from "../../engine/wasm/shared_memory_module.ts";
 import { assertClose } from "../_assert.ts";
-import { download, upload } from "../_kernels.ts";
+import { download, upload, withKernels } from "../_kernels.ts";
 import { realModel } from "../_models.ts";
 import { oneNodeModel } from "../_onnx_builder.ts";
 import { runOrt } from "../_ort.ts";
 import { Random } from "../_random.ts";
 import { gemmReference, transpose2d } from "../reference/gemm.ts";
 import { c4nWeights } from "../reference/sparse.ts";
-
-/**
- * Runs `body` on kernels with `threads` threads, then stops them. `split()` says whether the
- * pool ran anything since the last call, so a test knows the work really was divided.
- */
-async function withKernels<T>(
-  threads: number,
-  body: (kr: Kernels, split: () => boolean) => T,
-): Promise<T> {
-  const kr = await loadKernels({ kernels: "relaxed", threads });
-  let runs = 0;
-  let seen = 0;
-  if (kr.pool) {
-    const run = kr.pool.runPrograms.bind(kr.pool);
-    kr.pool.runPrograms = (p) => {
-      runs++;
-      run(p);
-    };
-  }
-  try {
-    return body(kr, () => {
-      const fresh = runs > seen;
-      seen = runs;
-      return fresh;
-    });
-  } finally {
-    disposeKernels(kr);
-  }
-}
 
 Deno.test("the threaded build is the same module with its memory import made shared", async () => {
   const bytes = Deno.readFileSync(

@@ -16,9 +16,9 @@ import {
   unpackPattern3x3,
   validatePattern3x3,
 } from "../../engine/weights/pattern3x3.ts";
-import { disposeKernels, type Kernels, loadKernels } from "../../engine/wasm/kernels.ts";
+import type { Kernels } from "../../engine/wasm/kernels.ts";
 import { assertClose } from "../_assert.ts";
-import { download, kernelsFor, tolerance, upload, VARIANTS } from "../_kernels.ts";
+import { download, kernelsFor, tolerance, upload, VARIANTS, withKernels } from "../_kernels.ts";
 import { Random } from "../_random.ts";
 import { activationReference } from "../reference/activations.ts";
 import { convReference } from "../reference/conv.ts";
@@ -202,25 +202,14 @@ Deno.test("the pattern kernels give the same numbers on 1 and 3 threads", async 
     const size = shape.dims.reduce((a, b) => a * b, 1);
     const outs: Float32Array[] = [];
     for (const threads of [1, 3]) {
-      const kr = await loadKernels({ kernels: "relaxed", threads });
-      let runs = 0;
-      if (kr.pool) {
-        const run = kr.pool.runPrograms.bind(kr.pool);
-        kr.pool.runPrograms = (p) => {
-          runs++;
-          run(p);
-        };
-      }
-      try {
+      await withKernels(threads, (kr, split) => {
         const p = packPatternConv(kr, w, undefined, t.m, t.c, "w", s, 0)!;
         const px = upload(kr, x);
         const py = kr.arena.alloc(size * 4);
         runPatternConv(kr, shape, px, p, py, 0, {});
         outs.push(download(kr, py, size));
-        ok(threads === 1 || runs > 0, `stride ${s} was not split on ${threads} threads`);
-      } finally {
-        disposeKernels(kr);
-      }
+        ok(threads === 1 || split(), `stride ${s} was not split on ${threads} threads`);
+      });
     }
     deepStrictEqual(outs[1], outs[0], `stride ${s}`);
   }
