@@ -342,7 +342,7 @@ export class Model {
         });
       }
       const profile = options.profile ? [] as NodeProfile[] : undefined;
-      if (this.#autoThreads && !profile) {
+      if (this.#autoThreads && !this.#autoThreads.decided && !profile) {
         const shapes = [...values.values()].map((v) => v.dims.join("x")).join(",");
         results = this.#autoThreads.run(shapes, () => exec.run(values));
       } else {
