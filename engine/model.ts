@@ -149,6 +149,15 @@ function evaluateNode(
 ): Tensor[] | undefined {
   const op = registry.get(node.op);
   if (!op || node.domain || (op.check?.(node, opset) ?? []).length) return undefined;
+  // Data-movement and shape ops compute small outputs while inferring shapes: no kernel run.
+  try {
+    const infos = inputs.map((t) => (t ? { type: t.type, dims: [...t.dims], value: t } : undefined));
+    const shapes = op.inferShapes(node, infos);
+    const values = shapes.map((s) => (s as { value?: Tensor }).value);
+    if (values.length && values.every((v) => v)) return values as Tensor[];
+  } catch {
+    return undefined;
+  }
   const names = inputs.map((_, i) => `in${i}`);
   const graph = {
     name: `fold ${node.name}`,

@@ -7,9 +7,9 @@
  * @module
  */
 import { ShapeError } from "../errors.ts";
-import { bytesPerElement, type DType, sizeOf, stridesOf, type Tensor } from "../tensor.ts";
+import { bytesPerElement, type DType, sizeOf, stridesOf, Tensor } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { FOLD_LIMIT, type KnownOutput, tensorBytes, tensorFromBytes } from "./_node_params.ts";
+import { FOLD_LIMIT, type KnownOutput, tensorBytes, tensorOverBytes } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo } from "./op.ts";
 
 /** Where a copy reads: an input, an output already written, or one constant element. */
@@ -194,7 +194,7 @@ export function foldCopyProgram(
   }
   const outBytes = outputs.map((o) => new Uint8Array(sizeOf(o.dims) * program.esize));
   runCopyProgramHost(program, srcBytes, outBytes);
-  return outputs.map((o, i) => ({ ...o, value: tensorFromBytes(o.type, o.dims, outBytes[i]) }));
+  return outputs.map((o, i) => ({ ...o, value: tensorOverBytes(o.type, o.dims, outBytes[i]) }));
 }
 
 /** Bytes per element of a data-movement tensor. */
@@ -202,11 +202,14 @@ export function elementBytes(type: DType): number {
   return bytesPerElement(type);
 }
 
-/** A value that only changes shape: same bytes, new dims (Reshape, Squeeze…). */
+/**
+ * A value that only changes shape (Reshape, Squeeze…): the same data under new dims. Host
+ * tensors are never written after they are made, so the two share their elements.
+ */
 export function reshapeValue(
   value: Tensor | undefined,
   dims: readonly number[],
 ): Tensor | undefined {
   if (!value) return undefined;
-  return tensorFromBytes(value.type, dims, tensorBytes(value));
+  return new Tensor(value.type, value.data, dims);
 }

@@ -224,22 +224,28 @@ export function tensorBytes(t: Tensor): Uint8Array {
 
 /** A host tensor of `type` over a copy of `bytes`. */
 export function tensorFromBytes(type: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
-  const copy = bytes.slice();
-  const b = copy.buffer;
+  return tensorOverBytes(type, dims, bytes.slice());
+}
+
+/** A host tensor of `type` over `bytes` itself (no copy): for bytes nothing else holds. */
+export function tensorOverBytes(type: DType, dims: readonly number[], bytes: Uint8Array): Tensor {
+  const b = bytes.buffer as ArrayBuffer;
+  const o = bytes.byteOffset;
+  const n = sizeOfDims(dims);
   switch (type) {
     case "float32":
-      return new Tensor(type, new Float32Array(b), dims);
+      return new Tensor(type, new Float32Array(b, o, n), dims);
     case "float16":
-      return new Tensor(type, new Uint16Array(b), dims);
+      return new Tensor(type, new Uint16Array(b, o, n), dims);
     case "int64":
-      return new Tensor(type, new BigInt64Array(b), dims);
+      return new Tensor(type, new BigInt64Array(b, o, n), dims);
     case "int32":
-      return new Tensor(type, new Int32Array(b), dims);
+      return new Tensor(type, new Int32Array(b, o, n), dims);
     case "int8":
-      return new Tensor(type, new Int8Array(b), dims);
+      return new Tensor(type, new Int8Array(b, o, n), dims);
     case "uint8":
     case "bool":
-      return new Tensor(type, new Uint8Array(b), dims);
+      return new Tensor(type, new Uint8Array(b, o, n), dims);
   }
 }
 
