@@ -7,7 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { init, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
+import { init, InvalidArgumentError, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
 import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
@@ -104,6 +104,23 @@ function parse(args: string[]) {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** Checks a --layers value up front: a bad pattern names itself before any work starts. */
+function layersOption(value: string | undefined): string | undefined {
+  if (value === undefined) return value;
+  try {
+    new RegExp(value);
+  } catch (e) {
+    // "Invalid regular expression: /(/: Unterminated group" → "Unterminated group".
+    const why = (e as Error).message.replace(/^.*: /, "");
+    throw new InvalidArgumentError(
+      `Invalid --layers value "${value}": not a regular expression (${why}); give a ` +
+        'JavaScript RegExp source matched against node names, e.g. "^conv" or "fc1|fc2", ' +
+        "with a backslash before ( ) [ ] . * + ? to match it literally",
+    );
+  }
+  return value;
 }
 
 function kernelsOption(value: string): KernelVariant | "auto" {
@@ -553,7 +570,7 @@ async function main(argv: string[]): Promise<number> {
             "--scheme <c4n:N|pattern|block:F> --out <file>",
         );
       }
-      await pruneFile(rest[0], values);
+      await pruneFile(rest[0], { ...values, layers: layersOption(values.layers) });
       return 0;
     }
     case "pack": {

@@ -78,3 +78,25 @@ Deno.test("cli pack writes a float16 sparse package that loads and runs", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli prune: a bad --layers regexp is an InvalidArgumentError naming the value", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/m.onnx`, c42Model());
+    const args = ["prune", `${dir}/m.onnx`, "--scheme", "c4n:2", "--out", `${dir}/p.onnx`];
+    const bad = await cli(...args, "--layers", "conv(");
+    // A typed error: "error: <message>" and exit code 1, no stack trace of a SyntaxError.
+    deepStrictEqual(bad.code, 1, bad.err);
+    ok(
+      bad.err.startsWith('error: Invalid --layers value "conv(": not a regular expression'),
+      bad.err,
+    );
+    ok(/backslash/.test(bad.err) && !/SyntaxError|Uncaught/.test(bad.err), bad.err);
+    // Checked before any work: nothing was written.
+    ok(![...Deno.readDirSync(dir)].some((e) => e.name.startsWith("p.onnx")));
+    const good = await cli(...args, "--layers", "^Conv");
+    deepStrictEqual(good.code, 0, good.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

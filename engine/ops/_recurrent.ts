@@ -15,6 +15,7 @@ import { ACTIVATIONS } from "../../kernels-as/activations.ts";
 import { DTypeError, ShapeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import type { Kernels } from "../wasm/kernels.ts";
+import { isFloat16Origin } from "../weights/f16_gemv.ts";
 import { gemm, type PackedGemmWeights, packGemmWeights, releaseGemmWeights } from "./gemm.ts";
 import { formatDims, nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./op.ts";
@@ -322,7 +323,10 @@ function rLayout(type: CellType, lbr: boolean): { first: number; gates: number; 
   return [{ first: 0, gates: 2, units: 16 }, { first: 2, gates: 1, units: 32 }];
 }
 
-/** Packs W, R (with B split into Wb and Rb) of every direction from arena offsets. */
+/**
+ * Packs W, R (with B split into Wb and Rb) of every direction from arena offsets. `float16`:
+ * W holds values a model stored as float16, which the f16 GEMV may keep as halves.
+ */
 function packAll(
   kr: Kernels,
   type: CellType,
@@ -332,6 +336,7 @@ function packAll(
   r: number,
   b: number,
   name: string,
+  float16 = false,
 ): PackedDirection[] {
   const g = gateCount(type);
   const { hidden: H, input: I } = dims;
@@ -346,6 +351,7 @@ function packAll(
         bias: wb,
         name: `${name} W (packed)`,
         sparse: true,
+        float16,
       });
       const entry: PackedDirection = { w: pw, r: [] };
       out.push(entry);
@@ -402,7 +408,9 @@ export function prepareRecurrent(
     const wo = upload(w.value.data as Float32Array);
     const ro = upload(r.value.data as Float32Array);
     const bo = b?.value ? upload(b.value.data as Float32Array) : 0;
-    return { packed: packAll(kr, type, attrs, dims, wo, ro, bo, node.name) };
+    return {
+      packed: packAll(kr, type, attrs, dims, wo, ro, bo, node.name, isFloat16Origin(w.value)),
+    };
   } finally {
     for (const t of temps) kr.arena.free(t);
   }

@@ -9,6 +9,7 @@
 import type { Graph, Node } from "../ir/graph.ts";
 import { subgraphs } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
+import { isFloat16Origin, markFloat16Origin } from "../weights/f16_gemv.ts";
 
 /** Largest output (elements) a folded node may produce: bigger results stay computed. */
 const MAX_FOLDED_ELEMENTS = 1 << 22;
@@ -50,6 +51,16 @@ export function foldConstantNodes(graph: Graph): number {
   return folded;
 }
 
+/**
+ * Whether a folded node is a Cast (or CastLike) to float32 of values stored as float16: an
+ * exporter's "f16 weight → Cast(to=float)". The result holds the same halves, so it keeps
+ * the mark that lets the f16 GEMV keep it as halves (`gemvWeights: "auto"`).
+ */
+function castsHalves(n: Node, input: Tensor | undefined, output: Tensor | undefined): boolean {
+  return (n.op === "Cast" || n.op === "CastLike") && !n.domain && output?.type === "float32" &&
+    (input?.type === "float16" || isFloat16Origin(input));
+}
+
 /** Evaluates one node on constant inputs; returns its outputs or undefined to keep it. */
 export type NodeEvaluator = (node: Node, inputs: (Tensor | undefined)[]) => Tensor[] | undefined;
 
@@ -82,6 +93,9 @@ export function foldConstantSubgraphs(
       ? evaluate(n, n.inputs.map((i) => (i ? constant(i) : undefined)))
       : undefined;
     if (result && result.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
+      if (castsHalves(n, n.inputs[0] ? constant(n.inputs[0]) : undefined, result[0])) {
+        markFloat16Origin(result[0]);
+      }
       n.outputs.forEach((o, i) => {
         if (o) graph.initializers.set(o, result[i]);
         computed.delete(o);

@@ -1,15 +1,16 @@
 /**
  * Half-precision (IEEE f16) weights for the GEMV kernel `f32_gemv_f16w_4x8`
  * (kernels-as/gemm/f32_gemv_f16w_4x8.ts documents the layout): packing from f32 Wᵀ, which
- * validates (the kernel assumes finite halves), unpacking, the load policy, and the mark on
- * initializers that a model stored as float16.
+ * validates (the kernel assumes finite halves), unpacking, the load policy, the mark on
+ * initializers that a model stored as float16, and the check at load that those feeding
+ * matrix products are finite.
  *
  * @module
  */
 import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
 import { float16ToFloat32, float32ToFloat16 } from "../formats/float16.ts";
-import { forEachGraph, type Model } from "../ir/graph.ts";
-import type { Tensor } from "../tensor.ts";
+import { forEachGraph, type Model, type Node } from "../ir/graph.ts";
+import { Tensor } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 
 /** Outputs per packed panel. */
@@ -71,8 +72,10 @@ export function unpackF16Gemv(packed: Uint16Array, n: number, k: number): Float3
 
 /**
  * Which dense GEMV weights are kept as f16 (`loadModel`'s `gemvWeights`): "auto" those a
- * model stores as float16, "f16" every constant MatMul / Gemm / RNN input weight, "f32" none.
- * The cost model decides in each case whether the f16 kernel is faster for the layer.
+ * model stores as float16 (ONNX and safetensors float16 tensors, also behind a folded Cast to
+ * float, and the values of a float16 sparse package), "f16" every constant MatMul / Gemm /
+ * RNN input weight, "f32" none. The cost model decides in each case whether the f16 kernel
+ * is faster for the layer.
  */
 export type GemvWeights = "auto" | "f16" | "f32";
 
@@ -103,8 +106,13 @@ export function gemvWeightsOf(kr: Kernels): GemvSetting {
   return SETTINGS.get(kr) ?? { policy: "auto", modelBytes: 0 };
 }
 
-/** Bytes of all initializers of a model, subgraphs included. */
+/**
+ * Bytes of all initializers of a model, subgraphs included. It also runs
+ * `checkFloat16Weights`: `loadModel` calls it before building the model, so a bad float16
+ * weight is reported at load, not at the first run.
+ */
 export function modelWeightBytes(model: Model): number {
+  checkFloat16Weights(model);
   let bytes = 0;
   forEachGraph(model.graph, (g) => {
     for (const t of g.initializers.values()) bytes += t.data.byteLength;
@@ -112,10 +120,76 @@ export function modelWeightBytes(model: Model): number {
   return bytes;
 }
 
+/** Ops whose input 1, when constant, is a weight the f16 GEMV may keep (`packGemmWeights`). */
+const GEMV_WEIGHT_OPS = new Set(["MatMul", "Gemm", "LSTM", "GRU", "RNN"]);
+
+/** Whether a node passes input 0's values on (a Cast to float32, ONNX code 1, keeps halves). */
+function keepsValues(p: Node): boolean {
+  return p.op === "Identity" || p.op === "CastLike" || (p.op === "Cast" && p.attributes.to === 1);
+}
+
+/**
+ * Throws a ModelFormatError when a weight a model stores as float16 (`isFloat16Origin`) holds
+ * a NaN or an infinity and is the B of a MatMul / Gemm or the W of an LSTM / GRU / RNN,
+ * directly or through Identity, CastLike or Cast to float (which constant folding removes),
+ * in any graph.
+ *
+ * Only those weights: they are the ones the f16 GEMV may keep as halves, and its kernel
+ * needs finite ones. Every other float16 initializer decodes exactly like its float32 twin,
+ * infinities included (an attention mask of -inf is a legitimate constant), so it is left
+ * alone. The check does not depend on `gemvWeights` or on the cost model: a product with a
+ * non-finite weight gives non-finite outputs on any kernel, and a model either loads on every
+ * host or on none. (Under `gemvWeights: "f16"` a float32 weight is rounded to halves only
+ * when the cost model keeps it as f16, at its op's preparation: `packF16Gemv` checks it then.)
+ *
+ * @example
+ * ```ts ignore
+ * import { checkFloat16Weights } from "./f16_gemv.ts";
+ * import { decodeOnnx } from "../formats/onnx/mod.ts";
+ * const model = await decodeOnnx(await Deno.readFile("model_fp16.onnx"));
+ * checkFloat16Weights(model); // throws ModelFormatError on a NaN or infinite f16 weight
+ * ```
+ */
+export function checkFloat16Weights(model: Model): void {
+  // Value names are unique across a model and its subgraphs (ONNX's SSA rule).
+  const constants = new Map<string, Tensor>();
+  const producer = new Map<string, Node>();
+  const uses: Node[] = [];
+  forEachGraph(model.graph, (g) => {
+    for (const [name, t] of g.initializers) constants.set(name, t);
+    for (const n of g.nodes) {
+      for (const o of n.outputs) producer.set(o, n);
+      const v = n.attributes.value;
+      if (n.op === "Constant" && v instanceof Tensor) constants.set(n.outputs[0], v);
+      if (GEMV_WEIGHT_OPS.has(n.op) && !n.domain) uses.push(n);
+    }
+  });
+  for (const n of uses) {
+    let name = n.inputs[1] ?? "";
+    // The bound stops at a malformed graph's cycle.
+    for (let hops = 0, p = producer.get(name); p && keepsValues(p) && hops < 16; hops++) {
+      name = p.inputs[0];
+      p = producer.get(name);
+    }
+    const t = constants.get(name);
+    if (!isFloat16Origin(t)) continue;
+    const data = t!.data as Float32Array;
+    for (let i = 0; i < data.length; i++) {
+      // NaN and ±Infinity are the values for which v - v is not 0.
+      if (data[i] - data[i] === 0) continue;
+      throw new ModelFormatError(
+        `Node "${n.name}" (${n.op}): float16 weight "${name}" holds ${data[i]} at element ${i}; ` +
+          "the weights of a matrix product must be finite (a value beyond the float16 range, " +
+          "or a damaged file: export the model again, keeping this weight in float32)",
+      );
+    }
+  }
+}
+
 const FROM_FLOAT16 = new WeakSet<Tensor>();
 
 /** Marks a float32 tensor whose values a model stored as float16 (so they are exact halves). */
-export function markFloat16Origin(t: Tensor): Tensor {
+export function markFloat16Origin<T extends Tensor>(t: T): T {
   FROM_FLOAT16.add(t);
   return t;
 }

@@ -4,6 +4,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import "../../engine/threads/pool.ts";
 import * as ortWeb from "npm:onnxruntime-web@1.30.0";
 import { InvalidArgumentError, ModelFormatError } from "../../engine/errors.ts";
+import { packSparseModel } from "../../engine/formats/sparse_package/pack.ts";
 import { loadModel } from "../../engine/model.ts";
 import { type MambaConfig, MambaModel } from "../../engine/models/mamba/mamba.ts";
 import { loadKernels } from "../../engine/wasm/kernels.ts";
@@ -255,21 +256,157 @@ Deno.test("small float16 layers stay f32: the f16 GEMV only pays off out of cach
   m.dispose();
 });
 
-Deno.test("infinite or NaN float16 weights in an f16 GEMV layer are a ModelFormatError", async () => {
+/** A MatMul x[1,k] · w[k,n] over float16 weight bits, through a Cast to float when `cast`. */
+function smallMatMul(w: Uint16Array, k: number, n: number, cast: boolean): Uint8Array {
+  return buildModel({
+    nodes: [
+      ...(cast ? [{ op: "Cast", inputs: ["w"], outputs: ["wf"], attributes: { to: 1 } }] : []),
+      { op: "MatMul", inputs: ["x", cast ? "wf" : "w"], outputs: ["y"] },
+    ],
+    inputs: [{ name: "x", dims: [1, k] }],
+    outputs: [{ name: "y" }],
+    initializers: { w: new Tensor("float16", w, [k, n]) },
+  });
+}
+
+/** An LSTM (one direction, hidden h) over float16 W and R bits, input x[seq, 1, i]. */
+function lstmModel(w: Uint16Array, r: Uint16Array, i: number, h: number): Uint8Array {
+  return buildModel({
+    nodes: [{
+      op: "LSTM",
+      inputs: ["x", "W", "R"],
+      outputs: ["y"],
+      attributes: { hidden_size: h },
+    }],
+    inputs: [{ name: "x", dims: ["seq", 1, i] }],
+    outputs: [{ name: "y" }],
+    initializers: {
+      W: new Tensor("float16", w, [1, 4 * h, i]),
+      R: new Tensor("float16", r, [1, 4 * h, h]),
+    },
+  });
+}
+
+Deno.test("NaN or infinite float16 weights of a product fail at load, naming node and tensor", async () => {
   for (const bad of [0x7c00, 0xfc00, 0x7e00]) {
+    const kind = bad === 0x7e00 ? "NaN" : bad === 0x7c00 ? "Infinity" : "-Infinity";
+    const fails = (where: RegExp) => (e: Error) =>
+      e instanceof ModelFormatError && where.test(e.message) &&
+      e.message.includes(` holds ${kind} at element `) && /must be finite/.test(e.message) &&
+      /export the model again/.test(e.message);
     const rng = new Random(bad);
+    // A layer the f16 GEMV keeps (the check used to wait for its first run)...
     const w = halves(rng, K * N);
     w[12345] = bad;
-    const m = await loadModel(model({ op: "MatMul", w }, false));
-    try {
-      await rejects(
-        m.run({ x: new Tensor("float32", rng.floats(K), [1, K]) }),
-        (e: Error) =>
-          e instanceof ModelFormatError && /"w/.test(e.message) && /finite/.test(e.message),
-      );
-    } finally {
-      m.dispose();
+    await rejects(loadModel(model({ op: "MatMul", w }, false)), fails(/"w"/));
+    // ... and, whatever the cost model or gemvWeights say, small ones and ones behind a Cast.
+    const small = halves(rng, 64 * 48);
+    small[100] = bad;
+    for (const cast of [false, true]) {
+      for (const gemvWeights of ["auto", "f32"] as const) {
+        await rejects(
+          loadModel(smallMatMul(small, 64, 48, cast), { gemvWeights }),
+          fails(/^Node "MatMul_\d+" \(MatMul\): float16 weight "w" /),
+        );
+      }
     }
+    const lw = halves(rng, 4 * 8 * 16);
+    lw[7] = bad;
+    await rejects(
+      loadModel(lstmModel(lw, halves(rng, 4 * 8 * 8), 16, 8)),
+      fails(/\(LSTM\): float16 weight "W" /),
+    );
+  }
+});
+
+Deno.test("infinite float16 constants that are no matrix weight load and run as they are", async () => {
+  // An additive mask of -inf: a legitimate float16 constant, decoded like its float32 twin.
+  const mask = new Uint16Array([0xfc00, 0, 0x3c00, 0x7c00]);
+  const bytes = buildModel({
+    nodes: [{ op: "Add", inputs: ["x", "mask"], outputs: ["y"] }],
+    inputs: [{ name: "x", type: "float16", dims: [4] }],
+    outputs: [{ name: "y", type: "float16" }],
+    initializers: { mask: new Tensor("float16", mask, [4]) },
+  });
+  const m = await loadModel(bytes);
+  try {
+    const y = (await m.run({ x: new Tensor("float32", new Float32Array([1, 2, 3, 4]), [4]) })).y;
+    deepStrictEqual([...(y.data as Float32Array)], [-Infinity, 2, 4, Infinity]);
+  } finally {
+    m.dispose();
+  }
+});
+
+Deno.test("float16 weights behind a folded Cast(to=float) still go on the f16 GEMV", async () => {
+  const rng = new Random(12);
+  const l: Layer = { op: "MatMul", w: halves(rng, K * N) };
+  const bytes = model(l, true);
+  const m = await loadModel(bytes);
+  const f32 = await loadModel(bytes, { gemvWeights: "f32" });
+  try {
+    for (const rows of [1, 5]) {
+      const x = new Tensor("float32", rng.floats(rows * K), [rows, K]);
+      const got = (await m.run({ x })).y.data as Float32Array;
+      assertClose(got, (await f32.run({ x })).y.data as Float32Array, { rtol: 1e-4, atol: 1e-4 });
+    }
+    strictEqual(m.summary().foldedConstants, 1);
+    const [choice] = m.summary().kernelChoices;
+    strictEqual(choice.format, "f16", JSON.stringify(choice));
+    ok(/stored as float16/.test(choice.reason), choice.reason);
+  } finally {
+    m.dispose();
+    f32.dispose();
+  }
+});
+
+Deno.test("an LSTM's float16 input weight W goes on the f16 GEMV like a MatMul's", async () => {
+  // 4 gates x 256 units x 3200 inputs: 13 MB as f32, streamed on every step.
+  const [I, H] = [3200, 256];
+  const rng = new Random(5);
+  const bytes = lstmModel(halves(rng, 4 * H * I), halves(rng, 4 * H * H), I, H);
+  const m = await loadModel(bytes);
+  const f32 = await loadModel(bytes, { gemvWeights: "f32" });
+  try {
+    // One step (a one-row projection: the f16 GEMV), then 6 (f32 panels of the same halves).
+    for (const seq of [1, 6, 1]) {
+      const x = new Tensor("float32", rng.floats(seq * I, -0.2, 0.2), [seq, 1, I]);
+      const got = (await m.run({ x })).y.data as Float32Array;
+      assertClose(got, (await f32.run({ x })).y.data as Float32Array, {
+        rtol: 1e-4,
+        atol: 1e-5,
+      }, `seq=${seq}`);
+    }
+    const w = m.summary().kernelChoices.find((c) => /W \(packed\)/.test(c.name));
+    strictEqual(w?.format, "f16", JSON.stringify(m.summary().kernelChoices));
+    ok(/stored as float16/.test(w!.reason), w!.reason);
+    deepStrictEqual(f32.summary().kernelChoices, []);
+  } finally {
+    m.dispose();
+    f32.dispose();
+  }
+});
+
+Deno.test("a float16 sparse package keeps its dense weights as halves for the f16 GEMV", async () => {
+  const rng = new Random(31);
+  const bytes = buildModel({
+    nodes: [{ op: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+    inputs: [{ name: "x", dims: [1, K] }],
+    outputs: [{ name: "y" }],
+    initializers: { w: new Tensor("float32", rng.floats(K * N, -0.1, 0.1), [K, N]) },
+  });
+  const packed = packSparseModel(bytes, { float16: true });
+  deepStrictEqual(packed.tensors.map((t) => [t.name, t.layout, t.dtype]), [
+    ["w", "dense", "float16"],
+  ]);
+  const m = await loadModel(packed.bytes);
+  try {
+    const x = new Tensor("float32", rng.floats(K), [1, K]);
+    await m.run({ x });
+    const [choice] = m.summary().kernelChoices;
+    strictEqual(choice.format, "f16", JSON.stringify(choice));
+    ok(/stored as float16/.test(choice.reason), choice.reason);
+  } finally {
+    m.dispose();
   }
 });
 

@@ -12,6 +12,7 @@ import { type Graph, type Model, subgraphs } from "../../ir/graph.ts";
 import { MAX_ELEMENTS, Tensor } from "../../tensor.ts";
 import { float16ToFloat32 } from "../float16.ts";
 import { decodeOnnx } from "../onnx/decode.ts";
+import { markFloat16Origin } from "../../weights/f16_gemv.ts";
 import { popcount } from "../../weights/popcount.ts";
 import {
   alignTo,
@@ -154,7 +155,9 @@ function decodeTensor(data: Uint8Array, t: PackedTensor, fail: Fail): Tensor<"fl
   } else {
     stored = new Float32Array(raw.buffer, 0, raw.length / 4);
   }
-  if (!t.mask) return new Tensor("float32", stored, t.dims);
+  // Float16 values (zeros included) are exact halves: marked, the f16 GEMV may keep them.
+  const done = (x: Tensor<"float32">) => t.dtype === "float16" ? markFloat16Origin(x) : x;
+  if (!t.mask) return done(new Tensor("float32", stored, t.dims));
   const mask = data.subarray(t.mask.offset, t.mask.offset + t.mask.bytes);
   let set = 0;
   for (const b of mask) set += popcount(b);
@@ -167,7 +170,7 @@ function decodeTensor(data: Uint8Array, t: PackedTensor, fail: Fail): Tensor<"fl
   const out = new Float32Array(size);
   let j = 0;
   for (let i = 0; i < size; i++) if (mask[i >> 3] & (1 << (i & 7))) out[i] = stored[j++];
-  return new Tensor("float32", out, t.dims);
+  return done(new Tensor("float32", out, t.dims));
 }
 
 /** Puts packed tensors back into a graph and its subgraphs, noting each name it placed. */

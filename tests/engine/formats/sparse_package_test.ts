@@ -5,6 +5,7 @@ import { packSparseModel } from "../../../engine/formats/sparse_package/pack.ts"
 import { unpackSparsePackage } from "../../../engine/formats/sparse_package/unpack.ts";
 import { type Graph, subgraphs } from "../../../engine/ir/graph.ts";
 import { loadModel } from "../../../engine/model.ts";
+import { isFloat16Origin } from "../../../engine/weights/f16_gemv.ts";
 import { Tensor } from "../../../engine/tensor.ts";
 import { buildModel } from "../../_onnx_builder.ts";
 import { runOrt } from "../../_ort.ts";
@@ -164,6 +165,26 @@ Deno.test("a float16 package halves the bytes and matches onnxruntime on f16-rou
     });
   }
   m.dispose();
+});
+
+Deno.test("float16 package values are marked as halves, float32 ones are not", async () => {
+  // w1, w2 (initializers) and wb (a Constant node in the If branch), all stored with a mask.
+  const tensors = (g: Graph, out: Tensor[] = []): Tensor[] => {
+    for (const name of ["w1", "w2"]) {
+      if (g.initializers.has(name)) out.push(g.initializers.get(name)!);
+    }
+    for (const n of g.nodes) {
+      if (n.op === "Constant" && n.attributes.value instanceof Tensor) out.push(n.attributes.value);
+      for (const s of subgraphs(n)) tensors(s, out);
+    }
+    return out;
+  };
+  for (const float16 of [true, false]) {
+    const m = await unpackSparsePackage(packSparseModel(model(), { float16 }).bytes);
+    const found = tensors(m.graph);
+    deepStrictEqual(found.length, 3);
+    ok(found.every((t) => isFloat16Origin(t) === float16), `float16: ${float16}`);
+  }
 });
 
 // ---- bad input -------------------------------------------------------------------------
