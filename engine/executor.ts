@@ -24,7 +24,7 @@ export interface Value extends ArenaTensor {
 }
 
 /** An arena block shared by values that alias it (Reshape and friends). */
-interface Buffer {
+export interface Buffer {
   offset: number;
   refs: number;
 }
@@ -39,6 +39,20 @@ export interface NodeProfile {
   ms: number;
   /** Output dims. */
   outputs: number[][];
+}
+
+/** Watches a run so that it can be replayed without the executor (see run_plan.ts). */
+export interface RunRecorder {
+  /** An op is about to run: what it allocates until `step` is its scratch. */
+  beginStep(): void;
+  /** An op ran on these values (after `prepare` made `state`). */
+  step(op: Op, node: Node, inputs: (Value | undefined)[], outputs: Value[], state: unknown): void;
+  /** `to` was filled with a copy of `from`. */
+  copy(from: Value, to: Value): void;
+  /** The run read `value`'s contents on the host, and what came next depends on them. */
+  guard(value: Value, seen: Tensor): void;
+  /** The run did something a replay cannot repeat. */
+  refuse(reason: string): void;
 }
 
 /** Options shared by an executor and its subgraph executors. */
@@ -107,6 +121,8 @@ export class GraphExecutor {
   readonly #shapes = new Map<Node, ShapeCache>();
   /** Per node: the values whose last reader it is, and its outputs nobody reads. */
   readonly #drops: string[][];
+  /** Watches the current run, when it is being recorded. */
+  #recorder: RunRecorder | undefined;
 
   /** Builds the executor; throws UnsupportedOpError listing every node that cannot run. */
   constructor(graph: Graph, options: ExecutorOptions, checked = false) {
@@ -148,21 +164,58 @@ export class GraphExecutor {
     return v;
   }
 
-  #info(v: Value): InputInfo {
-    if (!v.host) {
-      const n = sizeOf(v.dims);
-      const isInt = v.type === "int64" || v.type === "int32";
-      if ((isInt && n <= HOST_INT_LIMIT) || n <= HOST_FLOAT_LIMIT) v.host = readHost(this.#ctx, v);
+  /**
+   * What shape inference sees of a value. A small value's contents are read from the arena
+   * only if inference asks for them (`used[i]` then says so), while the value is still live.
+   */
+  #info(v: Value, used: boolean[], i: number): InputInfo {
+    if (v.host) {
+      const host = v.host;
+      return {
+        type: v.type,
+        dims: v.dims,
+        get value() {
+          used[i] = true;
+          return host;
+        },
+      };
     }
-    return { type: v.type, dims: v.dims, value: v.host };
+    const n = sizeOf(v.dims);
+    const isInt = v.type === "int64" || v.type === "int32";
+    if (!((isInt && n <= HOST_INT_LIMIT) || n <= HOST_FLOAT_LIMIT)) {
+      return { type: v.type, dims: v.dims };
+    }
+    const ctx = this.#ctx;
+    return {
+      type: v.type,
+      dims: v.dims,
+      get value() {
+        used[i] = true;
+        return (v.host ??= readHost(ctx, v));
+      },
+    };
   }
 
   /**
    * Runs the graph. `feeds` are values the caller owns (not freed here); `outer` resolves
    * names from enclosing graphs. Returns the graph outputs; their buffers pass to the caller
-   * (free them with `release`).
+   * (free them with `release`). A `recorder` sees every op call, copy and host read.
    */
   run(
+    feeds: Map<string, Value>,
+    outer?: (name: string) => Value | undefined,
+    profile?: NodeProfile[],
+    recorder?: RunRecorder,
+  ): Map<string, Value> {
+    this.#recorder = recorder;
+    try {
+      return this.#run(feeds, outer, profile);
+    } finally {
+      this.#recorder = undefined;
+    }
+  }
+
+  #run(
     feeds: Map<string, Value>,
     outer?: (name: string) => Value | undefined,
     profile?: NodeProfile[],
@@ -220,7 +273,9 @@ export class GraphExecutor {
         // A feed, a constant or an enclosing graph's value is copied so the caller owns it.
         const v = lookup(o.name);
         if (!v) throw new ShapeError(`Graph "${this.graph.name}": output "${o.name}" has no value`);
-        out.set(o.name, copyValue(this.#ctx, v, o.name));
+        const copy = copyValue(this.#ctx, v, o.name);
+        this.#recorder?.copy(v, copy);
+        out.set(o.name, copy);
       }
       return out;
     } catch (e) {
@@ -231,15 +286,23 @@ export class GraphExecutor {
 
   #runOp(node: Node, inputs: (Value | undefined)[]): Value[] {
     const op = this.#opt.registry.get(node.op)!;
-    const infos = inputs.map((v) => (v ? this.#info(v) : undefined));
+    const used = new Array<boolean>(inputs.length).fill(false);
+    const infos = inputs.map((v, i) => (v ? this.#info(v, used, i) : undefined));
     // Shapes depend only on input dims and the values of small inputs: reuse them while those
     // repeat (streaming models call the same shapes every run).
-    let cached = this.#shapes.get(node);
-    if (!cached || !sameInputs(cached.inputs, infos) || DATA_DEPENDENT.has(node.op)) {
-      if (cached?.known) { for (const v of cached.known) release(this.#ctx, v); }
-      cached = { inputs: infos as InputInfo[], shapes: op.inferShapes(node, infos) };
+    const before = this.#shapes.get(node);
+    // A recorded run computes known outputs again, so that the replay has the step.
+    const reuse = before !== undefined && !DATA_DEPENDENT.has(node.op) &&
+      !(before.known && this.#recorder) && sameInputs(before, infos);
+    let cached: ShapeCache;
+    if (reuse) cached = before;
+    else {
+      if (before?.known) { for (const v of before.known) release(this.#ctx, v); }
+      cached = { inputs: infos as InputInfo[], used, shapes: op.inferShapes(node, infos) };
       this.#shapes.set(node, cached);
-    } else if (cached.known) {
+    }
+    if (this.#recorder) this.#guardShapeValues(node, inputs, infos, cached.used);
+    if (cached.known) {
       // Every output was known from the same inputs last time (shape arithmetic): reuse it.
       for (const v of cached.known) if (v.buffer) v.buffer.refs++;
       return cached.known;
@@ -275,8 +338,17 @@ export class GraphExecutor {
         const host = (s as { value?: Tensor }).value;
         outputs.push({ type: s.type, dims: s.dims, offset, buffer: { offset, refs: 1 }, host });
       });
+      this.#recorder?.beginStep();
       op.run(this.#ctx, node, inputs, outputs, prepared.state);
-      if (outputs.length && outputs.every((o) => o.host) && !DATA_DEPENDENT.has(node.op)) {
+      if (this.#recorder) {
+        this.#recorder.step(op, node, inputs, outputs, prepared.state);
+        if (DATA_DEPENDENT.has(node.op)) {
+          this.#recorder.refuse(`${nodeLabel(node)}: output dims depend on the data`);
+        }
+      }
+      // A recorded run keeps nothing: its blocks become the plan's.
+      const keep = !this.#recorder && !DATA_DEPENDENT.has(node.op);
+      if (keep && outputs.length && outputs.every((o) => o.host)) {
         // Outputs fixed by the inputs' shapes and small values: keep them for the next runs.
         for (const o of outputs) if (o.buffer) o.buffer.refs++;
         cached.known = outputs;
@@ -286,6 +358,26 @@ export class GraphExecutor {
       throw e;
     }
     return outputs;
+  }
+
+  /**
+   * Guards (for a replay) the values this node's output dims may depend on: integer and bool
+   * values inference read (shapes, axes, pads, counts), and the float parameters of the ops
+   * whose output size they set. Other values inference read were only folded on the host,
+   * and the replay computes them again.
+   */
+  #guardShapeValues(
+    node: Node,
+    inputs: (Value | undefined)[],
+    infos: (InputInfo | undefined)[],
+    used: boolean[],
+  ): void {
+    for (let i = 0; i < used.length; i++) {
+      const v = inputs[i];
+      if (!used[i] || !v || v.constant) continue;
+      if (v.type.startsWith("float") && !FLOAT_SHAPE_PARAMETERS.has(node.op)) continue;
+      this.#recorder!.guard(v, infos[i]!.value!);
+    }
   }
 
   #runIf(
@@ -302,6 +394,7 @@ export class GraphExecutor {
       throw new DTypeError(`${nodeLabel(node)}: the condition is "${cond.type}", not "bool"`);
     }
     const flag = this.#opt.kernels.arena.u8(cond.offset, 1)[0] !== 0;
+    this.#recorder?.guard(cond, readHost(this.#ctx, cond));
     const branch = node.attributes[flag ? "then_branch" : "else_branch"];
     if (!isGraph(branch)) {
       throw new ShapeError(`${nodeLabel(node)}: missing ${flag ? "then" : "else"}_branch`);
@@ -311,7 +404,7 @@ export class GraphExecutor {
       exec = new GraphExecutor(branch, this.#opt, true);
       this.#branches.set(branch, exec);
     }
-    const results = exec.run(new Map(), lookup, profile);
+    const results = exec.run(new Map(), lookup, profile, this.#recorder);
     return branch.outputs.map((o) => results.get(o.name)!);
   }
 
@@ -333,6 +426,8 @@ export class GraphExecutor {
 /** Shape inference results of one node, for the inputs they were computed from. */
 interface ShapeCache {
   inputs: InputInfo[];
+  /** Which inputs' values inference read (the others only matter by type and dims). */
+  used: boolean[];
   shapes: OutputInfo[];
   /**
    * Outputs whose values shape inference knew (shape arithmetic on small tensors): the same
@@ -341,6 +436,9 @@ interface ShapeCache {
   known?: Value[];
 }
 
+/** Ops whose output dims may depend on the values of float inputs (scales, ranges). */
+const FLOAT_SHAPE_PARAMETERS = new Set(["Resize", "Upsample", "Range"]);
+
 /** Ops whose output shape depends on the values of large inputs: never cached. */
 const DATA_DEPENDENT = new Set(["NonZero"]);
 
@@ -348,10 +446,8 @@ const DATA_DEPENDENT = new Set(["NonZero"]);
  * Whether shape inference would see the same inputs as last time: types, dims and the values
  * of known inputs (shape tensors and other small values read back from the arena).
  */
-function sameInputs(
-  before: readonly (InputInfo | undefined)[],
-  now: readonly (InputInfo | undefined)[],
-): boolean {
+function sameInputs(cache: ShapeCache, now: readonly (InputInfo | undefined)[]): boolean {
+  const before = cache.inputs;
   if (before.length !== now.length) return false;
   for (let i = 0; i < now.length; i++) {
     const a = before[i];
@@ -362,6 +458,7 @@ function sameInputs(
     }
     if (a.type !== b.type || a.dims.length !== b.dims.length) return false;
     for (let d = 0; d < b.dims.length; d++) if (a.dims[d] !== b.dims[d]) return false;
+    if (!cache.used[i]) continue;
     // Constants (weights) are the same host tensor every run; values read back from the arena
     // (small int tensors) are fresh and compared element by element.
     const av = a.value;

@@ -16,6 +16,7 @@ import { checkOptions } from "./options.ts";
 import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
 import { loadOps } from "./ops/registry.ts";
 import { AutoThreads } from "./threads/auto_threads.ts";
+import { type RunPlan, RunRecording } from "./run_plan.ts";
 import type { Op } from "./ops/op.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
@@ -31,7 +32,8 @@ import {
   loadKernels,
   type ThreadInfo,
 } from "./wasm/kernels.ts";
-import { modelWeightBytes, setGemvWeights } from "./weights/f16_gemv.ts";
+import { checkFloat16Weights, modelWeightBytes, setGemvWeights } from "./weights/f16_gemv.ts";
+import { hasSparseWeights, loadSparsePackers } from "./weights/sparse_packers.ts";
 
 /** Options of `loadModel`. */
 export interface LoadModelOptions {
@@ -71,6 +73,14 @@ export interface LoadModelOptions {
    * layer are a ModelFormatError when it is first prepared.
    */
   gemvWeights?: "auto" | "f16" | "f32";
+  /**
+   * Replay runs from a recording (default true): once a run has been recorded, later runs with
+   * the same input dims (and the same values wherever the model reads inputs on the host, such
+   * as a sample rate or an `If` condition) skip shape inference and memory bookkeeping and
+   * only call the kernels, on a static memory plan. False runs every call through the graph
+   * executor. `summary().runPlan` tells whether a plan is in use.
+   */
+  replay?: boolean;
 }
 
 const LOAD_MODEL_OPTIONS = [
@@ -81,6 +91,7 @@ const LOAD_MODEL_OPTIONS = [
   "sparse",
   "threads",
   "gemvWeights",
+  "replay",
 ];
 
 /** Options of `Model.run`. */
@@ -137,7 +148,20 @@ export interface ModelSummary {
   kernelChoices: KernelChoice[];
   /** Highest arena use so far in bytes (weights + activations), after at least one run. */
   peakMemoryBytes: number;
+  /**
+   * The static memory plan runs replay while the input dims stay the same (see the `replay`
+   * option): `bytes` the arena blocks it holds (the recorded run's values and its kernels'
+   * scratch, where they were), `lowerBoundBytes` the most bytes of values live at any one
+   * step, `replays` the runs it served. A `reason` instead when there is no plan.
+   */
+  runPlan: { bytes: number; lowerBoundBytes: number; replays: number } | { reason: string };
 }
+
+/**
+ * Runs in a row that could not be planned or replayed (feed dims or a guarded value changed,
+ * or the run kept memory) before the model stops recording.
+ */
+const MAX_PLAN_MISSES = 4;
 
 /** Runs one node on constant inputs with the real op, for constant folding; never throws. */
 function evaluateNode(
@@ -151,7 +175,9 @@ function evaluateNode(
   if (!op || node.domain || (op.check?.(node, opset) ?? []).length) return undefined;
   // Data-movement and shape ops compute small outputs while inferring shapes: no kernel run.
   try {
-    const infos = inputs.map((t) => (t ? { type: t.type, dims: [...t.dims], value: t } : undefined));
+    const infos = inputs.map((
+      t,
+    ) => (t ? { type: t.type, dims: [...t.dims], value: t } : undefined));
     const shapes = op.inferShapes(node, infos);
     const values = shapes.map((s) => (s as { value?: Tensor }).value);
     if (values.length && values.every((v) => v)) return values as Tensor[];
@@ -205,6 +231,13 @@ export class Model {
   readonly outputs: readonly TensorInfo[];
   /** Profile of the last run made with `{ profile: true }`. */
   lastProfile: NodeProfile[] | undefined;
+  /** The recorded run that replays while feeds keep its dims (see run_plan.ts). */
+  #plan: RunPlan | undefined;
+  #replays = 0;
+  /** Runs in a row that could not be planned or replayed; planning stops after a few. */
+  #planMisses = 0;
+  #planRefused: string | undefined;
+  readonly #replay: boolean;
 
   /** Use `loadModel` (`ops` holds the implementation of every op type in the model). */
   constructor(
@@ -215,6 +248,7 @@ export class Model {
   ) {
     this.#kernels = kernels;
     this.#ir = ir;
+    this.#replay = options.replay !== false;
     const fuse = options.fuse !== false;
     const opset = ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13;
     const constants = foldConstantNodes(ir.graph) +
@@ -332,39 +366,86 @@ export class Model {
         );
       }
     }
-    const arena = this.#kernels.arena;
     const symbols = new Map<string, number>();
+    for (const info of this.inputs) this.#checkFeed(info, feeds[info.name], symbols);
+    const profile = options.profile ? [] as NodeProfile[] : undefined;
+    const plan = this.#plan;
+    if (plan && !profile) {
+      const out = plan.fits(feeds) ? plan.replay(feeds) : undefined;
+      if (out) {
+        this.#replays++;
+        this.#planMisses = 0;
+        return out;
+      }
+      this.#dropPlan();
+      this.#planMisses++;
+    } else if (plan) this.#dropPlan();
+    const arena = this.#kernels.arena;
     const values = new Map<string, Value>();
     const ctx = { kernels: this.#kernels };
+    const recording =
+      this.#replay && !profile && this.#planMisses < MAX_PLAN_MISSES && !this.#planRefused &&
+        (!this.#autoThreads || this.#autoThreads.decided)
+        ? new RunRecording()
+        : undefined;
     let results: Map<string, Value> | undefined;
+    let done = false;
+    if (recording) arena.watch(recording);
     try {
       for (const info of this.inputs) {
-        const t = this.#checkFeed(info, feeds[info.name], symbols);
+        const t = feeds[info.name];
         const bytes = sizeOf(t.dims) * bytesPerElement(t.type);
         const offset = arena.alloc(bytes, `input "${info.name}"`);
         arena.u8(offset, bytes).set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes));
-        values.set(info.name, {
+        const value: Value = {
           type: t.type,
           dims: [...t.dims],
           offset,
           buffer: { offset, refs: 1 },
-        });
+        };
+        values.set(info.name, value);
+        recording?.feed(info.name, value);
       }
-      const profile = options.profile ? [] as NodeProfile[] : undefined;
       if (this.#autoThreads && !this.#autoThreads.decided && !profile) {
         const shapes = [...values.values()].map((v) => v.dims.join("x")).join(",");
         results = this.#autoThreads.run(shapes, () => exec.run(values));
       } else {
-        results = exec.run(values, undefined, profile);
+        results = exec.run(values, undefined, profile, recording);
       }
       this.lastProfile = profile;
       const out: Record<string, Tensor> = {};
       for (const [name, v] of results) out[name] = readHost(ctx, v);
+      done = true;
       return out;
     } finally {
       for (const v of values.values()) release(ctx, v);
       for (const v of results?.values() ?? []) release(ctx, v);
+      // Planned once the run's own blocks are free: the plan takes them back.
+      if (recording) {
+        arena.watch(undefined);
+        if (done && results) {
+          this.#plan = recording.plan(ctx, results);
+          this.#planRefused = recording.refused;
+          if (!this.#plan) this.#planMisses++;
+        }
+      }
     }
+  }
+
+  #noPlanReason(): string {
+    if (!this.#replay) return "replay is off (loadModel option replay: false)";
+    if (this.#planRefused) return `runs cannot be replayed: ${this.#planRefused}`;
+    if (this.#planMisses >= MAX_PLAN_MISSES) {
+      return `no plan after ${this.#planMisses} tries in a row: input dims or host-read values ` +
+        "kept changing, or runs kept allocating memory they hold on to";
+    }
+    return "not recorded yet: a plan comes from a run that keeps no new memory " +
+      "(usually the second run with the same input dims)";
+  }
+
+  #dropPlan(): void {
+    this.#plan?.dispose();
+    this.#plan = undefined;
   }
 
   /** Ops, parameters, fusions, kernel build and memory. */
@@ -390,6 +471,13 @@ export class Model {
       })),
       kernelChoices: [...this.#kernels.choices],
       peakMemoryBytes: this.#kernels.arena.peakBytes,
+      runPlan: this.#plan
+        ? {
+          bytes: this.#plan.bytes,
+          lowerBoundBytes: this.#plan.liveBytes,
+          replays: this.#replays,
+        }
+        : { reason: this.#noPlanReason() },
     };
   }
 
@@ -410,6 +498,7 @@ export class Model {
 
   /** Frees the model's memory. The model cannot run afterwards. */
   dispose(): void {
+    this.#dropPlan();
     this.#exec?.dispose();
     this.#exec = undefined;
     this.#kernels.arena.reset();
@@ -476,13 +565,18 @@ export async function loadModel(
   const loadingKernels = loadKernels(options);
   let ops: Map<string, Op>;
   try {
-    ops = await loadOps(types);
+    [ops] = await Promise.all([
+      loadOps(types),
+      options.sparse !== "off" && hasSparseWeights(ir) ? loadSparsePackers() : undefined,
+    ]);
   } catch (e) {
     loadingKernels.then(disposeKernels, () => {});
     throw e;
   }
   const kernels = await loadingKernels;
   try {
+    // A bad float16 weight is reported at load, not at the first run.
+    checkFloat16Weights(ir);
     setGemvWeights(kernels, options.gemvWeights, modelWeightBytes(ir));
     return new Model(ir, kernels, options, ops);
   } catch (e) {

@@ -35,13 +35,8 @@ import {
   packNchwWeights,
   releaseNchwWeights,
 } from "./gemm.ts";
-import {
-  packPatternConv,
-  patternConvApplies,
-  type PatternConvWeights,
-  releasePatternConv,
-  runPatternConv,
-} from "./conv_pattern.ts";
+import type { PatternConvWeights } from "./conv_pattern.ts";
+import { sparsePackers } from "../weights/sparse_packers.ts";
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
@@ -658,8 +653,9 @@ const conv: Op<ConvState> = {
     const wOff = uploadF32(kr, wv, `${node.inputs[1]}`);
     const bOff = bv ? uploadF32(kr, bv, `${node.inputs[2]}`) : 0;
     if (kind === "depthwise") return { kind, weights: wOff, bias: bOff };
+    const sp = sparsePackers();
     if (
-      patternConvApplies(
+      sp?.patternConv.patternConvApplies(
         w!.dims,
         group,
         node.attributes.strides as number[] | undefined,
@@ -668,7 +664,15 @@ const conv: Op<ConvState> = {
     ) {
       const name = `${node.inputs[1]} (packed)`;
       const stride = ((node.attributes.strides as number[] | undefined)?.[0] ?? 1) as 1 | 2;
-      const pattern = packPatternConv(kr, wv, bv, w!.dims[0], w!.dims[1], name, stride);
+      const pattern = sp.patternConv.packPatternConv(
+        kr,
+        wv,
+        bv,
+        w!.dims[0],
+        w!.dims[1],
+        name,
+        stride,
+      );
       if (pattern) {
         kr.arena.free(wOff);
         if (bOff) kr.arena.free(bOff);
@@ -694,7 +698,7 @@ const conv: Op<ConvState> = {
     const { x, w, b, r } = splitInputs<ArenaTensor>(node, inputs);
     const shape = convShape(node, x!.dims, w!.dims, b?.dims);
     if (state.pattern) {
-      runPatternConv(
+      sparsePackers()!.patternConv.runPatternConv(
         ctx.kernels,
         shape,
         x!.offset,
@@ -718,7 +722,7 @@ const conv: Op<ConvState> = {
   release(ctx, state) {
     const arena = ctx.kernels.arena;
     for (const p of state.packed ?? []) releaseNchwWeights(ctx.kernels, p);
-    if (state.pattern) releasePatternConv(ctx.kernels, state.pattern);
+    if (state.pattern) sparsePackers()!.patternConv.releasePatternConv(ctx.kernels, state.pattern);
     if (state.weights) arena.free(state.weights);
     if (state.bias) arena.free(state.bias);
   },

@@ -6,17 +6,8 @@
  */
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
-import { c4nSurvivors, detectC4n, packC4n, validateC4n } from "../weights/c4n.ts";
-import {
-  BLOCK_SPARSE_BC,
-  BLOCK_SPARSE_BR,
-  blockGemvArgs,
-  type BlockSparseWeights,
-  packBlockSparse,
-  releaseBlockSparse,
-  uploadBlockSparse,
-} from "../weights/block_sparse.ts";
-import { c4nGemvBytes, packC4nGemv, validateC4nGemv } from "../weights/c4n_gemv.ts";
+import type { BlockSparseWeights } from "../weights/block_sparse.ts";
+import { MIN_SPARSE_ZEROS, sparsePackers } from "../weights/sparse_packers.ts";
 import {
   F16_GEMV_NR,
   f16GemvBytes,
@@ -271,8 +262,9 @@ function packC4nGemvFor(
   bias: number,
   name: string,
 ): PackedGemmWeights["c4n"] | null {
-  if (kr.variant === "scalar" || k < 16) return undefined;
-  const found = detectC4n(wt, n, k);
+  const sp = sparsePackers();
+  if (!sp || kr.variant === "scalar" || k < 16) return undefined;
+  const found = sp.c4n.detectC4n(wt, n, k);
   if (found < 2) return undefined;
   const zeros = found >= 3 ? 3 : 2;
   const ratio = c4nGemvRatio(zeros, n, k);
@@ -288,9 +280,9 @@ function packC4nGemvFor(
     });
     return null;
   }
-  const packed = packC4nGemv(wt, n, k, zeros);
-  validateC4nGemv(packed, `C4n GEMV weights "${name}"`);
-  const offset = kr.arena.alloc(c4nGemvBytes(n, k, zeros), `${name} (C4n GEMV)`);
+  const packed = sp.c4nGemv.packC4nGemv(wt, n, k, zeros);
+  sp.c4nGemv.validateC4nGemv(packed, `C4n GEMV weights "${name}"`);
+  const offset = kr.arena.alloc(sp.c4nGemv.c4nGemvBytes(n, k, zeros), `${name} (C4n GEMV)`);
   kr.arena.u8(offset, packed.bytes.length).set(packed.bytes);
   const b = copyBias(kr, bias, n, name);
   kr.choices.push({
@@ -358,12 +350,15 @@ function packBlockGemv(
   bias: number,
   name: string,
 ): PackedGemmWeights["block"] {
+  const sp = sparsePackers();
+  if (!sp) return undefined;
+  const { BLOCK_SPARSE_BC, BLOCK_SPARSE_BR } = sp.block;
   // Cheap first look: too few zeros for any gain.
   let zeros = 0;
   for (let i = 0; i < n * k; i++) if (wt[i] === 0) zeros++;
   const nonzero = 1 - zeros / (n * k);
   if (zeros === 0 || nonzero * BLOCK_GEMV_COST >= 1) return undefined;
-  const packed = packBlockSparse(wt, n, k);
+  const packed = sp.block.packBlockSparse(wt, n, k);
   const storedFraction = packed.values.length / (n * k);
   const predicted = storedFraction * BLOCK_GEMV_COST;
   const what = `${(nonzero * 100).toFixed(0)} % non-zero; blocks of ` +
@@ -372,7 +367,7 @@ function packBlockGemv(
     kr.choices.push({ name, format: "dense", reason: `${what}: the cost model predicts no gain` });
     return undefined;
   }
-  const block = uploadBlockSparse(kr, packed, name);
+  const block = sp.block.uploadBlockSparse(kr, packed, name);
   const b = copyBias(kr, bias, n, name);
   kr.choices.push({
     name,
@@ -395,7 +390,7 @@ export function releaseGemmWeights(kr: Kernels, w: PackedGemmWeights): void {
     if (w.c4n.bias) kr.arena.free(w.c4n.bias);
   }
   if (w.block) {
-    releaseBlockSparse(kr, w.block);
+    sparsePackers()!.block.releaseBlockSparse(kr, w.block);
     if (w.block.bias) kr.arena.free(w.block.bias);
   }
 }
@@ -490,7 +485,7 @@ export function gemm(
         kr,
         parts.map(([band, count]) => ({
           fn: "f32_gemv_block_16",
-          args: blockGemvArgs(b, a + i * lda * 4, c + i * ldc * 4, {
+          args: sparsePackers()!.block.blockGemvArgs(b, a + i * lda * 4, c + i * ldc * 4, {
             bias: b.bias,
             act,
             p0: epilogue.p0,
@@ -635,9 +630,10 @@ export function packNchwWeights(
   const log = (c: KernelChoice) => {
     if (!kr.choices.some((x) => x.name === c.name)) kr.choices.push(c);
   };
-  const n = kr.sparse === "off" ? 0 : detectC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, ld);
-  if (n > 0) {
-    const s = c4nSurvivors(k, n);
+  const sp = kr.sparse === "off" ? undefined : sparsePackers();
+  const n = sp ? sp.c4n.detectC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, ld) : 0;
+  if (sp && n > 0) {
+    const s = sp.c4n.c4nSurvivors(k, n);
     // With a known column count, columns outside full 32-wide panels cost more.
     const cols = options.columns;
     const tail = cols ? cols % 32 : 0;
@@ -646,8 +642,8 @@ export function packNchwWeights(
       : C4N_SPMM_COST;
     const predicted = (s / k) * cost;
     if (predicted < 1) {
-      const packed = packC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, n, ld);
-      validateC4n(packed, `C4n weights "${name}"`);
+      const packed = sp.c4n.packC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, n, ld);
+      sp.c4n.validateC4n(packed, `C4n weights "${name}"`);
       const offset = kr.arena.alloc(Math.max(packed.pairs.byteLength, 4), name);
       new Int32Array(kr.arena.memory.buffer, offset, packed.pairs.length).set(packed.pairs);
       let bias = 0;
@@ -673,7 +669,11 @@ export function packNchwWeights(
     log({
       name,
       format: "dense",
-      reason: kr.sparse === "off" ? "sparse kernels are off" : "no C4n structure",
+      reason: kr.sparse === "off"
+        ? "sparse kernels are off"
+        : sp
+        ? "no C4n structure"
+        : `no weight of the model has ${MIN_SPARSE_ZEROS * 100} % zeros`,
     });
   }
   const mr = gemmNchwRows(kr);

@@ -37,6 +37,14 @@ export interface ArenaOptions {
   shared?: boolean;
 }
 
+/** Sees every allocation and free of an arena (a run being recorded). */
+export interface ArenaWatcher {
+  /** `bytes` (rounded up to the alignment) were allocated at `offset`. */
+  alloc(offset: number, bytes: number): void;
+  /** The block at `offset` was freed. */
+  free(offset: number): void;
+}
+
 /** Size class of a free block: floor(log2(bytes / ALIGN)). */
 function sizeClass(bytes: number): number {
   return 31 - Math.clz32(bytes / ALIGN);
@@ -71,6 +79,12 @@ export class Arena {
   /** Free block offsets by size class, and a bit per non-empty class. */
   #bins: Set<number>[] = Array.from({ length: 32 }, () => new Set<number>());
   #nonEmpty = 0;
+  #watcher: ArenaWatcher | undefined;
+  /** Offsets (and sizes) the next allocations take, in order, while a run plan replays. */
+  #script: readonly number[] | undefined;
+  #scriptAt = 0;
+  /** Scripted blocks handed out and not yet freed. */
+  #scripted = new Set<number>();
 
   /** Creates an arena whose first block starts above `base`. */
   constructor(options: ArenaOptions) {
@@ -124,6 +138,23 @@ export class Arena {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
     const size = alignUp(Math.max(bytes, 1), ALIGN);
+    if (this.#script) {
+      const at = this.#scriptAt;
+      if (this.#script[at + 1] === size) {
+        this.#scriptAt += 2;
+        this.#scripted.add(this.#script[at]);
+        return this.#script[at];
+      }
+      // Off script (should not happen: ops allocate the same every run): allocate normally,
+      // which never hands out the planned blocks since they are in use.
+      this.#script = undefined;
+    }
+    const off = this.#allocFree(size, what);
+    this.#watcher?.alloc(off, size);
+    return off;
+  }
+
+  #allocFree(size: number, what: string): number {
     const same = this.#recent.get(size);
     if (same?.length) {
       const off = same.pop()!;
@@ -151,8 +182,58 @@ export class Arena {
     return off;
   }
 
+  /**
+   * Allocates the given block itself, `bytes` at `offset` (64-byte aligned), if all of it is
+   * free: a run plan keeps the places its recorded run's values had. Returns whether it could.
+   */
+  claim(offset: number, bytes: number): boolean {
+    const size = alignUp(Math.max(bytes, 1), ALIGN);
+    if (offset % ALIGN !== 0 || offset < this.#base) return false;
+    this.#mergeRecent();
+    const end = offset + size;
+    if (offset >= this.#top) {
+      this.#ensure(end + GUARD, "a planned block", size);
+      if (offset > this.#top) this.#addFree(this.#top, offset - this.#top);
+      this.#top = end;
+      this.#peak = Math.max(this.#peak, end - this.#base);
+    } else {
+      let start = -1;
+      for (const [s, n] of this.#free) {
+        if (s <= offset && end <= s + n) {
+          start = s;
+          break;
+        }
+      }
+      if (start < 0) return false;
+      const n = this.#free.get(start)!;
+      this.#removeFree(start, n);
+      if (offset > start) this.#addFree(start, offset - start);
+      if (start + n > end) this.#addFree(end, start + n - end);
+    }
+    this.#live.set(offset, size);
+    return true;
+  }
+
+  /** Reports every allocation and free to `watcher` until called again without one. */
+  watch(watcher: ArenaWatcher | undefined): void {
+    this.#watcher = watcher;
+  }
+
+  /**
+   * Makes the next allocations take these blocks, in order, as long as the sizes match
+   * (`[offset, size, offset, size, …]`, blocks the caller holds); `undefined` ends it. A run
+   * plan replays its ops' scratch allocations this way.
+   */
+  script(blocks: readonly number[] | undefined): void {
+    this.#script = blocks;
+    this.#scriptAt = 0;
+    this.#scripted.clear();
+  }
+
   /** Returns a block to the arena (kept by size for reuse; merged before the arena grows). */
   free(offset: number): void {
+    if (this.#scripted.size && this.#scripted.delete(offset)) return;
+    this.#watcher?.free(offset);
     const size = this.#live.get(offset);
     if (size === undefined) throw new RangeError(`Arena.free: ${offset} is not a live block`);
     this.#live.delete(offset);
@@ -221,6 +302,7 @@ export class Arena {
 
   /** Frees every block. */
   reset(): void {
+    this.script(undefined);
     this.#live.clear();
     this.#free.clear();
     this.#freeEnds.clear();

@@ -106,13 +106,8 @@ export function gemvWeightsOf(kr: Kernels): GemvSetting {
   return SETTINGS.get(kr) ?? { policy: "auto", modelBytes: 0 };
 }
 
-/**
- * Bytes of all initializers of a model, subgraphs included. It also runs
- * `checkFloat16Weights`: `loadModel` calls it before building the model, so a bad float16
- * weight is reported at load, not at the first run.
- */
+/** Bytes of all initializers of a model, subgraphs included. */
 export function modelWeightBytes(model: Model): number {
-  checkFloat16Weights(model);
   let bytes = 0;
   forEachGraph(model.graph, (g) => {
     for (const t of g.initializers.values()) bytes += t.data.byteLength;

@@ -16,6 +16,7 @@ import {
   packCausalConv1dWeights,
 } from "../../ops/causal_conv1d.ts";
 import { gemm, type PackedGemmWeights, packGemmWeights } from "../../ops/gemm.ts";
+import { loadSparsePackers, sparseEnough } from "../../weights/sparse_packers.ts";
 import { selectiveScan } from "../../ops/selective_scan.ts";
 import type { Tensor } from "../../tensor.ts";
 import {
@@ -563,10 +564,10 @@ export async function readMambaCheckpoint(
     const cfg = await readText(source, "tokenizer_config.json").then(JSON.parse, () => ({}));
     tokenizer = await tokenizerFromJson(parseJson(tokenizerJson, "tokenizer.json"), cfg);
   }
-  const kr = await loadKernels({
-    kernels: options.kernels,
-    maxMemoryBytes: options.maxMemoryBytes,
-  });
+  const [kr] = await Promise.all([
+    loadKernels({ kernels: options.kernels, maxMemoryBytes: options.maxMemoryBytes }),
+    [...weights.values()].some(sparseEnough) ? loadSparsePackers() : undefined,
+  ]);
   try {
     setGemvWeights(kr, options.gemvWeights);
     return { kr, config: mambaConfig(config, weights), weights, tokenizer };

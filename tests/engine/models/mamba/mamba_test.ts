@@ -7,6 +7,7 @@ import { loadKernels } from "../../../../engine/wasm/kernels.ts";
 import { Random } from "../../../_random.ts";
 import { c4nWeights } from "../../../reference/sparse.ts";
 import { assertClose } from "../../../_assert.ts";
+import { loadSparsePackers } from "../../../../engine/weights/sparse_packers.ts";
 
 const FIXTURE = new URL("../../../fixtures/mamba", import.meta.url).pathname;
 const expected = JSON.parse(await Deno.readTextFile(`${FIXTURE}/expected.json`)) as {
@@ -172,6 +173,8 @@ Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match th
     dense(`${m}D`, [cfg.dInner], 1);
     pruned(`${m}out_proj.weight`, cfg.dModel, cfg.dInner, 0.1);
     dense("backbone.norm_f.weight", [cfg.dModel], 0.2, 1);
+    // loadMamba loads the sparse formats for such weights; this test builds the model itself.
+    await loadSparsePackers();
     const kr = await loadKernels({ kernels: "relaxed" });
     const sparse = new MambaModel(kr, cfg, w);
     const formats = kr.choices.map((c) => `${c.name}: ${c.format}`);

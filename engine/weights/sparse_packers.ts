@@ -1,0 +1,81 @@
+/**
+ * The sparse weight formats (C4n, C4n GEMV, block, pattern 3x3) load only for models that
+ * could use one: every format needs at least a quarter of a layer's weights to be zeros (C4,1
+ * drops 1 of 4; block GEMV needs more, pattern 5 of 9). A model none of whose float weights has
+ * that many runs dense without them, and a web page running it never downloads their code.
+ *
+ * @module
+ */
+import { forEachGraph, type Model } from "../ir/graph.ts";
+import type { Tensor } from "../tensor.ts";
+import type * as BlockSparse from "./block_sparse.ts";
+import type * as C4n from "./c4n.ts";
+import type * as C4nGemv from "./c4n_gemv.ts";
+import type * as PatternConv from "../ops/conv_pattern.ts";
+
+/** The packers and runners of the sparse formats. */
+export interface SparsePackers {
+  /** C4n detection and packing (SpMM). */
+  c4n: typeof C4n;
+  /** The C4n GEMV layout. */
+  c4nGemv: typeof C4nGemv;
+  /** Block sparsity (GEMV). */
+  block: typeof BlockSparse;
+  /** Pattern-sparse 3x3 convolution. */
+  patternConv: typeof PatternConv;
+}
+
+/** The least share of zeros any sparse format needs in a weight. */
+export const MIN_SPARSE_ZEROS = 0.25;
+
+let loaded: SparsePackers | undefined;
+
+/** The sparse formats, if `loadSparsePackers` has loaded them (else layers run dense). */
+export function sparsePackers(): SparsePackers | undefined {
+  return loaded;
+}
+
+/**
+ * Loads the sparse formats (once per process).
+ *
+ * @example
+ * ```ts
+ * import { loadSparsePackers } from "./sparse_packers.ts";
+ * const { c4n } = await loadSparsePackers();
+ * console.log(c4n.detectC4n(new Float32Array([0, 0, 1, 2]), 1, 4)); // 2
+ * ```
+ */
+export async function loadSparsePackers(): Promise<SparsePackers> {
+  if (!loaded) {
+    const [c4n, c4nGemv, block, patternConv] = await Promise.all([
+      import("./c4n.ts"),
+      import("./c4n_gemv.ts"),
+      import("./block_sparse.ts"),
+      import("../ops/conv_pattern.ts"),
+    ]);
+    loaded = { c4n, c4nGemv, block, patternConv };
+  }
+  return loaded;
+}
+
+/** Whether a float32 tensor has enough zeros for a sparse format. */
+export function sparseEnough(t: Tensor): boolean {
+  if (t.type !== "float32" || t.size < 16) return false;
+  const d = t.data as Float32Array;
+  const need = Math.ceil(d.length * MIN_SPARSE_ZEROS);
+  let zeros = 0;
+  // Stops once too few elements are left to reach the share.
+  for (let i = 0; i < d.length && zeros + (d.length - i) >= need; i++) {
+    if (d[i] === 0 && ++zeros >= need) return true;
+  }
+  return false;
+}
+
+/** Whether an initializer of the graph or its subgraphs has enough zeros to go sparse. */
+export function hasSparseWeights(model: Model): boolean {
+  let found = false;
+  forEachGraph(model.graph, (g) => {
+    for (const t of g.initializers.values()) if (!found && sparseEnough(t)) found = true;
+  });
+  return found;
+}
