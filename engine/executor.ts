@@ -45,8 +45,18 @@ export interface NodeProfile {
 export interface RunRecorder {
   /** An op is about to run: what it allocates until `step` is its scratch. */
   beginStep(): void;
-  /** An op ran on these values (after `prepare` made `state`). */
-  step(op: Op, node: Node, inputs: (Value | undefined)[], outputs: Value[], state: unknown): void;
+  /**
+   * An op ran on these values (after `prepare` made `state`); `used[i]`: shape inference
+   * read input i's contents.
+   */
+  step(
+    op: Op,
+    node: Node,
+    inputs: (Value | undefined)[],
+    outputs: Value[],
+    state: unknown,
+    used: boolean[],
+  ): void;
   /** `to` was filled with a copy of `from`. */
   copy(from: Value, to: Value): void;
   /** The run read `value`'s contents on the host, and what came next depends on them. */
@@ -341,7 +351,7 @@ export class GraphExecutor {
       this.#recorder?.beginStep();
       op.run(this.#ctx, node, inputs, outputs, prepared.state);
       if (this.#recorder) {
-        this.#recorder.step(op, node, inputs, outputs, prepared.state);
+        this.#recorder.step(op, node, inputs, outputs, prepared.state, cached.used);
         if (DATA_DEPENDENT.has(node.op)) {
           this.#recorder.refuse(`${nodeLabel(node)}: output dims depend on the data`);
         }

@@ -33,6 +33,9 @@ type Recorded =
     inputs: (Value | undefined)[];
     outputs: Value[];
     state: unknown;
+    used: boolean[];
+    /** The outputs' values when shape inference computed them (read later is not the same). */
+    known: (Tensor | undefined)[];
   }
   | { kind: "copy"; from: Value; to: Value }
   | { kind: "guard"; value: Value; seen: Tensor };
@@ -47,6 +50,7 @@ type Action =
     state: unknown;
   }
   | { kind: "copy"; from: number; to: number; bytes: number }
+  | { kind: "write"; to: number; bytes: Uint8Array }
   | { kind: "guard"; at: ArenaTensor; seen: Tensor };
 
 /**
@@ -83,7 +87,14 @@ export class RunRecording implements RunRecorder, ArenaWatcher {
     this.#feeds.set(name, value);
   }
 
-  step(op: Op, node: Node, inputs: (Value | undefined)[], outputs: Value[], state: unknown): void {
+  step(
+    op: Op,
+    node: Node,
+    inputs: (Value | undefined)[],
+    outputs: Value[],
+    state: unknown,
+    used: boolean[],
+  ): void {
     this.#inStep = false;
     this.#events.push({
       kind: "step",
@@ -92,6 +103,8 @@ export class RunRecording implements RunRecorder, ArenaWatcher {
       inputs: [...inputs],
       outputs: [...outputs],
       state,
+      used: [...used],
+      known: outputs.map((o) => o.host),
     });
   }
 
@@ -174,9 +187,29 @@ export class RunRecording implements RunRecorder, ArenaWatcher {
       list.push({ kind: "guard", at: at(e.value), seen: e.seen });
       guardsAfter.set(p, list);
     }
+    // Shape arithmetic (Shape, Gather on dims, Concat of them…) gives the same values in every
+    // valid replay: its inputs are constants, guarded or such values themselves, and shape
+    // inference computed its outputs. The replay writes those bytes instead of running it.
+    const fixed = new Set<Value>();
+    for (const e of this.#events) if (e.kind === "guard") fixed.add(e.value);
+    const isFixed = (v: Value | undefined, used: boolean) =>
+      !v || !used || v.constant || fixed.has(v);
     const actions: Action[] = [...(guardsAfter.get(0) ?? [])];
     this.#events.forEach((e, i) => {
-      if (e.kind === "step") {
+      if (
+        e.kind === "step" && e.known.every((t) => t) &&
+        e.inputs.every((v, k) => isFixed(v, e.used[k]))
+      ) {
+        e.outputs.forEach((o, k) => {
+          fixed.add(o);
+          const d = e.known[k]!.data;
+          actions.push({
+            kind: "write",
+            to: o.offset,
+            bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice(),
+          });
+        });
+      } else if (e.kind === "step") {
         actions.push({
           kind: "step",
           op: e.op,
@@ -311,6 +344,7 @@ export class RunPlan {
         const a = actions[i];
         if (a.kind === "step") a.op.run(this.#ctx, a.node, a.inputs, a.outputs, a.state);
         else if (a.kind === "copy") arena.u8(a.to, a.bytes).set(arena.u8(a.from, a.bytes));
+        else if (a.kind === "write") arena.u8(a.to, a.bytes.length).set(a.bytes);
         else if (!sameContents(this.#ctx, a.at, a.seen)) return undefined;
       }
     } finally {
