@@ -69,8 +69,9 @@ export interface LoadModelOptions {
    * lossy, the layer then computes with the rounded weights for every product. "f32" keeps
    * all as f32. A layer goes f16 only where the f16 kernel is predicted faster (SIMD builds,
    * weights that do not stay in cache between runs) and no sparse format was chosen for it;
-   * `summary().kernelChoices` says what each layer got. NaN or infinite weights in such a
-   * layer are a ModelFormatError when it is first prepared.
+   * `summary().kernelChoices` says what each layer got. NaN or infinite float16 weights of a
+   * matrix product are a ModelFormatError at load; float32 weights rounded under "f16" are
+   * checked when their layer is first prepared.
    */
   gemvWeights?: "auto" | "f16" | "f32";
   /**
