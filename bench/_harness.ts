@@ -217,6 +217,38 @@ export function interleaved(
       }
     });
   }
+  return summarize(samples);
+}
+
+/** `interleaved` for candidates that return promises (a peer's async `run`), awaited in turn. */
+export async function interleavedAsync(
+  fns: (() => unknown)[],
+  { rounds, warmupMs = 300, batchMs = 1, batches = 5 }: InterleavedOptions,
+): Promise<{ median_ms: number; min_ms: number; runs: number }[]> {
+  const reps: number[] = [];
+  for (const fn of fns) {
+    const t0 = performance.now();
+    let n = 0;
+    do {
+      await fn();
+      n++;
+    } while (performance.now() - t0 < warmupMs);
+    reps.push(Math.max(1, Math.round((n * batchMs) / warmupMs)));
+  }
+  const samples: number[][] = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      for (let b = 0; b < batches; b++) {
+        const t0 = performance.now();
+        for (let n = 0; n < reps[i]; n++) await fns[i]();
+        samples[i].push((performance.now() - t0) / reps[i]);
+      }
+    }
+  }
+  return summarize(samples);
+}
+
+function summarize(samples: number[][]): { median_ms: number; min_ms: number; runs: number }[] {
   return samples.map((s) => {
     s.sort((a, b) => a - b);
     return { median_ms: s[Math.floor(s.length / 2)], min_ms: s[0], runs: s.length };

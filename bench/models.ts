@@ -5,7 +5,7 @@
  *
  *   deno run -A bench/models.ts [--quick]
  */
-import { type BenchRow, measure, report } from "./_harness.ts";
+import { type BenchRow, interleavedAsync, report } from "./_harness.ts";
 import { ort, ortSession } from "./_peers.ts";
 import { loadModel } from "../engine/model.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -13,8 +13,8 @@ import { realModel } from "../tests/_models.ts";
 
 const quick = Deno.args.includes("--quick");
 const timing = quick
-  ? { warmupMs: 200, budgetMs: 800, minRuns: 5 }
-  : { warmupMs: 800, budgetMs: 3000 };
+  ? { rounds: 3, warmupMs: 200, batchMs: 20, batches: 2 }
+  : { rounds: 7, warmupMs: 500, batchMs: 40, batches: 3 };
 
 function image(dims: number[]): Float32Array {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -89,33 +89,45 @@ for (const c of await cases()) {
   const bytes = await Deno.readFile(c.path);
   const model = await loadModel(bytes);
   let feeds = { ...c.feeds };
-  const ours = await measure(() => {
+  const ours = () => {
     const out = model.runSync(feeds);
     if (c.carry) {
       for (const [o, i] of Object.entries(c.carry)) feeds = { ...feeds, [i]: out[o] };
     }
-  }, timing);
+  };
+  const ortRun = (session: ort.InferenceSession) => {
+    let f = toOrt(c.feeds);
+    return async () => {
+      const out = await session.run(f);
+      if (c.carry) { for (const [o, i] of Object.entries(c.carry)) f = { ...f, [i]: out[o] }; }
+    };
+  };
+  // Quartet and onnxruntime-web on one thread in interleaved rounds, so a noisy spell of the
+  // machine hits both alike. The 2-thread session runs alone afterwards: its workers spin
+  // while it is alive and would slow whatever else runs.
+  const single = await ortSession(bytes, 1);
+  const [q, o1] = await interleavedAsync([ours, ortRun(single)], timing);
+  await single.release();
+  const pool = await ortSession(bytes, 2);
+  const [o2] = await interleavedAsync([ortRun(pool)], timing);
+  await pool.release();
   rows.push({
     case: c.name,
     engine: "quartet",
     variant: model.summary().kernels.variant,
     threads: 1,
-    ...ours,
+    ...q,
   });
+  rows.push({ case: c.name, engine: "onnxruntime-web", variant: "wasm", threads: 1, ...o1 });
+  rows.push({ case: c.name, engine: "onnxruntime-web", variant: "wasm", threads: 2, ...o2 });
+  const s = model.summary();
+  const replays = "replays" in s.runPlan
+    ? `${s.runPlan.replays} runs replayed the run plan`
+    : `no run plan (${s.runPlan.reason})`;
   notes.push(
-    `${c.name}: Quartet arena peak ${(model.summary().peakMemoryBytes / 2 ** 20).toFixed(1)} MiB.`,
+    `${c.name}: Quartet arena peak ${(s.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB; ${replays}.`,
   );
   model.dispose();
-  for (const threads of [1, 2]) {
-    const session = await ortSession(bytes, threads);
-    let f = toOrt(c.feeds);
-    const r = await measure(async () => {
-      const out = await session.run(f);
-      if (c.carry) { for (const [o, i] of Object.entries(c.carry)) f = { ...f, [i]: out[o] }; }
-    }, timing);
-    rows.push({ case: c.name, engine: "onnxruntime-web", variant: "wasm", threads, ...r });
-    await session.release();
-  }
   console.error(`  measured ${c.name}`);
 }
 
