@@ -7,37 +7,16 @@ import {
   Tensor,
   UnsupportedOpError,
 } from "../../mod.ts";
-import type { Graph, Model as IrModel, Node } from "../../engine/ir/graph.ts";
+import type { Graph, Model as IrModel } from "../../engine/ir/graph.ts";
 import { loadModel, type LoadModelOptions, type RunOptions } from "../../engine/model.ts";
 import { assertClose } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { oneNodeModel } from "../_onnx_builder.ts";
 import { gemmReference, transpose2d } from "../reference/gemm.ts";
-
-function node(
-  op: string,
-  inputs: string[],
-  outputs: string[],
-  attributes: Node["attributes"] = {},
-): Node {
-  return { name: `${op}_${outputs[0]}`, op, domain: "", inputs, outputs, attributes };
-}
+import { graph, model, node } from "../_ir.ts";
 
 function f32(data: Float32Array, dims: number[]): Tensor<"float32"> {
   return new Tensor("float32", data, dims);
-}
-
-function graph(
-  nodes: Node[],
-  inputs: Graph["inputs"],
-  outputs: Graph["outputs"],
-  init: [string, Tensor][] = [],
-): Graph {
-  return { name: "g", nodes, inputs, outputs, initializers: new Map(init), valueInfo: new Map() };
-}
-
-function model(g: Graph): IrModel {
-  return { graph: g, opsets: { "": 17 } };
 }
 
 const rng = new Random(9);

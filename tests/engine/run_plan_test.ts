@@ -6,34 +6,13 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { Tensor } from "../../mod.ts";
-import type { Graph, Model as IrModel, Node } from "../../engine/ir/graph.ts";
+import type { Graph } from "../../engine/ir/graph.ts";
 import { loadModel, type Model } from "../../engine/model.ts";
 import { Arena } from "../../engine/wasm/arena.ts";
 import { assertClose } from "../_assert.ts";
 import { Random } from "../_random.ts";
 import { gemmReference } from "../reference/gemm.ts";
-
-function node(
-  op: string,
-  inputs: string[],
-  outputs: string[],
-  attributes: Node["attributes"] = {},
-): Node {
-  return { name: `${op}_${outputs[0]}`, op, domain: "", inputs, outputs, attributes };
-}
-
-function graph(
-  nodes: Node[],
-  inputs: Graph["inputs"],
-  outputs: Graph["outputs"],
-  init: [string, Tensor][] = [],
-): Graph {
-  return { name: "g", nodes, inputs, outputs, initializers: new Map(init), valueInfo: new Map() };
-}
-
-function model(g: Graph): IrModel {
-  return { graph: g, opsets: { "": 17 } };
-}
+import { graph, model, node } from "../_ir.ts";
 
 function f32(data: Float32Array, dims: number[]): Tensor<"float32"> {
   return new Tensor("float32", data, dims);
