@@ -7,7 +7,7 @@
  * @module
  */
 import { forEachGraph, type Model } from "../ir/graph.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
 import type * as BlockSparse from "./block_sparse.ts";
 import type * as C4n from "./c4n.ts";
 import type * as C4nGemv from "./c4n_gemv.ts";
@@ -71,11 +71,19 @@ export function sparseEnough(t: Tensor): boolean {
   return false;
 }
 
-/** Whether an initializer of the graph or its subgraphs has enough zeros to go sparse. */
+/**
+ * Whether a constant of the graph or its subgraphs (an initializer, or the value of a Constant
+ * node, where exporters such as PyTorch's put weights inside `If` branches) has enough zeros
+ * to go sparse.
+ */
 export function hasSparseWeights(model: Model): boolean {
   let found = false;
   forEachGraph(model.graph, (g) => {
     for (const t of g.initializers.values()) if (!found && sparseEnough(t)) found = true;
+    for (const n of g.nodes) {
+      const v = n.op === "Constant" ? n.attributes.value : undefined;
+      if (!found && v instanceof Tensor && sparseEnough(v)) found = true;
+    }
   });
   return found;
 }
