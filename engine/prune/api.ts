@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { PruneOptions, PruneResult } from "./prune.ts";
+import type { Model as IrModel } from "../ir/graph.ts";
+import type { PruneModelResult, PruneOptions, PruneResult } from "./prune.ts";
 
 /**
  * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
@@ -26,4 +27,24 @@ import type { PruneOptions, PruneResult } from "./prune.ts";
 export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
   const pruner = await import("./prune.ts");
   return pruner.pruneOnnx(bytes, options);
+}
+
+/**
+ * Prunes an in-memory IR model (a TF.js layers model from `loadTfjsLayers`, or one built in
+ * code) as `pruneOnnx` prunes an ONNX file. The input model is never modified; `loadModel`
+ * takes the result directly.
+ *
+ * @example
+ * ```ts ignore
+ * const dense = await loadTfjsLayers("esrgan-slim/x2/model.json");
+ * const { model, layers } = await pruneModel(dense, { scheme: "c4n:2", calibration });
+ * const sparse = await loadModel(model);
+ * ```
+ */
+export async function pruneModel(
+  model: IrModel,
+  options: PruneOptions,
+): Promise<PruneModelResult> {
+  const pruner = await import("./prune.ts");
+  return pruner.pruneModel(model, options);
 }

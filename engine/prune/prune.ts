@@ -21,7 +21,8 @@
  * are pruned by magnitude only (noted in the report).
  *
  * The result is a standard ONNX file with zeros: it runs anywhere, and Quartet detects the
- * structure and runs it on the sparse kernels.
+ * structure and runs it on the sparse kernels. `pruneModel` does the same on an in-memory IR
+ * model (a TF.js layers import, whose convs use auto_pad) and returns an IR model.
  *
  * @module
  */
@@ -36,13 +37,16 @@ import {
 } from "../formats/onnx/gen/onnx_pb.ts";
 import { foldConstantNodes } from "../passes/fold_constants.ts";
 import {
+  type AttributeValue,
   forEachGraph,
   type Graph,
+  isGraph,
   type Model as IrModel,
   type Node,
   subgraphs,
 } from "../ir/graph.ts";
 import { loadModel } from "../model.ts";
+import { windowAxis } from "../ops/conv.ts";
 import { Tensor } from "../tensor.ts";
 import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
@@ -138,15 +142,17 @@ function picks(total: number, max: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
 }
 
-/** Conv 1-D ([M, C, k]) and 2-D ([M, C, kh, kw]), group 1: rows M over K = C·kernel. */
+/**
+ * Conv 1-D ([M, C, k]) and 2-D ([M, C, kh, kw]), group 1: rows M over K = C·kernel. Explicit
+ * pads and auto_pad (TF.js imports use SAME_UPPER and VALID) both work: the window is
+ * resolved per input shape, as the engine's Conv does.
+ */
 function convTarget(node: Node, w: WeightView, bias?: WeightView): LinearTarget | string {
   const a = node.attributes;
   const group = (a.group as number | undefined) ?? 1;
   if (w.dims.length !== 4 && w.dims.length !== 3) return "only 1-D and 2-D convolutions are pruned";
   if (group !== 1) return "grouped and depthwise convolutions stay dense";
-  if ((a.auto_pad as string | undefined ?? "NOTSET") !== "NOTSET") {
-    return "auto_pad convolutions stay dense";
-  }
+  const autoPad = (a.auto_pad as string | undefined) ?? "NOTSET";
   // A 1-D conv is a 2-D conv of height 1.
   const oneD = w.dims.length === 3;
   const [m, c, kh, kw] = oneD ? [w.dims[0], w.dims[1], 1, w.dims[2]] : w.dims;
@@ -165,8 +171,9 @@ function convTarget(node: Node, w: WeightView, bias?: WeightView): LinearTarget 
     shape: { rows: m, k, kernel3x3: !oneD && kh === 3 && kw === 3, index: (r, j) => r * k + j },
     columns: (x, maxCols) => {
       const [n, cin, h, wd] = oneD ? [x.dims[0], x.dims[1], 1, x.dims[2]] : x.dims;
-      const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-      const ow = Math.floor((wd + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+      const ay = oneD ? { begin: 0, out: 1 } : windowAxis(h, kh, sh, dh, pt, pb, autoPad);
+      const ax = windowAxis(wd, kw, sw, dw, pl, pr, autoPad);
+      const [oh, ow, top, left] = [ay.out, ax.out, ay.begin, ax.begin];
       const chosen = picks(n * oh * ow, maxCols);
       const data = new Float64Array(k * chosen.length);
       const xd = x.data as Float32Array;
@@ -177,8 +184,8 @@ function convTarget(node: Node, w: WeightView, bias?: WeightView): LinearTarget 
         for (let ci = 0; ci < cin; ci++) {
           for (let ky = 0; ky < kh; ky++) {
             for (let kx = 0; kx < kw; kx++) {
-              const iy = oy * sh - pt + ky * dh;
-              const ix = ox * sw - pl + kx * dw;
+              const iy = oy * sh - top + ky * dh;
+              const ix = ox * sw - left + kx * dw;
               const v = iy >= 0 && iy < h && ix >= 0 && ix < wd
                 ? xd[((b * cin + ci) * h + iy) * wd + ix]
                 : 0;
@@ -638,27 +645,17 @@ function writeBack(g: GraphProto, values: Map<string, Float32Array>, written: Se
 }
 
 /**
- * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
- * sparsity, including layers inside If branches. The input bytes are never modified; the
- * result is a new ONNX file.
- *
- * @example
- * ```ts ignore
- * const { bytes, layers } = await pruneOnnx(await Deno.readFile("silero_vad_v5.onnx"), {
- *   scheme: "c4n:2",
- *   calibration: chunks.map((input) => ({ input, sr, state })),
- *   carry: { stateN: "state" },
- * });
- * ```
+ * The pruning itself, on a model whose Constant nodes are folded into initializers: the new
+ * values of the constants it changed, and the per-layer report.
  */
-export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
+async function pruneConstants(
+  dense: IrModel,
+  options: PruneOptions,
+): Promise<{ values: Map<string, Float32Array>; layers: LayerReport[] }> {
   const scheme = parseScheme(options.scheme);
   const n = scheme.kind === "c4n" ? scheme.n : 0;
   const filter = options.layers ? new RegExp(options.layers) : undefined;
   const maxCols = options.maxColumns ?? 4096;
-  const dense = await decodeOnnx(bytes);
-  // Exporters often route weights through Constant nodes: treat them as initializers.
-  foldConstantNodes(dense.graph);
   const calib = options.calibration ?? [];
   const carry = options.carry ?? {};
   for (const f of calib) {
@@ -782,17 +779,104 @@ export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promi
     reports.push(report);
     options.onLayer?.(report);
   }
+  return {
+    values: new Map([...changed].map((name) => [name, pruned.get(name)!])),
+    layers: reports,
+  };
+}
+
+/**
+ * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
+ * sparsity, including layers inside If branches. The input bytes are never modified; the
+ * result is a new ONNX file.
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes, layers } = await pruneOnnx(await Deno.readFile("silero_vad_v5.onnx"), {
+ *   scheme: "c4n:2",
+ *   calibration: chunks.map((input) => ({ input, sr, state })),
+ *   carry: { stateN: "state" },
+ * });
+ * ```
+ */
+export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
+  parseScheme(options.scheme); // a bad scheme fails before the model is decoded
+  const dense = await decodeOnnx(bytes);
+  // Exporters often route weights through Constant nodes: treat them as initializers.
+  foldConstantNodes(dense.graph);
+  const { values, layers } = await pruneConstants(dense, options);
   // Write the new weights into a copy of the original protobuf: everything else stays as is.
   const proto = fromBinary(ModelProtoSchema, bytes);
-  const values = new Map([...changed].map((name) => [name, pruned.get(name)!]));
   const written = new Set<string>();
   writeBack(proto.graph!, values, written);
-  const missing = [...changed].find((name) => !written.has(name));
+  const missing = [...values.keys()].find((name) => !written.has(name));
   if (missing) {
     throw new ModelFormatError(
       `Cannot write pruned weight "${missing}": it is neither an initializer nor a Constant ` +
         `node's tensor value`,
     );
   }
-  return { bytes: toBinary(ModelProtoSchema, proto), layers: reports };
+  return { bytes: toBinary(ModelProtoSchema, proto), layers };
+}
+
+/** The pruned IR model and the per-layer report. */
+export interface PruneModelResult {
+  /** The pruned model: a copy of the input with the pruned weights. */
+  model: IrModel;
+  /** One row per weight layer considered. */
+  layers: LayerReport[];
+}
+
+/** A copy of a graph and its subgraphs that can be rewritten freely (tensors are shared). */
+function copyGraph(g: Graph): Graph {
+  const copy = (v: AttributeValue): AttributeValue =>
+    isGraph(v)
+      ? copyGraph(v)
+      : Array.isArray(v) && v.length && isGraph(v[0])
+      ? (v as Graph[]).map(copyGraph)
+      : v;
+  return {
+    ...g,
+    nodes: g.nodes.map((n) => ({
+      ...n,
+      inputs: [...n.inputs],
+      outputs: [...n.outputs],
+      attributes: Object.fromEntries(Object.entries(n.attributes).map(([k, v]) => [k, copy(v)])),
+    })),
+    inputs: [...g.inputs],
+    outputs: [...g.outputs],
+    initializers: new Map(g.initializers),
+    valueInfo: new Map(g.valueInfo),
+  };
+}
+
+/**
+ * Prunes an in-memory IR model, as `pruneOnnx` prunes an ONNX file: for models that come from
+ * another importer (a TF.js layers model through `loadTfjsLayers`) or are built in code. The
+ * input model is never modified; the result is a copy (Constant nodes folded into
+ * initializers) that `loadModel` takes directly.
+ *
+ * @example
+ * ```ts ignore
+ * const dense = await loadTfjsLayers("esrgan-slim/x2/model.json");
+ * const { model, layers } = await pruneModel(dense, { scheme: "c4n:2", calibration });
+ * const sparse = await loadModel(model);
+ * ```
+ */
+export async function pruneModel(
+  model: IrModel,
+  options: PruneOptions,
+): Promise<PruneModelResult> {
+  parseScheme(options.scheme); // a bad scheme fails before the model is copied
+  const dense: IrModel = { ...model, graph: copyGraph(model.graph) };
+  foldConstantNodes(dense.graph);
+  const { values, layers } = await pruneConstants(dense, options);
+  const out: IrModel = { ...dense, graph: copyGraph(dense.graph) };
+  forEachGraph(out.graph, (g) => {
+    for (const [name, t] of g.initializers) {
+      const v = values.get(name);
+      if (v) g.initializers.set(name, new Tensor("float32", v, t.dims));
+    }
+  });
+  return { model: out, layers };
 }

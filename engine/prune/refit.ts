@@ -113,26 +113,138 @@ function quad(g: Float64Array, v: Float64Array, n: number): number {
 }
 
 /**
+ * Preconditioned (Jacobi) conjugate gradients on the symmetric positive definite system
+ * A x = b, from `x0`, for at most `steps` steps. Each step lowers ½xᵀAx − bᵀx, so a
+ * truncated run is still a partial refit that only improves on its start.
+ */
+export function solveCg(
+  A: Float64Array,
+  b: Float64Array,
+  x0: Float64Array,
+  n: number,
+  steps: number,
+): Float64Array {
+  const x = Float64Array.from(x0);
+  const r = new Float64Array(n);
+  const z = new Float64Array(n);
+  const p = new Float64Array(n);
+  const q = new Float64Array(n);
+  const mul = (v: Float64Array, out: Float64Array) => {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      const row = i * n;
+      for (let j = 0; j < n; j++) s += A[row + j] * v[j];
+      out[i] = s;
+    }
+  };
+  mul(x, q);
+  let bb = 0;
+  let rz = 0;
+  for (let i = 0; i < n; i++) {
+    r[i] = b[i] - q[i];
+    z[i] = r[i] / A[i * n + i];
+    p[i] = z[i];
+    rz += r[i] * z[i];
+    bb += b[i] * b[i];
+  }
+  for (let step = 0; step < steps; step++) {
+    mul(p, q);
+    let pq = 0;
+    for (let i = 0; i < n; i++) pq += p[i] * q[i];
+    if (!(pq > 0)) break;
+    const alpha = rz / pq;
+    let rr = 0;
+    for (let i = 0; i < n; i++) {
+      x[i] += alpha * p[i];
+      r[i] -= alpha * q[i];
+      rr += r[i] * r[i];
+    }
+    if (rr <= 1e-24 * bb) break;
+    let next = 0;
+    for (let i = 0; i < n; i++) {
+      z[i] = r[i] / A[i * n + i];
+      next += r[i] * z[i];
+    }
+    const beta = next / rz;
+    rz = next;
+    for (let i = 0; i < n; i++) p[i] = z[i] + beta * p[i];
+  }
+  return x;
+}
+
+/**
+ * Kept weights per row above which the refit runs conjugate gradients instead of Cholesky:
+ * Cholesky costs m³/6 per row (PP-OCRv4 rec's neck conv: 60 rows of 1440 kept weights took
+ * 40 s), CG_STEPS steps cost CG_STEPS·m².
+ */
+const CHOLESKY_MAX = 384;
+/** Conjugate gradient steps per row for larger rows. */
+const CG_STEPS = 32;
+
+/**
+ * What each row must match: `rhs` = [P; 1]·y and `norm` = ‖y‖² with y = dense·[D; 1] the
+ * dense row's output. Through the Gram matrices of [D; 1] and [P; 1] × [D; 1] when there are
+ * many rows for few features, else from y itself (2·F·cols per row instead of 1.5·F²·cols).
+ */
+function targets(
+  x: RefitFeatures,
+  rows: readonly RefitRow[],
+): { rhs: Float64Array; norm: number }[] {
+  const f = x.features;
+  const n = f + 1;
+  const cols = x.cols;
+  if (2 * rows.length >= 1.5 * n) {
+    const gd = gram(x.dense, x.dense, f, cols, true);
+    const cross = gram(x.pruned, x.dense, f, cols, false);
+    return rows.map(({ dense }) => {
+      const rhs = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) if (dense[j] !== 0) s += cross[i * n + j] * dense[j];
+        rhs[i] = s;
+      }
+      return { rhs, norm: Math.max(0, quad(gd, dense, n)) };
+    });
+  }
+  const y = new Float64Array(cols);
+  return rows.map(({ dense }) => {
+    y.fill(dense[f]);
+    for (let j = 0; j < f; j++) {
+      const w = dense[j];
+      if (w === 0) continue;
+      const d = x.dense.subarray(j * cols, (j + 1) * cols);
+      for (let c = 0; c < cols; c++) y[c] += w * d[c];
+    }
+    const rhs = new Float64Array(n);
+    let norm = 0;
+    for (let c = 0; c < cols; c++) {
+      rhs[f] += y[c];
+      norm += y[c] * y[c];
+    }
+    for (let i = 0; i < f; i++) {
+      const p = x.pruned.subarray(i * cols, (i + 1) * cols);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += p[c] * y[c];
+      rhs[i] = s;
+    }
+    return { rhs, norm };
+  });
+}
+
+/**
  * Refits each row on its kept weights (plus the bias where kept) so that w·P + b matches the
  * dense row's w·D + b in least squares, damped toward the magnitude-pruned row by 1 % of the
- * mean diagonal. A row keeps its magnitude-pruned weights when the refit does not lower its
- * error.
+ * mean diagonal. Rows of more than CHOLESKY_MAX kept weights are solved approximately (a
+ * truncated conjugate gradient run from the magnitude-pruned row). A row keeps its
+ * magnitude-pruned weights when the refit does not lower its error.
  */
 export function refitRows(x: RefitFeatures, rows: readonly RefitRow[]): RefitResult[] {
   const f = x.features;
   const n = f + 1;
   const gp = gram(x.pruned, x.pruned, f, x.cols, true);
-  const gd = gram(x.dense, x.dense, f, x.cols, true);
-  const cross = gram(x.pruned, x.dense, f, x.cols, false);
-  return rows.map(({ dense, keep }) => {
-    const norm = Math.max(0, quad(gd, dense, n));
-    // rhs = [P; 1] y with y = dense·[D; 1].
-    const rhs = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) if (dense[j] !== 0) s += cross[i * n + j] * dense[j];
-      rhs[i] = s;
-    }
+  const goals = targets(x, rows);
+  return rows.map(({ dense, keep }, r) => {
+    const { rhs, norm } = goals[r];
     const err = (v: Float64Array) => {
       let lin = 0;
       for (let i = 0; i < n; i++) lin += v[i] * rhs[i];
@@ -158,7 +270,9 @@ export function refitRows(x: RefitFeatures, rows: readonly RefitRow[]): RefitRes
       G[a * m + a] += lambda;
       b[a] += lambda * magnitude[S[a]];
     }
-    const sol = solveSpd(G, b, m);
+    const sol = m <= CHOLESKY_MAX
+      ? solveSpd(G, b, m)
+      : solveCg(G, b, Float64Array.from(S, (i) => magnitude[i]), m, CG_STEPS);
     const fit = new Float64Array(n);
     if (!keep[f]) fit[f] = dense[f];
     S.forEach((i, s) => (fit[i] = sol[s]));
