@@ -19,11 +19,11 @@
  *
  * @module
  */
-import type { Buffer, RunRecorder, Value } from "./executor.ts";
+import { type Buffer, readHost, type RunRecorder, type Value } from "./executor.ts";
 import type { Node } from "./ir/graph.ts";
 import type { ArenaTensor, Op, OpContext } from "./ops/op.ts";
-import type { ArenaWatcher } from "./wasm/arena.ts";
-import { arrayTypeOf, bytesPerElement, sizeOf, Tensor } from "./tensor.ts";
+import { type ArenaWatcher, blockBytes } from "./wasm/arena.ts";
+import { arrayTypeOf, bytesPerElement, sizeOf, type Tensor } from "./tensor.ts";
 
 type Recorded =
   | {
@@ -140,7 +140,7 @@ export class RunRecording implements RunRecorder, ArenaWatcher {
     const producer = new Map<Value, number>();
     const own = (v: Value, at: number) => {
       if (!v.buffer || lives.has(v.buffer)) return;
-      const bytes = alignUp(Math.max(sizeOf(v.dims) * bytesPerElement(v.type), 1));
+      const bytes = blockBytes(sizeOf(v.dims) * bytesPerElement(v.type));
       lives.set(v.buffer, { bytes, first: at, last: at });
     };
     const use = (v: Value | undefined, at: number) => {
@@ -237,12 +237,6 @@ export class RunRecording implements RunRecorder, ArenaWatcher {
       scratch: this.#scratch,
     });
   }
-}
-
-const ALIGN = 64;
-
-function alignUp(n: number): number {
-  return Math.ceil(n / ALIGN) * ALIGN;
 }
 
 /**
@@ -351,7 +345,7 @@ export class RunPlan {
       arena.script(undefined);
     }
     const out: Record<string, Tensor> = {};
-    for (const { name, at } of steps.results) out[name] = readTensor(this.#ctx, at);
+    for (const { name, at } of steps.results) out[name] = readHost(this.#ctx, at);
     return out;
   }
 
@@ -361,18 +355,10 @@ export class RunPlan {
   }
 }
 
-function view(ctx: OpContext, t: ArenaTensor) {
-  const memory = ctx.kernels.arena.memory.buffer as ArrayBuffer;
-  return new (arrayTypeOf(t.type))(memory, t.offset, sizeOf(t.dims));
-}
-
 function sameContents(ctx: OpContext, t: ArenaTensor, seen: Tensor): boolean {
-  const now = view(ctx, t);
+  const memory = ctx.kernels.arena.memory.buffer as ArrayBuffer;
+  const now = new (arrayTypeOf(t.type))(memory, t.offset, sizeOf(t.dims));
   const before = seen.data;
   for (let i = 0; i < now.length; i++) if (now[i] !== before[i]) return false;
   return true;
-}
-
-function readTensor(ctx: OpContext, t: ArenaTensor): Tensor {
-  return new Tensor(t.type, view(ctx, t).slice() as Tensor["data"], t.dims);
 }

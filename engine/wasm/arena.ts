@@ -18,6 +18,11 @@ function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
+/** The size of the block `alloc(bytes)` hands out: at least 1 byte, rounded up to 64. */
+export function blockBytes(bytes: number): number {
+  return alignUp(Math.max(bytes, 1), ALIGN);
+}
+
 function formatBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
@@ -137,7 +142,7 @@ export class Arena {
     if (!Number.isFinite(bytes) || bytes < 0 || !Number.isInteger(bytes)) {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
-    const size = alignUp(Math.max(bytes, 1), ALIGN);
+    const size = blockBytes(bytes);
     if (this.#script) {
       const at = this.#scriptAt;
       if (this.#script[at + 1] === size) {
@@ -187,7 +192,7 @@ export class Arena {
    * free: a run plan keeps the places its recorded run's values had. Returns whether it could.
    */
   claim(offset: number, bytes: number): boolean {
-    const size = alignUp(Math.max(bytes, 1), ALIGN);
+    const size = blockBytes(bytes);
     if (offset % ALIGN !== 0 || offset < this.#base) return false;
     this.#mergeRecent();
     const end = offset + size;
