@@ -249,8 +249,15 @@ export async function interleavedAsync(
 }
 
 function summarize(samples: number[][]): { median_ms: number; min_ms: number; runs: number }[] {
-  return samples.map((s) => {
-    s.sort((a, b) => a - b);
-    return { median_ms: s[Math.floor(s.length / 2)], min_ms: s[0], runs: s.length };
-  });
+  return samples.map(timingStats);
+}
+
+/** Median, fastest and count of a list of times per call (ms). */
+export function timingStats(times: readonly number[]): {
+  median_ms: number;
+  min_ms: number;
+  runs: number;
+} {
+  const t = [...times].sort((a, b) => a - b);
+  return { median_ms: t[Math.floor(t.length / 2)], min_ms: t[0], runs: t.length };
 }

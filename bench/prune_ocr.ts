@@ -25,13 +25,17 @@
  *
  *   deno run -A bench/prune_ocr.ts [--quick] [--calib <rec calibration lines, default 8>]
  */
-import { type BenchRow, report } from "./_harness.ts";
+import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { systemFonts, type TextLine, textLines } from "./_text_lines.ts";
 import { decodeOnnx } from "../engine/formats/onnx/decode.ts";
 import { loadModel, type Model } from "../engine/model.ts";
 import { foldConstantNodes } from "../engine/passes/fold_constants.ts";
 import { pruneOnnx } from "../engine/prune/prune.ts";
-import { type LayerReport, pruneReportMarkdown } from "../engine/prune/report.ts";
+import {
+  type LayerReport,
+  meanPrunedSparsity,
+  pruneReportMarkdown,
+} from "../engine/prune/report.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { realModel } from "../tests/_models.ts";
 
@@ -144,13 +148,9 @@ function latency(models: Model[], inputs: Tensor[], rounds: number): number[][] 
       }
     });
   }
-  return times.map((t) => [...t].sort((a, b) => a - b));
+  return times;
 }
 
-const sparsityOf = (layers?: LayerReport[]) => {
-  const pruned = layers?.filter((l) => l.scheme) ?? [];
-  return pruned.length ? pruned.reduce((s, l) => s + l.sparsity, 0) / pruned.length : 0;
-};
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const rows: (BenchRow & Record<string, unknown>)[] = [];
 const notes: string[] = [];
@@ -201,16 +201,14 @@ rec.forEach((p, i) => {
     engine: "quartet",
     variant: p.label,
     threads: 1,
-    median_ms: t[Math.floor(t.length / 2)],
-    min_ms: t[0],
-    runs: t.length,
+    ...timingStats(t),
     same_sequence: same,
     step_agreement: agree / total,
     exact_text: exact,
-    sparsity: sparsityOf(p.layers),
+    sparsity: meanPrunedSparsity(p.layers),
   });
   recTable.push(
-    `| ${p.label} | ${pct(sparsityOf(p.layers))} | ${pct(same)} (${
+    `| ${p.label} | ${pct(meanPrunedSparsity(p.layers))} | ${pct(same)} (${
       labels.length - Math.round(same * labels.length)
     } of ${labels.length} differ) | ${(100 * agree / total).toFixed(2)} % | ${pct(exact)} | ${
       p.seconds === undefined ? "—" : `${p.seconds.toFixed(1)} s`
@@ -256,15 +254,13 @@ cls.forEach((p, i) => {
     engine: "quartet",
     variant: p.label,
     threads: 1,
-    median_ms: t[Math.floor(t.length / 2)],
-    min_ms: t[0],
-    runs: t.length,
+    ...timingStats(t),
     same_decision: same,
     correct,
-    sparsity: sparsityOf(p.layers),
+    sparsity: meanPrunedSparsity(p.layers),
   });
   clsTable.push(
-    `| ${p.label} | ${pct(sparsityOf(p.layers))} | ${pct(same)} (${
+    `| ${p.label} | ${pct(meanPrunedSparsity(p.layers))} | ${pct(same)} (${
       got.length - Math.round(same * got.length)
     } of ${got.length} differ) | ${pct(correct)} | ${
       p.seconds === undefined ? "—" : `${p.seconds.toFixed(1)} s`

@@ -16,14 +16,18 @@
  *
  *   deno run -A bench/prune_sr.ts [--quick]
  */
-import { type BenchRow, report } from "./_harness.ts";
+import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { drawText, systemFonts } from "./_text_lines.ts";
 import { loadTfjsLayers } from "../engine/formats/tfjs/layers.ts";
 import type { Model as IrModel } from "../engine/ir/graph.ts";
 import { loadModel, type Model } from "../engine/model.ts";
 import { decodePng } from "../engine/models/sr/image.ts";
 import { pruneModel } from "../engine/prune/prune.ts";
-import { type LayerReport, pruneReportMarkdown } from "../engine/prune/report.ts";
+import {
+  type LayerReport,
+  meanPrunedSparsity,
+  pruneReportMarkdown,
+} from "../engine/prune/report.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { Random } from "../tests/_random.ts";
 import { realModel } from "../tests/_models.ts";
@@ -324,18 +328,14 @@ const table = [
 ];
 const vsHr = (out: Float32Array[]) => mean(out.map((o, i) => psnr(o, hr[i].data)));
 variants.forEach((v, i) => {
-  const pruned = v.layers?.filter((l) => l.scheme) ?? [];
-  const sparsity = pruned.length ? pruned.reduce((s, l) => s + l.sparsity, 0) / pruned.length : 0;
+  const sparsity = meanPrunedSparsity(v.layers);
   const vsDense = outputs[i].map((o, k) => psnr(o, outputs[0][k]));
-  const t = [...times[i]].sort((a, b) => a - b);
   rows.push({
     case: "ESRGAN-slim x2, 128x128 → 256x256 (ms)",
     engine: "quartet",
     variant: v.label,
     threads: 1,
-    median_ms: t[Math.floor(t.length / 2)],
-    min_ms: t[0],
-    runs: t.length,
+    ...timingStats(times[i]),
     psnr_vs_dense_db: i === 0 ? null : mean(vsDense),
     psnr_vs_hr_db: vsHr(outputs[i]),
     sparsity,

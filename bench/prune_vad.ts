@@ -10,10 +10,14 @@
  *
  *   deno run -A bench/prune_vad.ts [--quick]
  */
-import { type BenchRow, report } from "./_harness.ts";
+import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { loadModel, type Model } from "../engine/model.ts";
 import { pruneOnnx } from "../engine/prune/prune.ts";
-import { type LayerReport, pruneReportMarkdown } from "../engine/prune/report.ts";
+import {
+  type LayerReport,
+  meanPrunedSparsity,
+  pruneReportMarkdown,
+} from "../engine/prune/report.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { realModel } from "../tests/_models.ts";
 import {
@@ -99,17 +103,13 @@ variants.forEach((v, i) => {
     0,
   );
   const dp = p.reduce((s, x, c) => s + Math.abs(x - dense[c]), 0) / p.length;
-  const pruned = v.layers?.filter((l) => l.scheme) ?? [];
-  const sparsity = pruned.length ? pruned.reduce((s, l) => s + l.sparsity, 0) / pruned.length : 0;
-  const t = [...times[i]].sort((a, b) => a - b);
+  const sparsity = meanPrunedSparsity(v.layers);
   rows.push({
     case: "silero VAD v5, one 512-sample chunk (ms)",
     engine: "quartet",
     variant: v.label,
     threads: 1,
-    median_ms: t[Math.floor(t.length / 2)],
-    min_ms: t[0],
-    runs: t.length,
+    ...timingStats(times[i]),
     agreement: same,
     speech_on_noise: alarms,
     mean_abs_dp: dp,

@@ -29,6 +29,20 @@ export interface LayerReport {
   errorRefit?: number;
 }
 
+/**
+ * The mean share of zeros over the layers a pruner changed (0 when it changed none).
+ *
+ * @example
+ * ```ts
+ * import { meanPrunedSparsity } from "./report.ts";
+ * console.log(meanPrunedSparsity([])); // 0
+ * ```
+ */
+export function meanPrunedSparsity(layers: readonly LayerReport[] | undefined): number {
+  const pruned = layers?.filter((l) => l.scheme) ?? [];
+  return pruned.length ? pruned.reduce((s, l) => s + l.sparsity, 0) / pruned.length : 0;
+}
+
 /** The report as a Markdown table. */
 export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
   const pct = (x?: number) => (x === undefined ? "—" : `${(x * 100).toFixed(2)} %`);
