@@ -1,19 +1,11 @@
 import { deepStrictEqual } from "node:assert/strict";
-import type { Graph, Node } from "../../../engine/ir/graph.ts";
+import type { Graph } from "../../../engine/ir/graph.ts";
 import { loadModel } from "../../../engine/model.ts";
 import { Tensor } from "../../../engine/tensor.ts";
 import { assertClose } from "../../_assert.ts";
 import { Random } from "../../_random.ts";
 import { convReference } from "../../reference/conv.ts";
-
-function node(
-  op: string,
-  inputs: string[],
-  outputs: string[],
-  attributes: Node["attributes"] = {},
-): Node {
-  return { name: `${op}_${outputs[0]}`, op, domain: "", inputs, outputs, attributes };
-}
+import { node } from "../../_ir.ts";
 
 Deno.test("Conv → BatchNormalization → Add(residual) → Relu runs as one fused conv", async () => {
   const rng = new Random(21);
