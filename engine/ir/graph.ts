@@ -72,27 +72,34 @@ export interface Model {
   producer?: string;
 }
 
-/** Names a graph reads from enclosing scopes (its own nodes' inputs it does not define). */
-export function capturedNames(graph: Graph): Set<string> {
-  const defined = new Set<string>([
-    ...graph.inputs.map((i) => i.name),
-    ...graph.initializers.keys(),
-  ]);
+/**
+ * Names a graph reads from enclosing scopes (its own nodes' inputs it does not define).
+ * `memo` keeps each subgraph's answer for a caller that asks again while nothing changes
+ * (the ONNX decoder, which asks at every nesting level).
+ */
+export function capturedNames(graph: Graph, memo?: Map<Graph, Set<string>>): Set<string> {
+  const known = memo?.get(graph);
+  if (known) return known;
+  const defined = new Set<string>(graph.initializers.keys());
+  for (const i of graph.inputs) defined.add(i.name);
   const used = new Set<string>();
   for (const n of graph.nodes) {
     for (const i of n.inputs) if (i && !defined.has(i)) used.add(i);
     for (const g of subgraphs(n)) {
-      for (const c of capturedNames(g)) if (!defined.has(c)) used.add(c);
+      for (const c of capturedNames(g, memo)) if (!defined.has(c)) used.add(c);
     }
     for (const o of n.outputs) if (o) defined.add(o);
   }
+  memo?.set(graph, used);
   return used;
 }
 
 /** The graphs held in a node's attributes (If branches, Loop bodies). */
 export function subgraphs(n: Node): Graph[] {
   const out: Graph[] = [];
-  for (const v of Object.values(n.attributes)) {
+  for (const k in n.attributes) {
+    const v = n.attributes[k];
+    if (typeof v !== "object" || v === null) continue;
     if (isGraph(v)) out.push(v);
     else if (Array.isArray(v) && v.length && isGraph(v[0])) out.push(...(v as Graph[]));
   }

@@ -110,6 +110,7 @@ function producerAccepts(graph: Graph, p: Node): boolean {
 
 /** Rewrites the graph in place; returns how many activations were fused. */
 export function fuseActivations(graph: Graph): number {
+  if (!graph.nodes.some((n) => PRODUCERS.has(n.op))) return 0;
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const removed = new Set<Node>();
   let fused = 0;

@@ -21,6 +21,11 @@ function consumerCounts(graph: Graph): Map<string, number> {
   return counts;
 }
 
+/** Whether the graph has a node of type `op` (most subgraphs have no conv: nothing to do). */
+function hasOp(graph: Graph, op: string): boolean {
+  return graph.nodes.some((n) => n.op === op);
+}
+
 function constF32(graph: Graph, name: string | undefined): Float32Array | undefined {
   const t = name ? graph.initializers.get(name) : undefined;
   return t?.type === "float32" ? (t.data as Float32Array) : undefined;
@@ -28,6 +33,7 @@ function constF32(graph: Graph, name: string | undefined): Float32Array | undefi
 
 /** Folds BatchNormalization into the producing conv; returns how many were folded. */
 export function foldBatchNorms(graph: Graph): number {
+  if (!hasOp(graph, "BatchNormalization")) return 0;
   const counts = consumerCounts(graph);
   const producer = new Map<string, Node>();
   for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
@@ -75,6 +81,7 @@ export function foldBatchNorms(graph: Graph): number {
  * how many were fused.
  */
 export function fuseResidualAdds(graph: Graph): number {
+  if (!hasOp(graph, "Conv")) return 0;
   const counts = consumerCounts(graph);
   const producer = new Map<string, Node>();
   graph.nodes.forEach((n) => n.outputs.forEach((o) => producer.set(o, n)));
@@ -129,6 +136,7 @@ export function foldBiasAdds(graph: Graph): number {
 }
 
 function foldAffineOnce(graph: Graph): number {
+  if (!hasOp(graph, "Conv")) return 0;
   const counts = consumerCounts(graph);
   const producer = new Map<string, Node>();
   for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);

@@ -125,6 +125,11 @@ function warnSingleThread(info: ThreadInfo): void {
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  // Native where the host has it (Deno, Chrome 140+, Firefox 133+, Safari 18.2+): 2-5 ms less
+  // start-up than decoding 170 KB in a loop before the loop is optimised.
+  const native = (Uint8Array as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> })
+    .fromBase64;
+  if (native) return native(text);
   const bin = atob(text);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

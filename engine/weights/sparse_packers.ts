@@ -62,11 +62,15 @@ export async function loadSparsePackers(): Promise<SparsePackers> {
 export function sparseEnough(t: Tensor): boolean {
   if (t.type !== "float32" || t.size < 16) return false;
   const d = t.data as Float32Array;
-  const need = Math.ceil(d.length * MIN_SPARSE_ZEROS);
+  const n = d.length;
+  const need = Math.ceil(n * MIN_SPARSE_ZEROS);
   let zeros = 0;
-  // Stops once too few elements are left to reach the share.
-  for (let i = 0; i < d.length && zeros + (d.length - i) >= need; i++) {
-    if (d[i] === 0 && ++zeros >= need) return true;
+  // In blocks with a plain inner loop (this runs at load, before V8 optimises much); stops
+  // once too few elements are left to reach the share.
+  for (let start = 0; start < n && zeros + (n - start) >= need; start += 4096) {
+    const end = Math.min(n, start + 4096);
+    for (let i = start; i < end; i++) zeros += d[i] === 0 ? 1 : 0;
+    if (zeros >= need) return true;
   }
   return false;
 }

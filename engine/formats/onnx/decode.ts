@@ -50,6 +50,8 @@ export interface DecodeOnnxOptions {
   expandFloat16?: boolean;
 }
 
+const utf8 = new TextDecoder();
+
 /** The element type ONNX data type codes become, or undefined when unsupported. */
 const STORED: Partial<Record<number, DType>> = {
   [DT.FLOAT]: "float32",
@@ -105,6 +107,8 @@ class Decoder {
   readonly #file: string;
   readonly #opt: DecodeOnnxOptions;
   #generated = 0;
+  /** Each decoded subgraph's captured names, asked for again at every enclosing level. */
+  readonly #captured = new Map<Graph, Set<string>>();
 
   constructor(options: DecodeOnnxOptions) {
     this.#file = options.name ?? "model";
@@ -128,7 +132,8 @@ class Decoder {
     return dims;
   }
 
-  async tensor(t: TensorProto, fallbackName: string): Promise<Tensor> {
+  /** Decodes a tensor; a promise only when its data lives in an external file. */
+  tensor(t: TensorProto, fallbackName: string): Tensor | Promise<Tensor> {
     const name = t.name || fallbackName;
     const what = `tensor "${name}"`;
     const dims = this.dims(t.dims, what);
@@ -139,11 +144,11 @@ class Decoder {
       throw this.fail(`${what} has data type ${typeName(code)}, which is not supported`);
     }
     if (t.segment) throw this.fail(`${what} is segmented, which is not supported`);
-    let raw: Uint8Array | undefined = t.rawData;
     if (t.dataLocation === EXTERNAL) {
-      raw = await this.external(t, what);
+      return this.external(t, what).then((raw) => this.fromRaw(raw, code, dims, n, what));
     }
-    if (raw && raw.length > 0 || (raw && n === 0)) return this.fromRaw(raw, code, dims, n, what);
+    const raw = t.rawData;
+    if (raw.length > 0 || n === 0) return this.fromRaw(raw, code, dims, n, what);
     return this.fromTyped(t, code, dims, n, what);
   }
 
@@ -313,38 +318,38 @@ class Decoder {
     return { name: v.name, type, dims };
   }
 
-  async attribute(
+  /** Decodes an attribute; a promise for graphs and external tensors. */
+  attribute(
     a: AttributeProto,
     node: string,
     scope: ReadonlySet<string>,
-  ): Promise<AttributeValue> {
+  ): AttributeValue | Promise<AttributeValue> {
     const what = `attribute "${a.name}" of node "${node}"`;
-    const dec = new TextDecoder();
     switch (a.type) {
       case AT.FLOAT:
         return a.f;
       case AT.INT:
         return Number(a.i);
       case AT.STRING:
-        return dec.decode(a.s);
+        return utf8.decode(a.s);
       case AT.FLOATS:
         return [...a.floats];
       case AT.INTS:
         return a.ints.map(Number);
       case AT.STRINGS:
-        return a.strings.map((s) => dec.decode(s));
+        return a.strings.map((s) => utf8.decode(s));
       case AT.TENSOR:
         if (!a.t) throw this.fail(`${what} has no tensor`);
-        return await this.tensor(a.t, `${node}.${a.name}`);
+        return this.tensor(a.t, `${node}.${a.name}`);
       case AT.TENSORS:
-        return await Promise.all(
+        return Promise.all(
           a.tensors.map((t, i) => this.tensor(t, `${node}.${a.name}[${i}]`)),
         );
       case AT.GRAPH:
         if (!a.g) throw this.fail(`${what} has no graph`);
-        return await this.graph(a.g, `${node}.${a.name}`, scope);
+        return this.graph(a.g, `${node}.${a.name}`, scope);
       case AT.GRAPHS:
-        return await Promise.all(
+        return Promise.all(
           a.graphs.map((g, i) => this.graph(g, `${node}.${a.name}[${i}]`, scope)),
         );
     }
@@ -352,10 +357,10 @@ class Decoder {
     if (a.type === AT.UNDEFINED) {
       if (a.ints.length) return a.ints.map(Number);
       if (a.floats.length) return [...a.floats];
-      if (a.strings.length) return a.strings.map((s) => dec.decode(s));
-      if (a.t) return await this.tensor(a.t, `${node}.${a.name}`);
-      if (a.g) return await this.graph(a.g, `${node}.${a.name}`, scope);
-      if (a.s.length) return dec.decode(a.s);
+      if (a.strings.length) return a.strings.map((s) => utf8.decode(s));
+      if (a.t) return this.tensor(a.t, `${node}.${a.name}`);
+      if (a.g) return this.graph(a.g, `${node}.${a.name}`, scope);
+      if (a.s.length) return utf8.decode(a.s);
       if (a.i !== 0n) return Number(a.i);
       return a.f;
     }
@@ -371,7 +376,8 @@ class Decoder {
   async graph(g: GraphProto, label: string, outer: ReadonlySet<string>): Promise<Graph> {
     const initializers = new Map<string, Tensor>();
     for (const [i, t] of g.initializer.entries()) {
-      const tensor = await this.tensor(t, `${label}.initializer[${i}]`);
+      const decoded = this.tensor(t, `${label}.initializer[${i}]`);
+      const tensor = decoded instanceof Promise ? await decoded : decoded;
       if (!t.name) throw this.fail(`initializer ${i} of graph "${label}" has no name`);
       initializers.set(t.name, tensor);
     }
@@ -405,7 +411,8 @@ class Decoder {
         if (a.refAttrName) {
           throw this.fail(`node "${name}": attribute references (functions) are not supported`);
         }
-        attributes[a.name] = await this.attribute(a, name, scope);
+        const value = this.attribute(a, name, scope);
+        attributes[a.name] = value instanceof Promise ? await value : value;
       }
       nodes.push({
         name,
@@ -461,7 +468,9 @@ class Decoder {
       // Values a subgraph reads from this graph order the node after their producers too.
       const reads = new Set(n.inputs);
       for (const g of subgraphs(n)) {
-        for (const c of capturedNames(g)) if (producer.has(c) || own.has(c)) reads.add(c);
+        for (const c of capturedNames(g, this.#captured)) {
+          if (producer.has(c) || own.has(c)) reads.add(c);
+        }
       }
       for (const i of reads) {
         if (!i) continue;

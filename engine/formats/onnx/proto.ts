@@ -203,8 +203,10 @@ export interface ModelProto {
 
 /** Reads a message's fields with `field`, which returns false for fields it does not know. */
 function each(r: WireReader, field: (n: number, wire: number) => boolean | void): void {
-  for (let t = r.tag(); t; t = r.tag()) {
-    if (field(t[0], t[1]) === false) r.skip(t[1], t[0]);
+  while (r.next()) {
+    const n = r.field;
+    const wire = r.wire;
+    if (field(n, wire) === false) r.skip(wire, n);
   }
 }
 

@@ -1,12 +1,13 @@
 /**
- * The protobuf wire format, as much as ONNX files need: a field reader over
- * @bufbuild/protobuf's wire-level `BinaryReader` (its reflection runtime, 70 KB minified, loads
- * only with the pruner), and a rewriter that re-encodes a message with some fields dropped or
- * replaced and every other byte kept (unknown fields included).
+ * The protobuf wire format, as much as ONNX files need: a field reader, and a rewriter that
+ * re-encodes a message with some fields dropped or replaced and every other byte kept (unknown
+ * fields included). The reader is plain code over the bytes: a model's few thousand fields are
+ * read once, mostly before V8 has optimised anything, so each call it saves counts (the first
+ * load of silero VAD v5 read it in 19 ms through @bufbuild/protobuf's `BinaryReader`, whose
+ * generated schema tests/engine/formats/onnx/proto_test.ts checks this reader against).
  *
  * @module
  */
-import { BinaryReader, type WireType } from "npm:@bufbuild/protobuf@2.17.0/wire";
 
 /** Wire types. */
 export const VARINT = 0;
@@ -16,81 +17,141 @@ export const I64 = 1;
 export const LEN = 2;
 /** 32-bit little-endian (float, fixed32). */
 export const I32 = 5;
+const START_GROUP = 3;
+const END_GROUP = 4;
 
 const utf8 = new TextDecoder();
 
+/** Decodes a name; short ASCII ones (nearly every name in a model) skip the decoder call. */
+function text(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 64) {
+    let ascii = true;
+    for (let i = start; i < end && ascii; i++) ascii = buf[i] < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as never);
+  }
+  return utf8.decode(buf.subarray(start, end));
+}
+
 /**
- * Reads fields from one message front to back. The wire decoding (varints, fixed-width
- * numbers, length-delimited fields, skipping unknown fields and groups) is @bufbuild/protobuf's
- * `BinaryReader`; this class only adds what the ONNX reader needs on top: an end-of-message
- * tag, sub-message readers and repeated numbers in either encoding.
+ * Reads fields from one message front to back: varints, fixed-width numbers, length-delimited
+ * fields (views into the file, never copies), packed or unpacked repeated numbers, and skips
+ * unknown fields and groups. A sub-message reader shares the file's bytes and reads a range
+ * of them. Malformed bytes throw an `Error` naming the byte position.
  */
 export class WireReader {
-  /** The bytes of this message (a view into the file). */
+  /** The bytes the message is in (the whole file for sub-messages). */
   readonly buf: Uint8Array;
-  readonly #r: BinaryReader;
-
-  /** Reads the message in `buf`. */
-  constructor(buf: Uint8Array) {
-    this.buf = buf;
-    this.#r = new BinaryReader(buf);
-  }
-
   /** Byte position in `buf`. */
-  get pos(): number {
-    return this.#r.pos;
+  pos: number;
+  /** Where the message ends in `buf`. */
+  readonly end: number;
+  /** The field number of the last tag `next()` read. */
+  field = 0;
+  /** The wire type of the last tag `next()` read. */
+  wire = 0;
+  #view: DataView | undefined;
+
+  /** Reads the message in `buf` from `start` to `end`. */
+  constructor(buf: Uint8Array, start = 0, end = buf.length, view?: DataView) {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    this.#view = view;
   }
 
-  /** Length of `buf`. */
-  get end(): number {
-    return this.#r.len;
+  #fail(what: string): Error {
+    return new Error(`${what} at byte ${this.pos}`);
+  }
+
+  /** Reads the next tag into `field` and `wire`; false at the end of the message. */
+  next(): boolean {
+    if (this.pos >= this.end) return false;
+    const t = this.uint32();
+    this.field = t >>> 3;
+    this.wire = t & 7;
+    if (this.field === 0) throw this.#fail("field number 0");
+    if (this.wire > 5) throw this.#fail(`invalid wire type ${this.wire}`);
+    return true;
   }
 
   /** The next tag as [field number, wire type], or undefined at the end. */
   tag(): [number, number] | undefined {
-    if (this.#r.pos >= this.#r.len) return undefined;
-    const [field, wire] = this.#r.tag();
-    return [field, wire];
+    return this.next() ? [this.field, this.wire] : undefined;
   }
 
   /** A varint's low 32 bits, unsigned. */
   uint32(): number {
-    return this.#r.uint32();
+    const b = this.buf;
+    let v = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (this.pos >= this.end) throw this.#fail("varint cut off");
+      const c = b[this.pos++];
+      if (shift < 32) v |= (c & 0x7f) << shift;
+      if (c < 0x80) return v >>> 0;
+    }
+    throw this.#fail("varint longer than 10 bytes");
   }
 
   /** A varint as a signed 32-bit integer (int32, enums). */
   int32(): number {
-    return this.#r.int32();
+    return this.uint32() | 0;
   }
 
   /** A varint as a 64-bit integer, signed (int64) or not (uint64). */
   int64(unsigned = false): bigint {
-    return BigInt(unsigned ? this.#r.uint64() : this.#r.int64());
+    const start = this.pos;
+    const low = this.uint32();
+    if (this.pos - start <= 4) return BigInt(low); // below 2^28
+    let v = 0n;
+    for (let i = this.pos - 1; i >= start; i--) v = (v << 7n) | BigInt(this.buf[i] & 0x7f);
+    v = BigInt.asUintN(64, v);
+    return unsigned ? v : BigInt.asIntN(64, v);
+  }
+
+  /** Moves past a `size`-byte number and returns where it starts in the view. */
+  #fixed(size: number): number {
+    if (this.pos + size > this.end) throw this.#fail(`${size}-byte number cut off`);
+    this.#view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.pos += size;
+    return this.pos - size;
   }
 
   /** A little-endian float32. */
   float(): number {
-    return this.#r.float();
+    const at = this.#fixed(4);
+    return this.#view!.getFloat32(at, true);
   }
 
   /** A little-endian float64. */
   double(): number {
-    return this.#r.double();
+    const at = this.#fixed(8);
+    return this.#view!.getFloat64(at, true);
+  }
+
+  /** A length-delimited field's length; moves past the field. */
+  #skipLength(): number {
+    const n = this.uint32();
+    if (n > this.end - this.pos) throw this.#fail(`length ${n} past the end`);
+    this.pos += n;
+    return n;
   }
 
   /** A length-delimited field's bytes (a view, not a copy). */
   bytes(): Uint8Array {
-    return this.#r.bytes();
+    const n = this.#skipLength();
+    return this.buf.subarray(this.pos - n, this.pos);
   }
 
   /** A length-delimited field as UTF-8 text. */
   string(): string {
-    return utf8.decode(this.#r.bytes());
+    const n = this.#skipLength();
+    return text(this.buf, this.pos - n, this.pos);
   }
 
   /** A reader over the next length-delimited field (a sub-message). */
   message(): WireReader {
-    return new WireReader(this.#r.bytes());
+    const n = this.#skipLength();
+    return new WireReader(this.buf, this.pos - n, this.pos, this.#view);
   }
 
   /**
@@ -108,10 +169,32 @@ export class WireReader {
     }
   }
 
-  /** Skips the value of a field of wire type `wire` (groups included). */
+  /** Skips the value of a field of wire type `wire` (groups included, up to their end tag). */
   skip(wire: number, field = 0): void {
-    if (wire < 0 || wire > 5 || wire === 4) throw new Error(`invalid wire type ${wire}`);
-    this.#r.skip(wire as WireType, field);
+    switch (wire) {
+      case VARINT:
+        this.uint32();
+        return;
+      case I64:
+        this.#fixed(8);
+        return;
+      case I32:
+        this.#fixed(4);
+        return;
+      case LEN:
+        this.#skipLength();
+        return;
+      case START_GROUP:
+        for (;;) {
+          if (!this.next()) throw this.#fail(`group ${field} not closed`);
+          if (this.wire === END_GROUP) {
+            if (this.field !== field) throw this.#fail(`group ${field} closed as ${this.field}`);
+            return;
+          }
+          this.skip(this.wire, this.field);
+        }
+    }
+    throw this.#fail(`invalid wire type ${wire}`);
   }
 }
 
