@@ -530,42 +530,17 @@ export async function loadModel(
   options: LoadModelOptions = {},
 ): Promise<Model> {
   checkOptions(options, LOAD_MODEL_OPTIONS, "loadModel()");
-  let ir: IrModel;
-  if ((typeof source === "string" || source instanceof URL) && /\.json$/i.test(String(source))) {
-    // A TensorFlow.js layers model (model.json + weight shards beside it).
-    const { loadTfjsLayers } = await import("./formats/tfjs/layers.ts");
-    ir = await loadTfjsLayers(source);
-  } else if (
-    source instanceof Uint8Array || source instanceof ArrayBuffer || typeof source === "string" ||
-    source instanceof URL
-  ) {
-    const bytes = source instanceof Uint8Array
-      ? source
-      : source instanceof ArrayBuffer
-      ? new Uint8Array(source)
-      : await readSource(source);
-    const name = typeof source === "string" || source instanceof URL ? String(source) : "model";
-    if (isSparsePackage(bytes)) {
-      const { unpackSparsePackage } = await import("./formats/sparse_package/unpack.ts");
-      ir = await unpackSparsePackage(bytes, name);
-    } else {
-      const { decodeOnnx } = await import("./formats/onnx/mod.ts");
-      ir = await decodeOnnx(bytes, {
-        name,
-        loadExternal: typeof source === "string" || source instanceof URL
-          ? externalReader(source)
-          : undefined,
-      });
-    }
-  } else {
-    ir = source;
-  }
-  // The op files the model runs load while the kernels compile.
-  const types = new Set<string>();
-  forEachGraph(ir.graph, (g) => g.nodes.forEach((n) => types.add(n.op)));
+  // The kernels compile (off the main thread) while the model is read and decoded.
   const loadingKernels = loadKernels(options);
+  // Its error (a bad option) surfaces where it is awaited below, not as an unhandled rejection.
+  loadingKernels.catch(() => {});
+  let ir: IrModel;
   let ops: Map<string, Op>;
   try {
+    ir = await decodeSource(source);
+    // The op files the model runs load while the kernels finish compiling.
+    const types = new Set<string>();
+    forEachGraph(ir.graph, (g) => g.nodes.forEach((n) => types.add(n.op)));
     [ops] = await Promise.all([
       loadOps(types),
       options.sparse !== "off" && hasSparseWeights(ir) ? loadSparsePackers() : undefined,
@@ -584,6 +559,40 @@ export async function loadModel(
     disposeKernels(kernels);
     throw e;
   }
+}
+
+/** Reads and decodes a model source into the IR (see `ModelSource`). */
+async function decodeSource(source: ModelSource): Promise<IrModel> {
+  if ((typeof source === "string" || source instanceof URL) && /\.json$/i.test(String(source))) {
+    // A TensorFlow.js layers model (model.json + weight shards beside it).
+    const { loadTfjsLayers } = await import("./formats/tfjs/layers.ts");
+    return await loadTfjsLayers(source);
+  }
+  if (
+    !(source instanceof Uint8Array || source instanceof ArrayBuffer ||
+      typeof source === "string" || source instanceof URL)
+  ) {
+    return source;
+  }
+  const isPath = typeof source === "string" || source instanceof URL;
+  // The file is read while the ONNX importer loads.
+  const [bytes, onnx] = await Promise.all([
+    source instanceof Uint8Array
+      ? source
+      : source instanceof ArrayBuffer
+      ? new Uint8Array(source)
+      : readSource(source),
+    import("./formats/onnx/mod.ts"),
+  ]);
+  const name = isPath ? String(source) : "model";
+  if (isSparsePackage(bytes)) {
+    const { unpackSparsePackage } = await import("./formats/sparse_package/unpack.ts");
+    return await unpackSparsePackage(bytes, name);
+  }
+  return await onnx.decodeOnnx(bytes, {
+    name,
+    loadExternal: isPath ? externalReader(source) : undefined,
+  });
 }
 
 /**

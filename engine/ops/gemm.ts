@@ -413,7 +413,8 @@ export function packGemmWeights(
     return offset;
   };
   if (!options.sparse || k <= 0 || n <= 0) return { offset: panels(), k, n };
-  if (kr.sparse !== "off" && hasZeros(kr, w, k, n, transposed, ld)) {
+  // Without the sparse formats loaded (no weight of the model is zero-rich) nothing to look for.
+  if (kr.sparse !== "off" && sparsePackers() && hasZeros(kr, w, k, n, transposed, ld)) {
     // Wᵀ once for both sparse formats (a view of transposed weights: nothing below allocates
     // from the arena before the last read of it).
     const wt = transposedWeights(kr, w, k, n, transposed, ld);
