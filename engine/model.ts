@@ -572,6 +572,13 @@ async function decodeSource(source: ModelSource): Promise<IrModel> {
     !(source instanceof Uint8Array || source instanceof ArrayBuffer ||
       typeof source === "string" || source instanceof URL)
   ) {
+    if (typeof source !== "object" || source === null || typeof source.graph !== "object") {
+      throw new InvalidArgumentError(
+        `Cannot load a model from ${
+          source === null ? "null" : typeof source
+        }: loadModel() takes model bytes, a path or URL, or a decoded model`,
+      );
+    }
     return source;
   }
   const isPath = typeof source === "string" || source instanceof URL;

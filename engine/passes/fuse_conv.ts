@@ -164,17 +164,20 @@ function foldAffineOnce(graph: Graph): number {
       const old = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
       if (conv.inputs[2] && !old) continue;
       const k = c.data as Float32Array;
-      const at = (i: number) => (c.size === 1 ? k[0] : k[i]);
+      const step = c.size === 1 ? 0 : 1;
       const bias = new Float32Array(m);
-      for (let i = 0; i < m; i++) bias[i] = old ? (old.data as Float32Array)[i] : 0;
+      if (old) bias.set(old.data as Float32Array);
       if (add.op === "Add") {
-        for (let i = 0; i < m; i++) bias[i] += at(i);
+        for (let i = 0; i < m; i++) bias[i] += k[i * step];
       } else {
-        const wd = (w.data as Float32Array).slice();
-        const per = wd.length / m;
+        // Runs at load over most weights of a model: plain loops, no call per weight.
+        const src = w.data as Float32Array;
+        const wd = new Float32Array(src.length);
+        const per = src.length / m;
         for (let i = 0; i < m; i++) {
-          bias[i] *= at(i);
-          for (let j = 0; j < per; j++) wd[i * per + j] *= at(i);
+          const f = k[i * step];
+          bias[i] *= f;
+          for (let j = i * per; j < (i + 1) * per; j++) wd[j] = src[j] * f;
         }
         const wName = `${conv.name}/weight_times_${add.name}`;
         graph.initializers.set(wName, new Tensor("float32", wd, w.dims));

@@ -258,6 +258,15 @@ Deno.test("unknown options and a run on a disposed model are typed errors that s
     loadModel(bytes, { thread: 2 } as unknown as LoadModelOptions),
     (e: unknown) => e instanceof InvalidArgumentError && /"thread".*"threads"/.test(e.message),
   );
+  // Not a model source at all (a missing path variable, a number): named, not a TypeError.
+  for (const bad of [undefined, null, 42, {}]) {
+    await rejects(
+      loadModel(bad as unknown as Uint8Array),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        /Cannot load a model from .*takes model bytes, a path/.test(e.message),
+    );
+  }
   const model = await loadModel(bytes);
   const x = new Tensor("float32", new Float32Array([1, -1]), [2]);
   throws(

@@ -61,3 +61,38 @@ Deno.test("Conv → BatchNormalization → Add(residual) → Relu runs as one fu
   assertClose(out.out.data as Float32Array, want, { rtol: 1e-4, atol: 1e-5 });
   model.dispose();
 });
+
+Deno.test("Conv → Mul(per-channel constant) → Add(scalar constant) folds into the conv", async () => {
+  const rng = new Random(22);
+  const [c, m, h, w] = [16, 33, 6, 7];
+  const x = rng.floats(c * h * w);
+  const wt = rng.floats(m * c * 9);
+  const b = rng.floats(m);
+  const mul = rng.floats(m, 0.5, 2);
+  const f = (d: Float32Array, dims: number[]) => new Tensor("float32", d, dims);
+  const graph: Graph = {
+    name: "affine",
+    nodes: [
+      node("Conv", ["x", "w", "b"], ["y"], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+      node("Mul", ["y", "k"], ["z"]),
+      node("Add", ["z", "s"], ["out"]),
+    ],
+    inputs: [{ name: "x", type: "float32", dims: [1, c, h, w] }],
+    outputs: [{ name: "out", type: "float32", dims: [1, m, h, w] }],
+    initializers: new Map([
+      ["w", f(wt, [m, c, 3, 3])],
+      ["b", f(b, [m])],
+      ["k", f(mul, [1, m, 1, 1])],
+      ["s", f(new Float32Array([0.25]), [])],
+    ]),
+    valueInfo: new Map(),
+  };
+  const model = await loadModel({ graph, opsets: { "": 17 } });
+  deepStrictEqual(model.summary().ops, { Conv: 1 });
+  const out = await model.run({ x: f(x, [1, c, h, w]) });
+  const y = convReference(x, [1, c, h, w], wt, [m, c, 3, 3], b, { pads: [1, 1, 1, 1] }).data;
+  const want = new Float32Array(m * h * w);
+  for (let i = 0; i < want.length; i++) want[i] = y[i] * mul[Math.floor(i / (h * w))] + 0.25;
+  assertClose(out.out.data as Float32Array, want, { rtol: 1e-4, atol: 1e-5 });
+  model.dispose();
+});
