@@ -51,14 +51,32 @@ export function foldConstantNodes(graph: Graph): number {
   return folded;
 }
 
+/** Ops whose float32 output holds only values of their first input, rearranged or picked. */
+const MOVES_VALUES = new Set([
+  "Transpose",
+  "Reshape",
+  "Squeeze",
+  "Unsqueeze",
+  "Flatten",
+  "Identity",
+  "Slice",
+  "Gather",
+  "Expand",
+  "Tile",
+]);
+
 /**
- * Whether a folded node is a Cast (or CastLike) to float32 of values stored as float16: an
- * exporter's "f16 weight → Cast(to=float)". The result holds the same halves, so it keeps
- * the mark that lets the f16 GEMV keep it as halves (`gemvWeights: "auto"`).
+ * Whether a folded node's float32 result holds only values stored as float16: a Cast (or
+ * CastLike) of halves to float, an exporter's "f16 weight → Cast(to=float)", or a node that
+ * only moves such values (Cast → Transpose, → Reshape…). The result keeps the mark that lets
+ * the f16 GEMV keep it as halves (`gemvWeights: "auto"`).
  */
-function castsHalves(n: Node, input: Tensor | undefined, output: Tensor | undefined): boolean {
-  return (n.op === "Cast" || n.op === "CastLike") && !n.domain && output?.type === "float32" &&
-    (input?.type === "float16" || isFloat16Origin(input));
+function keepsHalves(n: Node, input: Tensor | undefined, output: Tensor | undefined): boolean {
+  if (n.domain || output?.type !== "float32") return false;
+  if (n.op === "Cast" || n.op === "CastLike") {
+    return input?.type === "float16" || isFloat16Origin(input);
+  }
+  return MOVES_VALUES.has(n.op) && isFloat16Origin(input);
 }
 
 /** Evaluates one node on constant inputs; returns its outputs or undefined to keep it. */
@@ -93,7 +111,7 @@ export function foldConstantSubgraphs(
       ? evaluate(n, n.inputs.map((i) => (i ? constant(i) : undefined)))
       : undefined;
     if (result && result.every((t) => t.size <= MAX_FOLDED_ELEMENTS)) {
-      if (castsHalves(n, n.inputs[0] ? constant(n.inputs[0]) : undefined, result[0])) {
+      if (keepsHalves(n, n.inputs[0] ? constant(n.inputs[0]) : undefined, result[0])) {
         markFloat16Origin(result[0]);
       }
       n.outputs.forEach((o, i) => {

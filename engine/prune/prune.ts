@@ -644,6 +644,19 @@ function writeBack(g: GraphProto, values: Map<string, Float32Array>, written: Se
   }
 }
 
+/** The `layers` option as a RegExp; an invalid one is an InvalidArgumentError. */
+function layerFilter(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      `Invalid layers option "${source}": ${(cause as Error).message}; pass a regular ` +
+        `expression source matching node names, such as "Conv|MatMul"`,
+      { cause },
+    );
+  }
+}
+
 /**
  * The pruning itself, on a model whose Constant nodes are folded into initializers: the new
  * values of the constants it changed, and the per-layer report.
@@ -654,7 +667,7 @@ async function pruneConstants(
 ): Promise<{ values: Map<string, Float32Array>; layers: LayerReport[] }> {
   const scheme = parseScheme(options.scheme);
   const n = scheme.kind === "c4n" ? scheme.n : 0;
-  const filter = options.layers ? new RegExp(options.layers) : undefined;
+  const filter = options.layers ? layerFilter(options.layers) : undefined;
   const maxCols = options.maxColumns ?? 4096;
   const calib = options.calibration ?? [];
   const carry = options.carry ?? {};

@@ -359,6 +359,47 @@ Deno.test("float16 weights behind a folded Cast(to=float) still go on the f16 GE
   }
 });
 
+Deno.test("float16 weights behind Cast then Transpose or Reshape keep the f16 GEMV", async () => {
+  const rng = new Random(13);
+  const w = halves(rng, K * N);
+  // PyTorch writes Linear weights as [out, in] and transposes them; some exporters reshape.
+  for (
+    const [moves, dims] of [
+      [[{ op: "Transpose", inputs: ["wf"], outputs: ["wm"], attributes: { perm: [1, 0] } }], [
+        N,
+        K,
+      ]],
+      [[{ op: "Reshape", inputs: ["wf", "shape"], outputs: ["wm"] }], [K * N]],
+    ] as [BuildNode[], number[]][]
+  ) {
+    const bytes = buildModel({
+      nodes: [
+        { op: "Cast", inputs: ["w"], outputs: ["wf"], attributes: { to: 1 } },
+        ...moves,
+        { op: "MatMul", inputs: ["x", "wm"], outputs: ["y"] },
+      ],
+      inputs: [{ name: "x", dims: [1, K] }],
+      outputs: [{ name: "y" }],
+      initializers: {
+        w: new Tensor("float16", w, dims),
+        shape: new Tensor("int64", new BigInt64Array([BigInt(K), BigInt(N)]), [2]),
+      },
+    });
+    const m = await loadModel(bytes);
+    const f32 = await loadModel(bytes, { gemvWeights: "f32" });
+    try {
+      const x = new Tensor("float32", rng.floats(K), [1, K]);
+      const got = (await m.run({ x })).y.data as Float32Array;
+      assertClose(got, (await f32.run({ x })).y.data as Float32Array, { rtol: 1e-4, atol: 1e-4 });
+      const [choice] = m.summary().kernelChoices;
+      strictEqual(choice.format, "f16", `${moves[0].op}: ${JSON.stringify(choice)}`);
+    } finally {
+      m.dispose();
+      f32.dispose();
+    }
+  }
+});
+
 Deno.test("an LSTM's float16 input weight W goes on the f16 GEMV like a MatMul's", async () => {
   // 4 gates x 256 units x 3200 inputs: 13 MB as f32, streamed on every step.
   const [I, H] = [3200, 256];

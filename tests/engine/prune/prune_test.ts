@@ -121,6 +121,10 @@ Deno.test("pruning without calibration is magnitude only; bad requests are typed
   await rejects(pruneOnnx(bytes, { scheme: "c4n:4" }), InvalidArgumentError);
   await rejects(pruneOnnx(bytes, { scheme: "pattern:8" }), InvalidArgumentError);
   await rejects(
+    pruneOnnx(bytes, { scheme: "c4n:2", layers: "Conv(" }),
+    (e) => e instanceof InvalidArgumentError && /layers option "Conv\("/.test(e.message),
+  );
+  await rejects(
     pruneOnnx(bytes, { scheme: "c4n:2", calibration: [{ y: f([1, 8, 12, 12]) }] }),
     (e) => e instanceof ShapeError && /"x"/.test(e.message),
   );
