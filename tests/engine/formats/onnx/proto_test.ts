@@ -148,6 +148,16 @@ Deno.test("real models read the same as with the generated protobuf code", async
   }
 });
 
+Deno.test("names in UTF-8, short and long, and 64-bit varints read the same", () => {
+  const long = "layer/".repeat(20) + "MatMul_output_0";
+  for (const name of ["x", "entrée_é", "層/出力", long, `${long}_é`, ""]) {
+    const bytes = oneNodeModel("Custom", [{ name: name || "x", dims: [2 ** 31, 3] }], [{
+      name: `${name}_out`,
+    }], { [`${name}a`]: 2 ** 50, big: -(2 ** 40), mid: 2 ** 33 });
+    deepStrictEqual(viaWire(bytes), viaBufbuild(bytes), JSON.stringify(name));
+  }
+});
+
 Deno.test("every attribute kind, tensor type and dim kind reads the same", () => {
   const bytes = oneNodeModel("Custom", [{ name: "x", dims: ["n", 3] }], [{ name: "y" }], {
     i: -3,
