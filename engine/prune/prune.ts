@@ -136,10 +136,26 @@ function schemeMismatch(scheme: Scheme, t: Target): string | undefined {
   return undefined;
 }
 
-/** Evenly spaced column picks so large activations stay within the budget. */
-function picks(total: number, max: number): number[] {
-  const n = Math.min(total, max);
-  return Array.from({ length: n }, (_, i) => Math.floor((i * total) / n));
+/**
+ * Which of `total` positions (output pixels, or rows of a product's input) the refit reads
+ * when there are more than `max`: one at a pseudo-random place in each of `max` equal strata,
+ * in order. Spread over the whole range like an even step, but an even step locks onto one
+ * phase of a regular grid: a step of 4 over an image read only every 4th column, one
+ * sub-pixel phase of a 2x upscaler, and the refit fitted it at the cost of the others
+ * (ESRGAN-slim C4,2, 4 calibration crops: 9 dB lower PSNR on held-out crops).
+ */
+export function calibrationPicks(total: number, max: number): number[] {
+  if (total <= max) return Array.from({ length: total }, (_, i) => i);
+  let x = 0x2545f491;
+  return Array.from({ length: max }, (_, i) => {
+    // xorshift32
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const lo = Math.floor((i * total) / max);
+    const hi = Math.floor(((i + 1) * total) / max);
+    return lo + (x >>> 0) % (hi - lo);
+  });
 }
 
 /**
@@ -174,7 +190,7 @@ function convTarget(node: Node, w: WeightView, bias?: WeightView): LinearTarget 
       const ay = oneD ? { begin: 0, out: 1 } : windowAxis(h, kh, sh, dh, pt, pb, autoPad);
       const ax = windowAxis(wd, kw, sw, dw, pl, pr, autoPad);
       const [oh, ow, top, left] = [ay.out, ax.out, ay.begin, ax.begin];
-      const chosen = picks(n * oh * ow, maxCols);
+      const chosen = calibrationPicks(n * oh * ow, maxCols);
       const data = new Float64Array(k * chosen.length);
       const xd = x.data as Float32Array;
       chosen.forEach((p, col) => {
@@ -215,7 +231,7 @@ function matmulTarget(
     shape: { rows: n, k, index: transposed ? (r, j) => r * k + j : (r, j) => j * n + r },
     columns: (x, maxCols) => {
       const rowsIn = x.size / k;
-      const chosen = picks(rowsIn, maxCols);
+      const chosen = calibrationPicks(rowsIn, maxCols);
       const data = new Float64Array(k * chosen.length);
       const xd = x.data as Float32Array;
       chosen.forEach((p, col) => {
