@@ -87,11 +87,9 @@ export function sparseEnough(t: Tensor): boolean {
   }
   const need = Math.ceil(n * MIN_SPARSE_ZEROS);
   let zeros = 0;
-  // In blocks with a plain inner loop; stops once too few elements are left to reach the share.
-  for (let start = 0; start < n && zeros + (n - start) >= need; start += 4096) {
-    const end = Math.min(n, start + 4096);
-    for (let i = start; i < end; i++) zeros += d[i] === 0 ? 1 : 0;
-    if (zeros >= need) return true;
+  // Stops once too few elements are left to reach the share.
+  for (let i = 0; i < n && zeros + (n - i) >= need; i++) {
+    if (d[i] === 0 && ++zeros >= need) return true;
   }
   return false;
 }
