@@ -13,7 +13,8 @@ import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { pruneOnnx } from "./engine/prune/prune.ts";
-import { pruneReportMarkdown } from "./engine/prune/report.ts";
+import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
+import { type LayerReport, pruneReportMarkdown } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
@@ -39,7 +40,7 @@ Commands:
   upscale <in.png> <out.png> [--model esrgan-slim|esrgan-medium|esrgan-thick|<model.json>
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
-  prune <model.onnx> --scheme <scheme> --out <file> [--calib <dir of .npy>]
+  prune <model.onnx|model.json> --scheme <scheme> --out <file> [--calib <dir of .npy>]
            [--calib-random N] [--layers <regexp>] [--all-layers]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
@@ -47,7 +48,10 @@ Commands:
                        (MatMul/Gemm, e.g. block:0.25). Magnitude masks + least-squares refit
                        from calibration inputs; first and last layers stay dense unless
                        --all-layers. Prints the per-layer report, writes <out>.md. An
-                       --out ending in .qsp writes a sparse package (see pack) directly
+                       --out ending in .qsp writes a sparse package (see pack) directly.
+                       A TF.js layers model.json gives a TF.js model.json (--out) and its
+                       weight shard beside it. --calib-random N: N random inputs, free
+                       dims 1 on the first axis and 32 on the others
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
@@ -434,7 +438,13 @@ async function pruneFile(
     f16?: boolean;
   },
 ): Promise<void> {
-  const bytes = await Deno.readFile(path);
+  const tfjs = /\.json$/i.test(path);
+  if (tfjs && !/\.json$/i.test(opts.out!)) {
+    throw new UsageError(
+      `A TF.js model is pruned to a TF.js model: give --out a model.json path, not "${opts.out}"`,
+    );
+  }
+  const bytes = tfjs ? new Uint8Array(0) : await Deno.readFile(path);
   const calibration: Record<string, Tensor>[] = [];
   if (opts.calib) {
     // name.npy or name.N.npy: the input "name", sample N.
@@ -453,7 +463,7 @@ async function pruneFile(
   }
   const random = Number(opts["calib-random"] ?? 0);
   if (random > 0) {
-    const model = await loadModel(bytes);
+    const model = await loadModel(tfjs ? path : bytes);
     let seed = 1;
     for (let i = 0; i < random; i++) {
       const s: Record<string, Tensor> = {};
@@ -464,7 +474,7 @@ async function pruneFile(
               `is "${inp.type}", not float32; give samples with --calib instead`,
           );
         }
-        const dims = inp.dims.map((d) => (typeof d === "number" ? d : 1));
+        const dims = inp.dims.map((d, i) => (typeof d === "number" ? d : i === 0 ? 1 : 32));
         const n = dims.reduce((a, b) => a * b, 1);
         s[inp.name] = new Tensor(
           "float32",
@@ -484,15 +494,28 @@ async function pruneFile(
       "warning: no calibration data (--calib or --calib-random): magnitude pruning only, quality will suffer",
     );
   }
-  const { bytes: out, layers } = await pruneOnnx(bytes, {
+  const options = {
     scheme: opts.scheme!,
     calibration,
     layers: opts.layers,
     keepFirstLast: !opts["all-layers"],
-    onLayer: (l) => console.error(`  ${l.node}: ${l.n ? `C4,${l.n}` : `dense (${l.skipped})`}`),
-  });
-  if (/\.qsp$/i.test(opts.out!)) await packFile(out, opts.out!, opts.f16 ?? false);
-  else await Deno.writeFile(opts.out!, out);
+    onLayer: (l: LayerReport) =>
+      console.error(`  ${l.node}: ${l.scheme ?? `dense (${l.skipped})`}`),
+  };
+  let layers: LayerReport[];
+  if (tfjs) {
+    const r = await pruneTfjs(path, options);
+    layers = r.layers;
+    await Deno.writeTextFile(opts.out!, r.modelJson);
+    const shard = opts.out!.replace(/[^/\\]*$/, r.shardName);
+    await Deno.writeFile(shard, r.shard);
+    console.error(`wrote the weights to ${shard}`);
+  } else {
+    const r = await pruneOnnx(bytes, options);
+    layers = r.layers;
+    if (/\.qsp$/i.test(opts.out!)) await packFile(r.bytes, opts.out!, opts.f16 ?? false);
+    else await Deno.writeFile(opts.out!, r.bytes);
+  }
   const md = pruneReportMarkdown(layers);
   await Deno.writeTextFile(`${opts.out}.md`, `# Pruning report: ${path}\n\n${md}\n`);
   console.log(md);
@@ -566,7 +589,7 @@ async function main(argv: string[]): Promise<number> {
     case "prune": {
       if (!rest[0] || !values.scheme || !values.out) {
         throw new UsageError(
-          "The prune command needs a model, --scheme and --out: prune <model.onnx> " +
+          "The prune command needs a model, --scheme and --out: prune <model.onnx|model.json> " +
             "--scheme <c4n:N|pattern|block:F> --out <file>",
         );
       }

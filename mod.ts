@@ -33,10 +33,12 @@ export type { TextTokenizer } from "./engine/models/mamba/tokenizer.ts";
 export { decodePng, encodePng, loadUpscaler, upscale } from "./engine/models/sr/api.ts";
 export { SR_MODELS } from "./engine/models/sr/models.ts";
 export type { UpscaleOptions, Upscaler, UpscaleResult } from "./engine/models/sr/upscale.ts";
-export { pruneOnnx } from "./engine/prune/api.ts";
+export { pruneOnnx, pruneTfjs } from "./engine/prune/api.ts";
 export { pruneReportMarkdown } from "./engine/prune/report.ts";
 export type { LayerReport } from "./engine/prune/report.ts";
 export type { PruneOptions, PruneResult } from "./engine/prune/prune.ts";
+export type { PruneTfjsResult } from "./engine/prune/prune_tfjs.ts";
+export type { TfjsLayersFiles } from "./engine/formats/tfjs/write.ts";
 export { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 export type {
   PackedTensorReport,

@@ -100,3 +100,26 @@ Deno.test("cli prune: a bad --layers regexp is an InvalidArgumentError naming th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli prune: a TF.js layers model comes out as a TF.js model.json and shard that load", async () => {
+  const { realModel } = await import("./_models.ts");
+  const source = await realModel("@upscalerjs/esrgan-slim", "x2");
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = ["prune", source, "--scheme", "c4n:2", "--layers", "^UPN[12]$"];
+    const wrongOut = await cli(...args, "--out", `${dir}/p.onnx`);
+    deepStrictEqual(wrongOut.code, 2, wrongOut.err);
+    ok(wrongOut.err.includes("give --out a model.json path"), wrongOut.err);
+    const r = await cli(...args, "--calib-random", "1", "--out", `${dir}/model.json`);
+    deepStrictEqual(r.code, 0, r.err);
+    ok(/\| UPN1 \| Conv \| C4,2 \| 50\.0 %/.test(r.out), r.out);
+    const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    deepStrictEqual(files, ["group1-shard1of1.bin", "model.json", "model.json.md"]);
+    const m = await loadModel(`${dir}/model.json`);
+    const y = await m.run({ LR: new Tensor("float32", new Float32Array(4 * 6 * 3), [1, 4, 6, 3]) });
+    deepStrictEqual(y.SR.dims, [1, 8, 12, 3]);
+    m.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,6 +7,7 @@
  */
 import type { Model as IrModel } from "../ir/graph.ts";
 import type { PruneModelResult, PruneOptions, PruneResult } from "./prune.ts";
+import type { PruneTfjsResult } from "./prune_tfjs.ts";
 
 /**
  * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
@@ -47,4 +48,28 @@ export async function pruneModel(
 ): Promise<PruneModelResult> {
   const pruner = await import("./prune.ts");
   return pruner.pruneModel(model, options);
+}
+
+/**
+ * Prunes a TensorFlow.js layers model (`model.json` path or URL, weight shards beside it) as
+ * `pruneOnnx` prunes an ONNX file, and returns it as a new layers model: the original
+ * topology with a new manifest, and one float32 weight shard (`shardName`, default
+ * "group1-shard1of1.bin") to write beside the new model.json. Calibration feeds are keyed by
+ * input layer name, in the model's NHWC layout. Both TensorFlow.js and `loadModel` read the
+ * result.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await pruneTfjs("esrgan-slim/x2/model.json", { scheme: "c4n:2", calibration });
+ * await Deno.writeTextFile("pruned/model.json", r.modelJson);
+ * await Deno.writeFile(`pruned/${r.shardName}`, r.shard);
+ * const model = await loadModel("pruned/model.json");
+ * ```
+ */
+export async function pruneTfjs(
+  modelJson: string | URL,
+  options: PruneOptions & { shardName?: string },
+): Promise<PruneTfjsResult> {
+  const pruner = await import("./prune_tfjs.ts");
+  return pruner.pruneTfjs(modelJson, options);
 }

@@ -392,20 +392,26 @@ function f32(values: number[]): Tensor<"float32"> {
   return new Tensor("float32", Float32Array.from(values), [values.length]);
 }
 
-/** Loads `model.json` and its shards from a file path or URL into an IR model. */
-export async function loadTfjsLayers(modelJsonPath: string | URL): Promise<Model> {
+/** Reads and parses a `model.json` from a file path or URL. */
+export async function readTfjsModelJson(modelJsonPath: string | URL): Promise<unknown> {
   const bytes = await readSource(modelJsonPath, "TF.js model");
-  let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch (cause) {
     throw new ModelFormatError(
       `Cannot read TF.js model "${modelJsonPath}": ${(cause as Error).message}`,
       { cause },
     );
   }
-  return await decodeTfjsLayers(
-    json,
-    (p) => readSource(siblingSource(modelJsonPath, p), "weight shard"),
-  );
+}
+
+/** Reads the weight shards named in a `model.json` found at `modelJsonPath`. */
+export function siblingShards(modelJsonPath: string | URL): ShardReader {
+  return (p) => readSource(siblingSource(modelJsonPath, p), "weight shard");
+}
+
+/** Loads `model.json` and its shards from a file path or URL into an IR model. */
+export async function loadTfjsLayers(modelJsonPath: string | URL): Promise<Model> {
+  const json = await readTfjsModelJson(modelJsonPath);
+  return await decodeTfjsLayers(json, siblingShards(modelJsonPath));
 }
