@@ -41,17 +41,21 @@ Commands:
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
   prune <model.onnx|model.json> --scheme <scheme> --out <file> [--calib <dir of .npy>]
-           [--calib-random N] [--layers <regexp>] [--all-layers]
+           [--calib-random N] [--layers <regexp>] [--all-layers] [--max-error E]
+           [--only-faster]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
-                       (MatMul/Gemm, e.g. block:0.25). Magnitude masks + least-squares refit
+                       (MatMul/Gemm, e.g. block:0.25), joined with + to give each layer the
+                       first that fits (pattern+c4n:2). Magnitude masks + least-squares refit
                        from calibration inputs; first and last layers stay dense unless
-                       --all-layers. Prints the per-layer report, writes <out>.md. An
-                       --out ending in .qsp writes a sparse package (see pack) directly.
-                       A TF.js layers model.json gives a TF.js model.json (--out) and its
-                       weight shard beside it. --calib-random N: N random inputs, free
-                       dims 1 on the first axis and 32 on the others
+                       --all-layers; layers whose output error exceeds E (0.1 = 10 %), or
+                       with --only-faster those the kernels' cost models predict no faster,
+                       stay dense. Prints the per-layer report with each layer's predicted
+                       speedup, writes <out>.md. An --out ending in .qsp writes a sparse
+                       package (see pack) directly. A TF.js layers model.json gives a TF.js
+                       model.json (--out) and its weight shard beside it. --calib-random N:
+                       N random inputs, free dims 1 on the first axis and 32 on the others
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
@@ -99,6 +103,8 @@ function parse(args: string[]) {
         "calib-random": { type: "string", default: "0" },
         layers: { type: "string" },
         "all-layers": { type: "boolean", default: false },
+        "max-error": { type: "string" },
+        "only-faster": { type: "boolean", default: false },
         f16: { type: "boolean", default: false },
         tile: { type: "string", default: "128" },
         help: { type: "boolean", short: "h", default: false },
@@ -435,9 +441,19 @@ async function pruneFile(
     "calib-random"?: string;
     layers?: string;
     "all-layers"?: boolean;
+    "max-error"?: string;
+    "only-faster"?: boolean;
     f16?: boolean;
   },
 ): Promise<void> {
+  const maxError = opts["max-error"] === undefined ? undefined : Number(opts["max-error"]);
+  if (maxError !== undefined && !(maxError > 0)) {
+    throw new UsageError(
+      `--max-error takes a relative output error above 0, such as 0.1 for 10 %, not "${
+        opts["max-error"]
+      }"`,
+    );
+  }
   const tfjs = /\.json$/i.test(path);
   if (tfjs && !/\.json$/i.test(opts.out!)) {
     throw new UsageError(
@@ -499,6 +515,8 @@ async function pruneFile(
     calibration,
     layers: opts.layers,
     keepFirstLast: !opts["all-layers"],
+    maxError: maxError,
+    onlyFaster: opts["only-faster"],
     onLayer: (l: LayerReport) =>
       console.error(`  ${l.node}: ${l.scheme ?? `dense (${l.skipped})`}`),
   };

@@ -54,6 +54,7 @@ import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./ls
 import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
 import { type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
+import { predictSpeedup } from "./predict.ts";
 
 /** Options of `pruneOnnx`. */
 export interface PruneOptions {
@@ -61,7 +62,8 @@ export interface PruneOptions {
    * "c4n:1", "c4n:2" or "c4n:3" (zeros per group of 4); "pattern" or "pattern:<f>" (3x3
    * convs: 4 of 9 taps, a fraction f of the kernels removed, default 0.3); "block:<f>"
    * (MatMul / Gemm / LSTM: a fraction f of each 16 x 256 block kept, as √f of its rows and
-   * √f of its columns, e.g. block:0.25).
+   * √f of its columns, e.g. block:0.25). Schemes join with "+": each layer takes the first
+   * that applies to it ("pattern+c4n:2": pattern on 3x3 convs, C4,2 on the other layers).
    */
   scheme: string;
   /** Calibration inputs (feeds by input name), one per sample. None: magnitude only. */
@@ -83,6 +85,16 @@ export interface PruneOptions {
   keepFirstLast?: boolean;
   /** Calibration columns used per layer at most (default 4096). */
   maxColumns?: number;
+  /**
+   * Layers whose relative output error on the calibration data (after the refit) exceeds this
+   * stay dense, e.g. 0.1 for 10 %. Needs calibration inputs.
+   */
+  maxError?: number;
+  /**
+   * Keep dense the layers the kernels' cost models predict no faster sparse (one thread; see
+   * `predictedSpeedup` in the report). Pruned layers that run dense still pack smaller.
+   */
+  onlyFaster?: boolean;
   /** Called after each layer. */
   onLayer?: (report: LayerReport) => void;
 }
@@ -673,6 +685,11 @@ function layerFilter(source: string): RegExp {
   }
 }
 
+/** "pattern+c4n:2": the schemes in order of preference, each parsed. */
+function parseSchemes(source: string): Scheme[] {
+  return source.split("+").map(parseScheme);
+}
+
 /**
  * The pruning itself, on a model whose Constant nodes are folded into initializers: the new
  * values of the constants it changed, and the per-layer report.
@@ -681,8 +698,7 @@ async function pruneConstants(
   dense: IrModel,
   options: PruneOptions,
 ): Promise<{ values: Map<string, Float32Array>; layers: LayerReport[] }> {
-  const scheme = parseScheme(options.scheme);
-  const n = scheme.kind === "c4n" ? scheme.n : 0;
+  const schemes = parseSchemes(options.scheme);
   const filter = options.layers ? layerFilter(options.layers) : undefined;
   const maxCols = options.maxColumns ?? 4096;
   const calib = options.calibration ?? [];
@@ -777,12 +793,20 @@ async function pruneConstants(
       skip("not selected by the layers filter");
       continue;
     }
-    const mismatch = schemeMismatch(scheme, t);
-    if (mismatch) {
-      skip(mismatch);
+    const scheme = schemes.find((s) => !schemeMismatch(s, t));
+    if (!scheme) {
+      skip(schemes.map((s) => schemeMismatch(s, t)).join("; "));
       continue;
     }
+    const n = scheme.kind === "c4n" ? scheme.n : 0;
     const report: LayerReport = { ...base, n, scheme: scheme.name, sparsity: 0 };
+    const sources = (t.kind === "lstm" ? [t.W, t.R, t.B] : [t.weight, t.bias])
+      .flatMap((v) => v?.sources ?? []);
+    const before = sources.map((name) => ({
+      name,
+      values: pruned.get(name)?.slice(),
+      changed: changed.has(name),
+    }));
     if (calib.length && !onPath) {
       report.note = "not on the calibration path (branch not taken): magnitude only";
     }
@@ -805,6 +829,33 @@ async function pruneConstants(
       ? await pruneLinear(t, node, ctx, report)
       : await pruneLstm(t, node, ctx, report);
     report.sparsity = zerosOf(next);
+    const shapes = t.kind === "lstm" ? [lstmShapes(t).w, lstmShapes(t).r] : [t.shape];
+    const prediction = predictSpeedup(
+      node,
+      scheme,
+      next.map((data, i) => ({ data, rows: shapes[i].rows, k: shapes[i].k })),
+    );
+    report.predictedSpeedup = prediction.speedup;
+    report.kernel = prediction.kernel;
+    const error = report.errorRefit ?? report.errorMagnitude;
+    const keepDense =
+      options.maxError !== undefined && error !== undefined && error > options.maxError
+        ? `output error ${(error * 100).toFixed(1)} % > maxError ${
+          (options.maxError * 100).toFixed(1)
+        } %`
+        : options.onlyFaster && prediction.speedup <= 1
+        ? `no gain predicted (onlyFaster): ${prediction.kernel}`
+        : undefined;
+    if (keepDense) {
+      // Back to the values before this layer: dense, as if never pruned.
+      for (const b of before) {
+        if (b.values) pruned.set(b.name, b.values);
+        else pruned.delete(b.name);
+        if (!b.changed) changed.delete(b.name);
+      }
+      Object.assign(report, { n: 0, scheme: undefined, skipped: keepDense });
+      report.sparsity = zerosOf(views.map((v) => v.data));
+    }
     reports.push(report);
     options.onLayer?.(report);
   }
@@ -829,7 +880,7 @@ async function pruneConstants(
  * ```
  */
 export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
-  parseScheme(options.scheme); // a bad scheme fails before the model is decoded
+  parseSchemes(options.scheme); // a bad scheme fails before the model is decoded
   const dense = await decodeOnnx(bytes);
   // Exporters often route weights through Constant nodes: treat them as initializers.
   foldConstantNodes(dense.graph);
@@ -896,7 +947,7 @@ export async function pruneModel(
   model: IrModel,
   options: PruneOptions,
 ): Promise<PruneModelResult> {
-  parseScheme(options.scheme); // a bad scheme fails before the model is copied
+  parseSchemes(options.scheme); // a bad scheme fails before the model is copied
   const dense: IrModel = { ...model, graph: copyGraph(model.graph) };
   foldConstantNodes(dense.graph);
   const { values, layers } = await pruneConstants(dense, options);

@@ -27,6 +27,10 @@ export interface LayerReport {
   errorMagnitude?: number;
   /** The same after the least-squares refit. */
   errorRefit?: number;
+  /** Dense time / sparse time the kernels' cost models predict (1 thread; 1: runs dense). */
+  predictedSpeedup?: number;
+  /** The kernel that prediction is for, or why the layer would run dense. */
+  kernel?: string;
 }
 
 /**
@@ -47,12 +51,15 @@ export function meanPrunedSparsity(layers: readonly LayerReport[] | undefined): 
 export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
   const pct = (x?: number) => (x === undefined ? "—" : `${(x * 100).toFixed(2)} %`);
   return [
-    "| layer | op | scheme | sparsity | output error, magnitude | output error, refit | note |",
-    "|---|---|---|---|---|---|---|",
+    "| layer | op | scheme | sparsity | output error, magnitude | output error, refit | " +
+    "predicted speedup | note |",
+    "|---|---|---|---|---|---|---|---|",
     ...layers.map((l) =>
       `| ${l.node} | ${l.op} | ${l.n ? `C4,${l.n}` : l.scheme ?? "dense"} | ${
         (l.sparsity * 100).toFixed(1)
-      } % | ${pct(l.errorMagnitude)} | ${pct(l.errorRefit)} | ${l.skipped ?? l.note ?? ""} |`
+      } % | ${pct(l.errorMagnitude)} | ${pct(l.errorRefit)} | ${
+        l.predictedSpeedup === undefined ? "—" : `${l.predictedSpeedup.toFixed(2)}× (${l.kernel})`
+      } | ${l.skipped ?? l.note ?? ""} |`
     ),
   ].join("\n");
 }
