@@ -14,7 +14,7 @@ import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mo
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
-import { type LayerReport, pruneReportMarkdown } from "./engine/prune/report.ts";
+import { type LayerReport, pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
@@ -41,8 +41,8 @@ Commands:
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
   prune <model.onnx|model.json> --scheme <scheme> --out <file> [--calib <dir of .npy>]
-           [--calib-random N] [--layers <regexp>] [--all-layers] [--max-error E]
-           [--only-faster]
+           [--holdout <dir of .npy>] [--calib-random N] [--layers <regexp>] [--all-layers]
+           [--max-error E] [--only-faster]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
@@ -52,10 +52,12 @@ Commands:
                        --all-layers; layers whose output error exceeds E (0.1 = 10 %), or
                        with --only-faster those the kernels' cost models predict no faster,
                        stay dense. Prints the per-layer report with each layer's predicted
-                       speedup, writes <out>.md. An --out ending in .qsp writes a sparse
-                       package (see pack) directly. A TF.js layers model.json gives a TF.js
-                       model.json (--out) and its weight shard beside it. --calib-random N:
-                       N random inputs, free dims 1 on the first axis and 32 on the others
+                       speedup and the whole model's output error on the calibration and
+                       --holdout samples, writes <out>.md and <out>.svg. An --out ending in
+                       .qsp writes a sparse package (see pack) directly. A TF.js layers
+                       model.json gives a TF.js model.json (--out) and its weight shard
+                       beside it. --calib-random N: N random inputs, free dims 1 on the
+                       first axis and 32 on the others
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
@@ -101,6 +103,7 @@ function parse(args: string[]) {
         out: { type: "string" },
         calib: { type: "string" },
         "calib-random": { type: "string", default: "0" },
+        holdout: { type: "string" },
         layers: { type: "string" },
         "all-layers": { type: "boolean", default: false },
         "max-error": { type: "string" },
@@ -432,12 +435,54 @@ async function upscaleFile(input: string, output: string, options: UpscaleOption
   }
 }
 
+/** Samples from a directory of name.npy or name.N.npy files (input "name", sample N). */
+async function readSamples(dir: string): Promise<Record<string, Tensor>[]> {
+  const samples = new Map<string, Record<string, Tensor>>();
+  for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+    const m = /^(.+?)(?:\.(\d+))?\.npy$/.exec(e.name);
+    if (!m) continue;
+    const key = m[2] ?? "0";
+    const s = samples.get(key) ?? {};
+    s[m[1]] = decodeNpy(await Deno.readFile(`${dir}/${e.name}`), e.name);
+    samples.set(key, s);
+  }
+  return [...samples.values()];
+}
+
+/**
+ * How far the pruned model's outputs move from the dense model's on some samples: per
+ * output, ‖y_pruned − y_dense‖ / ‖y_dense‖ over all of them.
+ */
+async function outputAgreement(
+  dense: Model,
+  pruned: Model,
+  samples: Record<string, Tensor>[],
+): Promise<string> {
+  const err = new Map<string, [number, number]>();
+  for (const feeds of samples) {
+    const [a, b] = [await dense.run(feeds), await pruned.run(feeds)];
+    for (const [name, t] of Object.entries(a)) {
+      if (t.type !== "float32") continue;
+      const [x, y] = [t.data as Float32Array, b[name].data as Float32Array];
+      const e = err.get(name) ?? [0, 0];
+      for (let i = 0; i < x.length; i++) {
+        [e[0], e[1]] = [e[0] + (y[i] - x[i]) ** 2, e[1] + x[i] ** 2];
+      }
+      err.set(name, e);
+    }
+  }
+  return [...err].map(([name, [d, n]]) =>
+    `"${name}" ${(100 * Math.sqrt(d / Math.max(n, 1e-30))).toFixed(2)} %`
+  ).join(", ");
+}
+
 async function pruneFile(
   path: string,
   opts: {
     scheme?: string;
     out?: string;
     calib?: string;
+    holdout?: string;
     "calib-random"?: string;
     layers?: string;
     "all-layers"?: boolean;
@@ -461,22 +506,8 @@ async function pruneFile(
     );
   }
   const bytes = tfjs ? new Uint8Array(0) : await Deno.readFile(path);
-  const calibration: Record<string, Tensor>[] = [];
-  if (opts.calib) {
-    // name.npy or name.N.npy: the input "name", sample N.
-    const samples = new Map<string, Record<string, Tensor>>();
-    for (
-      const e of [...Deno.readDirSync(opts.calib)].sort((a, b) => a.name.localeCompare(b.name))
-    ) {
-      const m = /^(.+?)(?:\.(\d+))?\.npy$/.exec(e.name);
-      if (!m) continue;
-      const key = m[2] ?? "0";
-      const s = samples.get(key) ?? {};
-      s[m[1]] = decodeNpy(await Deno.readFile(`${opts.calib}/${e.name}`), e.name);
-      samples.set(key, s);
-    }
-    calibration.push(...samples.values());
-  }
+  const calibration = opts.calib ? await readSamples(opts.calib) : [];
+  const holdout = opts.holdout ? await readSamples(opts.holdout) : [];
   const random = Number(opts["calib-random"] ?? 0);
   if (random > 0) {
     const model = await loadModel(tfjs ? path : bytes);
@@ -534,10 +565,27 @@ async function pruneFile(
     if (/\.qsp$/i.test(opts.out!)) await packFile(r.bytes, opts.out!, opts.f16 ?? false);
     else await Deno.writeFile(opts.out!, r.bytes);
   }
-  const md = pruneReportMarkdown(layers);
+  let md = pruneReportMarkdown(layers);
+  // Whole-model agreement, on the calibration samples and on held-out ones.
+  const sets = [["calibration", calibration], ["held-out", holdout]] as const;
+  if (sets.some(([, s]) => s.length)) {
+    const [dense, pruned] = [await loadModel(tfjs ? path : bytes), await loadModel(opts.out!)];
+    try {
+      for (const [what, samples] of sets) {
+        if (!samples.length) continue;
+        const line = await outputAgreement(dense, pruned, samples);
+        md += `\n\nOutput error of the pruned model vs dense (‖Δy‖ / ‖y‖) on ${samples.length} ` +
+          `${what} sample(s): ${line}.`;
+      }
+    } finally {
+      dense.dispose();
+      pruned.dispose();
+    }
+  }
   await Deno.writeTextFile(`${opts.out}.md`, `# Pruning report: ${path}\n\n${md}\n`);
+  await Deno.writeTextFile(`${opts.out}.svg`, pruneReportSvg(layers, `${path}, ${opts.scheme}`));
   console.log(md);
-  console.log(`wrote ${opts.out} and ${opts.out}.md`);
+  console.log(`wrote ${opts.out}, ${opts.out}.md and ${opts.out}.svg`);
 }
 
 /** Writes ONNX bytes as a sparse package and prints what each weight became. */

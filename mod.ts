@@ -34,7 +34,7 @@ export { decodePng, encodePng, loadUpscaler, upscale } from "./engine/models/sr/
 export { SR_MODELS } from "./engine/models/sr/models.ts";
 export type { UpscaleOptions, Upscaler, UpscaleResult } from "./engine/models/sr/upscale.ts";
 export { pruneOnnx, pruneTfjs } from "./engine/prune/api.ts";
-export { pruneReportMarkdown } from "./engine/prune/report.ts";
+export { pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
 export type { LayerReport } from "./engine/prune/report.ts";
 export type { PruneOptions, PruneResult } from "./engine/prune/prune.ts";
 export type { PruneTfjsResult } from "./engine/prune/prune_tfjs.ts";

@@ -114,7 +114,17 @@ Deno.test("cli prune: a TF.js layers model comes out as a TF.js model.json and s
     deepStrictEqual(r.code, 0, r.err);
     ok(/\| UPN1 \| Conv \| C4,2 \| 50\.0 %/.test(r.out), r.out);
     const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    deepStrictEqual(files, ["group1-shard1of1.bin", "model.json", "model.json.md"]);
+    deepStrictEqual(files, [
+      "group1-shard1of1.bin",
+      "model.json",
+      "model.json.md",
+      "model.json.svg",
+    ]);
+    // The whole model's output error on the calibration sample, and the per-layer chart.
+    const md = await Deno.readTextFile(`${dir}/model.json.md`);
+    ok(/on 1 calibration sample\(s\): "SR" \d+\.\d\d %/.test(md), md);
+    const svg = await Deno.readTextFile(`${dir}/model.json.svg`);
+    ok(svg.startsWith("<svg") && svg.includes("UPN1 (Conv, c4n:2)"), svg);
     const m = await loadModel(`${dir}/model.json`);
     const y = await m.run({ LR: new Tensor("float32", new Float32Array(4 * 6 * 3), [1, 4, 6, 3]) });
     deepStrictEqual(y.SR.dims, [1, 8, 12, 3]);
