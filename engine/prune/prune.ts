@@ -91,6 +91,12 @@ export interface PruneOptions {
    */
   maxError?: number;
   /**
+   * With calibration, refit the weights of the last weight layers kept dense by
+   * `keepFirstLast` (all weights kept) to the pruned model's inputs, so they correct what the
+   * pruned layers before them lost (default true; off when `layers` selects layers).
+   */
+  refitLast?: boolean;
+  /**
    * Keep dense the layers the kernels' cost models predict no faster sparse (one thread; see
    * `predictedSpeedup` in the report). Pruned layers that run dense still pack smaller.
    */
@@ -490,6 +496,8 @@ interface LayerContext {
   scheme: Scheme;
   /** Calibration columns per sample. */
   perSample: number;
+  /** Refit only with at least this many calibration columns per weight of a row. */
+  minColumnsPerWeight?: number;
   /** Writes new values of a view into the pruned constants. */
   store: (view: WeightView, values: ArrayLike<number>) => void;
   /**
@@ -544,7 +552,7 @@ async function pruneLinear(
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < k; j++) if (!keep[r * k + j]) w[index(r, j)] = 0;
   }
-  if (D && P) {
+  if (D && P && D.cols >= (ctx.minColumnsPerWeight ?? 0) * (k + 1)) {
     const bias = t.bias?.data;
     const problems = Array.from({ length: rows }, (_, r): RefitRow => {
       const dense = new Float64Array(k + 1);
@@ -685,6 +693,12 @@ function layerFilter(source: string): RegExp {
   }
 }
 
+/**
+ * Calibration columns per weight (and bias) of a row a dense last layer needs before its
+ * refit (`refitLast`) is trusted to generalise.
+ */
+const REFIT_LAST_COLUMNS = 8;
+
 /** "pattern+c4n:2": the schemes in order of preference, each parsed. */
 function parseSchemes(source: string): Scheme[] {
   return source.split("+").map(parseScheme);
@@ -785,8 +799,47 @@ async function pruneConstants(
       continue;
     }
     const onPath = calib.length > 0 && executed.has(node.name);
+    const contextFor = (scheme: Scheme): LayerContext => ({
+      scheme,
+      perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
+      store,
+      calibrate: onPath
+        ? async (values) => {
+          const [d, p] = [flat(), flat(pruned)];
+          const names = values(d.graph);
+          return {
+            dense: await capture(d, names, calib, carry),
+            pruned: await capture(p, names, calib, carry),
+          };
+        }
+        : undefined,
+    });
     if (keepEnds && (ends.first.has(layer.key) || ends.last.has(layer.key))) {
-      skip("first and last weight layers stay dense (keepFirstLast)");
+      const why = "first and last weight layers stay dense (keepFirstLast)";
+      // A last layer stays dense but its weights are refit (all kept) to the pruned model's
+      // inputs: it takes up what the pruned layers before it lost. A first layer reads the
+      // model's inputs, the same for both models: nothing to refit.
+      if (
+        onPath && t.kind === "linear" && !ends.first.has(layer.key) &&
+        options.refitLast !== false && options.layers === undefined
+      ) {
+        const report: LayerReport = {
+          ...base,
+          skipped: why,
+          note: "dense, weights refit to the pruned model's inputs (refitLast)",
+        };
+        const keepAll: Scheme = { kind: "c4n", n: 0, name: "dense" };
+        // Every weight is free here: with few columns per weight the fit would learn the
+        // calibration samples (silero VAD's output conv: 129 weights, 287 columns).
+        const ctx = { ...contextFor(keepAll), minColumnsPerWeight: REFIT_LAST_COLUMNS };
+        report.sparsity = zerosOf(await pruneLinear(t, node, ctx, report));
+        if (report.errorRefit === undefined) {
+          report.note = `dense, not refit: fewer than ${REFIT_LAST_COLUMNS} calibration ` +
+            `columns per weight`;
+        }
+        reports.push(report);
+        options.onLayer?.(report);
+      } else skip(why);
       continue;
     }
     if (filter && !layer.nodes.some((nd) => filter.test(nd.name))) {
@@ -810,21 +863,7 @@ async function pruneConstants(
     if (calib.length && !onPath) {
       report.note = "not on the calibration path (branch not taken): magnitude only";
     }
-    const ctx: LayerContext = {
-      scheme,
-      perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
-      store,
-      calibrate: onPath
-        ? async (values) => {
-          const [d, p] = [flat(), flat(pruned)];
-          const names = values(d.graph);
-          return {
-            dense: await capture(d, names, calib, carry),
-            pruned: await capture(p, names, calib, carry),
-          };
-        }
-        : undefined,
-    };
+    const ctx = contextFor(scheme);
     const next = t.kind === "linear"
       ? await pruneLinear(t, node, ctx, report)
       : await pruneLstm(t, node, ctx, report);

@@ -135,3 +135,33 @@ Deno.test("maxError keeps dense the layers whose refit error exceeds it", async 
     ok(l.scheme ? l.errorRefit! <= bound : /maxError/.test(l.skipped!), JSON.stringify(l));
   }
 });
+
+Deno.test("refitLast: the dense last layer is refit to the pruned model's inputs, and only it", async () => {
+  const on = await pruneOnnx(net, { scheme: "c4n:3", calibration });
+  const off = await pruneOnnx(net, { scheme: "c4n:3", calibration, refitLast: false });
+  const [won, woff] = [await prunedWeights(on.bytes), await prunedWeights(off.bytes)];
+  deepStrictEqual(on.layers.map((l) => l.scheme), [undefined, "c4n:3", undefined]);
+  // First layer: the model's own input, nothing to refit; the same in both.
+  deepStrictEqual(won("wa"), weights.wa.data);
+  deepStrictEqual(won("wb"), woff("wb"));
+  // Last layer: dense either way; refit only with refitLast, and its error drops.
+  deepStrictEqual(woff("wc"), weights.wc.data);
+  ok(won("wc").every((v) => v !== 0) && won("wc").some((v, i) => v !== weights.wc.data[i]));
+  const last = on.layers[2];
+  ok(/refitLast/.test(last.note!) && last.errorRefit! < 0.8 * last.errorMagnitude!, `${last.note}`);
+  // Held-out inputs: the whole model moves less from dense with the last layer refit.
+  const { loadModel } = await import("../../../engine/model.ts");
+  const [dense, a, b] = await Promise.all([net, on.bytes, off.bytes].map((m) => loadModel(m)));
+  let [ea, eb] = [0, 0];
+  for (let s = 0; s < 4; s++) {
+    const x = new Float32Array(800);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.05 + 3 + s) + 0.3 * rng.uniform();
+    const feeds = { x: new Tensor("float32", x, [1, 8, 10, 10]) };
+    const y = (await dense.run(feeds)).y.data as Float32Array;
+    const ya = (await a.run(feeds)).y.data as Float32Array;
+    const yb = (await b.run(feeds)).y.data as Float32Array;
+    y.forEach((v, i) => [ea, eb] = [ea + (ya[i] - v) ** 2, eb + (yb[i] - v) ** 2]);
+  }
+  [dense, a, b].forEach((m) => m.dispose());
+  ok(ea < eb, `held-out squared error: refit last ${ea}, not refit ${eb}`);
+});
