@@ -12,7 +12,7 @@ import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
-import { pruneOnnx } from "./engine/prune/prune.ts";
+import { type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneReportMarkdown } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
@@ -40,12 +40,13 @@ Commands:
            --scale 2|3|4 --tile 128]
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
   prune <model.onnx> --scheme <scheme> --out <file> [--calib <dir of .npy>]
-           [--calib-random N] [--layers <regexp>] [--all-layers]
+           [--calib-random N] [--layers <regexp>] [--all-layers] [--mask magnitude|obs]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
                        (MatMul/Gemm, e.g. block:0.25). Magnitude masks + least-squares refit
-                       from calibration inputs; first and last layers stay dense unless
+                       from calibration inputs (--mask obs: C4n masks by OBS error on the
+                       inputs' Gram matrix, SparseGPT); first and last layers stay dense unless
                        --all-layers. Prints the per-layer report, writes <out>.md. An
                        --out ending in .qsp writes a sparse package (see pack) directly
   pack <model.onnx> --out <file.qsp> [--f16]
@@ -95,6 +96,7 @@ function parse(args: string[]) {
         "calib-random": { type: "string", default: "0" },
         layers: { type: "string" },
         "all-layers": { type: "boolean", default: false },
+        mask: { type: "string" },
         f16: { type: "boolean", default: false },
         tile: { type: "string", default: "128" },
         help: { type: "boolean", short: "h", default: false },
@@ -104,6 +106,12 @@ function parse(args: string[]) {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** Checks a --mask value. */
+function maskOption(value: string | undefined): PruneMask | undefined {
+  if (value === undefined || value === "magnitude" || value === "obs") return value;
+  throw new UsageError(`Invalid --mask value "${value}": use magnitude or obs`);
 }
 
 /** Checks a --layers value up front: a bad pattern names itself before any work starts. */
@@ -431,6 +439,7 @@ async function pruneFile(
     "calib-random"?: string;
     layers?: string;
     "all-layers"?: boolean;
+    mask?: string;
     f16?: boolean;
   },
 ): Promise<void> {
@@ -489,6 +498,7 @@ async function pruneFile(
     calibration,
     layers: opts.layers,
     keepFirstLast: !opts["all-layers"],
+    mask: maskOption(opts.mask),
     onLayer: (l) => console.error(`  ${l.node}: ${l.n ? `C4,${l.n}` : `dense (${l.skipped})`}`),
   });
   if (/\.qsp$/i.test(opts.out!)) await packFile(out, opts.out!, opts.f16 ?? false);

@@ -52,6 +52,7 @@ import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
 import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
 import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
+import { inputHessian, obsMask } from "./obs_mask.ts";
 import { type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 
@@ -83,9 +84,19 @@ export interface PruneOptions {
   keepFirstLast?: boolean;
   /** Calibration columns used per layer at most (default 4096). */
   maxColumns?: number;
+  /**
+   * How C4n masks are chosen with calibration: "magnitude" keeps the largest |w| × RMS of
+   * its input feature; "obs" drops the weights of least OBS error on the input Gram matrix,
+   * compensating each drop on the columns not yet chosen (SparseGPT). Without calibration
+   * both are magnitude masks. Other schemes always use their magnitude masks.
+   */
+  mask?: PruneMask;
   /** Called after each layer. */
   onLayer?: (report: LayerReport) => void;
 }
+
+/** How masks are chosen with calibration data (see `PruneOptions.mask`). */
+export type PruneMask = "magnitude" | "obs";
 
 /** The pruned model and the per-layer report. */
 export interface PruneResult {
@@ -476,6 +487,7 @@ function errorFields(results: RefitResult[]): Pick<LayerReport, "errorMagnitude"
 /** What pruning one layer needs from the run. */
 interface LayerContext {
   scheme: Scheme;
+  mask: PruneMask;
   /** Calibration columns per sample. */
   perSample: number;
   /** Writes new values of a view into the pruned constants. */
@@ -526,8 +538,14 @@ async function pruneLinear(
   const cap = await ctx.calibrate?.(() => [x]);
   const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
-  const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
-  const keep = schemeMask(ctx.scheme, t.shape, scores);
+  let keep: Uint8Array;
+  if (P && ctx.mask === "obs" && ctx.scheme.kind === "c4n") {
+    const h = inputHessian(P.data, k, P.cols, { centred: t.bias !== undefined });
+    keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
+  } else {
+    const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
+    keep = schemeMask(ctx.scheme, t.shape, scores);
+  }
   const w = new Float32Array(t.weight.data);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < k; j++) if (!keep[r * k + j]) w[index(r, j)] = 0;
@@ -550,6 +568,51 @@ async function pruneLinear(
   }
   ctx.store(t.weight, w);
   return [w];
+}
+
+/**
+ * OBS C4n masks of an LSTM's W and R, per direction on the joint features [x_t; h_t−1] that
+ * the refit fits them on, so a dropped input weight is compensated on the recurrent weights
+ * of its row too. When I is not a multiple of 4 the groups of W and R cannot share a row,
+ * and each is chosen on its own block of the Gram matrix.
+ */
+function lstmObsMasks(
+  t: LstmTarget,
+  P: { data: Float64Array; cols: number }[],
+  n: number,
+): { w: Uint8Array; r: Uint8Array } {
+  const { input: I, hidden: H } = t;
+  const F = I + H;
+  const centred = t.B !== undefined;
+  const w = new Uint8Array(t.W.data.length);
+  const r = new Uint8Array(t.R.data.length);
+  for (let d = 0; d < t.dirs; d++) {
+    const row0 = d * 4 * H;
+    if (I % 4 === 0) {
+      const joint = new Float32Array(4 * H * F);
+      for (let g = 0; g < 4 * H; g++) {
+        joint.set(t.W.data.subarray((row0 + g) * I, (row0 + g + 1) * I), g * F);
+        joint.set(t.R.data.subarray((row0 + g) * H, (row0 + g + 1) * H), g * F + I);
+      }
+      const h = inputHessian(P[d].data, F, P[d].cols, { centred });
+      const keep = obsMask({ rows: 4 * H, k: F, index: (g, j) => g * F + j }, joint, h, n);
+      for (let g = 0; g < 4 * H; g++) {
+        w.set(keep.subarray(g * F, g * F + I), (row0 + g) * I);
+        r.set(keep.subarray(g * F + I, (g + 1) * F), (row0 + g) * H);
+      }
+    } else {
+      const hw = inputHessian(P[d].data, I, P[d].cols, { centred });
+      const hr = inputHessian(P[d].data, H, P[d].cols, { centred, from: I });
+      const shape = (k: number) => ({
+        rows: 4 * H,
+        k,
+        index: (g: number, j: number) => (row0 + g) * k + j,
+      });
+      w.set(obsMask(shape(I), t.W.data, hw, n), row0 * I);
+      r.set(obsMask(shape(H), t.R.data, hr, n), row0 * H);
+    }
+  }
+  return { w, r };
 }
 
 /**
@@ -598,8 +661,11 @@ async function pruneLstm(
       );
     }
   }
-  const keepW = schemeMask(ctx.scheme, shapes.w, scoreW);
-  const keepR = schemeMask(ctx.scheme, shapes.r, scoreR);
+  const obs = P && ctx.mask === "obs" && ctx.scheme.kind === "c4n"
+    ? lstmObsMasks(t, P, ctx.scheme.n)
+    : undefined;
+  const keepW = obs?.w ?? schemeMask(ctx.scheme, shapes.w, scoreW);
+  const keepR = obs?.r ?? schemeMask(ctx.scheme, shapes.r, scoreR);
   const w = t.W.data.map((v, i) => (keepW[i] ? v : 0));
   const r = t.R.data.map((v, i) => (keepR[i] ? v : 0));
   if (D && P) {
@@ -788,6 +854,7 @@ async function pruneConstants(
     }
     const ctx: LayerContext = {
       scheme,
+      mask: options.mask ?? "magnitude",
       perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
       store,
       calibrate: onPath
