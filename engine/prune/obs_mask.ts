@@ -15,6 +15,7 @@
  * @module
  */
 import type { MaskShape } from "./masks.ts";
+import { solveSpd } from "./refit.ts";
 
 /**
  * Columns per OBS block. Larger K is cut into diagonal blocks of H (no compensation across
@@ -25,6 +26,10 @@ const OBS_BLOCK = 1024;
 
 /** Options of `inputHessian`. */
 export interface InputHessianOptions {
+  /** First feature (default 0): an LSTM's R reads the h part of [x; h]. */
+  from?: number;
+  /** Features (default all from `from` on). */
+  k?: number;
   /**
    * Subtract the features' means (default false): right when the refit also fits a bias,
    * which absorbs any error that is constant over the columns.
@@ -32,48 +37,38 @@ export interface InputHessianOptions {
   centred?: boolean;
   /** Damping added to the diagonal, as a fraction of its mean (default 0.01). */
   damp?: number;
-  /** First feature to use (default 0): LSTM R reads the h part of [x; h]. */
-  from?: number;
 }
 
 /**
- * The damped input Gram matrix H = P Pᵀ / cols + damp · mean(diag) · I of K features
- * (`features` [≥ from + k][cols], row-major), K × K row-major.
+ * The damped input Gram matrix H = P Pᵀ / cols + damp · mean(diag) · I (k × k, row-major)
+ * from `featureGram` of the features P: what a row's output error δᵀHδ is measured with.
  *
  * @example
  * ```ts
  * import { inputHessian } from "./obs_mask.ts";
- * const h = inputHessian(new Float64Array([1, -1, 2, 2]), 2, 2, { damp: 0 });
+ * import { featureGram } from "./refit.ts";
+ * const h = inputHessian(featureGram(new Float64Array([1, -1, 2, 2]), 2, 2), { damp: 0 });
  * console.log(h); // [1, 0, 0, 4]
  * ```
  */
 export function inputHessian(
-  features: Float64Array,
-  k: number,
-  cols: number,
+  gram: Float64Array,
   options: InputHessianOptions = {},
 ): Float64Array {
+  const n = Math.round(Math.sqrt(gram.length));
+  const f = n - 1;
   const from = options.from ?? 0;
+  const k = options.k ?? f - from;
+  const cols = Math.max(gram[f * n + f], 1);
+  const mean = (i: number) => (options.centred ? gram[(from + i) * n + f] / cols : 0);
   const h = new Float64Array(k * k);
-  const mean = new Float64Array(k);
-  if (options.centred) {
-    for (let i = 0; i < k; i++) {
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += features[(from + i) * cols + c];
-      mean[i] = s / Math.max(cols, 1);
-    }
-  }
-  for (let i = 0; i < k; i++) {
-    const a = features.subarray((from + i) * cols, (from + i + 1) * cols);
-    for (let j = i; j < k; j++) {
-      const b = features.subarray((from + j) * cols, (from + j + 1) * cols);
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += a[c] * b[c];
-      h[i * k + j] = h[j * k + i] = s / Math.max(cols, 1) - mean[i] * mean[j];
-    }
-  }
   let trace = 0;
-  for (let i = 0; i < k; i++) trace += h[i * k + i];
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      h[i * k + j] = gram[(from + i) * n + from + j] / cols - mean(i) * mean(j);
+    }
+    trace += h[i * k + i];
+  }
   const lambda = (options.damp ?? 0.01) * (trace / Math.max(k, 1)) + 1e-12;
   for (let i = 0; i < k; i++) h[i * k + i] += lambda;
   return h;
@@ -150,14 +145,8 @@ export function obsMask(
   for (let r = 0; r < rows; r++) {
     for (let j = full; j < k; j++) keep[r * k + j] = 1;
   }
-  const row = new Float64Array(k);
-  for (let b0 = 0; b0 < full; b0 += OBS_BLOCK) {
-    const size = Math.min(OBS_BLOCK, full - b0);
-    const hb = new Float64Array(size * size);
-    for (let i = 0; i < size; i++) {
-      hb.set(hessian.subarray((b0 + i) * k + b0, (b0 + i) * k + b0 + size), i * size);
-    }
-    const u = inverseCholeskyUpper(hb, size);
+  forEachBlock(hessian, k, full, 4, (b0, size, u) => {
+    const row = new Float64Array(size);
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < size; j++) row[j] = w[t.index(r, b0 + j)];
       for (let g = 0; g < size; g += 4) {
@@ -174,6 +163,115 @@ export function obsMask(
         }
       }
     }
-  }
+  });
   return keep;
+}
+
+/**
+ * Pattern keep mask of a 3x3 conv (rows = filters, k = channels x 9 taps) by OBS error: each
+ * row's kernels in order take the `library` shape (9-bit tap masks, see `patternLibrary`)
+ * whose zeroed taps cost the least output error, compensated on the taps and kernels not yet
+ * chosen; kernels marked in `dropped` (per filter, per channel) lose all 9 taps, compensated
+ * alike.
+ *
+ * @example
+ * ```ts
+ * import { obsPatternMask } from "./obs_mask.ts";
+ * const t = { rows: 1, k: 9, index: (_r: number, j: number) => j };
+ * const identity = new Float64Array(81).map((_, i) => (i % 10 === 0 ? 1 : 0));
+ * const w = new Float32Array([1, 0, 0, 0, 1, 0, 0, 1, 1]);
+ * const keep = obsPatternMask(t, w, identity, [0b000010111, 0b110010001], new Uint8Array(1));
+ * console.log(keep); // [1, 0, 0, 0, 1, 0, 0, 1, 1]
+ * ```
+ */
+export function obsPatternMask(
+  t: MaskShape,
+  w: Float32Array,
+  hessian: Float64Array,
+  library: readonly number[],
+  dropped: Uint8Array,
+): Uint8Array {
+  const { rows, k } = t;
+  const perRow = k / 9;
+  const keep = new Uint8Array(rows * k);
+  const taps = (mask: number) => [...Array(9).keys()].filter((i) => !(mask & (1 << i)));
+  const candidates = library.map((shape) => ({ shape, zeroed: taps(shape) }));
+  const all = [{ shape: 0, zeroed: taps(0) }];
+  forEachBlock(hessian, k, k, 9, (b0, size, u) => {
+    const row = new Float64Array(size);
+    const uk = new Float64Array(81);
+    const m9 = new Float64Array(81);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < size; j++) row[j] = w[t.index(r, b0 + j)];
+      for (let a = 0; a < size; a += 9) {
+        // H⁻¹ of the columns from this kernel on, restricted to its taps: Ukᵀ Uk.
+        for (let i = 0; i < 9; i++) {
+          for (let j = 0; j < 9; j++) uk[i * 9 + j] = u[(a + i) * size + a + j];
+        }
+        for (let i = 0; i < 9; i++) {
+          for (let j = 0; j < 9; j++) {
+            let s = 0;
+            for (let m = 0; m <= Math.min(i, j); m++) s += uk[m * 9 + i] * uk[m * 9 + j];
+            m9[i * 9 + j] = s;
+          }
+        }
+        // Zeroing taps S costs w_Sᵀ (M_SS)⁻¹ w_S.
+        let best = {
+          shape: 0,
+          zeroed: [] as number[],
+          z: new Float64Array(0) as Float64Array,
+          cost: Infinity,
+        };
+        for (const c of dropped[r * perRow + (b0 + a) / 9] ? all : candidates) {
+          const s = c.zeroed.length;
+          const msub = new Float64Array(s * s);
+          const ws = new Float64Array(s);
+          c.zeroed.forEach((i, x) => {
+            ws[x] = row[a + i];
+            c.zeroed.forEach((j, y) => (msub[x * s + y] = m9[i * 9 + j]));
+          });
+          const z = solveSpd(msub, ws.slice(), s);
+          let cost = 0;
+          for (let x = 0; x < s; x++) cost += ws[x] * z[x];
+          if (cost < best.cost) best = { ...c, z, cost };
+        }
+        for (let i = 0; i < 9; i++) {
+          if (best.shape & (1 << i)) keep[r * k + b0 + a + i] = 1;
+        }
+        // δw = −H⁻¹[:, S] z = −Uᵀ v with v = U[:, S] z, non-zero on this kernel's rows only.
+        for (let m = 0; m < 9; m++) {
+          let v = 0;
+          best.zeroed.forEach((i, x) => (v += uk[m * 9 + i] * best.z[x]));
+          if (v === 0) continue;
+          const um = u.subarray((a + m) * size, (a + m + 1) * size);
+          for (let c = a + m; c < size; c++) row[c] -= v * um[c];
+        }
+        for (const i of best.zeroed) row[a + i] = 0;
+      }
+    }
+  });
+  return keep;
+}
+
+/**
+ * Calls `visit` with each diagonal block of H over the first `full` columns: its first
+ * column, its size (at most OBS_BLOCK, a multiple of `group`) and its U (see
+ * `inverseCholeskyUpper`).
+ */
+function forEachBlock(
+  hessian: Float64Array,
+  k: number,
+  full: number,
+  group: number,
+  visit: (b0: number, size: number, u: Float64Array) => void,
+) {
+  const step = Math.max(group, OBS_BLOCK - (OBS_BLOCK % group));
+  for (let b0 = 0; b0 < full; b0 += step) {
+    const size = Math.min(step, full - b0);
+    const hb = new Float64Array(size * size);
+    for (let i = 0; i < size; i++) {
+      hb.set(hessian.subarray((b0 + i) * k + b0, (b0 + i) * k + b0 + size), i * size);
+    }
+    visit(b0, size, inverseCholeskyUpper(hb, size));
+  }
 }

@@ -51,9 +51,9 @@ import { Tensor } from "../tensor.ts";
 import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
 import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
-import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
-import { inputHessian, obsMask } from "./obs_mask.ts";
-import { type RefitResult, type RefitRow, refitRows } from "./refit.ts";
+import { type MaskShape, parseScheme, patternLibrary, type Scheme, schemeMask } from "./masks.ts";
+import { inputHessian, obsMask, obsPatternMask } from "./obs_mask.ts";
+import { featureGram, type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 
 /** Options of `pruneOnnx`. */
@@ -85,10 +85,11 @@ export interface PruneOptions {
   /** Calibration columns used per layer at most (default 4096). */
   maxColumns?: number;
   /**
-   * How C4n masks are chosen with calibration: "magnitude" keeps the largest |w| × RMS of
-   * its input feature; "obs" drops the weights of least OBS error on the input Gram matrix,
-   * compensating each drop on the columns not yet chosen (SparseGPT). Without calibration
-   * both are magnitude masks. Other schemes always use their magnitude masks.
+   * How C4n and pattern masks are chosen with calibration: "magnitude" keeps the largest
+   * |w| × RMS of its input feature; "obs" drops the weights of least OBS error on the input
+   * Gram matrix, compensating each drop on the columns not yet chosen (SparseGPT; pattern:
+   * each kernel's library shape). Without calibration both are magnitude masks; block masks
+   * are always magnitude masks.
    */
   mask?: PruneMask;
   /** Called after each layer. */
@@ -538,13 +539,21 @@ async function pruneLinear(
   const cap = await ctx.calibrate?.(() => [x]);
   const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
-  let keep: Uint8Array;
-  if (P && ctx.mask === "obs" && ctx.scheme.kind === "c4n") {
-    const h = inputHessian(P.data, k, P.cols, { centred: t.bias !== undefined });
-    keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
-  } else {
-    const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
-    keep = schemeMask(ctx.scheme, t.shape, scores);
+  const gram = P && featureGram(P.data, k, P.cols);
+  const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
+  let keep = schemeMask(ctx.scheme, t.shape, scores);
+  if (P && ctx.mask === "obs" && ctx.scheme.kind !== "block") {
+    const h = inputHessian(gram!, { centred: t.bias !== undefined });
+    if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
+    else {
+      // The library and the removed kernels stay the activation-aware ones.
+      const dropped = Uint8Array.from(
+        { length: keep.length / 9 },
+        (_, q) => keep.subarray(q * 9, q * 9 + 9).some((v) => v) ? 0 : 1,
+      );
+      const library = patternLibrary(t.shape, scores);
+      keep = obsPatternMask(t.shape, t.weight.data, h, library, dropped);
+    }
   }
   const w = new Float32Array(t.weight.data);
   for (let r = 0; r < rows; r++) {
@@ -559,7 +568,10 @@ async function pruneLinear(
       if (bias) [dense[k], kp[k]] = [bias[r], 1];
       return { dense, keep: kp };
     });
-    const fits = refitRows({ features: k, cols: D.cols, pruned: P.data, dense: D.data }, problems);
+    const fits = refitRows(
+      { features: k, cols: D.cols, pruned: P.data, dense: D.data, gram },
+      problems,
+    );
     fits.forEach((f, r) => {
       for (let j = 0; j < k; j++) w[index(r, j)] = f.row[j];
     });
@@ -584,6 +596,7 @@ function lstmObsMasks(
   const { input: I, hidden: H } = t;
   const F = I + H;
   const centred = t.B !== undefined;
+  const grams = P.map((p) => featureGram(p.data, F, p.cols));
   const w = new Uint8Array(t.W.data.length);
   const r = new Uint8Array(t.R.data.length);
   for (let d = 0; d < t.dirs; d++) {
@@ -594,15 +607,15 @@ function lstmObsMasks(
         joint.set(t.W.data.subarray((row0 + g) * I, (row0 + g + 1) * I), g * F);
         joint.set(t.R.data.subarray((row0 + g) * H, (row0 + g + 1) * H), g * F + I);
       }
-      const h = inputHessian(P[d].data, F, P[d].cols, { centred });
+      const h = inputHessian(grams[d], { centred });
       const keep = obsMask({ rows: 4 * H, k: F, index: (g, j) => g * F + j }, joint, h, n);
       for (let g = 0; g < 4 * H; g++) {
         w.set(keep.subarray(g * F, g * F + I), (row0 + g) * I);
         r.set(keep.subarray(g * F + I, (g + 1) * F), (row0 + g) * H);
       }
     } else {
-      const hw = inputHessian(P[d].data, I, P[d].cols, { centred });
-      const hr = inputHessian(P[d].data, H, P[d].cols, { centred, from: I });
+      const hw = inputHessian(grams[d], { k: I, centred });
+      const hr = inputHessian(grams[d], { from: I, centred });
       const shape = (k: number) => ({
         rows: 4 * H,
         k,
