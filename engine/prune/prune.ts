@@ -11,7 +11,9 @@
  * layer's surviving weights and bias so its output on the already-pruned model's activations
  * matches the dense layer's output on the dense model's activations, layer by layer in order.
  * With calibration the masks are activation-aware: a weight's score is |w| times the RMS of
- * the input feature it multiplies (on the pruned model's activations), not |w| alone.
+ * the input feature it multiplies (on the pruned model's activations), not |w| alone; with
+ * `mask: "obs"` C4n and pattern masks are chosen by OBS error on the Gram matrix of those
+ * features instead (obs_mask.ts).
  *
  * Weight layers are found in nested If branches too (silero VAD keeps all of its weights as
  * Constant nodes in sample-rate branches), and weights read through data movement (Slice,
