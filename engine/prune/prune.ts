@@ -91,7 +91,9 @@ export interface PruneOptions {
    * |w| × RMS of its input feature; "obs" drops the weights of least OBS error on the input
    * Gram matrix, compensating each drop on the columns not yet chosen (SparseGPT; pattern:
    * each kernel's library shape). Without calibration both are magnitude masks; block masks
-   * are always magnitude masks.
+   * are always magnitude masks. Default "magnitude": "obs" gained 0.5–1.7 dB on ESRGAN-slim
+   * (held-out photo crops, every scheme) but silero VAD C4,3 agreed with dense on fewer
+   * chunks (94.9 % vs 97.2 %).
    */
   mask?: PruneMask;
   /** Called after each layer. */
