@@ -12,7 +12,7 @@ import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
-import { pruneOnnx } from "./engine/prune/prune.ts";
+import { type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
 import { type LayerReport, pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
@@ -42,13 +42,15 @@ Commands:
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
   prune <model.onnx|model.json> --scheme <scheme> --out <file> [--calib <dir of .npy>]
            [--holdout <dir of .npy>] [--calib-random N] [--layers <regexp>] [--all-layers]
-           [--max-error E] [--only-faster]
+           [--max-error E] [--only-faster] [--mask magnitude|obs]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
                        (MatMul/Gemm, e.g. block:0.25), joined with + to give each layer the
                        first that fits (pattern+c4n:2). Magnitude masks + least-squares refit
-                       from calibration inputs; first and last layers stay dense unless
+                       from calibration inputs (--mask obs: C4n and pattern masks by OBS
+                       error on the inputs' Gram matrix, SparseGPT); first and last layers
+                       stay dense (the last refit to the pruned inputs) unless
                        --all-layers; layers whose output error exceeds E (0.1 = 10 %), or
                        with --only-faster those the kernels' cost models predict no faster,
                        stay dense. Prints the per-layer report with each layer's predicted
@@ -108,6 +110,7 @@ function parse(args: string[]) {
         "all-layers": { type: "boolean", default: false },
         "max-error": { type: "string" },
         "only-faster": { type: "boolean", default: false },
+        mask: { type: "string" },
         f16: { type: "boolean", default: false },
         tile: { type: "string", default: "128" },
         help: { type: "boolean", short: "h", default: false },
@@ -117,6 +120,12 @@ function parse(args: string[]) {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** Checks a --mask value. */
+function maskOption(value: string | undefined): PruneMask | undefined {
+  if (value === undefined || value === "magnitude" || value === "obs") return value;
+  throw new UsageError(`Invalid --mask value "${value}": use magnitude or obs`);
 }
 
 /** Checks a --layers value up front: a bad pattern names itself before any work starts. */
@@ -488,6 +497,7 @@ async function pruneFile(
     "all-layers"?: boolean;
     "max-error"?: string;
     "only-faster"?: boolean;
+    mask?: string;
     f16?: boolean;
   },
 ): Promise<void> {
@@ -548,6 +558,7 @@ async function pruneFile(
     keepFirstLast: !opts["all-layers"],
     maxError: maxError,
     onlyFaster: opts["only-faster"],
+    mask: maskOption(opts.mask),
     onLayer: (l: LayerReport) =>
       console.error(`  ${l.node}: ${l.scheme ?? `dense (${l.skipped})`}`),
   };

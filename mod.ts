@@ -36,7 +36,7 @@ export type { UpscaleOptions, Upscaler, UpscaleResult } from "./engine/models/sr
 export { pruneOnnx, pruneTfjs } from "./engine/prune/api.ts";
 export { pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
 export type { LayerReport } from "./engine/prune/report.ts";
-export type { PruneOptions, PruneResult } from "./engine/prune/prune.ts";
+export type { PruneMask, PruneOptions, PruneResult } from "./engine/prune/prune.ts";
 export type { PruneTfjsResult } from "./engine/prune/prune_tfjs.ts";
 export type { TfjsLayersFiles } from "./engine/formats/tfjs/write.ts";
 export { packSparseModel } from "./engine/formats/sparse_package/pack.ts";

@@ -19,7 +19,7 @@
  * Every scheme is pruned a second time, calibrated on a few crops spread over the photo, and
  * evaluated on the other, disjoint crops and on the package's 128x128 fixture.png.
  *
- *   deno run -A bench/prune_sr.ts [--quick]
+ *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs]
  */
 import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { drawText, systemFonts } from "./_text_lines.ts";
@@ -27,7 +27,7 @@ import { loadTfjsLayers } from "../engine/formats/tfjs/layers.ts";
 import type { Model as IrModel } from "../engine/ir/graph.ts";
 import { loadModel, type Model } from "../engine/model.ts";
 import { decodePng } from "../engine/models/sr/image.ts";
-import { pruneModel } from "../engine/prune/prune.ts";
+import { type PruneMask, pruneModel } from "../engine/prune/prune.ts";
 import {
   type LayerReport,
   meanPrunedSparsity,
@@ -38,6 +38,10 @@ import { Random } from "../tests/_random.ts";
 import { realModel } from "../tests/_models.ts";
 
 const quick = Deno.args.includes("--quick");
+/** --mask magnitude|obs: how calibrated masks are chosen (default: the pruner's). */
+const mask = Deno.args.includes("--mask")
+  ? Deno.args[Deno.args.indexOf("--mask") + 1] as PruneMask
+  : undefined;
 
 /** An RGB float image, 0–255, row-major interleaved [h][w][3]. */
 interface Rgb {
@@ -313,6 +317,7 @@ const prune = async (
       scheme: s.scheme,
       layers: s.layers,
       calibration: s.calibrated === false ? undefined : calibration,
+      mask,
     });
     model = r.model;
     // A later step reports the layers an earlier one pruned as "not selected": keep the first.

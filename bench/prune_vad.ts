@@ -8,11 +8,11 @@
  * (p > 0.5) equals dense's, chunks called speech on the noise / silence segments, mean |Δp|,
  * and the median time per chunk (interleaved rounds, one thread).
  *
- *   deno run -A bench/prune_vad.ts [--quick]
+ *   deno run -A bench/prune_vad.ts [--quick] [--mask magnitude|obs]
  */
 import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { loadModel, type Model } from "../engine/model.ts";
-import { pruneOnnx } from "../engine/prune/prune.ts";
+import { type PruneMask, pruneOnnx } from "../engine/prune/prune.ts";
 import {
   type LayerReport,
   meanPrunedSparsity,
@@ -32,6 +32,10 @@ import {
 } from "../tests/fixtures/audio/vad_clips.ts";
 
 const quick = Deno.args.includes("--quick");
+/** --mask magnitude|obs: how calibrated masks are chosen (default: the pruner's). */
+const mask = Deno.args.includes("--mask")
+  ? Deno.args[Deno.args.indexOf("--mask") + 1] as PruneMask
+  : undefined;
 const rounds = quick ? 3 : 9;
 const bytes = await Deno.readFile(await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx"));
 const calib = chunks(await readClip("calib.wav"));
@@ -59,6 +63,7 @@ for (
     scheme,
     calibration: calibrated ? calibrationFeeds(calib) : undefined,
     carry: calibrated ? { stateN: "state" } : undefined,
+    mask,
   });
   variants.push({
     label: `${scheme} ${calibrated ? "refit" : "magnitude"}`,

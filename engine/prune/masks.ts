@@ -59,6 +59,24 @@ export function magnitudeMask(t: MaskShape, w: Float32Array, n: number): Uint8Ar
 }
 
 /**
+ * The pattern library of a 3x3 conv (rows = filters, k = channels x 9): the 8 most common
+ * "centre + 3 strongest taps" shapes over its kernels, as 9-bit tap masks (bit i = tap i,
+ * row-major), most common first.
+ */
+export function patternLibrary(t: MaskShape, w: Float32Array): number[] {
+  const counts = new Map<number, number>();
+  for (let r = 0; r < t.rows; r++) {
+    for (let c = 0; c < t.k / 9; c++) {
+      const tap = (i: number) => Math.abs(w[t.index(r, c * 9 + i)]);
+      const others = [0, 1, 2, 3, 5, 6, 7, 8].sort((a, b) => tap(b) - tap(a));
+      const shape = (1 << 4) | (1 << others[0]) | (1 << others[1]) | (1 << others[2]);
+      counts.set(shape, (counts.get(shape) ?? 0) + 1);
+    }
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map((e) => e[0]);
+}
+
+/**
  * Pattern mask of a 3x3 conv (rows = filters, k = channels x 9): a library of the 8 most
  * common "centre + 3 strongest taps" shapes, each kernel on the library shape keeping most of
  * its squared magnitude, then the `removed` fraction of kernels with the least kept energy
@@ -70,15 +88,7 @@ export function patternMask(t: MaskShape, w: Float32Array, removed: number): Uin
     const r = Math.floor(q / (t.k / 9));
     return w[t.index(r, (q % (t.k / 9)) * 9 + i)];
   };
-  const counts = new Map<number, number>();
-  for (let q = 0; q < kernels; q++) {
-    const others = [0, 1, 2, 3, 5, 6, 7, 8].sort((a, b) =>
-      Math.abs(tap(q, b)) - Math.abs(tap(q, a))
-    );
-    const shape = (1 << 4) | (1 << others[0]) | (1 << others[1]) | (1 << others[2]);
-    counts.set(shape, (counts.get(shape) ?? 0) + 1);
-  }
-  const library = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map((e) => e[0]);
+  const library = patternLibrary(t, w);
   const choice = new Int32Array(kernels);
   const energy = new Float64Array(kernels);
   for (let q = 0; q < kernels; q++) {

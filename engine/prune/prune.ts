@@ -11,7 +11,9 @@
  * layer's surviving weights and bias so its output on the already-pruned model's activations
  * matches the dense layer's output on the dense model's activations, layer by layer in order.
  * With calibration the masks are activation-aware: a weight's score is |w| times the RMS of
- * the input feature it multiplies (on the pruned model's activations), not |w| alone.
+ * the input feature it multiplies (on the pruned model's activations), not |w| alone; with
+ * `mask: "obs"` C4n and pattern masks are chosen by OBS error on the Gram matrix of those
+ * features instead (obs_mask.ts).
  *
  * Weight layers are found in nested If branches too (silero VAD keeps all of its weights as
  * Constant nodes in sample-rate branches), and weights read through data movement (Slice,
@@ -51,8 +53,9 @@ import { Tensor } from "../tensor.ts";
 import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
 import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
-import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
-import { type RefitResult, type RefitRow, refitRows } from "./refit.ts";
+import { type MaskShape, parseScheme, patternLibrary, type Scheme, schemeMask } from "./masks.ts";
+import { inputHessian, obsMask, obsPatternMask } from "./obs_mask.ts";
+import { featureGram, type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 import { predictSpeedup } from "./predict.ts";
 
@@ -101,9 +104,22 @@ export interface PruneOptions {
    * `predictedSpeedup` in the report). Pruned layers that run dense still pack smaller.
    */
   onlyFaster?: boolean;
+  /**
+   * How C4n and pattern masks are chosen with calibration: "magnitude" keeps the largest
+   * |w| × RMS of its input feature; "obs" drops the weights of least OBS error on the input
+   * Gram matrix, compensating each drop on the columns not yet chosen (SparseGPT; pattern:
+   * each kernel's library shape). Without calibration both are magnitude masks; block masks
+   * are always magnitude masks. Default "magnitude": "obs" gained 0.5–1.7 dB on ESRGAN-slim
+   * (held-out photo crops, every scheme) but silero VAD C4,3 agreed with dense on fewer
+   * chunks (94.9 % vs 97.2 %).
+   */
+  mask?: PruneMask;
   /** Called after each layer. */
   onLayer?: (report: LayerReport) => void;
 }
+
+/** How masks are chosen with calibration data (see `PruneOptions.mask`). */
+export type PruneMask = "magnitude" | "obs";
 
 /** The pruned model and the per-layer report. */
 export interface PruneResult {
@@ -494,6 +510,7 @@ function errorFields(results: RefitResult[]): Pick<LayerReport, "errorMagnitude"
 /** What pruning one layer needs from the run. */
 interface LayerContext {
   scheme: Scheme;
+  mask: PruneMask;
   /** Calibration columns per sample. */
   perSample: number;
   /** Refit only with at least this many calibration columns per weight of a row. */
@@ -546,8 +563,22 @@ async function pruneLinear(
   const cap = await ctx.calibrate?.(() => [x]);
   const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
+  const gram = P && featureGram(P.data, k, P.cols);
   const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
-  const keep = schemeMask(ctx.scheme, t.shape, scores);
+  let keep = schemeMask(ctx.scheme, t.shape, scores);
+  if (P && ctx.mask === "obs" && ctx.scheme.kind !== "block") {
+    const h = inputHessian(gram!, { centred: t.bias !== undefined });
+    if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
+    else {
+      // The library and the removed kernels stay the activation-aware ones.
+      const dropped = Uint8Array.from(
+        { length: keep.length / 9 },
+        (_, q) => keep.subarray(q * 9, q * 9 + 9).some((v) => v) ? 0 : 1,
+      );
+      const library = patternLibrary(t.shape, scores);
+      keep = obsPatternMask(t.shape, t.weight.data, h, library, dropped);
+    }
+  }
   const w = new Float32Array(t.weight.data);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < k; j++) if (!keep[r * k + j]) w[index(r, j)] = 0;
@@ -561,7 +592,10 @@ async function pruneLinear(
       if (bias) [dense[k], kp[k]] = [bias[r], 1];
       return { dense, keep: kp };
     });
-    const fits = refitRows({ features: k, cols: D.cols, pruned: P.data, dense: D.data }, problems);
+    const fits = refitRows(
+      { features: k, cols: D.cols, pruned: P.data, dense: D.data, gram },
+      problems,
+    );
     fits.forEach((f, r) => {
       for (let j = 0; j < k; j++) w[index(r, j)] = f.row[j];
     });
@@ -570,6 +604,52 @@ async function pruneLinear(
   }
   ctx.store(t.weight, w);
   return [w];
+}
+
+/**
+ * OBS C4n masks of an LSTM's W and R, per direction on the joint features [x_t; h_t−1] that
+ * the refit fits them on, so a dropped input weight is compensated on the recurrent weights
+ * of its row too. When I is not a multiple of 4 the groups of W and R cannot share a row,
+ * and each is chosen on its own block of the Gram matrix.
+ */
+function lstmObsMasks(
+  t: LstmTarget,
+  P: { data: Float64Array; cols: number }[],
+  n: number,
+): { w: Uint8Array; r: Uint8Array } {
+  const { input: I, hidden: H } = t;
+  const F = I + H;
+  const centred = t.B !== undefined;
+  const grams = P.map((p) => featureGram(p.data, F, p.cols));
+  const w = new Uint8Array(t.W.data.length);
+  const r = new Uint8Array(t.R.data.length);
+  for (let d = 0; d < t.dirs; d++) {
+    const row0 = d * 4 * H;
+    if (I % 4 === 0) {
+      const joint = new Float32Array(4 * H * F);
+      for (let g = 0; g < 4 * H; g++) {
+        joint.set(t.W.data.subarray((row0 + g) * I, (row0 + g + 1) * I), g * F);
+        joint.set(t.R.data.subarray((row0 + g) * H, (row0 + g + 1) * H), g * F + I);
+      }
+      const h = inputHessian(grams[d], { centred });
+      const keep = obsMask({ rows: 4 * H, k: F, index: (g, j) => g * F + j }, joint, h, n);
+      for (let g = 0; g < 4 * H; g++) {
+        w.set(keep.subarray(g * F, g * F + I), (row0 + g) * I);
+        r.set(keep.subarray(g * F + I, (g + 1) * F), (row0 + g) * H);
+      }
+    } else {
+      const hw = inputHessian(grams[d], { k: I, centred });
+      const hr = inputHessian(grams[d], { from: I, centred });
+      const shape = (k: number) => ({
+        rows: 4 * H,
+        k,
+        index: (g: number, j: number) => (row0 + g) * k + j,
+      });
+      w.set(obsMask(shape(I), t.W.data, hw, n), row0 * I);
+      r.set(obsMask(shape(H), t.R.data, hr, n), row0 * H);
+    }
+  }
+  return { w, r };
 }
 
 /**
@@ -618,8 +698,11 @@ async function pruneLstm(
       );
     }
   }
-  const keepW = schemeMask(ctx.scheme, shapes.w, scoreW);
-  const keepR = schemeMask(ctx.scheme, shapes.r, scoreR);
+  const obs = P && ctx.mask === "obs" && ctx.scheme.kind === "c4n"
+    ? lstmObsMasks(t, P, ctx.scheme.n)
+    : undefined;
+  const keepW = obs?.w ?? schemeMask(ctx.scheme, shapes.w, scoreW);
+  const keepR = obs?.r ?? schemeMask(ctx.scheme, shapes.r, scoreR);
   const w = t.W.data.map((v, i) => (keepW[i] ? v : 0));
   const r = t.R.data.map((v, i) => (keepR[i] ? v : 0));
   if (D && P) {
@@ -801,6 +884,7 @@ async function pruneConstants(
     const onPath = calib.length > 0 && executed.has(node.name);
     const contextFor = (scheme: Scheme): LayerContext => ({
       scheme,
+      mask: options.mask ?? "magnitude",
       perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
       store,
       calibrate: onPath

@@ -19,6 +19,8 @@ export interface RefitFeatures {
   pruned: Float64Array;
   /** Dense-model features [F][cols]. */
   dense: Float64Array;
+  /** `featureGram` of the pruned features, when already computed. */
+  gram?: Float64Array;
 }
 
 /** One row to refit: its dense weights and bias, and which of them may stay non-zero. */
@@ -45,8 +47,6 @@ export interface RefitResult {
 function gram(a: Float64Array, b: Float64Array, f: number, cols: number, sym: boolean) {
   const n = f + 1;
   const g = new Float64Array(n * n);
-  const sumB = new Float64Array(f);
-  const sumA = new Float64Array(f);
   for (let i = 0; i < f; i++) {
     let sa = 0;
     let sb = 0;
@@ -54,23 +54,45 @@ function gram(a: Float64Array, b: Float64Array, f: number, cols: number, sym: bo
       sa += a[i * cols + c];
       sb += b[i * cols + c];
     }
-    sumA[i] = sa;
-    sumB[i] = sb;
+    g[i * n + f] = sa;
+    g[f * n + i] = sb;
   }
-  for (let i = 0; i < f; i++) {
-    const ai = a.subarray(i * cols, (i + 1) * cols);
-    for (let j = sym ? i : 0; j < f; j++) {
-      const bj = b.subarray(j * cols, (j + 1) * cols);
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += ai[c] * bj[c];
-      g[i * n + j] = s;
-      if (sym) g[j * n + i] = s;
-    }
-    g[i * n + f] = sumA[i];
-  }
-  for (let j = 0; j < f; j++) g[f * n + j] = sumB[j];
   g[f * n + f] = cols;
+  // Four rows of A per pass over B: the features are megabytes, and reading all of B once
+  // per row of A was memory-bound.
+  const row = (m: Float64Array, i: number) => m.subarray(i * cols, (i + 1) * cols);
+  for (let i0 = 0; i0 < f; i0 += 4) {
+    const rows = Math.min(4, f - i0);
+    const [a0, a1, a2, a3] = [0, 1, 2, 3].map((d) => row(a, i0 + (d < rows ? d : 0)));
+    for (let j = sym ? i0 : 0; j < f; j++) {
+      const bj = row(b, j);
+      let [s0, s1, s2, s3] = [0, 0, 0, 0];
+      for (let c = 0; c < cols; c++) {
+        const v = bj[c];
+        s0 += a0[c] * v;
+        s1 += a1[c] * v;
+        s2 += a2[c] * v;
+        s3 += a3[c] * v;
+      }
+      const sums = [s0, s1, s2, s3];
+      for (let d = 0; d < rows; d++) {
+        const i = i0 + d;
+        if (sym && j < i) continue;
+        g[i * n + j] = sums[d];
+        if (sym) g[j * n + i] = sums[d];
+      }
+    }
+  }
   return g;
+}
+
+/**
+ * The Gram matrix of [P; 1] for features P [F][cols] (row-major): (F + 1)², the feature sums
+ * in the last row and column and `cols` in the corner. The refit and the OBS masks both
+ * start from it, so a layer computes it once (`RefitFeatures.gram`).
+ */
+export function featureGram(p: Float64Array, f: number, cols: number): Float64Array {
+  return gram(p, p, f, cols, true);
 }
 
 /** Solves the symmetric positive definite system A x = b (Cholesky, A overwritten). */
@@ -241,7 +263,7 @@ function targets(
 export function refitRows(x: RefitFeatures, rows: readonly RefitRow[]): RefitResult[] {
   const f = x.features;
   const n = f + 1;
-  const gp = gram(x.pruned, x.pruned, f, x.cols, true);
+  const gp = x.gram ?? gram(x.pruned, x.pruned, f, x.cols, true);
   const goals = targets(x, rows);
   return rows.map(({ dense, keep }, r) => {
     const { rhs, norm } = goals[r];

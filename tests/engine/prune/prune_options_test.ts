@@ -147,6 +147,10 @@ Deno.test("refitLast: the dense last layer is refit to the pruned model's inputs
   // Last layer: dense either way; refit only with refitLast, and its error drops.
   deepStrictEqual(woff("wc"), weights.wc.data);
   ok(won("wc").every((v) => v !== 0) && won("wc").some((v, i) => v !== weights.wc.data[i]));
+  // With OBS masks too: the last layer keeps every weight.
+  const obs = await pruneOnnx(net, { scheme: "c4n:3", calibration, mask: "obs" });
+  ok((await prunedWeights(obs.bytes))("wc").every((v) => v !== 0), "obs: last layer dense");
+  ok(/refitLast/.test(obs.layers[2].note!), obs.layers[2].note);
   const last = on.layers[2];
   ok(/refitLast/.test(last.note!) && last.errorRefit! < 0.8 * last.errorMagnitude!, `${last.note}`);
   // Held-out inputs: the whole model moves less from dense with the last layer refit.
