@@ -419,12 +419,12 @@ async function capture(
   carry: Record<string, string> = {},
 ): Promise<Record<string, Tensor>[]> {
   const wanted = [...new Set([...values, ...Object.keys(carry)])];
-  // Loading rewrites the graph (folding adds initializers): give it copies.
+  // Loading rewrites the graph and the graphs of its If branches (folding turns a weight's
+  // Transpose or Slice chain into one constant): give it a copy, or the chain would be frozen
+  // with the values of this load in every later capture.
   const graph = {
-    ...model.graph,
+    ...copyGraph(model.graph),
     outputs: wanted.map((name) => ({ name, type: "float32" as const })),
-    nodes: model.graph.nodes.map((n) => ({ ...n, attributes: { ...n.attributes } })),
-    initializers: new Map(model.graph.initializers),
   };
   const m = await loadModel({ ...model, graph }, { fuse: false, sparse: "off" });
   try {

@@ -198,3 +198,65 @@ Deno.test("pruning reaches weights inside If branches: a branch initializer and 
   }
   model.dispose();
 });
+
+Deno.test("a branch weight behind a Transpose is seen pruned by the layers after it (calibration captures copy the branches)", async () => {
+  const rng = new Random(73);
+  const f = (dims: number[], s: number) =>
+    new Tensor("float32", rng.floats(dims.reduce((a, b) => a * b, 1), -s, s), dims);
+  // If(cond) { then: MatMul(x, Transpose(wa)) "a" → Relu → MatMul wb "b"; else: MatMul wc }.
+  // Loading the model folds the Transpose inside the branch; a capture that shared the
+  // branch with the pruner froze "a" dense for every later capture, so "b" was refit on
+  // features the pruned model never computes.
+  const bytes = buildModel({
+    nodes: [{
+      op: "If",
+      name: "branch",
+      inputs: ["cond"],
+      outputs: ["y"],
+      attributes: {
+        then_branch: {
+          graph: {
+            name: "then",
+            nodes: [
+              { op: "Transpose", inputs: ["wa_t"], outputs: ["wa"], attributes: { perm: [1, 0] } },
+              { op: "MatMul", inputs: ["x", "wa"], outputs: ["ha"], name: "a" },
+              { op: "Relu", inputs: ["ha"], outputs: ["ra"] },
+              { op: "MatMul", inputs: ["ra", "wb"], outputs: ["yt"], name: "b" },
+            ],
+            inputs: [],
+            outputs: [{ name: "yt" }],
+            initializers: { wa_t: f([H, I], 0.4), wb: f([H, O], 0.3) },
+          },
+        },
+        else_branch: {
+          graph: {
+            name: "else",
+            nodes: [{ op: "MatMul", inputs: ["x", "wc"], outputs: ["ye"], name: "c" }],
+            inputs: [],
+            outputs: [{ name: "ye" }],
+            initializers: { wc: f([I, O], 0.3) },
+          },
+        },
+      },
+    }],
+    inputs: [{ name: "x", dims: [BATCH, I] }, { name: "cond", type: "bool", dims: [] }],
+    outputs: [{ name: "y", dims: [BATCH, O] }],
+  });
+  const calibration = feeds(rng, 24, true);
+  const r = await pruneOnnx(bytes, { scheme: "c4n:2", calibration, keepFirstLast: false });
+  deepStrictEqual(r.layers.map((l) => [l.node, l.n]), [["a", 2], ["b", 2], ["c", 2]]);
+  // "b" is the model's output: its reported refit error (every calibration column used) must
+  // be the pruned model's actual output error against dense on the same samples.
+  const [dense, pruned] = [await loadModel(bytes), await loadModel(r.bytes)];
+  let [err, norm] = [0, 0];
+  for (const feed of calibration) {
+    const yd = (await dense.run(feed)).y.data as Float32Array;
+    const yp = (await pruned.run(feed)).y.data as Float32Array;
+    yd.forEach((v, i) => [err, norm] = [err + (yp[i] - v) ** 2, norm + v * v]);
+  }
+  dense.dispose();
+  pruned.dispose();
+  const actual = Math.sqrt(err / norm);
+  const reported = r.layers[1].errorRefit!;
+  ok(Math.abs(actual - reported) < 1e-3 * actual + 1e-6, `reported ${reported}, actual ${actual}`);
+});
