@@ -192,6 +192,22 @@ export function foldCopyProgram(
       srcBytes[step.src.input] = tensorBytes(v);
     }
   }
+  // One contiguous run of one input (a Slice of whole rows, a Split on the outer axis): the
+  // result shares the input's bytes (host tensors are never written once made), no copy.
+  const step = program.steps.length === 1 && outputs.length === 1 ? program.steps[0] : undefined;
+  const run = step && "input" in step.src ? coalesce(step) : undefined;
+  if (
+    step && run && "input" in step.src && step.dstOffset === 0 &&
+    (run.dims.length === 0 || (run.dims.length === 1 && run.s[0] === 1 && run.d[0] === 1)) &&
+    (run.dims[0] ?? 1) === sizeOf(outputs[0].dims)
+  ) {
+    const src = srcBytes[step.src.input]!;
+    const bytes = src.subarray(
+      step.srcOffset * program.esize,
+      (step.srcOffset + (run.dims[0] ?? 1)) * program.esize,
+    );
+    return [{ ...outputs[0], value: tensorOverBytes(outputs[0].type, outputs[0].dims, bytes) }];
+  }
   const outBytes = outputs.map((o) => new Uint8Array(sizeOf(o.dims) * program.esize));
   runCopyProgramHost(program, srcBytes, outBytes);
   return outputs.map((o, i) => ({ ...o, value: tensorOverBytes(o.type, o.dims, outBytes[i]) }));

@@ -1,4 +1,4 @@
-import { throws } from "node:assert/strict";
+import { ok, throws } from "node:assert/strict";
 import { ShapeError } from "../../../engine/errors.ts";
 import { sliceOp } from "../../../engine/ops/slice.ts";
 import { type DType, Tensor } from "../../../engine/tensor.ts";
@@ -113,4 +113,22 @@ Deno.test("Slice rejects bad parameters with ShapeErrors naming the node", () =>
     () => sliceOp.inferShapes(node, [x, { type: "int64", dims: [1] }, info([2])]),
     /must be known at load time/,
   );
+});
+
+Deno.test("Slice of whole rows of a constant folds to a view of its values; strided ones copy", () => {
+  const node = makeNode("Slice", 4);
+  const data = Float32Array.from({ length: 6 * 5 }, (_, i) => i * 0.5 - 3);
+  const x = { type: "float32" as const, dims: [6, 5], value: new Tensor("float32", data, [6, 5]) };
+  const info = (v: number[]) => ({ type: "int64" as const, dims: [v.length], value: i64(v) });
+  // Rows 2..4: one contiguous run, shared with the input (weights sliced into gates).
+  const fold = (...params: ReturnType<typeof info>[]) =>
+    (sliceOp.inferShapes(node, [x, ...params])[0] as { value?: Tensor }).value!;
+  const rows = fold(info([2]), info([5]), info([0]));
+  const want = sliceRef(new Tensor("float32", data, [6, 5]), [2], [5], [0], [1]);
+  assertTensorEqual(rows, want);
+  ok((rows.data as Float32Array).buffer === data.buffer, "rows share the input's buffer");
+  // Columns 1..3 of every row: strided, so a copy of its own.
+  const cols = fold(info([1]), info([4]), info([1]));
+  assertTensorEqual(cols, sliceRef(new Tensor("float32", data, [6, 5]), [1], [4], [1], [1]));
+  ok((cols.data as Float32Array).buffer !== data.buffer, "strided columns are copied");
 });
