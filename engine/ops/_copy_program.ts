@@ -192,8 +192,8 @@ export function foldCopyProgram(
       srcBytes[step.src.input] = tensorBytes(v);
     }
   }
-  // One contiguous run of one input (a Slice of whole rows, a Split on the outer axis): the
-  // result shares the input's bytes (host tensors are never written once made), no copy.
+  // One output that is one contiguous run of one input (a Slice of whole rows): it shares
+  // the input's bytes (host tensors are never written once made), no copy.
   const step = program.steps.length === 1 && outputs.length === 1 ? program.steps[0] : undefined;
   const run = step && "input" in step.src ? coalesce(step) : undefined;
   if (
