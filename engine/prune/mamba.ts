@@ -201,7 +201,9 @@ function checkOptions(options: PruneMambaOptions): { n: number; layers?: RegExp 
   }
   const max = options.maxColumns ?? 4096;
   if (!(Number.isInteger(max) && max > 0)) {
-    throw new InvalidArgumentError(`maxColumns is ${max}: it must be a positive whole number`);
+    throw new InvalidArgumentError(
+      `The maxColumns option is ${max}: it must be a positive whole number`,
+    );
   }
   return { n: Number(c4n[1]), layers };
 }
@@ -220,7 +222,9 @@ function checkOptions(options: PruneMambaOptions): { n: number; layers?: RegExp 
 export function pruneMamba(input: MambaFiles, options: PruneMambaOptions): PruneMambaResult {
   const { n, layers: only } = checkOptions(options);
   if (!input?.files || Object.keys(input.files).length === 0) {
-    throw new InvalidArgumentError("pruneMamba() needs at least one safetensors file");
+    throw new InvalidArgumentError(
+      "Cannot prune the Mamba checkpoint: it has no safetensors file (pass at least one)",
+    );
   }
   const { tensors, metadata } = readTensors(input.files);
   const floats = new Map([...tensors].map(([k, v]) => [k, v.tensor]));

@@ -415,7 +415,7 @@ Deno.test("pruneMamba: bad options and checkpoints give typed errors naming the 
   bad({ scheme: "c4n:2", calibration: [[1], []] }, /sequence 1 is empty/);
   bad({ scheme: "c4n:2", calibration: [[1, 256]] }, /token 256 is outside the vocabulary/);
   bad({ scheme: "c4n:2", maxColumns: 0 }, /maxColumns/);
-  bad({ scheme: "c4n:2" }, /at least one safetensors file/, { config: fixture.config, files: {} });
+  bad({ scheme: "c4n:2" }, /no safetensors file/, { config: fixture.config, files: {} });
   // dt_proj with 2 inputs has no group of 4: skipped by default, an error when asked for.
   const narrow = randomCheckpoint({ dModel: 16, dtRank: 2, vocab: 32 });
   const r = pruneMamba(narrow, { scheme: "c4n:2" });
