@@ -59,7 +59,9 @@ Commands:
                        .qsp writes a sparse package (see pack) directly. A TF.js layers
                        model.json gives a TF.js model.json (--out) and its weight shard
                        beside it. --calib-random N: N random inputs, free dims 1 on the
-                       first axis and 32 on the others
+                       first axis and 32 on the others. A Mamba checkpoint directory
+                       (config.json + safetensors) gives a directory with model.safetensors:
+                       C4n on its projections, calibrated on --calib-text <file.txt>
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
@@ -106,6 +108,7 @@ function parse(args: string[]) {
         calib: { type: "string" },
         "calib-random": { type: "string", default: "0" },
         holdout: { type: "string" },
+        "calib-text": { type: "string" },
         layers: { type: "string" },
         "all-layers": { type: "boolean", default: false },
         "max-error": { type: "string" },
@@ -485,6 +488,50 @@ async function outputAgreement(
   ).join(", ");
 }
 
+/**
+ * Prunes a Hugging Face Mamba checkpoint directory to C4n: writes model.safetensors (with its
+ * config.json and tokenizer.json) into the --out directory, and the report beside them.
+ */
+async function pruneMambaDir(
+  dir: string,
+  opts: { scheme?: string; out?: string; "calib-text"?: string; layers?: string },
+): Promise<void> {
+  const { pruneMamba, readMambaFiles } = await import("./engine/prune/api.ts");
+  const input = await readMambaFiles(dir);
+  let calibration: number[][] | undefined;
+  if (opts["calib-text"]) {
+    // The checkpoint's own tokenizer, else UTF-8 bytes; sequences of at most 256 tokens.
+    const { BYTE_TOKENIZER, tokenizerFromJson } = await import(
+      "./engine/models/mamba/tokenizer.ts"
+    );
+    const json = await Deno.readTextFile(`${dir}/tokenizer.json`).catch(() => undefined);
+    const tokenizer = json ? await tokenizerFromJson(JSON.parse(json)) : BYTE_TOKENIZER;
+    const ids = tokenizer.encode(await Deno.readTextFile(opts["calib-text"]));
+    calibration = [];
+    for (let at = 0; at < ids.length; at += 256) calibration.push(ids.slice(at, at + 256));
+  } else {
+    console.error("warning: no calibration text (--calib-text): magnitude pruning only");
+  }
+  const r = await pruneMamba(input, {
+    scheme: opts.scheme!,
+    layers: opts.layers,
+    calibration,
+    onLayer: (l) => console.error(`  ${l.node}: ${l.scheme ?? `dense (${l.skipped})`}`),
+  });
+  await Deno.mkdir(opts.out!, { recursive: true });
+  await Deno.writeFile(`${opts.out}/model.safetensors`, r.files["model.safetensors"]);
+  await Deno.writeTextFile(`${opts.out}/config.json`, JSON.stringify(input.config, null, 2));
+  await Deno.copyFile(`${dir}/tokenizer.json`, `${opts.out}/tokenizer.json`).catch(() => {});
+  const md = pruneReportMarkdown(r.layers);
+  await Deno.writeTextFile(`${opts.out}/prune_report.md`, `# Pruning report: ${dir}\n\n${md}\n`);
+  await Deno.writeTextFile(
+    `${opts.out}/prune_report.svg`,
+    pruneReportSvg(r.layers, `${dir}, ${opts.scheme}`),
+  );
+  console.log(md);
+  console.log(`wrote ${opts.out}/model.safetensors, config.json and prune_report.{md,svg}`);
+}
+
 async function pruneFile(
   path: string,
   opts: {
@@ -670,7 +717,9 @@ async function main(argv: string[]): Promise<number> {
             "--scheme <c4n:N|pattern|block:F> --out <file>",
         );
       }
-      await pruneFile(rest[0], { ...values, layers: layersOption(values.layers) });
+      const isDir = await Deno.stat(rest[0]).then((s) => s.isDirectory, () => false);
+      if (isDir) await pruneMambaDir(rest[0], { ...values, layers: layersOption(values.layers) });
+      else await pruneFile(rest[0], { ...values, layers: layersOption(values.layers) });
       return 0;
     }
     case "pack": {

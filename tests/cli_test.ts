@@ -133,3 +133,47 @@ Deno.test("cli prune: a TF.js layers model comes out as a TF.js model.json and s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli prune: a Mamba checkpoint directory comes out as a C4n safetensors checkpoint that loads", async () => {
+  const { loadMamba } = await import("../engine/models/mamba/mamba.ts");
+  const { parseSafetensors } = await import("../engine/formats/safetensors/safetensors.ts");
+  const source = new URL("./fixtures/mamba", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/calib.txt`,
+      "The quick brown fox jumps over the lazy dog. ".repeat(4),
+    );
+    const r = await cli(
+      "prune",
+      source,
+      "--scheme",
+      "c4n:2",
+      "--calib-text",
+      `${dir}/calib.txt`,
+      "--out",
+      `${dir}/pruned`,
+    );
+    deepStrictEqual(r.code, 0, r.err);
+    ok(/mixer\.in_proj \| Linear \| C4,2 \| 50\.0 %/.test(r.out), r.out);
+    const files = [...Deno.readDirSync(`${dir}/pruned`)].map((e) => e.name).sort();
+    deepStrictEqual(files, [
+      "config.json",
+      "model.safetensors",
+      "prune_report.md",
+      "prune_report.svg",
+      "tokenizer.json",
+    ]);
+    // Every group of 4 along an in_proj row has 2 zeros, read from the written file.
+    const st = parseSafetensors(await Deno.readFile(`${dir}/pruned/model.safetensors`));
+    const t = st.get("backbone.layers.0.mixer.in_proj.weight")!;
+    const w = new Float32Array(t.data.slice().buffer);
+    for (let g = 0; g < w.length; g += 4) {
+      deepStrictEqual([...w.subarray(g, g + 4)].filter((v) => v === 0).length, 2, `group ${g / 4}`);
+    }
+    const m = await loadMamba(`${dir}/pruned`);
+    m.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

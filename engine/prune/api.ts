@@ -8,6 +8,7 @@
 import type { Model as IrModel } from "../ir/graph.ts";
 import type { PruneModelResult, PruneOptions, PruneResult } from "./prune.ts";
 import type { PruneTfjsResult } from "./prune_tfjs.ts";
+import type { MambaFiles, PruneMambaOptions, PruneMambaResult } from "./mamba.ts";
 
 /**
  * Prunes the Conv / MatMul / Gemm / LSTM weights of an ONNX model to C4n, pattern or block
@@ -72,4 +73,40 @@ export async function pruneTfjs(
 ): Promise<PruneTfjsResult> {
   const pruner = await import("./prune_tfjs.ts");
   return pruner.pruneTfjs(modelJson, options);
+}
+
+/**
+ * Prunes a Hugging Face Mamba-1 checkpoint (config.json + safetensors, from `readMambaFiles`)
+ * to C4n sparsity: the in / x / dt / out projections of every block, and optionally an untied
+ * LM head. With calibration token sequences the masks are activation-aware and the survivors
+ * refitted. The result is one standard safetensors file with zeros, in the stored dtype.
+ *
+ * @example
+ * ```ts ignore
+ * const input = await readMambaFiles("checkpoints/mamba-130m-hf");
+ * const { files, layers } = await pruneMamba(input, { scheme: "c4n:2" });
+ * await Deno.writeFile("pruned/model.safetensors", files["model.safetensors"]);
+ * console.log(pruneReportMarkdown(layers));
+ * ```
+ */
+export async function pruneMamba(
+  input: MambaFiles,
+  options: PruneMambaOptions,
+): Promise<PruneMambaResult> {
+  const pruner = await import("./mamba.ts");
+  return pruner.pruneMamba(input, options);
+}
+
+/**
+ * Reads a Mamba checkpoint's config.json and safetensors file(s) (sharded too) from a
+ * directory or base URL, as `pruneMamba` takes them.
+ *
+ * @example
+ * ```ts ignore
+ * const input = await readMambaFiles("tests/fixtures/mamba");
+ * ```
+ */
+export async function readMambaFiles(source: string): Promise<MambaFiles> {
+  const pruner = await import("./mamba.ts");
+  return pruner.readMambaFiles(source);
 }
