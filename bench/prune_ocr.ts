@@ -30,7 +30,7 @@ import { systemFonts, type TextLine, textLines } from "./_text_lines.ts";
 import { decodeOnnx } from "../engine/formats/onnx/decode.ts";
 import { loadModel, type Model } from "../engine/model.ts";
 import { foldConstantNodes } from "../engine/passes/fold_constants.ts";
-import { pruneOnnx } from "../engine/prune/prune.ts";
+import { type PruneMask, pruneOnnx } from "../engine/prune/prune.ts";
 import {
   type LayerReport,
   meanPrunedSparsity,
@@ -93,13 +93,22 @@ interface Variant {
   scheme?: string;
   calibrated?: boolean;
   layers?: string;
+  mask?: PruneMask;
 }
 const VARIANTS: Variant[] = [
   { label: "dense" },
   { label: "c4n:2 magnitude", scheme: "c4n:2", calibrated: false },
   { label: "c4n:2 refit", scheme: "c4n:2", calibrated: true },
+  { label: "c4n:2 refit, OBS masks", scheme: "c4n:2", calibrated: true, mask: "obs" },
   { label: "c4n:3 refit", scheme: "c4n:3", calibrated: true },
   { label: "c4n:2 refit, MatMul only", scheme: "c4n:2", calibrated: true, layers: "MatMul" },
+  {
+    label: "c4n:2 refit, MatMul only, OBS masks",
+    scheme: "c4n:2",
+    calibrated: true,
+    layers: "MatMul",
+    mask: "obs",
+  },
 ];
 
 interface Pruned {
@@ -128,6 +137,7 @@ async function variants(
       scheme: v.scheme,
       calibration: v.calibrated ? calib : undefined,
       layers: v.layers,
+      mask: v.mask,
     });
     const seconds = (performance.now() - t0) / 1000;
     console.error(`  pruned ${v.label} in ${seconds.toFixed(1)} s`);

@@ -59,7 +59,7 @@ export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
         (l.sparsity * 100).toFixed(1)
       } % | ${pct(l.errorMagnitude)} | ${pct(l.errorRefit)} | ${
         l.predictedSpeedup === undefined ? "—" : `${l.predictedSpeedup.toFixed(2)}× (${l.kernel})`
-      } | ${l.skipped ?? l.note ?? ""} |`
+      } | ${[l.skipped, l.note].filter((x) => x).join("; ")} |`
     ),
   ].join("\n");
 }
