@@ -17,7 +17,8 @@
  * A second, photographic set comes from the model's npm package: a 4x4 grid of 128x128 HR
  * crops of its 512x512 sample (a hibiscus flower), each reduced 2x like the synthetic images.
  * Every scheme is pruned a second time, calibrated on a few crops spread over the photo, and
- * evaluated on the other, disjoint crops and on the package's 128x128 fixture.png.
+ * evaluated on the other, disjoint crops and on the package's 128x128 fixture.png; the schemes
+ * with a target are also pruned with OBS (SparseGPT) masks there.
  *
  *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs]
  */
@@ -303,7 +304,7 @@ interface Variant {
   layers?: LayerReport[];
   seconds?: number;
 }
-type Step = { scheme: string; layers?: string; calibrated?: boolean };
+type Step = { scheme: string; layers?: string; calibrated?: boolean; mask?: PruneMask };
 const prune = async (
   label: string,
   steps: Step[],
@@ -317,7 +318,7 @@ const prune = async (
       scheme: s.scheme,
       layers: s.layers,
       calibration: s.calibrated === false ? undefined : calibration,
-      mask,
+      mask: s.mask ?? mask,
     });
     model = r.model;
     // A later step reports the layers an earlier one pruned as "not selected": keep the first.
@@ -354,8 +355,16 @@ const targets: Record<string, number> = {
   "pattern refit": 47,
   "pattern:0 refit": 47,
 };
+// The same schemes with OBS (SparseGPT) masks, on the photo set only (where the targets are).
+const obsSchemes = Object.keys(targets)
+  .filter((label) => !quick || label !== "c4n:3 refit")
+  .map((label): [string, Step[]] => [
+    `${label}, OBS masks`,
+    schemes.find(([l]) => l === label)![1].map((st) => ({ ...st, mask: "obs" as const })),
+  ]);
+for (const [label] of obsSchemes) targets[label] = targets[label.replace(", OBS masks", "")];
 const photoVariants: Variant[] = [{ label: "dense", model: dense }];
-for (const [label, steps] of schemes) {
+for (const [label, steps] of [...schemes, ...obsSchemes]) {
   if (quick && !(label in targets) && label !== "c4n:2 magnitude") continue;
   photoVariants.push(
     steps.every((s) => s.calibrated === false)

@@ -2,7 +2,8 @@
  * Pruned silero VAD v5 against dense: does it still make the same speech decisions, and is it
  * faster? The model is pruned with C4,2 and C4,3 (activation-aware masks + least-squares refit,
  * calibrated on the bundled calib.wav, state carried) and, as baselines, with the same
- * schemes and no calibration (magnitude masks only). Every model then streams the held-out
+ * schemes and no calibration (magnitude masks only), and the calibrated schemes again with
+ * OBS (SparseGPT) masks. Every model then streams the held-out
  * test.wav (other sentences, other voices, plus silence, white and pink noise) in 512-sample
  * chunks with its own state carried. Reported per model: the share of chunks whose decision
  * (p > 0.5) equals dense's, chunks called speech on the noise / silence segments, mean |Δp|,
@@ -51,11 +52,13 @@ interface Variant {
 }
 const variants: Variant[] = [{ label: "dense", bytes }];
 for (
-  const [scheme, calibrated] of [
-    ["c4n:2", true],
-    ["c4n:2", false],
-    ["c4n:3", true],
-    ["c4n:3", false],
+  const [scheme, calibrated, variantMask] of [
+    ["c4n:2", true, undefined],
+    ["c4n:2", true, "obs"],
+    ["c4n:2", false, undefined],
+    ["c4n:3", true, undefined],
+    ["c4n:3", true, "obs"],
+    ["c4n:3", false, undefined],
   ] as const
 ) {
   const t0 = performance.now();
@@ -63,10 +66,10 @@ for (
     scheme,
     calibration: calibrated ? calibrationFeeds(calib) : undefined,
     carry: calibrated ? { stateN: "state" } : undefined,
-    mask,
+    mask: variantMask ?? mask,
   });
   variants.push({
-    label: `${scheme} ${calibrated ? "refit" : "magnitude"}`,
+    label: `${scheme} ${calibrated ? "refit" : "magnitude"}${variantMask ? ", OBS masks" : ""}`,
     bytes: r.bytes,
     layers: r.layers,
     pruneSeconds: (performance.now() - t0) / 1000,
