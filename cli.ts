@@ -551,7 +551,7 @@ async function pruneFile(
   const maxError = opts["max-error"] === undefined ? undefined : Number(opts["max-error"]);
   if (maxError !== undefined && !(maxError > 0)) {
     throw new UsageError(
-      `--max-error takes a relative output error above 0, such as 0.1 for 10 %, not "${
+      `The --max-error value must be a relative output error above 0, such as 0.1 for 10 %, not "${
         opts["max-error"]
       }"`,
     );
