@@ -47,9 +47,10 @@ Commands:
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
                        (MatMul/Gemm, e.g. block:0.25), joined with + to give each layer the
-                       first that fits (pattern+c4n:2). Magnitude masks + least-squares refit
-                       from calibration inputs (--mask obs: C4n and pattern masks by OBS
-                       error on the inputs' Gram matrix, SparseGPT); first and last layers
+                       first that fits (pattern+c4n:2). With calibration inputs, C4n and
+                       pattern masks by OBS error on the inputs' Gram matrix (SparseGPT;
+                       --mask magnitude: activation-aware magnitude) and a least-squares
+                       refit of the survivors, else magnitude masks; first and last layers
                        stay dense (the last refit to the pruned inputs) unless
                        --all-layers; layers whose output error exceeds E (0.1 = 10 %), or
                        with --only-faster those the kernels' cost models predict no faster,

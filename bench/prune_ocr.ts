@@ -137,7 +137,8 @@ async function variants(
       scheme: v.scheme,
       calibration: v.calibrated ? calib : undefined,
       layers: v.layers,
-      mask: v.mask,
+      // Plain "refit" rows: activation-aware magnitude masks; the pruner's default is OBS.
+      mask: v.mask ?? "magnitude",
     });
     const seconds = (performance.now() - t0) / 1000;
     console.error(`  pruned ${v.label} in ${seconds.toFixed(1)} s`);

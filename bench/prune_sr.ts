@@ -39,10 +39,13 @@ import { Random } from "../tests/_random.ts";
 import { realModel } from "../tests/_models.ts";
 
 const quick = Deno.args.includes("--quick");
-/** --mask magnitude|obs: how calibrated masks are chosen (default: the pruner's). */
-const mask = Deno.args.includes("--mask")
+/**
+ * --mask magnitude|obs: how the masks of the plain "refit" rows are chosen (default
+ * magnitude; the "OBS masks" rows always use OBS, the pruner's default).
+ */
+const mask: PruneMask = Deno.args.includes("--mask")
   ? Deno.args[Deno.args.indexOf("--mask") + 1] as PruneMask
-  : undefined;
+  : "magnitude";
 
 /** An RGB float image, 0–255, row-major interleaved [h][w][3]. */
 interface Rgb {

@@ -169,3 +169,20 @@ Deno.test("refitLast: the dense last layer is refit to the pruned model's inputs
   [dense, a, b].forEach((m) => m.dispose());
   ok(ea < eb, `held-out squared error: refit last ${ea}, not refit ${eb}`);
 });
+
+Deno.test("mask: magnitude and obs both give exact C4n with calibration; obs is the default", async () => {
+  const run = (mask?: "magnitude" | "obs") =>
+    pruneOnnx(net, { scheme: "c4n:2", calibration, keepFirstLast: false, mask });
+  const [byDefault, magnitude, obs] = await Promise.all([run(), run("magnitude"), run("obs")]);
+  deepStrictEqual(byDefault.bytes, obs.bytes, "the default is obs");
+  for (const r of [magnitude, obs]) {
+    const w = await prunedWeights(r.bytes);
+    for (const name of ["wa", "wb", "wc"]) {
+      const v = w(name);
+      for (let g = 0; g < v.length; g += 4) {
+        deepStrictEqual([...v.subarray(g, g + 4)].filter((x) => x === 0).length, 2, name);
+      }
+    }
+    ok(r.layers.every((l) => l.errorRefit! < l.errorMagnitude!), JSON.stringify(r.layers));
+  }
+});
