@@ -12,7 +12,7 @@ import { type BenchRow, report } from "./_harness.ts";
 import { realModel } from "../tests/_models.ts";
 import { buildBundle } from "../bundle/build.ts";
 
-const runs = Deno.args.includes("--quick") ? 5 : 11;
+const runs = Deno.args.includes("--quick") ? 5 : 15;
 const here = new URL("./", import.meta.url).pathname;
 const root = new URL("../", import.meta.url).href;
 
@@ -107,39 +107,49 @@ y.dataSync();
 ${MEASURE_TAIL}`;
 }
 
-/** Runs `code` in `runs` fresh processes (after one that fills caches); medians. */
-async function sample(code: string): Promise<{ times: number[]; rss: number[] }> {
-  const file = await Deno.makeTempFile({ suffix: ".ts", dir: here });
-  await Deno.writeTextFile(file, code);
-  const times: number[] = [];
-  const rss: number[] = [];
+/**
+ * Runs each script in `runs` fresh processes (after one each that fills caches), taking
+ * turns script by script, so a noisy stretch of time hits every engine alike; sorted times
+ * and peak memory per script.
+ */
+async function sample(codes: string[]): Promise<{ times: number[]; rss: number[] }[]> {
+  const files = await Promise.all(codes.map(async (code) => {
+    const file = await Deno.makeTempFile({ suffix: ".ts", dir: here });
+    await Deno.writeTextFile(file, code);
+    return file;
+  }));
+  const results = codes.map(() => ({ times: [] as number[], rss: [] as number[] }));
   try {
     for (let i = 0; i < runs + 1; i++) {
-      const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", file] })
-        .output();
-      const line = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
-      if (!out.success || !line) {
-        throw new Error(`startup script failed: ${new TextDecoder().decode(out.stderr)}`);
-      }
-      const r = JSON.parse(line);
-      // The first process also fills caches (module transpile, npm install): not counted.
-      if (i > 0) {
-        times.push(r.ms);
-        rss.push(r.rss);
+      for (const [j, file] of files.entries()) {
+        const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", file] })
+          .output();
+        const line = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
+        if (!out.success || !line) {
+          throw new Error(`startup script failed: ${new TextDecoder().decode(out.stderr)}`);
+        }
+        const r = JSON.parse(line);
+        // The first process also fills caches (module transpile, npm install): not counted.
+        if (i > 0) {
+          results[j].times.push(r.ms);
+          results[j].rss.push(r.rss);
+        }
       }
     }
   } finally {
-    await Deno.remove(file);
+    for (const file of files) await Deno.remove(file);
   }
-  return { times: times.sort((a, b) => a - b), rss: rss.sort((a, b) => a - b) };
+  for (const r of results) {
+    r.times.sort((a, b) => a - b);
+    r.rss.sort((a, b) => a - b);
+  }
+  return results;
 }
 
 const rows: BenchRow[] = [];
 const notes: string[] = [];
 try {
   for (const model of models) {
-    // Interleaved rounds would need one process per sample anyway: engines take turns per
-    // model so a noisy minute hits them alike.
     const cases = [
       { engine: "quartet", variant: "source", code: quartetScript(`${root}mod.ts`, model) },
       {
@@ -151,8 +161,9 @@ try {
         ? { engine: "tfjs", variant: "wasm", code: tfjsScript(model) }
         : { engine: "onnxruntime-web", variant: "wasm", code: ortScript(model) },
     ];
-    for (const c of cases) {
-      const { times, rss } = await sample(c.code);
+    const samples = await sample(cases.map((c) => c.code));
+    for (const [j, c] of cases.entries()) {
+      const { times, rss } = samples[j];
       rows.push({
         case: `${model.name}: first inference`,
         engine: c.engine,
@@ -175,7 +186,8 @@ try {
 }
 notes.push(
   "Each sample is a fresh `deno run` process: import, Wasm compile, model load, one run; the " +
-    "first process of each series only fills caches. Quartet source imports mod.ts (Deno " +
+    "first process of each series only fills caches; the engines take turns process by " +
+    "process. Quartet source imports mod.ts (Deno " +
     "users); Quartet bundle imports the esbuild bundle web pages load (dist/quartet.mjs, one " +
     "file plus the chunks and .wasm it fetches), as the peers are loaded from their npm " +
     "bundles. The ratio uses the faster of the two.",
