@@ -20,7 +20,7 @@
  * evaluated on the other, disjoint crops and on the package's 128x128 fixture.png; the schemes
  * with a target are also pruned with OBS (SparseGPT) masks there.
  *
- *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs]
+ *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs] [--only <label regexp>]
  */
 import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { drawText, systemFonts } from "./_text_lines.ts";
@@ -335,7 +335,11 @@ const prune = async (
   console.error(`  pruned ${label} in ${seconds.toFixed(1)} s`);
   return { label, model, layers, seconds };
 };
-const schemes: [string, Step[]][] = [
+/** --only <regexp>: only the schemes whose label matches (e.g. "^pattern"), for quick trials. */
+const only = Deno.args.includes("--only")
+  ? new RegExp(Deno.args[Deno.args.indexOf("--only") + 1])
+  : undefined;
+const allSchemes: [string, Step[]][] = [
   ["c4n:1 refit", [{ scheme: "c4n:1" }]],
   ["c4n:2 refit", [{ scheme: "c4n:2" }]],
   ["c4n:2 magnitude", [{ scheme: "c4n:2", calibrated: false }]],
@@ -347,6 +351,7 @@ const schemes: [string, Step[]][] = [
     { scheme: "c4n:2", layers: "^(LFF_\\d+|GFF_1|UPN1)$" },
   ]],
 ];
+const schemes = allSchemes.filter(([label]) => !only || only.test(label));
 const variants: Variant[] = [{ label: "dense", model: dense }];
 for (const [label, steps] of schemes) variants.push(await prune(label, steps, calib));
 // The photo figures come from models calibrated on photo crops; magnitude pruning uses no
@@ -360,10 +365,10 @@ const targets: Record<string, number> = {
 };
 // The same schemes with OBS (SparseGPT) masks, on the photo set only (where the targets are).
 const obsSchemes = Object.keys(targets)
-  .filter((label) => !quick || label !== "c4n:3 refit")
+  .filter((label) => (!quick || label !== "c4n:3 refit") && (!only || only.test(label)))
   .map((label): [string, Step[]] => [
     `${label}, OBS masks`,
-    schemes.find(([l]) => l === label)![1].map((st) => ({ ...st, mask: "obs" as const })),
+    allSchemes.find(([l]) => l === label)![1].map((st) => ({ ...st, mask: "obs" as const })),
   ]);
 for (const [label] of obsSchemes) targets[label] = targets[label.replace(", OBS masks", "")];
 const photoVariants: Variant[] = [{ label: "dense", model: dense }];

@@ -254,6 +254,59 @@ export function obsPatternMask(
 }
 
 /**
+ * Which 3x3 kernels of a conv (rows = filters, k = channels x 9 taps) to remove, `removed`
+ * of them, by OBS error: removing kernel q of a row costs w_qᵀ ([H⁻¹]_qq)⁻¹ w_q once the
+ * row's other weights compensate (the refit does), [H⁻¹]_qq being H⁻¹'s 9 x 9 block of the
+ * kernel's taps. Correlated taps matter: on smooth inputs a kernel whose taps cancel costs
+ * little whatever its magnitude. Returns one flag per kernel (row-major: filter, channel).
+ *
+ * @example
+ * ```ts
+ * import { obsKernelDrops } from "./obs_mask.ts";
+ * const t = { rows: 1, k: 18, index: (_r: number, j: number) => j };
+ * const identity = new Float64Array(18 * 18).map((_, i) => (i % 19 === 0 ? 1 : 0));
+ * const w = new Float32Array(18).map((_, j) => (j < 9 ? 0.1 : 1));
+ * console.log(obsKernelDrops(t, w, identity, 0.5)); // [1, 0]: the weaker kernel goes
+ * ```
+ */
+export function obsKernelDrops(
+  t: MaskShape,
+  w: Float32Array,
+  hessian: Float64Array,
+  removed: number,
+): Uint8Array {
+  const { rows, k } = t;
+  const perRow = k / 9;
+  const cost = new Float64Array(rows * perRow);
+  forEachBlock(hessian, k, k, 9, (b0, size, u) => {
+    // [H⁻¹]_qq = Σ_m U[m, q]ᵀ U[m, q] over the rows m of U above the block's last tap.
+    const inv = new Float64Array(81);
+    const ws = new Float64Array(9);
+    for (let a = 0; a < size; a += 9) {
+      inv.fill(0);
+      for (let m = 0; m < a + 9; m++) {
+        const um = u.subarray(m * size + a, m * size + a + 9);
+        for (let i = 0; i < 9; i++) {
+          if (um[i] === 0) continue;
+          for (let j = 0; j < 9; j++) inv[i * 9 + j] += um[i] * um[j];
+        }
+      }
+      for (let r = 0; r < rows; r++) {
+        for (let i = 0; i < 9; i++) ws[i] = w[t.index(r, b0 + a + i)];
+        const z = solveSpd(inv.slice(), ws.slice(), 9);
+        let c = 0;
+        for (let i = 0; i < 9; i++) c += ws[i] * z[i];
+        cost[r * perRow + (b0 + a) / 9] = c;
+      }
+    }
+  });
+  const order = [...cost.keys()].sort((x, y) => cost[x] - cost[y]);
+  const dropped = new Uint8Array(cost.length);
+  for (const q of order.slice(0, Math.round(removed * cost.length))) dropped[q] = 1;
+  return dropped;
+}
+
+/**
  * Calls `visit` with each diagonal block of H over the first `full` columns: its first
  * column, its size (at most OBS_BLOCK, a multiple of `group`) and its U (see
  * `inverseCholeskyUpper`).

@@ -54,7 +54,7 @@ import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
 import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
 import { type MaskShape, parseScheme, patternLibrary, type Scheme, schemeMask } from "./masks.ts";
-import { inputHessian, obsMask, obsPatternMask } from "./obs_mask.ts";
+import { inputHessian, obsKernelDrops, obsMask, obsPatternMask } from "./obs_mask.ts";
 import { featureGram, type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 import { predictSpeedup } from "./predict.ts";
@@ -571,11 +571,8 @@ async function pruneLinear(
     const h = inputHessian(gram!, { centred: t.bias !== undefined });
     if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
     else {
-      // The library and the removed kernels stay the activation-aware ones.
-      const dropped = Uint8Array.from(
-        { length: keep.length / 9 },
-        (_, q) => keep.subarray(q * 9, q * 9 + 9).some((v) => v) ? 0 : 1,
-      );
+      // The library stays the activation-aware one; the kernels removed go by OBS error too.
+      const dropped = obsKernelDrops(t.shape, t.weight.data, h, ctx.scheme.removed);
       const library = patternLibrary(t.shape, scores);
       keep = obsPatternMask(t.shape, t.weight.data, h, library, dropped);
     }

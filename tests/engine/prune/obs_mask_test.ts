@@ -8,6 +8,7 @@ import {
 import {
   inputHessian,
   inverseCholeskyUpper,
+  obsKernelDrops,
   obsMask,
   obsPatternMask,
 } from "../../../engine/prune/obs_mask.ts";
@@ -197,4 +198,35 @@ Deno.test("on features with near copies, OBS pattern masks leave a smaller error
     obsPatternMask(t, w, h, library, new Uint8Array(rows * 8)),
   );
   ok(obs < 0.8 * magnitude, `OBS ${obs} vs magnitude ${magnitude}`);
+});
+
+Deno.test("obsKernelDrops: with H = I the kernels of least energy; a kernel whose taps cancel on correlated inputs goes first", () => {
+  const rng = new Random(404);
+  const [rows, channels] = [3, 4];
+  const k = 9 * channels;
+  const t = { rows, k, index: (r: number, j: number) => r * k + j };
+  const w = rng.floats(rows * k, -1, 1);
+  const identity = new Float64Array(k * k).map((_, i) => (i % (k + 1) === 0 ? 1 : 0));
+  const drops = obsKernelDrops(t, w, identity, 0.25);
+  // Independently: the 3 of 12 kernels with the least squared magnitude.
+  const energy = Array.from({ length: rows * channels }, (_, q) => {
+    let e = 0;
+    for (let i = 0; i < 9; i++) e += w[q * 9 + i] ** 2;
+    return e;
+  });
+  const least = [...energy.keys()].sort((a, b) => energy[a] - energy[b]).slice(0, 3);
+  equal(
+    [...drops].map((d, q) => (d ? q : -1)).filter((q) => q >= 0).join(),
+    least.sort((a, b) => a - b).join(),
+  );
+
+  // One filter, two channels. Channel 0's taps 0 and 1 see nearly the same feature, and its
+  // kernel is +1 / −1 on them: large, but its output nearly cancels. Channel 1's kernel is
+  // small and alone. Magnitude would drop channel 1; OBS drops channel 0.
+  const t2 = { rows: 1, k: 18, index: (_r: number, j: number) => j };
+  const w2 = new Float32Array(18);
+  [w2[0], w2[1], w2[9]] = [1, -1, 0.3];
+  const h = new Float64Array(18 * 18).map((_, i) => (i % 19 === 0 ? 1 : 0));
+  [h[0 * 18 + 1], h[1 * 18 + 0]] = [0.999, 0.999];
+  equal([...obsKernelDrops(t2, w2, h, 0.5)].join(), "1,0");
 });
