@@ -278,10 +278,70 @@ export function obsKernelDrops(
   const { rows, k } = t;
   const perRow = k / 9;
   const cost = new Float64Array(rows * perRow);
+  const all = [...Array(9).keys()];
+  forEachKernelBlock(hessian, k, (c, inv) => {
+    for (let r = 0; r < rows; r++) cost[r * perRow + c] = zeroingCost(inv, t, w, r, c, all);
+  });
+  const order = [...cost.keys()].sort((x, y) => cost[x] - cost[y]);
+  const dropped = new Uint8Array(cost.length);
+  for (const q of order.slice(0, Math.round(removed * cost.length))) dropped[q] = 1;
+  return dropped;
+}
+
+/**
+ * The pattern library of a 3x3 conv by OBS error: every kernel votes for the shape (centre
+ * and 3 other taps) whose 5 zeroed taps cost it the least, w_Sᵀ ([H⁻¹]_SS)⁻¹ w_S; the 8
+ * shapes with the most votes. With H = I that is the shape keeping the 3 largest non-centre
+ * taps, as `patternLibrary` picks.
+ *
+ * @example
+ * ```ts
+ * import { obsPatternLibrary } from "./obs_mask.ts";
+ * const t = { rows: 1, k: 9, index: (_r: number, j: number) => j };
+ * const identity = new Float64Array(81).map((_, i) => (i % 10 === 0 ? 1 : 0));
+ * const w = new Float32Array([3, 0, 0, 0, 1, 0, 0, 2, 1]);
+ * console.log(obsPatternLibrary(t, w, identity)); // [401]: taps 0, 4, 7, 8
+ * ```
+ */
+export function obsPatternLibrary(
+  t: MaskShape,
+  w: Float32Array,
+  hessian: Float64Array,
+): number[] {
+  const shapes: { shape: number; zeroed: number[] }[] = [];
+  for (let shape = 0; shape < 512; shape++) {
+    let bits = 0;
+    for (let i = 0; i < 9; i++) bits += (shape >> i) & 1;
+    if (bits !== 4 || !(shape & (1 << 4))) continue;
+    shapes.push({ shape, zeroed: [...Array(9).keys()].filter((i) => !(shape & (1 << i))) });
+  }
+  const votes = new Map<number, number>();
+  forEachKernelBlock(hessian, t.k, (c, inv) => {
+    for (let r = 0; r < t.rows; r++) {
+      let best = shapes[0];
+      let least = Infinity;
+      for (const s of shapes) {
+        const cost = zeroingCost(inv, t, w, r, c, s.zeroed);
+        if (cost < least) [least, best] = [cost, s];
+      }
+      votes.set(best.shape, (votes.get(best.shape) ?? 0) + 1);
+    }
+  });
+  return [...votes].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 8).map((e) => e[0]);
+}
+
+/**
+ * Calls `visit` with each input channel c of a 3x3 conv and [H⁻¹]_cc, the 9 x 9 block of H⁻¹
+ * for its taps (row-major), from the U of H's diagonal blocks (see `forEachBlock`):
+ * [H⁻¹]_cc = Σ_m U[m, c]ᵀ U[m, c] over the rows m of U up to the channel's last tap.
+ */
+function forEachKernelBlock(
+  hessian: Float64Array,
+  k: number,
+  visit: (channel: number, inv: Float64Array) => void,
+) {
+  const inv = new Float64Array(81);
   forEachBlock(hessian, k, k, 9, (b0, size, u) => {
-    // [H⁻¹]_qq = Σ_m U[m, q]ᵀ U[m, q] over the rows m of U above the block's last tap.
-    const inv = new Float64Array(81);
-    const ws = new Float64Array(9);
     for (let a = 0; a < size; a += 9) {
       inv.fill(0);
       for (let m = 0; m < a + 9; m++) {
@@ -291,19 +351,31 @@ export function obsKernelDrops(
           for (let j = 0; j < 9; j++) inv[i * 9 + j] += um[i] * um[j];
         }
       }
-      for (let r = 0; r < rows; r++) {
-        for (let i = 0; i < 9; i++) ws[i] = w[t.index(r, b0 + a + i)];
-        const z = solveSpd(inv.slice(), ws.slice(), 9);
-        let c = 0;
-        for (let i = 0; i < 9; i++) c += ws[i] * z[i];
-        cost[r * perRow + (b0 + a) / 9] = c;
-      }
+      visit((b0 + a) / 9, inv);
     }
   });
-  const order = [...cost.keys()].sort((x, y) => cost[x] - cost[y]);
-  const dropped = new Uint8Array(cost.length);
-  for (const q of order.slice(0, Math.round(removed * cost.length))) dropped[q] = 1;
-  return dropped;
+}
+
+/** OBS cost of zeroing taps `zeroed` of filter r's kernel on channel c: w_Sᵀ (inv_SS)⁻¹ w_S. */
+function zeroingCost(
+  inv: Float64Array,
+  t: MaskShape,
+  w: Float32Array,
+  r: number,
+  c: number,
+  zeroed: readonly number[],
+): number {
+  const s = zeroed.length;
+  const m = new Float64Array(s * s);
+  const ws = new Float64Array(s);
+  for (let x = 0; x < s; x++) {
+    ws[x] = w[t.index(r, c * 9 + zeroed[x])];
+    for (let y = 0; y < s; y++) m[x * s + y] = inv[zeroed[x] * 9 + zeroed[y]];
+  }
+  const z = solveSpd(m, ws.slice(), s);
+  let cost = 0;
+  for (let x = 0; x < s; x++) cost += ws[x] * z[x];
+  return cost;
 }
 
 /**

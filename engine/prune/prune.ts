@@ -53,8 +53,14 @@ import { Tensor } from "../tensor.ts";
 import { inlineBranches } from "./flatten.ts";
 import type { LayerReport } from "./report.ts";
 import { lstmFeatures, type LstmSample, type LstmTarget, lstmTarget } from "./lstm.ts";
-import { type MaskShape, parseScheme, patternLibrary, type Scheme, schemeMask } from "./masks.ts";
-import { inputHessian, obsKernelDrops, obsMask, obsPatternMask } from "./obs_mask.ts";
+import { type MaskShape, parseScheme, type Scheme, schemeMask } from "./masks.ts";
+import {
+  inputHessian,
+  obsKernelDrops,
+  obsMask,
+  obsPatternLibrary,
+  obsPatternMask,
+} from "./obs_mask.ts";
 import { featureGram, type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 import { predictSpeedup } from "./predict.ts";
@@ -572,9 +578,9 @@ async function pruneLinear(
     const h = inputHessian(gram!, { centred: t.bias !== undefined });
     if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
     else {
-      // The library stays the activation-aware one; the kernels removed go by OBS error too.
+      // The library, each kernel's shape and the kernels removed all go by OBS error.
       const dropped = obsKernelDrops(t.shape, t.weight.data, h, ctx.scheme.removed);
-      const library = patternLibrary(t.shape, scores);
+      const library = obsPatternLibrary(t.shape, t.weight.data, h);
       keep = obsPatternMask(t.shape, t.weight.data, h, library, dropped);
     }
   }

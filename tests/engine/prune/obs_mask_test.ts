@@ -10,6 +10,7 @@ import {
   inverseCholeskyUpper,
   obsKernelDrops,
   obsMask,
+  obsPatternLibrary,
   obsPatternMask,
 } from "../../../engine/prune/obs_mask.ts";
 import { featureGram, type RefitRow, refitRows } from "../../../engine/prune/refit.ts";
@@ -229,4 +230,23 @@ Deno.test("obsKernelDrops: with H = I the kernels of least energy; a kernel whos
   const h = new Float64Array(18 * 18).map((_, i) => (i % 19 === 0 ? 1 : 0));
   [h[0 * 18 + 1], h[1 * 18 + 0]] = [0.999, 0.999];
   equal([...obsKernelDrops(t2, w2, h, 0.5)].join(), "1,0");
+});
+
+Deno.test("obsPatternLibrary: with H = I the shapes patternLibrary picks; near-copy taps change the vote", () => {
+  const rng = new Random(405);
+  // 2 filters x 2 channels: at most 4 kernels, so every voted shape is in both libraries.
+  const t = { rows: 2, k: 18, index: (r: number, j: number) => r * 18 + j };
+  const w = rng.floats(36, -1, 1);
+  const identity = new Float64Array(18 * 18).map((_, i) => (i % 19 === 0 ? 1 : 0));
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b).join();
+  equal(sorted(obsPatternLibrary(t, w, identity)), sorted(patternLibrary(t, w)));
+
+  // One kernel; taps 0 and 1 see nearly the same feature. Magnitude keeps taps 0, 1, 2 (and
+  // the centre); OBS lets tap 0 stand in for tap 1 and keeps 0, 2, 3.
+  const t1 = { rows: 1, k: 9, index: (_r: number, j: number) => j };
+  const w1 = new Float32Array([1, 0.9, 0.8, 0.7, 0.5, 0, 0, 0, 0]);
+  const h = new Float64Array(81).map((_, i) => (i % 10 === 0 ? 1 : 0));
+  [h[1], h[9]] = [0.999, 0.999];
+  equal(patternLibrary(t1, w1).join(), String((1 << 0) | (1 << 1) | (1 << 2) | (1 << 4)));
+  equal(obsPatternLibrary(t1, w1, h).join(), String((1 << 0) | (1 << 2) | (1 << 3) | (1 << 4)));
 });
