@@ -802,7 +802,23 @@ async function pruneConstants(
 ): Promise<{ values: Map<string, Float32Array>; layers: LayerReport[] }> {
   const schemes = parseSchemes(options.scheme);
   const filter = options.layers ? layerFilter(options.layers) : undefined;
+  if (options.mask !== undefined && options.mask !== "obs" && options.mask !== "magnitude") {
+    throw new InvalidArgumentError(
+      `Unknown mask "${options.mask}": use "obs" (the default) or "magnitude"`,
+    );
+  }
+  if (options.maxError !== undefined && !(options.maxError > 0)) {
+    throw new InvalidArgumentError(
+      `The maxError option must be a relative output error above 0, such as 0.1 for 10 %, not ` +
+        `${options.maxError}`,
+    );
+  }
   const maxCols = options.maxColumns ?? 4096;
+  if (!(Number.isInteger(maxCols) && maxCols > 0)) {
+    throw new InvalidArgumentError(
+      `The maxColumns option must be a positive whole number of calibration columns, not ${maxCols}`,
+    );
+  }
   const calib = options.calibration ?? [];
   const carry = options.carry ?? {};
   for (const f of calib) {

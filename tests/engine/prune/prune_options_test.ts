@@ -186,3 +186,21 @@ Deno.test("mask: magnitude and obs both give exact C4n with calibration; obs is 
     ok(r.layers.every((l) => l.errorRefit! < l.errorMagnitude!), JSON.stringify(r.layers));
   }
 });
+
+Deno.test("bad option values are InvalidArgumentErrors naming the option", async () => {
+  for (
+    const [options, pattern] of [
+      [{ mask: "best" }, /Unknown mask "best"/],
+      [{ maxError: 0 }, /maxError option must be/],
+      [{ maxError: Number.NaN }, /maxError option must be/],
+      [{ maxColumns: 0 }, /maxColumns option must be/],
+      [{ maxColumns: 2.5 }, /maxColumns option must be/],
+    ] as const
+  ) {
+    await rejects(
+      pruneOnnx(net, { scheme: "c4n:2", ...(options as object) }),
+      (e) => e instanceof InvalidArgumentError && pattern.test(e.message),
+      JSON.stringify(options),
+    );
+  }
+});
