@@ -2,16 +2,34 @@
  * `threads: "auto"` decided per model by measurement. Threads help big kernels and cost a
  * wake-up per split call, so a small step-by-step model (a VAD chunk, a Mamba token) can be
  * slower on two threads than on one. The first runs of a model alternate between the pool and
- * one thread, with the same input shapes; after `TRIAL_RUNS` timed runs of each (one warm-up
- * run of each is not counted) the faster one stays: when one thread wins, the pool is stopped.
+ * one thread, with the same input shapes; once each mode has `TRIAL_RUNS` timed runs and
+ * `TRIAL_MS` of timed work (one warm-up run of each is not counted; at most `MAX_TRIAL_RUNS`
+ * runs), the faster one stays: when one thread wins, the pool is stopped. The time floor
+ * matters for small models: five runs of a 0.2 ms VAD chunk are noise, and the trial then
+ * kept the pool for a model that runs faster on one thread.
  * Results do not depend on the choice (threads split outputs, never sums).
  *
  * @module
  */
 import type { Kernels } from "../wasm/kernels.ts";
 
-/** Timed runs per mode before deciding. */
+/** Timed runs per mode before deciding, at least. */
 export const TRIAL_RUNS = 5;
+
+/** Timed work per mode before deciding, at least (milliseconds). */
+export const TRIAL_MS = 25;
+
+/** Runs per mode after which the trial decides whatever the time. */
+export const MAX_TRIAL_RUNS = 200;
+
+/** Whether one mode's trial times (the first, a warm-up, included) are enough to judge. */
+function enough(times: readonly number[]): boolean {
+  if (times.length <= TRIAL_RUNS) return false;
+  if (times.length > MAX_TRIAL_RUNS) return true;
+  let timed = 0;
+  for (let i = 1; i < times.length; i++) timed += times[i];
+  return timed >= TRIAL_MS;
+}
 
 /** Threads stay only when they are at least this much faster than one thread. */
 const MARGIN = 0.95;
@@ -63,7 +81,7 @@ export class AutoThreads {
       kr.pool = pool;
     }
     (onOne ? this.#one : this.#pool).push(this.#now() - t0);
-    if (this.#one.length > TRIAL_RUNS && this.#pool.length > TRIAL_RUNS) this.#decide();
+    if (enough(this.#one) && enough(this.#pool)) this.#decide();
     return result;
   }
 

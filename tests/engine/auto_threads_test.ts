@@ -6,7 +6,12 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { loadModel } from "../../engine/model.ts";
 import { Tensor } from "../../engine/tensor.ts";
-import { AutoThreads, TRIAL_RUNS } from "../../engine/threads/auto_threads.ts";
+import {
+  AutoThreads,
+  MAX_TRIAL_RUNS,
+  TRIAL_MS,
+  TRIAL_RUNS,
+} from "../../engine/threads/auto_threads.ts";
 import { disposeKernels, loadKernels } from "../../engine/wasm/kernels.ts";
 import { oneNodeModel } from "../_onnx_builder.ts";
 import { Random } from "../_random.ts";
@@ -19,8 +24,7 @@ async function trial(poolMs: number, oneMs: number) {
   let t = 0;
   const auto = new AutoThreads(kr, () => t);
   const modes: string[] = [];
-  for (let i = 0; i < 2 * (TRIAL_RUNS + 1); i++) {
-    deepStrictEqual(auto.decided, false, `run ${i}`);
+  while (!auto.decided && modes.length < 2 * (MAX_TRIAL_RUNS + 2)) {
     auto.run("1x8", () => {
       modes.push(kr.pool ? "pool" : "one");
       t += kr.pool ? poolMs : oneMs;
@@ -98,11 +102,31 @@ Deno.test("auto threads on a real model: identical results through the trial, an
   const model = await loadModel(bytes, { threads: "auto" });
   try {
     ok(/^auto: \d of \d cores$/.test(model.summary().threads.reason));
-    for (let i = 0; i < 2 * (TRIAL_RUNS + 1) + 2; i++) {
+    // A small product: the trial runs until each mode has TRIAL_MS of work (or the cap).
+    for (let i = 0; i < 2 * (MAX_TRIAL_RUNS + 1) + 2; i++) {
       deepStrictEqual((await model.run({ a })).y.data, want, `run ${i}`);
+      if (/measured/.test(model.summary().threads.reason) && i >= 2 * (TRIAL_RUNS + 1)) break;
     }
     ok(/measured/.test(model.summary().threads.reason), model.summary().threads.reason);
   } finally {
     model.dispose();
   }
+});
+
+Deno.test("auto threads: the trial lasts until each mode has TRIAL_RUNS runs and TRIAL_MS of work", async () => {
+  // Slow runs: TRIAL_RUNS timed runs of each (plus a warm-up) are enough.
+  const slow = await trial(40, 50);
+  disposeKernels(slow.kr);
+  deepStrictEqual(slow.modes.length, 2 * (TRIAL_RUNS + 1));
+  // A 0.2 ms model (a VAD chunk): each mode runs until its timed runs add up to TRIAL_MS.
+  const fast = await trial(0.2, 0.25);
+  disposeKernels(fast.kr);
+  const perMode = fast.modes.filter((m) => m === "pool").length;
+  deepStrictEqual(perMode, Math.ceil(TRIAL_MS / 0.2 - 1e-9) + 1);
+  ok(fast.modes.length >= 2 * perMode - 1 && fast.modes.length <= 2 * perMode + 1);
+  // A model so fast the time floor would take thousands of runs: MAX_TRIAL_RUNS bounds it.
+  const tiny = await trial(0.001, 0.002);
+  disposeKernels(tiny.kr);
+  deepStrictEqual(tiny.modes.filter((m) => m === "pool").length, MAX_TRIAL_RUNS + 1);
+  deepStrictEqual(tiny.auto.decided, true);
 });
