@@ -787,6 +787,12 @@ function layerFilter(source: string): RegExp {
  */
 const REFIT_LAST_COLUMNS = 8;
 
+/**
+ * Layers whose dense inputs one calibration run captures: fewer runs, against the memory of
+ * their activations for every calibration sample.
+ */
+const DENSE_WINDOW_LAYERS = 6;
+
 /** "pattern+c4n:2": the schemes in order of preference, each parsed. */
 function parseSchemes(source: string): Scheme[] {
   return source.split("+").map(parseScheme);
@@ -859,6 +865,25 @@ async function pruneConstants(
   const executed = calib.length
     ? new Set(inlineBranches(dense.graph, taken).nodes.map((nd) => nd.name))
     : new Set<string>();
+  // The dense model never changes: one run captures the inputs of a window of layers ahead,
+  // instead of one dense run per layer (half the runs of a calibrated pruning).
+  const denseWindow = new Map<string, Tensor[]>();
+  const valuesOf = (layer: Layer): string[] => {
+    const nd = layer.nodes.find((n) => executed.has(n.name));
+    if (!layer.target || !nd) return [];
+    if (layer.target.kind === "linear") return [nd.inputs[0]];
+    return [nd.inputs[0], nd.outputs[0] || `${nd.name}/pruning_Y`, nd.inputs[5]].filter((v) => v);
+  };
+  const denseValues = async (d: IrModel, names: string[], at: number) => {
+    if (names.some((n) => !denseWindow.has(n))) {
+      const ahead = layers.slice(at, at + DENSE_WINDOW_LAYERS).flatMap(valuesOf);
+      const batch = [...new Set([...names, ...ahead])];
+      const got = await capture(d, batch, calib, carry);
+      denseWindow.clear();
+      for (const n of batch) denseWindow.set(n, got.map((sample) => sample[n]));
+    }
+    return calib.map((_, i) => Object.fromEntries(names.map((n) => [n, denseWindow.get(n)![i]])));
+  };
   // Pruned values of every source constant touched so far.
   const pruned = new Map<string, Float32Array>();
   const changed = new Set<string>();
@@ -910,11 +935,11 @@ async function pruneConstants(
       store,
       calibrate: onPath
         ? async (values) => {
-          const [d, p] = [flat(), flat(pruned)];
+          const d = flat();
           const names = values(d.graph);
           return {
-            dense: await capture(d, names, calib, carry),
-            pruned: await capture(p, names, calib, carry),
+            dense: await denseValues(d, names, layers.indexOf(layer)),
+            pruned: await capture(flat(pruned), names, calib, carry),
           };
         }
         : undefined,
