@@ -45,6 +45,7 @@ import {
   isGraph,
   type Model as IrModel,
   type Node,
+  readsOf,
   subgraphs,
 } from "../ir/graph.ts";
 import { loadModel } from "../model.ts";
@@ -430,8 +431,19 @@ async function capture(
   // Loading rewrites the graph and the graphs of its If branches (folding turns a weight's
   // Transpose or Slice chain into one constant): give it a copy, or the chain would be frozen
   // with the values of this load in every later capture.
+  const copy = copyGraph(model.graph);
+  // Only the nodes the wanted values depend on run: an early layer's capture stops there.
+  const needed = new Set(wanted);
+  const keep = new Set<Node>();
+  for (let i = copy.nodes.length - 1; i >= 0; i--) {
+    const n = copy.nodes[i];
+    if (!n.outputs.some((o) => o && needed.has(o))) continue;
+    keep.add(n);
+    for (const r of readsOf(n)) if (r) needed.add(r);
+  }
   const graph = {
-    ...copyGraph(model.graph),
+    ...copy,
+    nodes: copy.nodes.filter((n) => keep.has(n)),
     outputs: wanted.map((name) => ({ name, type: "float32" as const })),
   };
   const m = await loadModel({ ...model, graph }, { fuse: false, sparse: "off" });
