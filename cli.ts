@@ -60,9 +60,10 @@ Commands:
                        .qsp writes a sparse package (see pack) directly. A TF.js layers
                        model.json gives a TF.js model.json (--out) and its weight shard
                        beside it. --calib-random N: N random inputs, free dims 1 on the
-                       first axis and 32 on the others. A Mamba checkpoint directory
-                       (config.json + safetensors) gives a directory with model.safetensors:
-                       C4n on its projections, calibrated on --calib-text <file.txt>
+                       first axis and on the others 32, doubled until the model runs. A
+                       Mamba checkpoint directory (config.json + safetensors) gives a
+                       directory with model.safetensors: C4n on its projections, calibrated
+                       on --calib-text <file.txt>
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
@@ -282,21 +283,30 @@ function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
     }
     feeds[name] = decodeNpy(Deno.readFileSync(file), file);
   }
-  for (const i of model.inputs) {
-    if (feeds[i.name]) continue;
-    const dims = i.dims.map((d) => (typeof d === "number" ? d : 1));
-    const n = dims.reduce((a, b) => a * b, 1);
-    const data = i.type === "int64"
-      ? new BigInt64Array(n)
-      : i.type === "float32"
-      ? new Float32Array(n)
-      : i.type === "int32"
-      ? new Int32Array(n)
-      : new Uint8Array(n);
-    feeds[i.name] = new Tensor(i.type, data as Tensor["data"], dims);
-    console.error(`note: input "${i.name}" not given: zeros [${dims.join(", ")}]`);
+  const missing = model.inputs.filter((i) => !feeds[i.name]);
+  const zeros = (free: number) => {
+    const out = { ...feeds };
+    for (const i of missing) {
+      const dims = i.dims.map((d, k) => (typeof d === "number" ? d : k === 0 ? 1 : free));
+      const n = dims.reduce((a, b) => a * b, 1);
+      const data = i.type === "int64"
+        ? new BigInt64Array(n)
+        : i.type === "float32"
+        ? new Float32Array(n)
+        : i.type === "int32"
+        ? new Int32Array(n)
+        : new Uint8Array(n);
+      out[i.name] = new Tensor(i.type, data as Tensor["data"], dims);
+    }
+    return out;
+  };
+  // Free dims start at 1; a model that pools them away to nothing gets 32, 64, … 512.
+  const free = runnableFreeSize(model, 1, zeros);
+  const out = zeros(free);
+  for (const i of missing) {
+    console.error(`note: input "${i.name}" not given: zeros [${out[i.name].dims.join(", ")}]`);
   }
-  return feeds;
+  return out;
 }
 
 async function runModel(
@@ -533,6 +543,64 @@ async function pruneMambaDir(
   console.log(`wrote ${opts.out}/model.safetensors, config.json and prune_report.{md,svg}`);
 }
 
+/**
+ * `count` random float32 samples for `model` (--calib-random). Free dims are 1 on the first
+ * axis and the smallest of 32, 64, … 512 on the others at which the model runs: a size that
+ * pools away to nothing (PP-OCR cls at 32 wide) is an error of the size, not of the model.
+ */
+function randomSamples(model: Model, count: number): Record<string, Tensor>[] {
+  for (const inp of model.inputs) {
+    if (inp.type !== "float32") {
+      throw new UsageError(
+        `Cannot make random calibration data (--calib-random) for input "${inp.name}": it ` +
+          `is "${inp.type}", not float32; give samples with --calib instead`,
+      );
+    }
+  }
+  let seed = 1;
+  const sample = (free: number) => {
+    const s: Record<string, Tensor> = {};
+    for (const inp of model.inputs) {
+      const dims = inp.dims.map((d, i) => (typeof d === "number" ? d : i === 0 ? 1 : free));
+      const n = dims.reduce((a, b) => a * b, 1);
+      s[inp.name] = new Tensor(
+        "float32",
+        Float32Array.from(
+          { length: n },
+          () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5,
+        ),
+        dims,
+      );
+    }
+    return s;
+  };
+  const size = runnableFreeSize(model, 32, sample);
+  return Array.from({ length: count }, () => sample(size));
+}
+
+/**
+ * The first size from `start` (then 32, 64, … 512) for the free non-batch input dims at which
+ * the model runs on `feeds(size)`; `start` itself when no input dim is free or none runs (the
+ * caller's run then reports the model's own error).
+ */
+function runnableFreeSize(
+  model: Model,
+  start: number,
+  feeds: (free: number) => Record<string, Tensor>,
+): number {
+  const free = model.inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
+  if (!free) return start;
+  for (const size of [start, 32, 64, 128, 256, 512].filter((s) => s >= start)) {
+    try {
+      model.runSync(feeds(size));
+      return size;
+    } catch {
+      // Too small for the model: try the next size.
+    }
+  }
+  return start;
+}
+
 async function pruneFile(
   path: string,
   opts: {
@@ -569,30 +637,11 @@ async function pruneFile(
   const random = Number(opts["calib-random"] ?? 0);
   if (random > 0) {
     const model = await loadModel(tfjs ? path : bytes);
-    let seed = 1;
-    for (let i = 0; i < random; i++) {
-      const s: Record<string, Tensor> = {};
-      for (const inp of model.inputs) {
-        if (inp.type !== "float32") {
-          throw new UsageError(
-            `Cannot make random calibration data (--calib-random) for input "${inp.name}": it ` +
-              `is "${inp.type}", not float32; give samples with --calib instead`,
-          );
-        }
-        const dims = inp.dims.map((d, i) => (typeof d === "number" ? d : i === 0 ? 1 : 32));
-        const n = dims.reduce((a, b) => a * b, 1);
-        s[inp.name] = new Tensor(
-          "float32",
-          Float32Array.from(
-            { length: n },
-            () => (seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5,
-          ),
-          dims,
-        );
-      }
-      calibration.push(s);
+    try {
+      calibration.push(...randomSamples(model, random));
+    } finally {
+      model.dispose();
     }
-    model.dispose();
   }
   if (calibration.length === 0) {
     console.error(

