@@ -538,10 +538,10 @@ interface LayerContext {
   /** Writes new values of a view into the pruned constants. */
   store: (view: WeightView, values: ArrayLike<number>) => void;
   /**
-   * Captures values (named from the flat graph) per calibration sample on the dense model
-   * and on the model pruned so far; undefined when the layer is off the calibration path.
+   * Captures the layer's `calibrationValues` per calibration sample on the dense model and on
+   * the model pruned so far; undefined when the layer is off the calibration path.
    */
-  calibrate?: (values: (flat: Graph) => string[]) => Promise<{
+  calibrate?: () => Promise<{
     dense: Record<string, Tensor>[];
     pruned: Record<string, Tensor>[];
   }>;
@@ -580,7 +580,7 @@ async function pruneLinear(
 ): Promise<Float32Array[]> {
   const { k, rows, index } = t.shape;
   const x = node.inputs[0];
-  const cap = await ctx.calibrate?.(() => [x]);
+  const cap = await ctx.calibrate?.();
   const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
   const gram = P && featureGram(P.data, k, P.cols);
@@ -685,12 +685,9 @@ async function pruneLstm(
   let cap: { dense: LstmSample[]; pruned: LstmSample[] } | undefined;
   if (ctx.calibrate && node.inputs[4]) report.note = "sequence_lens given: magnitude only";
   else if (ctx.calibrate) {
-    let y = "";
+    const y = lstmY(node);
     const h0 = node.inputs[5] || undefined;
-    const got = await ctx.calibrate((g) => {
-      y = g.nodes.find((m) => m.name === node.name)!.outputs[0];
-      return [node.inputs[0], y, ...(h0 ? [h0] : [])];
-    });
+    const got = await ctx.calibrate();
     const samples = (out: Record<string, Tensor>[]) =>
       out.map((o): LstmSample => ({ x: o[node.inputs[0]], y: o[y], h0: h0 ? o[h0] : undefined }));
     cap = { dense: samples(got.dense), pruned: samples(got.pruned) };
@@ -799,6 +796,20 @@ function layerFilter(source: string): RegExp {
  */
 const REFIT_LAST_COLUMNS = 8;
 
+/** An LSTM's Y output, or the name calibration gives it when the model leaves it out. */
+function lstmY(node: Node): string {
+  return node.outputs[0] || `${node.name}/pruning_Y`;
+}
+
+/**
+ * The values a layer's pruning reads on the calibration data: a Conv / MatMul / Gemm's input;
+ * an LSTM's X, its Y (every step's h) and, when given, its initial h.
+ */
+function calibrationValues(t: Target, node: Node): string[] {
+  if (t.kind === "linear") return [node.inputs[0]];
+  return [node.inputs[0], lstmY(node), ...(node.inputs[5] ? [node.inputs[5]] : [])];
+}
+
 /**
  * Layers whose dense inputs one calibration run captures: fewer runs, against the memory of
  * their activations for every calibration sample.
@@ -869,9 +880,7 @@ async function pruneConstants(
       if (t) graph.initializers.set(name, new Tensor("float32", data, t.dims));
     }
     // An LSTM's Y (every step's h) feeds its refit: name it when the model leaves it out.
-    for (const nd of graph.nodes) {
-      if (nd.op === "LSTM" && !nd.outputs[0]) nd.outputs[0] = `${nd.name}/pruning_Y`;
-    }
+    for (const nd of graph.nodes) if (nd.op === "LSTM") nd.outputs[0] = lstmY(nd);
     return { ...dense, graph };
   };
   const executed = calib.length
@@ -882,9 +891,7 @@ async function pruneConstants(
   const denseWindow = new Map<string, Tensor[]>();
   const valuesOf = (layer: Layer): string[] => {
     const nd = layer.nodes.find((n) => executed.has(n.name));
-    if (!layer.target || !nd) return [];
-    if (layer.target.kind === "linear") return [nd.inputs[0]];
-    return [nd.inputs[0], nd.outputs[0] || `${nd.name}/pruning_Y`, nd.inputs[5]].filter((v) => v);
+    return layer.target && nd ? calibrationValues(layer.target, nd) : [];
   };
   const denseValues = async (d: IrModel, names: string[], at: number) => {
     if (names.some((n) => !denseWindow.has(n))) {
@@ -946,11 +953,10 @@ async function pruneConstants(
       perSample: Math.ceil(maxCols / Math.max(1, calib.length)),
       store,
       calibrate: onPath
-        ? async (values) => {
-          const d = flat();
-          const names = values(d.graph);
+        ? async () => {
+          const names = calibrationValues(t, node);
           return {
-            dense: await denseValues(d, names, layers.indexOf(layer)),
+            dense: await denseValues(flat(), names, layers.indexOf(layer)),
             pruned: await capture(flat(pruned), names, calib, carry),
           };
         }
