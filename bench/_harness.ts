@@ -2,6 +2,7 @@
  * The one bench harness: warm-up, many timed runs, medians; a Markdown table with peers side
  * by side and ratios in the last columns; the same as SVG and JSON under bench/results/.
  */
+import { escapeXml } from "../engine/escape_xml.ts";
 
 /** One measured row; the JSON every bench writes is a list of these. */
 export interface BenchRow {
@@ -113,10 +114,6 @@ export function markdownTable(title: string, rows: BenchRow[], metric: Metric): 
     `Ratios: peer median time / Quartet's best median time in the same run (> 1: Quartet faster).`,
   );
   return lines.join("\n");
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** A grouped horizontal bar chart (one group per case, one bar per engine) as SVG. */

@@ -5,6 +5,7 @@
  * @module
  */
 import type { NodeProfile } from "./executor.ts";
+import { escapeXml } from "./escape_xml.ts";
 
 /** Chrome trace-event JSON of one run: one complete event per node, in execution order. */
 export function chromeTrace(profile: readonly NodeProfile[], name = "quartet run"): string {
@@ -24,10 +25,6 @@ export function chromeTrace(profile: readonly NodeProfile[], name = "quartet run
     return e;
   });
   return JSON.stringify({ traceEvents: events, displayTimeUnit: "ms", otherData: { name } });
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** Horizontal bars of the `top` slowest nodes and the time per op type, as SVG. */

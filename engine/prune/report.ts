@@ -1,9 +1,10 @@
 /**
- * What pruning did to each layer, and that report as Markdown. Kept apart from the pruner so
+ * What pruning did to each layer, and that report as Markdown and SVG. Kept apart from the pruner so
  * the public API can offer the report without loading the pruner.
  *
  * @module
  */
+import { escapeXml } from "../escape_xml.ts";
 
 /** What pruning did to one layer. */
 export interface LayerReport {
@@ -62,10 +63,6 @@ export function pruneReportMarkdown(layers: readonly LayerReport[]): string {
       } | ${[l.skipped, l.note].filter((x) => x).join("; ")} |`
     ),
   ].join("\n");
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /**
