@@ -236,7 +236,7 @@ async function modelInfo(
  * (with the cost model's prediction), and its measured time.
  */
 async function weightLayers(model: Model, inputs: string[]): Promise<void> {
-  const feeds = feedsFor(model, inputs);
+  const { feeds } = feedsFor(model, inputs);
   try {
     await model.run(feeds);
     await model.run(feeds, { profile: true });
@@ -268,7 +268,14 @@ async function weightLayers(model: Model, inputs: string[]): Promise<void> {
   }
 }
 
-function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
+/**
+ * Feeds from `--input name=file.npy`, zeros for the inputs not given, and how many runs sizing
+ * the free dims of those took (they warm the model up before any timed run).
+ */
+function feedsFor(
+  model: Model,
+  inputs: string[],
+): { feeds: Record<string, Tensor>; sizingRuns: number } {
   const feeds: Record<string, Tensor> = {};
   for (const spec of inputs) {
     const eq = spec.indexOf("=");
@@ -287,7 +294,7 @@ function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
   const zeros = (free: number) => {
     const out = { ...feeds };
     for (const i of missing) {
-      const dims = i.dims.map((d, k) => (typeof d === "number" ? d : k === 0 ? 1 : free));
+      const dims = inputDims(i.dims, free);
       const n = dims.reduce((a, b) => a * b, 1);
       const data = i.type === "int64"
         ? new BigInt64Array(n)
@@ -301,12 +308,12 @@ function feedsFor(model: Model, inputs: string[]): Record<string, Tensor> {
     return out;
   };
   // Free dims start at 1; a model that pools them away to nothing gets 32, 64, … 512.
-  const free = runnableFreeSize(model, 1, zeros);
-  const out = zeros(free);
+  const { size, runs } = runnableFreeSize(model, missing, 1, zeros);
+  const out = zeros(size);
   for (const i of missing) {
     console.error(`note: input "${i.name}" not given: zeros [${out[i.name].dims.join(", ")}]`);
   }
-  return out;
+  return { feeds: out, sizingRuns: runs };
 }
 
 async function runModel(
@@ -326,7 +333,7 @@ async function runModel(
   const state = model.summary().threads;
   console.error(`threads: ${state.count} (${state.reason})`);
   const tLoad = performance.now() - t0;
-  const feeds = feedsFor(model, opts.input ?? []);
+  const { feeds, sizingRuns } = feedsFor(model, opts.input ?? []);
   const runs = Math.max(1, Number(opts.runs ?? 1) | 0);
   const times: number[] = [];
   let out: Record<string, Tensor> = {};
@@ -342,6 +349,7 @@ async function runModel(
   console.log(
     `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
       `${first.toFixed(2)} ms` +
+      (sizingRuns ? ` (after ${sizingRuns} run(s) sizing the free input dims)` : "") +
       (runs > 1 ? `, median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : "") +
       `; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
   );
@@ -561,7 +569,7 @@ function randomSamples(model: Model, count: number): Record<string, Tensor>[] {
   const sample = (free: number) => {
     const s: Record<string, Tensor> = {};
     for (const inp of model.inputs) {
-      const dims = inp.dims.map((d, i) => (typeof d === "number" ? d : i === 0 ? 1 : free));
+      const dims = inputDims(inp.dims, free);
       const n = dims.reduce((a, b) => a * b, 1);
       s[inp.name] = new Tensor(
         "float32",
@@ -574,31 +582,40 @@ function randomSamples(model: Model, count: number): Record<string, Tensor>[] {
     }
     return s;
   };
-  const size = runnableFreeSize(model, 32, sample);
+  const { size } = runnableFreeSize(model, model.inputs, 32, sample);
   return Array.from({ length: count }, () => sample(size));
 }
 
+/** An input's dims with its free ones set: 1 on the first axis (batch), `free` elsewhere. */
+function inputDims(dims: readonly (number | string)[], free: number): number[] {
+  return dims.map((d, k) => (typeof d === "number" ? d : k === 0 ? 1 : free));
+}
+
 /**
- * The first size from `start` (then 32, 64, … 512) for the free non-batch input dims at which
- * the model runs on `feeds(size)`; `start` itself when no input dim is free or none runs (the
- * caller's run then reports the model's own error).
+ * The first size from `start` (then 32, 64, … 512) for the free non-batch dims of `inputs` at
+ * which the model runs on `feeds(size)`, and the runs that took; `start` and no run when those
+ * inputs have no free dim, `start` when no size runs (the caller's run then reports the
+ * model's own error).
  */
 function runnableFreeSize(
   model: Model,
+  inputs: readonly { dims: readonly (number | string)[] }[],
   start: number,
   feeds: (free: number) => Record<string, Tensor>,
-): number {
-  const free = model.inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
-  if (!free) return start;
+): { size: number; runs: number } {
+  const free = inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
+  if (!free) return { size: start, runs: 0 };
+  let runs = 0;
   for (const size of [start, 32, 64, 128, 256, 512].filter((s) => s >= start)) {
     try {
+      runs++;
       model.runSync(feeds(size));
-      return size;
+      return { size, runs };
     } catch {
       // Too small for the model: try the next size.
     }
   }
-  return start;
+  return { size: start, runs };
 }
 
 async function pruneFile(
