@@ -584,8 +584,7 @@ async function pruneLinear(
   const D = cap && joinColumns(cap.dense.map((s) => t.columns(s[x], ctx.perSample)), k);
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
   const gram = P && featureGram(P.data, k, P.cols);
-  const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
-  let keep = schemeMask(ctx.scheme, t.shape, scores);
+  let keep: Uint8Array;
   if (P && ctx.mask === "obs" && ctx.scheme.kind !== "block") {
     const h = inputHessian(gram!, { centred: t.bias !== undefined });
     if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
@@ -595,6 +594,9 @@ async function pruneLinear(
       const library = obsPatternLibrary(t.shape, t.weight.data, h);
       keep = obsPatternMask(t.shape, t.weight.data, h, library, dropped);
     }
+  } else {
+    const scores = P ? activationScaled(t.weight.data, t.shape, P.data, P.cols) : t.weight.data;
+    keep = schemeMask(ctx.scheme, t.shape, scores);
   }
   const w = new Float32Array(t.weight.data);
   for (let r = 0; r < rows; r++) {
