@@ -222,17 +222,9 @@ export function obsPatternMask(
           z: new Float64Array(0) as Float64Array,
           cost: Infinity,
         };
+        const kernel = row.subarray(a, a + 9);
         for (const c of dropped[r * perRow + (b0 + a) / 9] ? all : candidates) {
-          const s = c.zeroed.length;
-          const msub = new Float64Array(s * s);
-          const ws = new Float64Array(s);
-          c.zeroed.forEach((i, x) => {
-            ws[x] = row[a + i];
-            c.zeroed.forEach((j, y) => (msub[x * s + y] = m9[i * 9 + j]));
-          });
-          const z = solveSpd(msub, ws.slice(), s);
-          let cost = 0;
-          for (let x = 0; x < s; x++) cost += ws[x] * z[x];
+          const { cost, z } = zeroTaps(m9, kernel, c.zeroed);
           if (cost < best.cost) best = { ...c, z, cost };
         }
         for (let i = 0; i < 9; i++) {
@@ -280,7 +272,9 @@ export function obsKernelDrops(
   const cost = new Float64Array(rows * perRow);
   const all = [...Array(9).keys()];
   forEachKernelBlock(hessian, k, (c, inv) => {
-    for (let r = 0; r < rows; r++) cost[r * perRow + c] = zeroingCost(inv, t, w, r, c, all);
+    for (let r = 0; r < rows; r++) {
+      cost[r * perRow + c] = zeroTaps(inv, kernelOf(t, w, r, c), all).cost;
+    }
   });
   const order = [...cost.keys()].sort((x, y) => cost[x] - cost[y]);
   const dropped = new Uint8Array(cost.length);
@@ -318,10 +312,11 @@ export function obsPatternLibrary(
   const votes = new Map<number, number>();
   forEachKernelBlock(hessian, t.k, (c, inv) => {
     for (let r = 0; r < t.rows; r++) {
+      const kernel = kernelOf(t, w, r, c);
       let best = shapes[0];
       let least = Infinity;
       for (const s of shapes) {
-        const cost = zeroingCost(inv, t, w, r, c, s.zeroed);
+        const { cost } = zeroTaps(inv, kernel, s.zeroed);
         if (cost < least) [least, best] = [cost, s];
       }
       votes.set(best.shape, (votes.get(best.shape) ?? 0) + 1);
@@ -356,26 +351,31 @@ function forEachKernelBlock(
   });
 }
 
-/** OBS cost of zeroing taps `zeroed` of filter r's kernel on channel c: w_Sᵀ (inv_SS)⁻¹ w_S. */
-function zeroingCost(
+/** The 9 taps of filter r's kernel on input channel c. */
+function kernelOf(t: MaskShape, w: Float32Array, r: number, c: number): Float64Array {
+  return Float64Array.from({ length: 9 }, (_, i) => w[t.index(r, c * 9 + i)]);
+}
+
+/**
+ * OBS cost of zeroing taps `zeroed` of a kernel (its 9 taps `kernel`, `inv` the 9 x 9 block
+ * of H⁻¹ for them): w_Sᵀ (inv_SS)⁻¹ w_S, and z = (inv_SS)⁻¹ w_S, which sets the compensation.
+ */
+function zeroTaps(
   inv: Float64Array,
-  t: MaskShape,
-  w: Float32Array,
-  r: number,
-  c: number,
+  kernel: ArrayLike<number>,
   zeroed: readonly number[],
-): number {
+): { cost: number; z: Float64Array } {
   const s = zeroed.length;
   const m = new Float64Array(s * s);
   const ws = new Float64Array(s);
   for (let x = 0; x < s; x++) {
-    ws[x] = w[t.index(r, c * 9 + zeroed[x])];
+    ws[x] = kernel[zeroed[x]];
     for (let y = 0; y < s; y++) m[x * s + y] = inv[zeroed[x] * 9 + zeroed[y]];
   }
   const z = solveSpd(m, ws.slice(), s);
   let cost = 0;
   for (let x = 0; x < s; x++) cost += ws[x] * z[x];
-  return cost;
+  return { cost, z };
 }
 
 /**
