@@ -90,6 +90,31 @@ async function readWeights(
   return out;
 }
 
+/**
+ * Visits every element of a Keras conv kernel [kh, kw, cin, cout] (HWIO; HW·C·M for
+ * depthwise) with its index there and in the IR's OIHW weight ([cin·M, 1, kh, kw] for
+ * depthwise): the importer moves values one way, the writer (write.ts) the other.
+ */
+export function forEachKernelIndex(
+  dims: readonly number[],
+  depthwise: boolean,
+  visit: (keras: number, oihw: number) => void,
+): void {
+  const [kh, kw, cin, cout] = dims;
+  const perGroupIn = depthwise ? 1 : cin;
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      for (let i = 0; i < cin; i++) {
+        for (let o = 0; o < cout; o++) {
+          const oc = depthwise ? i * cout + o : o;
+          const ic = depthwise ? 0 : i;
+          visit(((y * kw + x) * cin + i) * cout + o, ((oc * perGroupIn + ic) * kh + y) * kw + x);
+        }
+      }
+    }
+  }
+}
+
 /** NHWC axis → NCHW axis for rank-4 image tensors. */
 function nchwAxis(axis: number): number {
   const a = axis < 0 ? axis + 4 : axis;
@@ -269,20 +294,8 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
         const groups = depthwise ? cin : (c.groups as number | undefined) ?? 1;
         const outCh = depthwise ? cin * cout : cout;
         const perGroupIn = depthwise ? 1 : cin;
-        // HWIO (or HW·C·M for depthwise) → OIHW.
         const w = new Float32Array(outCh * perGroupIn * kh * kw);
-        for (let y = 0; y < kh; y++) {
-          for (let x = 0; x < kw; x++) {
-            for (let i = 0; i < cin; i++) {
-              for (let o = 0; o < cout; o++) {
-                const v = src[((y * kw + x) * cin + i) * cout + o];
-                const oc = depthwise ? i * cout + o : o;
-                const ic = depthwise ? 0 : i;
-                w[((oc * perGroupIn + ic) * kh + y) * kw + x] = v;
-              }
-            }
-          }
-        }
+        forEachKernelIndex(k.dims, depthwise, (keras, oihw) => (w[oihw] = src[keras]));
         const wName = constant(
           `${name}/weight`,
           new Tensor("float32", w, [outCh, perGroupIn, kh, kw]),

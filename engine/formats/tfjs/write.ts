@@ -9,6 +9,7 @@
 import { ModelFormatError } from "../../errors.ts";
 import type { Model } from "../../ir/graph.ts";
 import type { Tensor } from "../../tensor.ts";
+import { forEachKernelIndex } from "./layers.ts";
 
 /** A TF.js layers model as the two files it needs. */
 export interface TfjsLayersFiles {
@@ -51,22 +52,10 @@ function kerasWeight(model: Model, spec: WeightSpec): Float32Array {
         `there is nothing to write them from`,
     );
   }
-  const [kh, kw, cin, cout] = spec.shape;
-  const depthwise = kind === "depthwise_kernel";
-  const perGroupIn = depthwise ? 1 : cin;
   const out = new Float32Array(size);
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) {
-      for (let i = 0; i < cin; i++) {
-        for (let o = 0; o < cout; o++) {
-          const oc = depthwise ? i * cout + o : o;
-          const ic = depthwise ? 0 : i;
-          out[((y * kw + x) * cin + i) * cout + o] =
-            src[((oc * perGroupIn + ic) * kh + y) * kw + x];
-        }
-      }
-    }
-  }
+  forEachKernelIndex(spec.shape, kind === "depthwise_kernel", (keras, oihw) => {
+    out[keras] = src[oihw];
+  });
   return out;
 }
 
