@@ -73,6 +73,8 @@ export interface ExecutorOptions {
   registry: ReadonlyMap<string, Op>;
   /** Default-domain opset of the model. */
   opset: number;
+  /** Readies an If branch (folding, fusion) before it first runs. */
+  prepareBranch?: (branch: Graph) => void;
 }
 
 /** Largest integer tensor whose values are read back for shape inference. */
@@ -411,6 +413,7 @@ export class GraphExecutor {
     }
     let exec = this.#branches.get(branch);
     if (!exec) {
+      this.#opt.prepareBranch?.(branch);
       exec = new GraphExecutor(branch, this.#opt, true);
       this.#branches.set(branch, exec);
     }

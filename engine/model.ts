@@ -13,7 +13,13 @@ import {
 } from "./errors.ts";
 import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
 import { checkOptions } from "./options.ts";
-import { forEachGraph, type Model as IrModel, type Node, type ValueInfo } from "./ir/graph.ts";
+import {
+  forEachGraph,
+  type Graph,
+  type Model as IrModel,
+  type Node,
+  type ValueInfo,
+} from "./ir/graph.ts";
 import { loadOps } from "./ops/registry.ts";
 import { AutoThreads } from "./threads/auto_threads.ts";
 import { type RunPlan, RunRecording } from "./run_plan.ts";
@@ -22,7 +28,11 @@ import { fuseActivations } from "./passes/fuse_activations.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
 import { isSparsePackage } from "./formats/sparse_package/format.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
-import { foldConstantNodes, foldConstantSubgraphs } from "./passes/fold_constants.ts";
+import {
+  type ConstantScope,
+  foldConstantNodes,
+  foldConstantSubgraphs,
+} from "./passes/fold_constants.ts";
 import { bytesPerElement, type DType, sizeOf, Tensor } from "./tensor.ts";
 import {
   disposeKernels,
@@ -135,13 +145,17 @@ export interface ModelSummary {
   ops: Record<string, number>;
   /** Parameters (elements of all initializers). */
   parameters: number;
-  /** Activations fused into producers at load. */
+  /**
+   * Activations fused into producers at load. This and the three counts below cover the
+   * main graph and the If branches runs have taken so far (a branch is readied when first
+   * taken).
+   */
   fusedActivations: number;
-  /** Nodes replaced by constants at load. */
+  /** Nodes replaced by constants (see `fusedActivations`). */
   foldedConstants: number;
-  /** BatchNormalizations folded into convs at load. */
+  /** BatchNormalizations folded into convs (see `fusedActivations`). */
   foldedBatchNorms: number;
-  /** Residual Adds fused into convs at load. */
+  /** Residual Adds fused into convs (see `fusedActivations`). */
   fusedResiduals: number;
   /** The nodes, in execution order. */
   layers: LayerSummary[];
@@ -220,12 +234,8 @@ export class Model {
   readonly #sparsity = new Map<string, number>();
   #exec: GraphExecutor | undefined;
   readonly #autoThreads: AutoThreads | undefined;
-  readonly #fused: {
-    constants: number;
-    activations: number;
-    batchNorms: number;
-    residuals: number;
-  };
+  /** What load (and, for If branches, their first run) folded and fused. */
+  readonly #fused = { constants: 0, activations: 0, batchNorms: 0, residuals: 0 };
   /** Inputs the caller feeds. */
   readonly inputs: readonly TensorInfo[];
   /** Outputs `run` returns. */
@@ -252,29 +262,28 @@ export class Model {
     this.#replay = options.replay !== false;
     const fuse = options.fuse !== false;
     const opset = ir.opsets[""] ?? ir.opsets["ai.onnx"] ?? 13;
-    const constants = foldConstantNodes(ir.graph) +
-      foldConstantSubgraphs(
-        ir.graph,
-        (node, inputs) => evaluateNode(node, inputs, kernels, ops, opset),
-      );
-    // Order matters: BN folds into the bare conv, the residual joins before the activation.
-    let batchNorms = 0;
-    let residuals = 0;
-    let activations = 0;
-    if (fuse) {
-      forEachGraph(ir.graph, (g) => {
-        batchNorms += foldBatchNorms(g) + foldBiasAdds(g);
-        residuals += fuseResidualAdds(g);
-        activations += fuseActivations(g);
-      });
-    }
-    this.#fused = {
-      constants,
-      batchNorms,
-      residuals,
-      activations,
+    const evaluate = (node: Node, inputs: (Tensor | undefined)[]) =>
+      evaluateNode(node, inputs, kernels, ops, opset);
+    // Each graph is folded and fused once, If branches when first taken: a branch no run
+    // takes (silero VAD's 8 kHz model when fed 16 kHz audio) costs nothing at load.
+    const deferred = new Map<Graph, ConstantScope>();
+    const prepare = (graph: Graph, outer?: ConstantScope) => {
+      this.#fused.constants += foldConstantNodes(graph, false) +
+        foldConstantSubgraphs(graph, evaluate, outer, (g, scope) => deferred.set(g, scope));
+      if (!fuse) return;
+      // Order matters: BN folds into the bare conv, the residual joins before the activation.
+      this.#fused.batchNorms += foldBatchNorms(graph) + foldBiasAdds(graph);
+      this.#fused.residuals += fuseResidualAdds(graph);
+      this.#fused.activations += fuseActivations(graph);
     };
-    this.#exec = new GraphExecutor(ir.graph, { kernels, registry: ops, opset });
+    prepare(ir.graph);
+    const prepareBranch = (branch: Graph) => {
+      const outer = deferred.get(branch);
+      if (!outer) return;
+      deferred.delete(branch);
+      prepare(branch, outer);
+    };
+    this.#exec = new GraphExecutor(ir.graph, { kernels, registry: ops, opset, prepareBranch });
     this.#autoThreads = kernels.threads.requested === "auto" && kernels.pool
       ? new AutoThreads(kernels)
       : undefined;

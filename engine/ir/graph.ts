@@ -94,16 +94,21 @@ export function capturedNames(graph: Graph, memo?: Map<Graph, Set<string>>): Set
   return used;
 }
 
-/** The graphs held in a node's attributes (If branches, Loop bodies). */
-export function subgraphs(n: Node): Graph[] {
-  const out: Graph[] = [];
+const NO_GRAPHS: readonly Graph[] = Object.freeze([]);
+
+/**
+ * The graphs held in a node's attributes (If branches, Loop bodies). Most nodes hold none
+ * and share one empty array: passes ask this of every node, many times at load.
+ */
+export function subgraphs(n: Node): readonly Graph[] {
+  let out: Graph[] | undefined;
   for (const k in n.attributes) {
     const v = n.attributes[k];
     if (typeof v !== "object" || v === null) continue;
-    if (isGraph(v)) out.push(v);
-    else if (Array.isArray(v) && v.length && isGraph(v[0])) out.push(...(v as Graph[]));
+    if (isGraph(v)) (out ??= []).push(v);
+    else if (Array.isArray(v) && v.length && isGraph(v[0])) (out ??= []).push(...(v as Graph[]));
   }
-  return out;
+  return out ?? NO_GRAPHS;
 }
 
 /** True for an attribute value that is a graph. */

@@ -35,8 +35,11 @@ function constantValue(n: Node): Tensor | undefined {
   return undefined;
 }
 
-/** Turns Constant nodes into initializers; returns how many. */
-export function foldConstantNodes(graph: Graph): number {
+/**
+ * Turns Constant nodes into initializers; returns how many. Subgraphs are done too unless
+ * `nested` is false.
+ */
+export function foldConstantNodes(graph: Graph, nested = true): number {
   const keep: Node[] = [];
   let folded = 0;
   for (const n of graph.nodes) {
@@ -45,7 +48,7 @@ export function foldConstantNodes(graph: Graph): number {
       graph.initializers.set(n.outputs[0], v);
       folded++;
     } else keep.push(n);
-    for (const g of subgraphs(n)) folded += foldConstantNodes(g);
+    if (nested) { for (const g of subgraphs(n)) folded += foldConstantNodes(g); }
   }
   graph.nodes = keep;
   return folded;
@@ -82,27 +85,35 @@ function keepsHalves(n: Node, input: Tensor | undefined, output: Tensor | undefi
 /** Evaluates one node on constant inputs; returns its outputs or undefined to keep it. */
 export type NodeEvaluator = (node: Node, inputs: (Tensor | undefined)[]) => Tensor[] | undefined;
 
+/** The constant an enclosing graph gives a name, or undefined. */
+export type ConstantScope = (name: string) => Tensor | undefined;
+
+const NO_CONSTANTS: ConstantScope = () => undefined;
+
 /**
  * Replaces nodes whose inputs are all initializers by their results, in order, so chains
  * fold completely. Graph outputs stay produced by nodes. Returns how many nodes were folded.
+ * Subgraphs are folded too, seeing the enclosing graphs' constants (`outer`); with `defer`,
+ * each subgraph is handed to it with that scope instead, to be folded when it is first needed.
  */
 export function foldConstantSubgraphs(
   graph: Graph,
   evaluate: NodeEvaluator,
-  outer: ReadonlyMap<string, Tensor> = new Map(),
+  outer: ConstantScope = NO_CONSTANTS,
+  defer?: (subgraph: Graph, outer: ConstantScope) => void,
 ): number {
   const outputs = new Set(graph.outputs.map((o) => o.name));
   // A name this graph computes shadows an enclosing constant of the same name.
   const computed = new Set(graph.nodes.flatMap((n) => n.outputs));
-  const constant = (name: string) =>
-    graph.initializers.get(name) ?? (computed.has(name) ? undefined : outer.get(name));
+  const constant: ConstantScope = (name) =>
+    graph.initializers.get(name) ?? (computed.has(name) ? undefined : outer(name));
   const keep: Node[] = [];
   let folded = 0;
   for (const n of graph.nodes) {
     const inner = subgraphs(n);
-    if (inner.length) {
-      const scope = new Map([...outer, ...graph.initializers]);
-      for (const g of inner) folded += foldConstantSubgraphs(g, evaluate, scope);
+    for (const g of inner) {
+      if (defer) defer(g, constant);
+      else folded += foldConstantSubgraphs(g, evaluate, constant);
     }
     const foldable = n.inputs.length > 0 && inner.length === 0 &&
       n.inputs.every((i) => !i || constant(i)) &&

@@ -157,6 +157,54 @@ Deno.test("a value only an If branch reads is freed after the If: streaming runs
   m.dispose();
 });
 
+Deno.test("an If branch is folded when first taken, with the enclosing graph's constants", async () => {
+  // then: out = x + c * k (k = 3 lives in the main graph); else: out = x - 10.
+  const out = [{ name: "out", type: "float32" as const }];
+  const c = f32(new Float32Array([2]), [1]);
+  const ten = f32(new Float32Array([10]), [1]);
+  const thenBranch = graph(
+    [
+      node("Constant", [], ["c"], { value: c }),
+      node("Mul", ["c", "k"], ["ck"]),
+      node("Add", ["x", "ck"], ["out"]),
+    ],
+    [],
+    out,
+  );
+  const elseBranch = graph(
+    [
+      node("Constant", [], ["ten"], { value: ten }),
+      node("Sub", ["x", "ten"], ["out"]),
+    ],
+    [],
+    out,
+  );
+  const m = await loadModel(model(graph(
+    [node("If", ["cond"], ["y"], { then_branch: thenBranch, else_branch: elseBranch })],
+    [{ name: "x", type: "float32", dims: [3] }, { name: "cond", type: "bool", dims: [] }],
+    [{ name: "y", type: "float32", dims: [3] }],
+    [["k", f32(new Float32Array([3]), [1])]],
+  )));
+  deepStrictEqual(m.summary().foldedConstants, 0, "no branch is readied before a run takes it");
+  const x = f32(new Float32Array([1, -2, 0.5]), [3]);
+  const run = async (
+    flag: boolean,
+  ) => [
+    ...(await m.run({ x, cond: new Tensor("bool", new Uint8Array([flag ? 1 : 0]), []) })).y
+      .data as Float32Array,
+  ];
+  deepStrictEqual(await run(true), [7, 4, 6.5]);
+  // The Constant and the Mul reading the main graph's k became constants.
+  deepStrictEqual(m.summary().foldedConstants, 2);
+  deepStrictEqual(thenBranch.nodes.map((n) => n.op), ["Add"]);
+  deepStrictEqual(elseBranch.nodes.map((n) => n.op), ["Constant", "Sub"]);
+  deepStrictEqual(await run(false), [-9, -12, -9.5]);
+  deepStrictEqual(m.summary().foldedConstants, 3);
+  deepStrictEqual(await run(true), [7, 4, 6.5]);
+  deepStrictEqual(m.summary().foldedConstants, 3, "a branch is readied once");
+  m.dispose();
+});
+
 Deno.test("feeds are checked: names, types and dims, with typed errors", async () => {
   const m = await loadModel(mlp());
   await rejects(

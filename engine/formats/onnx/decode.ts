@@ -103,6 +103,11 @@ function typeName(code: number): string {
   return codeName(DT, code) ?? String(code);
 }
 
+/** The value names a graph can read: `has` answers for the graph and its enclosing ones. */
+interface NameScope {
+  has(name: string): boolean;
+}
+
 class Decoder {
   readonly #file: string;
   readonly #opt: DecodeOnnxOptions;
@@ -322,7 +327,7 @@ class Decoder {
   attribute(
     a: AttributeProto,
     node: string,
-    scope: ReadonlySet<string>,
+    scope: NameScope,
   ): AttributeValue | Promise<AttributeValue> {
     const what = `attribute "${a.name}" of node "${node}"`;
     switch (a.type) {
@@ -373,7 +378,7 @@ class Decoder {
    * Decodes a graph. `outer` holds the names enclosing graphs define (subgraphs may read
    * them). Nodes come back topologically sorted.
    */
-  async graph(g: GraphProto, label: string, outer: ReadonlySet<string>): Promise<Graph> {
+  async graph(g: GraphProto, label: string, outer: NameScope): Promise<Graph> {
     const initializers = new Map<string, Tensor>();
     for (const [i, t] of g.initializer.entries()) {
       const decoded = this.tensor(t, `${label}.initializer[${i}]`);
@@ -392,8 +397,11 @@ class Decoder {
       const info = this.valueInfo(v, `graph "${label}"`);
       valueInfo.set(info.name, info);
     }
-    // Names visible to this graph's nodes and its subgraphs.
-    const scope = new Set<string>([...outer, ...initializers.keys(), ...inputs.map((i) => i.name)]);
+    // Names visible to this graph's nodes and its subgraphs: its own, then the enclosing ones
+    // (a chain, not a copy per graph: silero VAD nests 50 graphs).
+    const local = new Set<string>(initializers.keys());
+    for (const i of inputs) local.add(i.name);
+    const scope: NameScope = { has: (name) => local.has(name) || outer.has(name) };
     const names = new Set<string>();
     const protoNodes = g.node.map((n, i) => {
       let name = n.name;
@@ -401,7 +409,7 @@ class Decoder {
       names.add(name);
       return { proto: n, name };
     });
-    for (const { proto } of protoNodes) for (const o of proto.output) if (o) scope.add(o);
+    for (const { proto } of protoNodes) for (const o of proto.output) if (o) local.add(o);
     const nodes: Node[] = [];
     for (const { proto, name } of protoNodes) {
       if (!proto.opType) throw this.fail(`node "${name}" has no operator type`);
@@ -444,7 +452,7 @@ class Decoder {
     nodes: Node[],
     label: string,
     own: ReadonlySet<string>,
-    outer: ReadonlySet<string>,
+    outer: NameScope,
   ): Node[] {
     const producer = new Map<string, Node>();
     for (const n of nodes) {
