@@ -146,16 +146,22 @@ export class GraphExecutor {
       if (bad.length) throw new UnsupportedOpError(bad);
     }
     this.#outputs = new Set(graph.outputs.map((o) => o.name));
+    // Each subgraph's captured names are worked out once here (its own subgraphs included).
+    const captured = new Map<Graph, Set<string>>();
     graph.nodes.forEach((n, i) => {
       for (const name of n.inputs) if (name) this.#lastUse.set(name, i);
-      for (const g of subgraphs(n)) for (const name of capturedNames(g)) this.#lastUse.set(name, i);
+      for (const g of subgraphs(n)) {
+        for (const name of capturedNames(g, captured)) this.#lastUse.set(name, i);
+      }
     });
     this.#drops = graph.nodes.map((n, i) => {
       const names = new Set<string>();
       for (const name of n.inputs) if (name && this.#lastUse.get(name) === i) names.add(name);
       // Values an If branch reads from this scope die with the If when it is their last reader.
       for (const g of subgraphs(n)) {
-        for (const name of capturedNames(g)) if (this.#lastUse.get(name) === i) names.add(name);
+        for (const name of capturedNames(g, captured)) {
+          if (this.#lastUse.get(name) === i) names.add(name);
+        }
       }
       for (const name of n.outputs) if (name && !this.#lastUse.has(name)) names.add(name);
       return [...names];
