@@ -146,12 +146,10 @@ export class GraphExecutor {
       if (bad.length) throw new UnsupportedOpError(bad);
     }
     this.#outputs = new Set(graph.outputs.map((o) => o.name));
-    // Each subgraph's captured names are worked out once here (its own subgraphs included).
-    const captured = new Map<Graph, Set<string>>();
     graph.nodes.forEach((n, i) => {
       for (const name of n.inputs) if (name) this.#lastUse.set(name, i);
       for (const g of subgraphs(n)) {
-        for (const name of capturedNames(g, captured)) this.#lastUse.set(name, i);
+        for (const name of capturedNames(g)) this.#lastUse.set(name, i);
       }
     });
     this.#drops = graph.nodes.map((n, i) => {
@@ -159,7 +157,7 @@ export class GraphExecutor {
       for (const name of n.inputs) if (name && this.#lastUse.get(name) === i) names.add(name);
       // Values an If branch reads from this scope die with the If when it is their last reader.
       for (const g of subgraphs(n)) {
-        for (const name of capturedNames(g, captured)) {
+        for (const name of capturedNames(g)) {
           if (this.#lastUse.get(name) === i) names.add(name);
         }
       }

@@ -72,25 +72,31 @@ export interface Model {
   producer?: string;
 }
 
+/** Each graph's captured names, with the node list they were worked out from. */
+const CAPTURED = new WeakMap<Graph, { nodes: readonly Node[]; names: ReadonlySet<string> }>();
+
 /**
  * Names a graph reads from enclosing scopes (its own nodes' inputs it does not define).
- * `memo` keeps each subgraph's answer for a caller that asks again while nothing changes
- * (the ONNX decoder, which asks at every nesting level).
+ * Remembered per graph until its node list is replaced (every pass that removes nodes
+ * assigns a new list), so the decoder, the passes and the executor, which all ask at every
+ * nesting level, walk a graph once. Later edits inside nested graphs (folding an If branch
+ * when first taken) only drop reads: an answer kept across them may name a value no longer
+ * read, which costs a later free or a skipped fusion, never a wrong result.
  */
-export function capturedNames(graph: Graph, memo?: Map<Graph, Set<string>>): Set<string> {
-  const known = memo?.get(graph);
-  if (known) return known;
+export function capturedNames(graph: Graph): ReadonlySet<string> {
+  const known = CAPTURED.get(graph);
+  if (known && known.nodes === graph.nodes) return known.names;
   const defined = new Set<string>(graph.initializers.keys());
   for (const i of graph.inputs) defined.add(i.name);
   const used = new Set<string>();
   for (const n of graph.nodes) {
     for (const i of n.inputs) if (i && !defined.has(i)) used.add(i);
     for (const g of subgraphs(n)) {
-      for (const c of capturedNames(g, memo)) if (!defined.has(c)) used.add(c);
+      for (const c of capturedNames(g)) if (!defined.has(c)) used.add(c);
     }
     for (const o of n.outputs) if (o) defined.add(o);
   }
-  memo?.set(graph, used);
+  CAPTURED.set(graph, { nodes: graph.nodes, names: used });
   return used;
 }
 

@@ -112,8 +112,6 @@ class Decoder {
   readonly #file: string;
   readonly #opt: DecodeOnnxOptions;
   #generated = 0;
-  /** Each decoded subgraph's captured names, asked for again at every enclosing level. */
-  readonly #captured = new Map<Graph, Set<string>>();
 
   constructor(options: DecodeOnnxOptions) {
     this.#file = options.name ?? "model";
@@ -447,6 +445,36 @@ class Decoder {
     return graph;
   }
 
+  /**
+   * Whether every node comes after the producers of what it reads (its subgraphs' reads
+   * included), as exporters nearly always write them: then the file's order is kept and the
+   * sort is skipped. A read nothing produces answers false, for the sort to report.
+   */
+  inOrder(
+    nodes: readonly Node[],
+    producer: ReadonlyMap<string, Node>,
+    own: ReadonlySet<string>,
+    outer: NameScope,
+  ): boolean {
+    const done = new Set<Node>();
+    for (const n of nodes) {
+      for (const i of n.inputs) {
+        if (!i) continue;
+        const p = producer.get(i);
+        if (p ? !done.has(p) : !own.has(i) && !outer.has(i)) return false;
+      }
+      // What a subgraph reads from further out is checked by the subgraph's own sort.
+      for (const g of subgraphs(n)) {
+        for (const c of capturedNames(g)) {
+          const p = producer.get(c);
+          if (p && !done.has(p)) return false;
+        }
+      }
+      done.add(n);
+    }
+    return true;
+  }
+
   /** Kahn's sort; names the dangling input, the duplicate producer or a node in a cycle. */
   sort(
     nodes: Node[],
@@ -469,6 +497,7 @@ class Decoder {
         producer.set(o, n);
       }
     }
+    if (this.inOrder(nodes, producer, own, outer)) return nodes;
     const waiting = new Map<Node, number>();
     const readers = new Map<string, Node[]>();
     for (const n of nodes) {
@@ -476,7 +505,7 @@ class Decoder {
       // Values a subgraph reads from this graph order the node after their producers too.
       const reads = new Set(n.inputs);
       for (const g of subgraphs(n)) {
-        for (const c of capturedNames(g, this.#captured)) {
+        for (const c of capturedNames(g)) {
           if (producer.has(c) || own.has(c)) reads.add(c);
         }
       }

@@ -201,6 +201,20 @@ export interface ModelProto {
   graph?: GraphProto;
 }
 
+/**
+ * Unset repeated fields (most of them: an attribute fills one of five) share this frozen
+ * empty array instead of allocating their own; `own` gives a field its own array before its
+ * first value. Readers of the decoded messages never modify them.
+ */
+const NONE: never[] = Object.freeze([]) as never[];
+/** The one empty byte array unset bytes fields share. */
+const NO_BYTES = new Uint8Array(0);
+
+function own<M, K extends keyof M>(message: M, field: K): M[K] {
+  if (message[field] === NONE) message[field] = [] as M[K];
+  return message[field];
+}
+
 /** Reads a message's fields with `field`, which returns false for fields it does not know. */
 function each(r: WireReader, field: (n: number, wire: number) => boolean | void): void {
   while (r.next()) {
@@ -228,35 +242,35 @@ function entry(r: WireReader): StringStringEntryProto {
 /** Reads a TensorProto (merging into `t` when the field repeats, as protobuf does). */
 export function readTensor(r: WireReader, t?: TensorProto): TensorProto {
   t ??= {
-    dims: [],
+    dims: NONE,
     dataType: 0,
     segment: false,
-    floatData: [],
-    int32Data: [],
-    int64Data: [],
+    floatData: NONE,
+    int32Data: NONE,
+    int64Data: NONE,
     name: "",
-    rawData: new Uint8Array(0),
-    externalData: [],
+    rawData: NO_BYTES,
+    externalData: NONE,
     dataLocation: 0,
-    doubleData: [],
-    uint64Data: [],
+    doubleData: NONE,
+    uint64Data: NONE,
     offset: r.buf.byteOffset + r.pos,
   };
   const tensor = t;
   each(r, (n, w) => {
     switch (n) {
       case 1:
-        return r.repeated(w, VARINT, int64, tensor.dims);
+        return r.repeated(w, VARINT, int64, own(tensor, "dims"));
       case 4:
-        return r.repeated(w, I32, float, tensor.floatData);
+        return r.repeated(w, I32, float, own(tensor, "floatData"));
       case 5:
-        return r.repeated(w, VARINT, int32, tensor.int32Data);
+        return r.repeated(w, VARINT, int32, own(tensor, "int32Data"));
       case 7:
-        return r.repeated(w, VARINT, int64, tensor.int64Data);
+        return r.repeated(w, VARINT, int64, own(tensor, "int64Data"));
       case 10:
-        return r.repeated(w, I64, double, tensor.doubleData);
+        return r.repeated(w, I64, double, own(tensor, "doubleData"));
       case 11:
-        return r.repeated(w, VARINT, uint64, tensor.uint64Data);
+        return r.repeated(w, VARINT, uint64, own(tensor, "uint64Data"));
     }
     if (w === VARINT && n === 2) tensor.dataType = r.int32();
     else if (w === VARINT && n === 14) tensor.dataLocation = r.int32();
@@ -265,7 +279,7 @@ export function readTensor(r: WireReader, t?: TensorProto): TensorProto {
       tensor.segment = true;
     } else if (w === LEN && n === 8) tensor.name = r.string();
     else if (w === LEN && n === 9) tensor.rawData = r.bytes();
-    else if (w === LEN && n === 13) tensor.externalData.push(entry(r.message()));
+    else if (w === LEN && n === 13) own(tensor, "externalData").push(entry(r.message()));
     else return false;
   });
   return t;
@@ -327,16 +341,16 @@ function readAttribute(r: WireReader): AttributeProto {
     type: 0,
     f: 0,
     i: 0n,
-    s: new Uint8Array(0),
-    floats: [],
-    ints: [],
-    strings: [],
-    tensors: [],
-    graphs: [],
+    s: NO_BYTES,
+    floats: NONE,
+    ints: NONE,
+    strings: NONE,
+    tensors: NONE,
+    graphs: NONE,
   };
   each(r, (n, w) => {
-    if (n === 7) return r.repeated(w, I32, float, a.floats);
-    if (n === 8) return r.repeated(w, VARINT, int64, a.ints);
+    if (n === 7) return r.repeated(w, I32, float, own(a, "floats"));
+    if (n === 8) return r.repeated(w, VARINT, int64, own(a, "ints"));
     if (w === I32 && n === 2) a.f = r.float();
     else if (w === VARINT && n === 3) a.i = r.int64();
     else if (w === VARINT && n === 20) a.type = r.int32();
@@ -346,9 +360,9 @@ function readAttribute(r: WireReader): AttributeProto {
     else if (n === 4) a.s = r.bytes();
     else if (n === 5) a.t = readTensor(r.message(), a.t);
     else if (n === 6) a.g = readGraph(r.message(), a.g);
-    else if (n === 9) a.strings.push(r.bytes());
-    else if (n === 10) a.tensors.push(readTensor(r.message()));
-    else if (n === 11) a.graphs.push(readGraph(r.message()));
+    else if (n === 9) own(a, "strings").push(r.bytes());
+    else if (n === 10) own(a, "tensors").push(readTensor(r.message()));
+    else if (n === 11) own(a, "graphs").push(readGraph(r.message()));
     else return false;
   });
   return a;

@@ -127,6 +127,30 @@ Deno.test("malformed models are ModelFormatErrors naming what is wrong", async (
   );
 });
 
+Deno.test("nodes come back in an order that runs: the file's when it already does", async () => {
+  const ops = async (nodes: { op: string; inputs: string[]; outputs: string[] }[]) =>
+    (await decodeOnnx(buildModel({ nodes, inputs: [{ name: "x" }], outputs: [{ name: "y" }] })))
+      .graph.nodes.map((n) => n.op);
+  // Listed out of order: sorted.
+  deepStrictEqual(
+    await ops([
+      { op: "Neg", inputs: ["a"], outputs: ["y"] },
+      { op: "Relu", inputs: ["x"], outputs: ["a"] },
+    ]),
+    ["Relu", "Neg"],
+  );
+  // Already in an order that runs (Abs does not wait for Relu): kept as listed.
+  deepStrictEqual(
+    await ops([
+      { op: "Relu", inputs: ["x"], outputs: ["a"] },
+      { op: "Neg", inputs: ["a"], outputs: ["b"] },
+      { op: "Abs", inputs: ["x"], outputs: ["c"] },
+      { op: "Add", inputs: ["b", "c"], outputs: ["y"] },
+    ]),
+    ["Relu", "Neg", "Abs", "Add"],
+  );
+});
+
 Deno.test("initializers that lie about their size are rejected before allocating", async () => {
   const { create, toBinary } = await import("npm:@bufbuild/protobuf@2.17.0");
   const pb = await import("../../../../engine/formats/onnx/gen/onnx_pb.ts");
