@@ -146,6 +146,15 @@ function keepsValues(p: Node): boolean {
  * ```
  */
 export function checkFloat16Weights(model: Model): void {
+  let halves = false;
+  forEachGraph(model.graph, (g) => {
+    for (const t of g.initializers.values()) halves ||= isFloat16Origin(t);
+    for (const n of g.nodes) {
+      const v = n.attributes.value;
+      halves ||= n.op === "Constant" && v instanceof Tensor && isFloat16Origin(v);
+    }
+  });
+  if (!halves) return; // most models: nothing stored as float16
   // Value names are unique across a model and its subgraphs (ONNX's SSA rule).
   const constants = new Map<string, Tensor>();
   const producer = new Map<string, Node>();
