@@ -22,31 +22,12 @@ const END_GROUP = 4;
 
 const utf8 = new TextDecoder();
 
-/**
- * Decodes a name. Short ASCII ones (nearly every name in a model) skip the decoder call, and
- * repeat ones come from `seen` (keyed by a hash of the bytes, checked byte by byte): a value's
- * name is written once per node that reads it, and every copy was a new string.
- */
-function text(buf: Uint8Array, start: number, end: number, seen: Map<number, string>): string {
-  const n = end - start;
-  if (n <= 64) {
-    let hash = n;
+/** Decodes a name; short ASCII ones (nearly every name in a model) skip the decoder call. */
+function text(buf: Uint8Array, start: number, end: number): string {
+  if (end - start <= 64) {
     let ascii = true;
-    for (let i = start; i < end && ascii; i++) {
-      ascii = buf[i] < 0x80;
-      hash = (Math.imul(hash, 31) + buf[i]) | 0;
-    }
-    if (ascii) {
-      const known = seen.get(hash);
-      if (known !== undefined && known.length === n) {
-        let same = true;
-        for (let i = 0; i < n && same; i++) same = known.charCodeAt(i) === buf[start + i];
-        if (same) return known;
-      }
-      const name = String.fromCharCode.apply(null, buf.subarray(start, end) as never);
-      seen.set(hash, name);
-      return name;
-    }
+    for (let i = start; i < end && ascii; i++) ascii = buf[i] < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as never);
   }
   return utf8.decode(buf.subarray(start, end));
 }
@@ -69,22 +50,13 @@ export class WireReader {
   /** The wire type of the last tag `next()` read. */
   wire = 0;
   #view: DataView | undefined;
-  /** Names read so far, shared with sub-message readers (see `text`). */
-  readonly #names: Map<number, string>;
 
   /** Reads the message in `buf` from `start` to `end`. */
-  constructor(
-    buf: Uint8Array,
-    start = 0,
-    end = buf.length,
-    view?: DataView,
-    names = new Map<number, string>(),
-  ) {
+  constructor(buf: Uint8Array, start = 0, end = buf.length, view?: DataView) {
     this.buf = buf;
     this.pos = start;
     this.end = end;
     this.#view = view;
-    this.#names = names;
   }
 
   #fail(what: string): Error {
@@ -173,13 +145,13 @@ export class WireReader {
   /** A length-delimited field as UTF-8 text. */
   string(): string {
     const n = this.#skipLength();
-    return text(this.buf, this.pos - n, this.pos, this.#names);
+    return text(this.buf, this.pos - n, this.pos);
   }
 
   /** A reader over the next length-delimited field (a sub-message). */
   message(): WireReader {
     const n = this.#skipLength();
-    return new WireReader(this.buf, this.pos - n, this.pos, this.#view, this.#names);
+    return new WireReader(this.buf, this.pos - n, this.pos, this.#view);
   }
 
   /**
