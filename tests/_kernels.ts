@@ -54,6 +54,11 @@ export async function withKernels<T>(
       runs++;
       run(p);
     };
+    const runQueue = kr.pool.runQueue.bind(kr.pool);
+    kr.pool.runQueue = (items, scratch) => {
+      runs++;
+      runQueue(items, scratch);
+    };
   }
   try {
     return body(kr, () => {

@@ -26,7 +26,7 @@ import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import type { KernelCall } from "../threads/pool.ts";
-import { splitRange, threadsFor } from "../threads/split.ts";
+import { runQueued, threadsFor } from "../threads/split.ts";
 import {
   type Epilogue,
   gemmNchw,
@@ -313,8 +313,8 @@ export const COL_TILE_BYTES = 512 * 1024;
 /** One im2col tile of a convolution: batch, group, first pixel, pixels. */
 type TileItem = [number, number, number, number];
 
-/** Calls per worker program round (a slot holds about 4000 words; a call takes up to 20). */
-const TILE_CALLS_PER_ROUND = 150;
+/** x32_im2col's scratch arguments (the tile and its padded window), as a `scratchArgs` mask. */
+const IM2COL_SCRATCH_ARGS = (1 << 15) | (1 << 17);
 
 /** Pixels per tile for a reduction of k rows (a multiple of 8, at least 8). */
 export function tilePixels(k: number, pixels: number): number {
@@ -537,48 +537,50 @@ export function runConv(
   }
   const threads = Math.min(items.length, threadsFor(kr, 2 * n * m * k * ohw));
   if (threads > 1) {
-    // Each thread takes whole tiles (im2col, GEMM and residual with its own scratch), so
-    // nothing runs serially between the splits.
+    // Each item is a whole tile (im2col, GEMM and residual in the claiming thread's own
+    // scratch), so nothing runs serially between the splits; threads claim tiles as they go.
     const colBytes = pointwise ? 0 : k * tile * 4;
     const panelBytes = packed[0].format === "c4n" ? kr.fn.f32_spmm_c4n_panel_size(k) : 0;
     const scratch = Array.from(
       { length: threads },
       () => kr.arena.alloc(colBytes + windowBytes + panelBytes + 64, "conv thread scratch"),
     );
+    // Scratch-relative offsets: the im2col tile, its padded window, the C4n panel.
+    const [col, padded, panel] = [0, colBytes, colBytes + windowBytes];
     try {
-      const programs = splitRange(items.length, 1, threads).map(([first, count], t) => {
-        const col = scratch[t];
-        const padded = col + colBytes;
-        const panel = padded + windowBytes;
+      const queue = items.map(([i, g, t0, np]) => {
+        const xg = x + (i * c + g * cg) * hw * 4;
+        const yg = y + (i * m + g * mg) * ohw * 4;
         const calls: KernelCall[] = [];
-        for (const [i, g, t0, np] of items.slice(first, first + count)) {
-          const xg = x + (i * c + g * cg) * hw * 4;
-          const yg = y + (i * m + g * mg) * ohw * 4;
-          if (pointwise) {
-            calls.push(
-              gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, yg + t0 * 4, ohw, gemmEpi, panel),
-            );
-          } else {
-            calls.push({ fn: "x32_im2col", args: im2colArgs(xg, t0, np, col, padded) });
-            calls.push(gemmNchwCall(kr, packed[g], col, np, np, yg + t0 * 4, ohw, gemmEpi, panel));
-          }
-          if (residual) {
-            const rg = residual + (i * m + g * mg) * ohw * 4;
-            calls.push({
-              fn: "f32_addact_w4",
-              args: [mg, np, yg + t0 * 4, ohw, rg + t0 * 4, ohw, act, p0, p1],
-            });
-          }
+        if (pointwise) {
+          calls.push(
+            gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, yg + t0 * 4, ohw, gemmEpi, panel, {
+              panel: true,
+            }),
+          );
+        } else {
+          calls.push({
+            fn: "x32_im2col",
+            args: im2colArgs(xg, t0, np, col, padded),
+            scratchArgs: IM2COL_SCRATCH_ARGS,
+          });
+          calls.push(
+            gemmNchwCall(kr, packed[g], col, np, np, yg + t0 * 4, ohw, gemmEpi, panel, {
+              x: true,
+              panel: true,
+            }),
+          );
+        }
+        if (residual) {
+          const rg = residual + (i * m + g * mg) * ohw * 4;
+          calls.push({
+            fn: "f32_addact_w4",
+            args: [mg, np, yg + t0 * 4, ohw, rg + t0 * 4, ohw, act, p0, p1],
+          });
         }
         return calls;
       });
-      // Long programs run in rounds of whole items, each round fitting a worker's slot.
-      const perItem = (pointwise ? 1 : 2) + (residual ? 1 : 0);
-      const callsPerRound = Math.floor(TILE_CALLS_PER_ROUND / perItem) * perItem;
-      const longest = Math.max(...programs.map((p) => p.length));
-      for (let r = 0; r < longest; r += callsPerRound) {
-        kr.pool!.runPrograms(programs.map((p) => p.slice(r, r + callsPerRound)));
-      }
+      runQueued(kr, queue, scratch);
     } finally {
       for (const b of scratch) kr.arena.free(b);
       if (!options.packed) { for (const p of packed) releaseNchwWeights(kr, p); }

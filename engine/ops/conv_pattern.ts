@@ -8,7 +8,7 @@
  */
 import { activationCode } from "../../kernels-as/activations.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
+import { itemsFor, noScratch, runQueued, splitRange, threadsFor } from "../threads/split.ts";
 import {
   detectPattern3x3,
   packPattern3x3,
@@ -157,7 +157,8 @@ export function runPatternConv(
   const padded = kr.arena.alloc(c * strips.planeWords * 4 + lineWords * 4, "pattern strips");
   const line = padded + c * strips.planeWords * 4;
   try {
-    const threads = threadsFor(kr, 8 * p.kept * ohw * n);
+    const flops = 8 * p.kept * ohw * n;
+    const threads = threadsFor(kr, flops);
     for (let i = 0; i < n; i++) {
       const xi = x + i * c * ay.input * ax.input * 4;
       const yi = y + i * m * ohw * 4;
@@ -175,9 +176,9 @@ export function runPatternConv(
         padded,
         line,
       );
-      runSplit(
+      runQueued(
         kr,
-        splitRange(ay.out, PATTERN_TILE_ROWS, threads).map(([oy, rows]) => ({
+        splitRange(ay.out, PATTERN_TILE_ROWS, itemsFor(threads, flops / n)).map(([oy, rows]) => [{
           fn: PATTERN_CONV_NAME,
           args: [
             0,
@@ -201,7 +202,8 @@ export function runPatternConv(
             p0,
             p1,
           ],
-        })),
+        }]),
+        noScratch(threads),
       );
     }
   } finally {

@@ -16,7 +16,14 @@ import {
   unpackF16Gemv,
 } from "../weights/f16_gemv.ts";
 import type { KernelCall } from "../threads/pool.ts";
-import { runSplit, splitRange, threadsFor } from "../threads/split.ts";
+import {
+  itemsFor,
+  noScratch,
+  runQueued,
+  runSplit,
+  splitRange,
+  threadsFor,
+} from "../threads/split.ts";
 
 /** A fused activation with its parameters (see kernels-as/activations.ts). */
 export interface Epilogue {
@@ -498,14 +505,20 @@ export function gemm(
     }
     return;
   }
-  const threads = threadsFor(kr, 2 * m * w.n * w.k);
+  const flops = 2 * m * w.n * w.k;
+  const threads = threadsFor(kr, flops);
   const call = (rows: number, ai: number, wj: PackedGemmWeights, cij: number) =>
     gemmCall(kr, m === 1, rows, ai, lda, wj, cij, ldc, epilogue);
   const mr = kr.variant === "relaxed" ? 6 : 4;
+  const items = itemsFor(threads, flops);
   if (threads > 1 && m > 1 && Math.ceil(m / mr) >= threads) {
-    runSplit(
+    // Rows in whole register tiles, claimed by the threads as they go.
+    runQueued(
       kr,
-      splitRange(m, mr, threads).map(([i, len]) => call(len, a + i * lda * 4, w, c + i * ldc * 4)),
+      splitRange(m, mr, items).map((
+        [i, len],
+      ) => [call(len, a + i * lda * 4, w, c + i * ldc * 4)]),
+      noScratch(threads),
     );
   } else {
     // A GEMV or few rows: split the columns by whole panels, each thread streaming its own
@@ -701,22 +714,33 @@ export function gemmNchw(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
-  const call = (wi: PackedNchwWeights, xj: number, nj: number, cij: number, panel = 0) =>
-    gemmNchwCall(kr, wi, xj, ldx, nj, cij, ldc, epilogue, panel);
+  const call = (wi: PackedNchwWeights, xj: number, nj: number, cij: number) =>
+    gemmNchwCall(kr, wi, xj, ldx, nj, cij, ldc, epilogue, 0);
   if (w.format === "c4n") {
     const flops = 2 * w.m * n * w.survivors! * C4N_SPMM_COST;
-    // The kernel works on 32-pixel column panels, one scratch panel per thread.
-    const parts = splitRange(n, 32, threadsFor(kr, flops));
+    // The kernel works on 32-pixel column panels, one scratch panel per thread (at offset 0
+    // of the thread's scratch); threads claim column ranges as they go.
+    const threads = threadsFor(kr, flops);
     const panelBytes = kr.fn.f32_spmm_c4n_panel_size(w.k);
-    const panels = parts.map(() => kr.arena.alloc(panelBytes, "C4n column panel"));
+    const panels = Array.from(
+      { length: threads },
+      () => kr.arena.alloc(panelBytes, "C4n column panel"),
+    );
     try {
-      runSplit(kr, parts.map(([j, len], t) => call(w, x + j * 4, len, c + j * 4, panels[t])));
+      runQueued(
+        kr,
+        splitRange(n, 32, itemsFor(threads, flops)).map(([j, len]) => [
+          gemmNchwCall(kr, w, x + j * 4, ldx, len, c + j * 4, ldc, epilogue, 0, { panel: true }),
+        ]),
+        panels,
+      );
     } finally {
       for (const p of panels) kr.arena.free(p);
     }
     return;
   }
-  const threads = threadsFor(kr, 2 * w.m * n * w.k);
+  const flops = 2 * w.m * n * w.k;
+  const threads = threadsFor(kr, flops);
   const mr = gemmNchwRows(kr);
   const byPixels = Math.ceil(n / 8) >= 2 * threads;
   if (threads > 1 && !byPixels && Math.ceil(w.m / mr) >= threads) {
@@ -729,12 +753,14 @@ export function gemmNchw(
       ),
     );
   } else {
-    // Pixels split in whole 8-column tiles (or not at all when too few for every thread).
-    runSplit(
+    // Pixels split in whole 8-column tiles (or not at all when too few for every thread),
+    // claimed by the threads as they go.
+    runQueued(
       kr,
-      splitRange(n, 8, byPixels ? threads : 1).map(([j, len]) =>
-        call(w, x + j * 4, len, c + j * 4)
-      ),
+      splitRange(n, 8, byPixels ? itemsFor(threads, flops) : 1).map(([j, len]) => [
+        call(w, x + j * 4, len, c + j * 4),
+      ]),
+      noScratch(byPixels ? threads : 1),
     );
   }
 }
@@ -742,7 +768,8 @@ export function gemmNchw(
 /**
  * One unsplit `gemmNchw` as a kernel call, for callers that split the work themselves (a
  * convolution hands each thread whole im2col tiles). `panel` is the thread's C4n scratch
- * (`f32_spmm_c4n_panel_size` bytes), unused by dense weights.
+ * (`f32_spmm_c4n_panel_size` bytes), unused by dense weights. `scratch` marks `x` and `panel`
+ * as offsets into the running thread's scratch block (a queued call, see `KernelCall`).
  */
 export function gemmNchwCall(
   kr: Kernels,
@@ -754,18 +781,22 @@ export function gemmNchwCall(
   ldc: number,
   epilogue: Epilogue,
   panel: number,
+  scratch: { x?: boolean; panel?: boolean } = {},
 ): KernelCall {
   const act = activationCode(epilogue.activation ?? "none");
   const p0 = epilogue.p0 ?? 0;
   const p1 = epilogue.p1 ?? 0;
+  const mask = (on: boolean | undefined, arg: number) => on ? 1 << arg : 0;
   if (w.format === "c4n") {
     return {
       fn: "f32_spmm_c4n_1x32",
       args: [w.m, n, w.k, w.survivors!, w.offset, x, ldx, w.bias ?? 0, c, ldc, act, p0, p1, panel],
+      scratchArgs: mask(scratch.x, 5) | mask(scratch.panel, 13),
     };
   }
   return {
     fn: gemmNchwRows(kr) === 6 ? "f32_gemm_nchw_6x8" : "f32_gemm_nchw_4x8",
     args: [w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1],
+    scratchArgs: mask(scratch.x, 4),
   };
 }

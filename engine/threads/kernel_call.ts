@@ -13,14 +13,26 @@ export interface KernelCall {
   fn: string;
   /** Arguments (byte offsets, sizes, floats). */
   args: number[];
+  /**
+   * Bit i set: `args[i]` is a byte offset into the scratch block of whichever thread runs the
+   * call, which adds its block's start. Lets calls of a shared queue (pool.ts `runQueue`)
+   * run on any thread.
+   */
+  scratchArgs?: number;
 }
 
-/** Runs one kernel call on this thread, looking the function up by name in `fns`. */
+/**
+ * Runs one kernel call on this thread, looking the function up by name in `fns`; `scratch`
+ * is this thread's scratch block, added to the arguments `call.scratchArgs` marks.
+ */
 export function callKernel(
   fns: Record<string, (...args: number[]) => unknown>,
   call: KernelCall,
+  scratch = 0,
 ): void {
   const fn = fns[call.fn];
   if (typeof fn !== "function") throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-  fn(...call.args);
+  const mask = call.scratchArgs ?? 0;
+  if (mask === 0) fn(...call.args);
+  else fn(...call.args.map((a, i) => (mask & (1 << i)) !== 0 ? a + scratch : a));
 }

@@ -4,6 +4,11 @@
  * waits for the others: spin first, then `Atomics.wait` where the host allows blocking.
  * Workers do the same on their side, so a split kernel costs a few microseconds.
  *
+ * Work cut into more items than threads goes through the shared queue instead (`runQueue`):
+ * every thread claims the next item until none is left, so a thread that the host slows
+ * (another process on its core, a phone's little core) takes fewer items instead of keeping
+ * the others waiting.
+ *
  * A worker that never picks its job up (it crashed or hangs) is detected by a timeout: the
  * main thread takes the job back, runs it itself and the pool drops to one thread, with a
  * warning. A kernel that fails inside a worker (a trap) throws `ThreadError` on the caller.
@@ -12,7 +17,7 @@
  */
 import { InvalidArgumentError, ThreadError } from "../errors.ts";
 import { callKernel, type KernelCall } from "./kernel_call.ts";
-import { SLOT } from "./slot_layout.ts";
+import { QUEUE, SLOT } from "./slot_layout.ts";
 import { WORKER_SOURCE } from "./worker_source.ts";
 
 export { callKernel, type KernelCall };
@@ -96,6 +101,9 @@ export class ThreadPool {
   readonly #words: Int32Array[];
   readonly #programs: Float64Array[];
   readonly #errors: Uint8Array[];
+  readonly #queue: Int32Array;
+  readonly #queueTable: Int32Array;
+  readonly #queued: Float64Array;
   readonly #index: Map<string, number>;
   readonly #main: Record<string, (...a: number[]) => unknown>;
   readonly #canBlock = canBlockHere();
@@ -121,6 +129,10 @@ export class ThreadPool {
     this.#errors = workers.map((_, i) =>
       new Uint8Array(control, i * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes)
     );
+    const queueByte = workers.length * SLOT.bytes;
+    this.#queue = new Int32Array(control, queueByte, QUEUE.tableByte / 4);
+    this.#queueTable = new Int32Array(control, queueByte + QUEUE.tableByte, QUEUE.maxItems + 1);
+    this.#queued = new Float64Array(control, queueByte + QUEUE.callsByte, QUEUE.callWords);
   }
 
   /**
@@ -143,7 +155,8 @@ export class ThreadPool {
     const names = WebAssembly.Module.exports(module)
       .filter((e) => e.kind === "function")
       .map((e) => e.name);
-    const control = new SharedArrayBuffer((threads - 1) * SLOT.bytes);
+    const queueByte = (threads - 1) * SLOT.bytes;
+    const control = new SharedArrayBuffer(queueByte + QUEUE.bytes);
     const workers: WorkerHandle[] = [];
     const started: Promise<void>[] = [];
     const settlers: ((why?: string) => void)[] = [];
@@ -169,7 +182,15 @@ export class ThreadPool {
           (why) => settle(why),
         );
         workers.push(handle);
-        handle.post({ module, memory, control, slot, names, tailScratch: tailScratch[slot] });
+        handle.post({
+          module,
+          memory,
+          control,
+          slot,
+          names,
+          tailScratch: tailScratch[slot],
+          queueByte,
+        });
       }
       await Promise.all(started);
     } catch (cause) {
@@ -213,11 +234,61 @@ export class ThreadPool {
       for (const call of programs[0]) this.#callHere(call);
     } finally {
       for (let i = 1; i < programs.length; i++) {
-        const why = this.#finish(i - 1, programs[i]);
+        const program = programs[i];
+        const why = this.#finish(i - 1, () => program.map((c) => c.fn), () => {
+          for (const call of program) this.#callHere(call);
+        });
         failure ??= why;
       }
     }
     if (failure) throw new ThreadError(failure);
+  }
+
+  /**
+   * Runs every item (a list of calls, in order) once, on whichever of the first
+   * `scratch.length` threads claims it first, and returns when all are done. Items must write
+   * disjoint bytes, apart from scratch: the thread running an item adds its own block's start,
+   * `scratch[t]`, to the arguments each call's `scratchArgs` marks. Long queues run in rounds
+   * that fit the control block. Throws `ThreadError` if an item failed on a worker.
+   */
+  runQueue(items: KernelCall[][], scratch: readonly number[]): void {
+    if (this.#disposed) throw new ThreadError("This thread pool was disposed");
+    const threads = Math.min(scratch.length, this.#size);
+    const words = items.map((item) => this.#checkItem(item));
+    for (let first = 0; first < items.length;) {
+      let count = 0;
+      let used = 0;
+      while (
+        first + count < items.length && count < QUEUE.maxItems &&
+        used + words[first + count] <= QUEUE.callWords
+      ) {
+        this.#queueTable[count] = used;
+        used = this.#writeItem(items[first + count], used);
+        count++;
+      }
+      this.#queueTable[count] = used;
+      this.#queue[QUEUE.count] = count;
+      Atomics.store(this.#queue, QUEUE.next, 0);
+      for (let t = 1; t < threads; t++) this.#postQueueJob(t - 1, scratch[t]);
+      let failure: string | undefined;
+      try {
+        for (;;) {
+          const i = Atomics.add(this.#queue, QUEUE.next, 1);
+          if (i >= count) break;
+          for (const call of items[first + i]) this.#callHere(call, scratch[0]);
+        }
+      } finally {
+        // The main thread claims until the queue is empty, so a worker that never picked its
+        // job up leaves nothing undone: there is nothing to take back.
+        const fns = () => items.flat().map((c) => c.fn);
+        for (let t = 1; t < threads; t++) {
+          const why = this.#finish(t - 1, fns, () => {}); // Every worker, even after a failure.
+          failure ??= why;
+        }
+      }
+      if (failure) throw new ThreadError(failure);
+      first += count;
+    }
   }
 
   /** Stops every worker. The pool cannot run afterwards. */
@@ -231,8 +302,44 @@ export class ThreadPool {
     }
   }
 
-  #callHere(call: KernelCall): void {
-    callKernel(this.#main, call);
+  #callHere(call: KernelCall, scratch = 0): void {
+    callKernel(this.#main, call, scratch);
+  }
+
+  /** Float64 words an item takes in the queue; throws if it can never fit or names no kernel. */
+  #checkItem(item: KernelCall[]): number {
+    let words = 0;
+    for (const call of item) {
+      if (!this.#index.has(call.fn)) {
+        throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
+      }
+      words += 3 + call.args.length;
+    }
+    if (words > QUEUE.callWords) {
+      throw new InvalidArgumentError(`A queue item of ${item.length} calls does not fit`);
+    }
+    return words;
+  }
+
+  /** Writes an item's calls into the queue from word `p`; returns the word after them. */
+  #writeItem(item: KernelCall[], p: number): number {
+    const out = this.#queued;
+    for (const call of item) {
+      out[p] = this.#index.get(call.fn)!;
+      out[p + 1] = call.args.length;
+      out[p + 2] = call.scratchArgs ?? 0;
+      out.set(call.args, p + 3);
+      p += 3 + call.args.length;
+    }
+    return p;
+  }
+
+  #postQueueJob(slot: number, scratch: number): void {
+    const words = this.#words[slot];
+    this.#programs[slot][0] = scratch;
+    words[SLOT.callCount] = SLOT.QUEUE_JOB;
+    Atomics.store(words, SLOT.state, SLOT.POSTED);
+    Atomics.notify(words, SLOT.state);
   }
 
   /** Throws if a worker's program names an unknown kernel or does not fit a slot. */
@@ -264,8 +371,15 @@ export class ThreadPool {
     Atomics.notify(words, SLOT.state);
   }
 
-  /** Waits for a worker's program; returns an error text if it failed. */
-  #finish(slot: number, program: KernelCall[]): string | undefined {
+  /**
+   * Waits for a worker's job; returns an error text (naming the job's `kernels`) if it
+   * failed. A job the worker never picked up is withdrawn and `takeOver` runs it here.
+   */
+  #finish(
+    slot: number,
+    kernels: () => string[],
+    takeOver: () => void,
+  ): string | undefined {
     const words = this.#words[slot];
     const t0 = performance.now();
     for (;;) {
@@ -282,7 +396,7 @@ export class ThreadPool {
         const bytes = this.#errors[slot].slice();
         const end = bytes.indexOf(0);
         const text = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-        const fns = [...new Set(program.map((c) => c.fn))].join(", ");
+        const fns = [...new Set(kernels())].join(", ");
         return `A kernel (${fns}) failed on worker thread ${slot + 1}: ${text}`;
       }
       const waited = performance.now() - t0;
@@ -291,7 +405,7 @@ export class ThreadPool {
           Atomics.compareExchange(words, SLOT.state, SLOT.POSTED, SLOT.IDLE) === SLOT.POSTED
         ) {
           this.#degrade(`worker ${slot + 1} stopped answering`);
-          for (const call of program) this.#callHere(call);
+          takeOver();
           return undefined;
         }
         continue;

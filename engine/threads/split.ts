@@ -1,6 +1,7 @@
 /**
- * Static partitioning of a kernel's output over the pool's threads: how many threads a call
- * is worth, and the ranges each one gets.
+ * Partitioning of a kernel's output over the pool's threads: how many threads a call is
+ * worth, the ranges each one gets (static: one call per thread), or the items a shared queue
+ * hands out (dynamic: each thread claims the next item, so a slowed thread does less).
  *
  * @module
  */
@@ -13,6 +14,16 @@ import { callKernel, type KernelCall } from "./kernel_call.ts";
  * VAD chunk measured 0.92× on 2 threads against 1; with 2 MFLOP 0.98–1.06× (bench/threads.ts).
  */
 export const MIN_FLOPS_PER_THREAD = 2_000_000;
+
+/**
+ * Items per thread a queued split aims for: enough that a thread the host slows down (another
+ * process on its core, a phone's little core) leaves its share to the others, few enough that
+ * the per-item cost (about a microsecond) and the smaller tiles stay cheap.
+ */
+export const ITEMS_PER_THREAD = 4;
+
+/** Work below which an item is not cut smaller. */
+const MIN_FLOPS_PER_ITEM = 500_000;
 
 /** Threads worth using for a call of `flops` floating-point operations (1 without a pool). */
 export function threadsFor(kr: Kernels, flops: number): number {
@@ -39,6 +50,34 @@ export function splitRange(total: number, granule: number, parts: number): [numb
   }
   if (out.length === 0) out.push([0, 0]);
   return out;
+}
+
+/** Items to cut `flops` of work into for `threads` threads (1 for one thread). */
+export function itemsFor(threads: number, flops: number): number {
+  if (threads <= 1) return 1;
+  return Math.max(
+    threads,
+    Math.min(threads * ITEMS_PER_THREAD, Math.floor(flops / MIN_FLOPS_PER_ITEM)),
+  );
+}
+
+/**
+ * Runs every item (calls in order) once: through the pool's shared queue on
+ * `scratch.length` threads, or here, in order, with one thread. `scratch[t]` is thread t's
+ * scratch block (see `KernelCall.scratchArgs`; zeros when the calls use none).
+ */
+export function runQueued(kr: Kernels, items: KernelCall[][], scratch: readonly number[]): void {
+  if (kr.pool && scratch.length > 1 && items.length > 1) {
+    kr.pool.runQueue(items, scratch);
+    return;
+  }
+  const fns = kr.fn as unknown as Record<string, (...args: number[]) => unknown>;
+  for (const item of items) for (const call of item) callKernel(fns, call, scratch[0] ?? 0);
+}
+
+/** Scratch blocks for `threads` threads whose queued calls use none. */
+export function noScratch(threads: number): number[] {
+  return new Array(threads).fill(0);
 }
 
 /** Runs one call per thread: on the pool when there are several, directly when there is one. */

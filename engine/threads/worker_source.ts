@@ -5,19 +5,21 @@
  *
  * Protocol (see pool.ts for the layout of a slot in the control block): the worker waits on
  * its slot's state word; when the main thread posts a job (state POSTED) the worker claims it
- * (POSTED → RUNNING), runs the slot's program of kernel calls in order, and stores DONE or
- * FAILED (with the error text), then notifies. EXIT ends the loop.
+ * (POSTED → RUNNING), runs the slot's program of kernel calls in order (or, for a queue job,
+ * claims and runs the shared queue's items until none is left), and stores DONE or FAILED
+ * (with the error text), then notifies. EXIT ends the loop.
  *
  * @module
  */
-import { SLOT } from "./slot_layout.ts";
+import { QUEUE, SLOT } from "./slot_layout.ts";
 
 /** JavaScript source of a pool worker. */
 export const WORKER_SOURCE = `
 "use strict";
 const SLOT = ${JSON.stringify(SLOT)};
+const QUEUE = ${JSON.stringify(QUEUE)};
 function start(data, post) {
-  const { module, memory, control, slot, names, tailScratch } = data;
+  const { module, memory, control, slot, names, tailScratch, queueByte } = data;
   let exports;
   try {
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
@@ -30,6 +32,28 @@ function start(data, post) {
   const words = new Int32Array(control, slot * SLOT.bytes, SLOT.bytes / 4);
   const program = new Float64Array(control, slot * SLOT.bytes + SLOT.programByte, SLOT.programWords);
   const text = new Uint8Array(control, slot * SLOT.bytes + SLOT.errorByte, SLOT.errorBytes);
+  const queue = new Int32Array(control, queueByte, QUEUE.tableByte / 4);
+  const table = new Int32Array(control, queueByte + QUEUE.tableByte, QUEUE.maxItems + 1);
+  const queued = new Float64Array(control, queueByte + QUEUE.callsByte, QUEUE.callWords);
+  function runQueued(scratch) {
+    const count = queue[QUEUE.count];
+    for (;;) {
+      const item = Atomics.add(queue, QUEUE.next, 1);
+      if (item >= count) return;
+      for (let p = table[item], end = table[item + 1]; p < end;) {
+        const fn = fns[queued[p]];
+        const n = queued[p + 1];
+        const mask = queued[p + 2];
+        const a = [];
+        for (let i = 0; i < n; i++) {
+          const v = queued[p + 3 + i];
+          a.push((mask & (1 << i)) !== 0 ? v + scratch : v);
+        }
+        p += 3 + n;
+        fn(...a);
+      }
+    }
+  }
   post({ ok: true });
   for (;;) {
     let state = Atomics.load(words, SLOT.state);
@@ -47,6 +71,7 @@ function start(data, post) {
     let next = SLOT.DONE;
     try {
       const calls = words[SLOT.callCount];
+      if (calls === SLOT.QUEUE_JOB) runQueued(program[0]);
       for (let c = 0, p = 0; c < calls; c++) {
         const fn = fns[program[p]];
         const n = program[p + 1];

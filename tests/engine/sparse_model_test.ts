@@ -131,7 +131,7 @@ Deno.test("pattern-pruned 3x3 convs run sparse, match onnxruntime, and match the
     const dense = await loadModel(bytes, { sparse: "off" });
     ok(dense.summary().kernelChoices.every((c) => c.format === "dense"));
     assertClose(got.y.data as Float32Array, (await dense.run(feeds)).y.data as Float32Array, tol);
-    for (const threads of [2]) {
+    for (const threads of [2, 4]) {
       const threaded = await loadModel(bytes, { threads });
       const t = await threaded.run(feeds);
       assertClose(t.y.data as Float32Array, got.y.data as Float32Array, { rtol: 0, atol: 0 });

@@ -277,3 +277,43 @@ Deno.test("many split products in a row agree exactly (partial tiles never race)
     two.dispose();
   }
 });
+
+Deno.test("a shared queue runs every item once, each in the scratch of the thread that claims it", async () => {
+  for (const threads of [2, 4]) {
+    await withKernels(threads, (kr) => {
+      const pool = kr.pool!;
+      // More items than one round of the queue holds, so rounds are exercised too.
+      const count = 5000;
+      const one = kr.arena.alloc(4);
+      kr.arena.f32(one, 1)[0] = 1;
+      const y = kr.arena.alloc(count * 4);
+      kr.arena.f32(y, count).fill(0);
+      const blocks = Array.from({ length: threads }, () => kr.arena.alloc(64));
+      for (const b of blocks) kr.arena.f32(b, 16).fill(0);
+      // Item i: y[i] += 1, and word 1 of the claiming thread's scratch += 1.
+      const items = Array.from({ length: count }, (_, i) => [
+        { fn: "f32_addact_w4", args: [1, 1, y + i * 4, 1, one, 1, 0, 0, 0] },
+        { fn: "f32_addact_w4", args: [1, 1, 4, 1, one, 1, 0, 0, 0], scratchArgs: 1 << 2 },
+      ]);
+      pool.runQueue(items, blocks);
+      deepStrictEqual([...kr.arena.f32(y, count)].every((v) => v === 1), true);
+      const claimed = blocks.map((b) => kr.arena.f32(b, 16));
+      // Only word 1 of each block moved, and the claims add up to the items.
+      for (const c of claimed) deepStrictEqual([c[0], ...c.slice(2)].every((v) => v === 0), true);
+      deepStrictEqual(claimed.reduce((s, c) => s + c[1], 0), count);
+      // Fewer scratch blocks than threads: only that many threads take part.
+      for (const b of blocks) kr.arena.f32(b, 16).fill(0);
+      pool.runQueue(items.slice(0, 100), blocks.slice(0, 1));
+      deepStrictEqual(kr.arena.f32(blocks[0], 16)[1], 100);
+      // Bad items are refused before anything runs; a trap on a worker is a ThreadError.
+      throws(
+        () => pool.runQueue([[{ fn: "no_such_kernel", args: [] }]], blocks),
+        InvalidArgumentError,
+      );
+      const past = kr.arena.memory.buffer.byteLength + 65536;
+      const trap = { fn: "f32_addact_w4", args: [1, 4, past, 4, one, 4, 0, 0, 0] };
+      throws(() => pool.runQueue(Array.from({ length: 64 }, () => [trap]), blocks));
+      pool.runQueue(items.slice(0, 10), blocks);
+    });
+  }
+});
