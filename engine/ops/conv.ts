@@ -26,7 +26,7 @@ import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import type { KernelCall } from "../threads/pool.ts";
-import { runQueued, threadsFor } from "../threads/split.ts";
+import { itemsFor, noScratch, runQueued, splitRange, threadsFor } from "../threads/split.ts";
 import {
   type Epilogue,
   gemmNchw,
@@ -322,8 +322,6 @@ export function tilePixels(k: number, pixels: number): number {
   return Math.max(1, Math.min(t, pixels));
 }
 
-type DwKernel = KernelExports["f32_dwconv3x3s1_w4"];
-
 interface ConvState {
   kind: "depthwise" | "gemm" | "pattern";
   /** Pattern path: the packed sparse weights (with the bias). */
@@ -341,18 +339,15 @@ function isDepthwise(c: number, group: number, wDims: readonly number[]): boolea
   return group > 1 && group === c && wDims[1] === 1;
 }
 
-/** The fixed-shape depthwise kernel for this window, if one was generated. */
-function fixedDwKernel(kr: Kernels, w: Window2d): { fn: DwKernel; k: number; s: number } | null {
+/** The fixed-shape depthwise kernel for this window, if one was generated: its export name. */
+function fixedDwKernel(kr: Kernels, w: Window2d): { name: string } | null {
   if (w.rank !== 2 || w.y.k !== w.x.k || w.y.s !== w.x.s || w.y.d !== 1 || w.x.d !== 1) {
     return null;
   }
   const shape = DWCONV_SHAPES.find((s) => s.k === w.x.k && s.s === w.x.s);
   if (!shape) return null;
-  return {
-    fn: kr.fn[dwconvName(shape) as keyof KernelExports] as DwKernel,
-    k: shape.k,
-    s: shape.s,
-  };
+  const name = dwconvName(shape);
+  return typeof kr.fn[name as keyof KernelExports] === "function" ? { name } : null;
 }
 
 function uploadF32(kr: Kernels, data: Float32Array, name: string): number {
@@ -419,64 +414,41 @@ export function runConv(
   const hw = ay.input * ax.input;
   const kk = ay.k * ax.k;
   if (isDepthwise(c, group, [m, c / group])) {
+    // Output channels split in whole input planes (mult channels read one plane), items
+    // claimed by the threads; each thread has its own zero row (the fixed kernels' scratch).
+    const mult = m / c;
+    const flops = 2 * n * m * ohw * kk;
+    const threads = threadsFor(kr, flops);
     const fixed = fixedDwKernel(kr, window);
     const scratch = fixed
-      ? kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(ax.input), "depthwise rows")
-      : 0;
-    try {
-      for (let i = 0; i < n; i++) {
-        const xi = x + i * c * hw * 4;
-        const yi = y + i * m * ohw * 4;
-        const ri = residual ? residual + i * m * ohw * 4 : 0;
-        if (fixed) {
-          fixed.fn(
-            m,
-            m / c,
-            xi,
-            ay.input,
-            ax.input,
-            yi,
-            ay.out,
-            ax.out,
-            ay.begin,
-            ax.begin,
-            w,
-            b,
-            ri,
-            act,
-            p0,
-            p1,
-            scratch,
-          );
-        } else {
-          kr.fn.f32_dwconv_w4(
-            m,
-            m / c,
-            xi,
-            ay.input,
-            ax.input,
-            yi,
-            ay.out,
-            ax.out,
-            ay.k,
-            ax.k,
-            ay.s,
-            ax.s,
-            ay.d,
-            ax.d,
-            ay.begin,
-            ax.begin,
-            w,
-            b,
-            ri,
-            act,
-            p0,
-            p1,
-          );
-        }
+      ? Array.from(
+        { length: threads },
+        () => kr.arena.alloc(kr.fn.f32_dwconv_scratch_size(ax.input), "depthwise rows"),
+      )
+      : noScratch(threads);
+    const items: KernelCall[][] = [];
+    const parts = splitRange(m, mult, Math.ceil(itemsFor(threads, flops) / n));
+    for (let i = 0; i < n; i++) {
+      for (const [c0, cc] of parts) {
+        const xi = x + (i * c + c0 / mult) * hw * 4;
+        const yi = y + (i * m + c0) * ohw * 4;
+        const ri = residual ? residual + (i * m + c0) * ohw * 4 : 0;
+        const wi = w + c0 * kk * 4;
+        const bi = b ? b + c0 * 4 : 0;
+        const head = [cc, mult, xi, ay.input, ax.input, yi, ay.out, ax.out];
+        const tail = [ay.begin, ax.begin, wi, bi, ri, act, p0, p1];
+        items.push([
+          fixed ? { fn: fixed.name, args: [...head, ...tail, 0], scratchArgs: 1 << 16 } : {
+            fn: "f32_dwconv_w4",
+            args: [...head, ay.k, ax.k, ay.s, ax.s, ay.d, ax.d, ...tail],
+          },
+        ]);
       }
+    }
+    try {
+      runQueued(kr, items, scratch);
     } finally {
-      if (scratch) kr.arena.free(scratch);
+      if (fixed) { for (const s of scratch) kr.arena.free(s); }
     }
     return;
   }

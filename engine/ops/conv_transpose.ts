@@ -22,12 +22,20 @@ import {
 import {
   type Epilogue,
   gemmNchw,
+  gemmNchwCall,
   type PackedNchwWeights,
   packNchwWeights,
   releaseNchwWeights,
 } from "./gemm.ts";
 import { fusedEpilogue } from "./matmul.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
+import type { KernelCall } from "../threads/kernel_call.ts";
+import { runQueued, runSplit, splitRange, threadsFor } from "../threads/split.ts";
+
+/** Whether two input pixels can reach the same output pixel along an axis (taps overlap). */
+function tapsOverlap(a: WindowAxis): boolean {
+  return (a.k - 1) * a.d + 1 > a.s;
+}
 
 function ints(node: Node, name: string): number[] | undefined {
   const v = node.attributes[name];
@@ -223,39 +231,83 @@ export function runConvTranspose(
   for (let i = 0; i < n * m; i++) out.fill(bias ? bias[i % m] : 0, i * ohw, (i + 1) * ohw);
   if (hw > 0 && cg > 0 && rows > 0) {
     const tile = tilePixels(rows, hw);
-    const col = kr.arena.alloc(rows * tile * 4, "ConvTranspose columns");
-    try {
+    const colBytes = rows * tile * 4;
+    /** f32_col2im's arguments: the columns of input pixels [t0, t0 + np) into group output yg. */
+    const col2imArgs = (col: number, t0: number, np: number, yg: number, m0 = 0, mc = mg) => [
+      col + m0 * ay.k * ax.k * np * 4,
+      np,
+      mc,
+      ay.k,
+      ax.k,
+      ay.s,
+      ax.s,
+      ay.d,
+      ax.d,
+      ay.begin,
+      ax.begin,
+      ax.input,
+      t0,
+      np,
+      yg + m0 * ohw * 4,
+      ay.out,
+      ax.out,
+    ];
+    const threads = threadsFor(kr, 2 * n * m * hw * cg * ay.k * ax.k);
+    if (threads > 1 && !tapsOverlap(ay) && !tapsOverlap(ax)) {
+      // No two input pixels reach the same output pixel: whole tiles (GEMM into the claiming
+      // thread's columns, then col2im) run on any thread.
+      const panelBytes = packed[0].format === "c4n" ? kr.fn.f32_spmm_c4n_panel_size(cg) : 0;
+      const scratch = Array.from(
+        { length: threads },
+        () => kr.arena.alloc(colBytes + panelBytes, "ConvTranspose thread columns"),
+      );
+      const items: KernelCall[][] = [];
       for (let i = 0; i < n; i++) {
         for (let g = 0; g < group; g++) {
           const xg = x + (i * c + g * cg) * hw * 4;
           const yg = y + (i * m + g * mg) * ohw * 4;
           for (let t0 = 0; t0 < hw; t0 += tile) {
             const np = Math.min(tile, hw - t0);
-            gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, col, np);
-            kr.fn.f32_col2im(
-              col,
-              np,
-              mg,
-              ay.k,
-              ax.k,
-              ay.s,
-              ax.s,
-              ay.d,
-              ax.d,
-              ay.begin,
-              ax.begin,
-              ax.input,
-              t0,
-              np,
-              yg,
-              ay.out,
-              ax.out,
-            );
+            items.push([
+              gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, 0, np, {}, colBytes, {
+                c: true,
+                panel: true,
+              }),
+              { fn: "f32_col2im", args: col2imArgs(0, t0, np, yg), scratchArgs: 1 },
+            ]);
           }
         }
       }
-    } finally {
-      kr.arena.free(col);
+      try {
+        runQueued(kr, items, scratch);
+      } finally {
+        for (const b of scratch) kr.arena.free(b);
+      }
+    } else {
+      const col = kr.arena.alloc(colBytes, "ConvTranspose columns");
+      // Overlapping taps: the tiles run in turn, each one's col2im split by output channels.
+      const parts = splitRange(mg, 1, threads);
+      try {
+        for (let i = 0; i < n; i++) {
+          for (let g = 0; g < group; g++) {
+            const xg = x + (i * c + g * cg) * hw * 4;
+            const yg = y + (i * m + g * mg) * ohw * 4;
+            for (let t0 = 0; t0 < hw; t0 += tile) {
+              const np = Math.min(tile, hw - t0);
+              gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, col, np);
+              runSplit(
+                kr,
+                parts.map(([m0, mc]) => ({
+                  fn: "f32_col2im",
+                  args: col2imArgs(col, t0, np, yg, m0, mc),
+                })),
+              );
+            }
+          }
+        }
+      } finally {
+        kr.arena.free(col);
+      }
     }
   }
   const act = activationCode(epilogue.activation ?? "none");

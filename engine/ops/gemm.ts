@@ -768,8 +768,9 @@ export function gemmNchw(
 /**
  * One unsplit `gemmNchw` as a kernel call, for callers that split the work themselves (a
  * convolution hands each thread whole im2col tiles). `panel` is the thread's C4n scratch
- * (`f32_spmm_c4n_panel_size` bytes), unused by dense weights. `scratch` marks `x` and `panel`
- * as offsets into the running thread's scratch block (a queued call, see `KernelCall`).
+ * (`f32_spmm_c4n_panel_size` bytes), unused by dense weights. `scratch` marks `x`, `c` and
+ * `panel` as offsets into the running thread's scratch block (a queued call, see
+ * `KernelCall`).
  */
 export function gemmNchwCall(
   kr: Kernels,
@@ -781,7 +782,7 @@ export function gemmNchwCall(
   ldc: number,
   epilogue: Epilogue,
   panel: number,
-  scratch: { x?: boolean; panel?: boolean } = {},
+  scratch: { x?: boolean; c?: boolean; panel?: boolean } = {},
 ): KernelCall {
   const act = activationCode(epilogue.activation ?? "none");
   const p0 = epilogue.p0 ?? 0;
@@ -791,12 +792,12 @@ export function gemmNchwCall(
     return {
       fn: "f32_spmm_c4n_1x32",
       args: [w.m, n, w.k, w.survivors!, w.offset, x, ldx, w.bias ?? 0, c, ldc, act, p0, p1, panel],
-      scratchArgs: mask(scratch.x, 5) | mask(scratch.panel, 13),
+      scratchArgs: mask(scratch.x, 5) | mask(scratch.c, 8) | mask(scratch.panel, 13),
     };
   }
   return {
     fn: gemmNchwRows(kr) === 6 ? "f32_gemm_nchw_6x8" : "f32_gemm_nchw_4x8",
     args: [w.m, n, w.k, w.offset, x, ldx, c, ldc, act, p0, p1],
-    scratchArgs: mask(scratch.x, 4),
+    scratchArgs: mask(scratch.x, 4) | mask(scratch.c, 6),
   };
 }

