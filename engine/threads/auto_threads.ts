@@ -6,7 +6,10 @@
  * `TRIAL_MS` of timed work (one warm-up run of each is not counted; at most `MAX_TRIAL_RUNS`
  * runs), the faster one stays: when one thread wins, the pool is stopped. The time floor
  * matters for small models: five runs of a 0.2 ms VAD chunk are noise, and the trial then
- * kept the pool for a model that runs faster on one thread.
+ * kept the pool for a model that runs faster on one thread. Modes compare by their lower
+ * quartile, not the median: a host that steals a core for a second slows the pool's runs
+ * most, and with medians a burst over 3 of ESRGAN's 5 trial runs kept it on one thread
+ * (214 ms) though two threads ran it in 110 ms.
  * Results do not depend on the choice (threads split outputs, never sums).
  *
  * @module
@@ -34,10 +37,10 @@ function enough(times: readonly number[]): boolean {
 /** Threads stay only when they are at least this much faster than one thread. */
 const MARGIN = 0.95;
 
-function median(xs: number[]): number {
+/** The lower quartile (nearest rank) of `xs`. */
+function lowerQuartile(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return s[Math.floor((s.length - 1) / 4)];
 }
 
 /** The per-model trial of "auto" threads. */
@@ -87,8 +90,8 @@ export class AutoThreads {
 
   #decide(): void {
     const kr = this.#kr;
-    const one = median(this.#one.slice(1));
-    const many = median(this.#pool.slice(1));
+    const one = lowerQuartile(this.#one.slice(1));
+    const many = lowerQuartile(this.#pool.slice(1));
     const n = kr.threads.count;
     const times = (a: number, b: number) => `${a.toPrecision(3)} ms vs ${b.toPrecision(3)} ms`;
     this.#decided = true;

@@ -65,13 +65,13 @@ function rowSetup(bytes: number): string {
       let pb = b + ((<usize>r * <usize>ldb) << 2);
       if (sa == 0) {
         const s = v128.load32_splat(pa);
-        ${splat("s", "SPLAT_A")}
-        pa = SPLAT_A;
+        ${splat("s", "splatA()")}
+        pa = splatA();
       }
       if (sb == 0) {
         const s = v128.load32_splat(pb);
-        ${splat("s", "SPLAT_B")}
-        pb = SPLAT_B;
+        ${splat("s", "splatB()")}
+        pb = splatB();
       }`;
 }
 
@@ -97,7 +97,7 @@ export function compareName(op: BinaryOp): string {
 export function binarySource(op: BinaryOp): { name: string; source: string } {
   check(op);
   const name = binaryName(op);
-  const source = `${HEADER}${imports(op)}import { SPLAT_A, SPLAT_B, TAIL_A, TAIL_B, TAIL_Y } from "../_scratch";
+  const source = `${HEADER}${imports(op)}import { splatA, splatB, tailA, tailB, tailY } from "../_scratch";
 
 /** y = ${op.doc}, broadcast over a rows x n block (see f32_vbinary.tmpl.ts). */
 export function ${name}(${SIGNATURE}): void {
@@ -125,15 +125,15 @@ ${rowSetup(32)}
           py += 32;
         }
         if (pass == 1) {
-          memory.copy(rowEnd - rest, TAIL_Y, rest);
+          memory.copy(rowEnd - rest, tailY(), rest);
         } else if (rest == 0) {
           break;
         } else {
-          memory.copy(TAIL_A, pa, rest);
-          memory.copy(TAIL_B, pb, rest);
-          pa = TAIL_A;
-          pb = TAIL_B;
-          py = TAIL_Y;
+          memory.copy(tailA(), pa, rest);
+          memory.copy(tailB(), pb, rest);
+          pa = tailA();
+          pb = tailB();
+          py = tailY();
           steps = 1;
         }
       }
@@ -153,13 +153,13 @@ export function compareSource(op: BinaryOp): { name: string; source: string } {
   const name = compareName(op);
   const mask = (k: number) => op.vec(`v128.load(pa, ${k * 16})`, `v128.load(pb, ${k * 16})`);
   const tmask = (k: number) =>
-    op.vec(`v128.load(TAIL_A, ${k * 16})`, `v128.load(TAIL_B, ${k * 16})`);
+    op.vec(`v128.load(tailA(), ${k * 16})`, `v128.load(tailB(), ${k * 16})`);
   const narrow = (m: (k: number) => string) =>
     `i8x16.narrow_i16x8_s(
           i16x8.narrow_i32x4_s(${m(0)}, ${m(1)}),
           i16x8.narrow_i32x4_s(${m(2)}, ${m(3)}),
         )`;
-  const source = `${HEADER}${imports(op)}import { SPLAT_A, SPLAT_B, TAIL_A, TAIL_B, TAIL_Y } from "../_scratch";
+  const source = `${HEADER}${imports(op)}import { splatA, splatB, tailA, tailB, tailY } from "../_scratch";
 
 /** y = ${op.doc} as bytes 0/1, broadcast over a rows x n block (see f32_vbinary.tmpl.ts). */
 export function ${name}(${SIGNATURE}): void {
@@ -179,11 +179,11 @@ ${rowSetup(64)}
       }
       if (i < n) {
         const rest = <usize>(n - i);
-        memory.copy(TAIL_A, pa, rest << 2);
-        memory.copy(TAIL_B, pb, rest << 2);
+        memory.copy(tailA(), pa, rest << 2);
+        memory.copy(tailB(), pb, rest << 2);
         const m = ${narrow(tmask)};
-        v128.store(TAIL_Y, i8x16.neg(m));
-        memory.copy(py, TAIL_Y, rest);
+        v128.store(tailY(), i8x16.neg(m));
+        memory.copy(py, tailY(), rest);
         py += rest;
       }
     }

@@ -49,7 +49,7 @@ export function unarySource(op: UnaryOp): { name: string; source: string } {
   if (!/^[a-z0-9]+$/.test(op.op)) throw new Error(`Bad unary op token "${op.op}"`);
   const name = unaryName(op);
   const imports = importLines(op.math ?? [], op.vec("x"));
-  const source = `${HEADER}${imports}import { TAIL_A, TAIL_Y } from "../_scratch";
+  const source = `${HEADER}${imports}import { tailA, tailY } from "../_scratch";
 
 /** y[i] = ${op.doc} for n floats at byte offsets x, y (may alias). */
 export function ${name}(n: i32, x: usize, y: usize, p0: f32, p1: f32): void {
@@ -73,13 +73,13 @@ export function ${name}(n: i32, x: usize, y: usize, p0: f32, p1: f32): void {
         py += 32;
       }
       if (pass == 1) {
-        memory.copy(y + (<usize>(n & ~7) << 2), TAIL_Y, rest);
+        memory.copy(y + (<usize>(n & ~7) << 2), tailY(), rest);
       } else if (rest == 0) {
         break;
       } else {
-        memory.copy(TAIL_A, px, rest);
-        px = TAIL_A;
-        py = TAIL_Y;
+        memory.copy(tailA(), px, rest);
+        px = tailA();
+        py = tailY();
         steps = 1;
       }
     }

