@@ -23,7 +23,7 @@ import { WORKER_SOURCE } from "./worker_source.ts";
 export { callKernel, type KernelCall };
 
 /** Host-neutral handle on a started worker. */
-interface WorkerHandle {
+export interface WorkerHandle {
   post(message: unknown): void;
   terminate(): void;
 }
@@ -53,7 +53,16 @@ type Listener = (message: unknown) => void;
  */
 const HOST_WORKER = (globalThis as { Worker?: typeof Worker }).Worker;
 
-async function spawnWorker(onMessage: Listener, onFailure: (why: string) => void) {
+/** Starts a worker on the host's API (tests pass their own to stand in for a broken one). */
+export type SpawnWorker = (
+  onMessage: Listener,
+  onFailure: (why: string) => void,
+) => Promise<WorkerHandle>;
+
+async function spawnWorker(
+  onMessage: Listener,
+  onFailure: (why: string) => void,
+): Promise<WorkerHandle> {
   const g = globalThis as {
     Worker?: typeof Worker;
     Deno?: unknown;
@@ -139,7 +148,8 @@ export class ThreadPool {
    * Starts `threads - 1` workers on `module` (a build whose memory import is shared) and
    * `memory`; worker i parks partial tiles at byte offset `tailScratch[i]` (its own
    * `kernel_set_tail_scratch`). Throws `ThreadError` when a worker cannot start; no worker is
-   * left running. `onDegrade` is called if the pool later drops to one thread.
+   * left running. `onDegrade` is called if the pool later drops to one thread. `spawn`
+   * starts a worker (the host's Worker API unless a test stands in).
    */
   static async start(
     module: WebAssembly.Module,
@@ -148,6 +158,7 @@ export class ThreadPool {
     main: Record<string, (...a: number[]) => unknown>,
     tailScratch: number[],
     onDegrade: (why: string) => void = () => {},
+    spawn: SpawnWorker = spawnWorker,
   ): Promise<ThreadPool> {
     if (!Number.isInteger(threads) || threads < 2) {
       throw new InvalidArgumentError(`A thread pool needs at least 2 threads, got ${threads}`);
@@ -174,7 +185,7 @@ export class ThreadPool {
         ready.catch(() => {}); // Awaited below; a failure elsewhere must not leave it unhandled.
         started.push(ready);
         settlers.push(settle);
-        const handle = await spawnWorker(
+        const handle = await spawn(
           (m) => {
             const r = m as { ok: boolean; error?: string };
             settle(r.ok ? undefined : r.error ?? "unknown error");

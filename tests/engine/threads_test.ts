@@ -5,6 +5,7 @@ import { gemm, gemmNchw, packGemmWeights, packNchwWeights } from "../../engine/o
 import { Tensor } from "../../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../../engine/wasm/kernels.ts";
 import { shareMemoryImport } from "../../engine/wasm/shared_memory_module.ts";
+import { type SpawnWorker, ThreadPool } from "../../engine/threads/pool.ts";
 import { assertClose } from "../_assert.ts";
 import { download, upload, withKernels } from "../_kernels.ts";
 import { realModel } from "../_models.ts";
@@ -431,5 +432,46 @@ Deno.test("a shared queue runs every item once, each in the scratch of the threa
       throws(() => pool.runQueue(Array.from({ length: 64 }, () => [trap]), blocks));
       pool.runQueue(items.slice(0, 10), blocks);
     });
+  }
+});
+
+Deno.test("a worker that dies mid-run: its share is taken back, the pool drops to one thread", async () => {
+  const bytes = Deno.readFileSync(
+    new URL("../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  const module = new WebAssembly.Module(shareMemoryImport(bytes, 64));
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
+  const main = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<
+    string,
+    (...a: number[]) => unknown
+  >;
+  // A worker that starts, then never answers again (its thread crashed or was killed).
+  const dead: SpawnWorker = (onMessage) => {
+    setTimeout(() => onMessage({ ok: true }), 0);
+    return Promise.resolve({ post: () => {}, terminate: () => {} });
+  };
+  const f32 = new Float32Array(memory.buffer);
+  const [one, y] = [65536, 65536 + 64]; // y: 64 floats, scratch blocks after it
+  const add = (i: number, scratchArgs = 0) => ({
+    fn: "f32_addact_w4",
+    args: [1, 1, scratchArgs ? 0 : y + 4 * i, 1, one, 1, 0, 0, 0],
+    scratchArgs,
+  });
+  for (const mode of ["programs", "queue"] as const) {
+    const why: string[] = [];
+    const pool = await ThreadPool.start(module, memory, 2, main, [256], (w) => why.push(w), dead);
+    f32.fill(0, one / 4, y / 4 + 64 + 32);
+    f32[one / 4] = 1;
+    if (mode === "programs") pool.run([add(0), add(1)]);
+    else {
+      const items = Array.from({ length: 64 }, (_, i) => [add(i), add(i, 1 << 2)]);
+      pool.runQueue(items, [y + 256, y + 512]);
+    }
+    const outputs = mode === "programs" ? 2 : 64;
+    deepStrictEqual([...f32.subarray(y / 4, y / 4 + outputs)].every((v) => v === 1), true, mode);
+    if (mode === "queue") deepStrictEqual(f32[(y + 256) / 4], 64, "every item ran here");
+    deepStrictEqual(why, ["worker 1 stopped answering"], mode);
+    deepStrictEqual(pool.size, 1);
+    pool.dispose();
   }
 });
