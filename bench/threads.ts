@@ -1,12 +1,13 @@
 /**
- * Threads: Quartet on 1 thread, on 2 threads and with threads "auto", against
- * onnxruntime-web (wasm) on 2 threads, same models, inputs and machine, one process.
+ * Threads: Quartet on 1 thread, on 2 threads and with threads "auto" (taking turns in
+ * blocks of 100 ms), against onnxruntime-web (wasm) on 2 threads, same models, inputs and machine, one
+ * process.
  * Big kernels (GEMM 512³, conv 3x3 64→64 56²), PaddleOCR det, ESRGAN-slim x2 (TF.js model:
  * no onnxruntime column), and the small per-step models where "auto" must not lose.
  *
  *   deno run -A bench/threads.ts [--quick]
  */
-import { type BenchRow, measure, report } from "./_harness.ts";
+import { type BenchRow, measure, measureInterleaved, report } from "./_harness.ts";
 import { ort, ortSession } from "./_peers.ts";
 import { loadModel } from "../engine/model.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -97,9 +98,10 @@ const all = await cases();
 // Quartet first, onnxruntime-web after: once its 2-thread pool exists its workers stay alive
 // for the whole process and would compete with our threads for the 2 cores.
 for (const c of all) {
-  const medians: Record<string, number> = {};
-  for (const threads of [1, 2, "auto"] as const) {
-    const model = await loadModel(c.model, { threads });
+  const modes = [1, 2, "auto"] as const;
+  const models = [];
+  for (const threads of modes) models.push(await loadModel(c.model, { threads }));
+  const runs = models.map((model) => {
     let feeds = { ...c.feeds };
     if (Object.keys(feeds).length === 0) {
       // The TF.js SR model: an NHWC image of the model's channel count.
@@ -114,22 +116,27 @@ for (const c of all) {
         ]),
       };
     }
-    const r = await measure(() => {
+    return () => {
       const out = model.runSync(feeds);
       if (c.carry) {
         for (const [o, i] of Object.entries(c.carry)) feeds = { ...feeds, [i]: out[o] };
       }
-    }, timing);
-    const s = model.summary();
-    medians[String(threads)] = r.median_ms;
+    };
+  });
+  // The three modes take turns in short blocks: their ratios are what this bench is about.
+  const results = await measureInterleaved(runs, timing);
+  const medians: Record<string, number> = {};
+  for (const [j, threads] of modes.entries()) {
+    const s = models[j].summary();
+    medians[String(threads)] = results[j].median_ms;
     rows.push({
       case: c.name,
       engine: "quartet",
       variant: threads === "auto" ? `${s.kernels.variant} auto` : s.kernels.variant,
       threads: s.threads.count,
-      ...r,
+      ...results[j],
     });
-    model.dispose();
+    models[j].dispose();
   }
   notes.push(
     `${c.name}: 2 threads ${(medians["1"] / medians["2"]).toFixed(2)}× over 1 thread; ` +
