@@ -60,41 +60,29 @@ export function runBinaryKernel(
   const plan = planBroadcast(y.dims, [a.dims, b.dims]);
   const [lda, ldb] = plan.ld;
   const [sa, sb] = plan.inner;
+  /** The kernel's arguments for `rows` x `n` elements from element offsets ea, eb, ey. */
+  const args = (rows: number, n: number, ea: number, eb: number, ey: number) =>
+    [
+      rows,
+      n,
+      a.offset + 4 * ea,
+      lda,
+      sa,
+      b.offset + 4 * eb,
+      ldb,
+      sb,
+      y.offset + outBytes * ey,
+    ] as const;
   const threads = threadsFor(kr, sizeOf(y.dims) * ELEMENT_COST);
   if (threads === 1) {
     const fn = (kr.fn as unknown as Record<string, BinaryKernel>)[kernel];
-    forEachBlock(plan, ([ea, eb], ey) => {
-      fn(
-        plan.rows,
-        plan.n,
-        a.offset + 4 * ea,
-        lda,
-        sa,
-        b.offset + 4 * eb,
-        ldb,
-        sb,
-        y.offset + outBytes * ey,
-      );
-    });
+    forEachBlock(plan, ([ea, eb], ey) => fn(...args(plan.rows, plan.n, ea, eb, ey)));
     return;
   }
   const items = itemsFor(threads, sizeOf(y.dims) * ELEMENT_COST);
   const calls: KernelCall[] = [];
   const call = (rows: number, n: number, ea: number, eb: number, ey: number) =>
-    calls.push({
-      fn: kernel,
-      args: [
-        rows,
-        n,
-        a.offset + 4 * ea,
-        lda,
-        sa,
-        b.offset + 4 * eb,
-        ldb,
-        sb,
-        y.offset + outBytes * ey,
-      ],
-    });
+    calls.push({ fn: kernel, args: [...args(rows, n, ea, eb, ey)] });
   const blocks = sizeOf(plan.outer);
   forEachBlock(plan, ([ea, eb], ey) => {
     if (blocks >= items) call(plan.rows, plan.n, ea, eb, ey);

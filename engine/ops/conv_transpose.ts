@@ -252,6 +252,18 @@ export function runConvTranspose(
       ay.out,
       ax.out,
     ];
+    /** Calls `tileFn` per tile: its group, the group's input and output, first pixel, count. */
+    const forEachTile = (
+      tileFn: (g: number, xg: number, yg: number, t0: number, np: number) => void,
+    ) => {
+      for (let i = 0; i < n; i++) {
+        for (let g = 0; g < group; g++) {
+          const xg = x + (i * c + g * cg) * hw * 4;
+          const yg = y + (i * m + g * mg) * ohw * 4;
+          for (let t0 = 0; t0 < hw; t0 += tile) tileFn(g, xg, yg, t0, Math.min(tile, hw - t0));
+        }
+      }
+    };
     const threads = threadsFor(kr, 2 * n * m * hw * cg * ay.k * ax.k);
     if (threads > 1 && !tapsOverlap(ay) && !tapsOverlap(ax)) {
       // No two input pixels reach the same output pixel: whole tiles (GEMM into the claiming
@@ -262,22 +274,15 @@ export function runConvTranspose(
         () => kr.arena.alloc(colBytes + panelBytes, "ConvTranspose thread columns"),
       );
       const items: KernelCall[][] = [];
-      for (let i = 0; i < n; i++) {
-        for (let g = 0; g < group; g++) {
-          const xg = x + (i * c + g * cg) * hw * 4;
-          const yg = y + (i * m + g * mg) * ohw * 4;
-          for (let t0 = 0; t0 < hw; t0 += tile) {
-            const np = Math.min(tile, hw - t0);
-            items.push([
-              gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, 0, np, {}, colBytes, {
-                c: true,
-                panel: true,
-              }),
-              { fn: "f32_col2im", args: col2imArgs(0, t0, np, yg), scratchArgs: 1 },
-            ]);
-          }
-        }
-      }
+      forEachTile((g, xg, yg, t0, np) =>
+        items.push([
+          gemmNchwCall(kr, packed[g], xg + t0 * 4, hw, np, 0, np, {}, colBytes, {
+            c: true,
+            panel: true,
+          }),
+          { fn: "f32_col2im", args: col2imArgs(0, t0, np, yg), scratchArgs: 1 },
+        ])
+      );
       try {
         runQueued(kr, items, scratch);
       } finally {
@@ -288,23 +293,16 @@ export function runConvTranspose(
       // Overlapping taps: the tiles run in turn, each one's col2im split by output channels.
       const parts = splitRange(mg, 1, threads);
       try {
-        for (let i = 0; i < n; i++) {
-          for (let g = 0; g < group; g++) {
-            const xg = x + (i * c + g * cg) * hw * 4;
-            const yg = y + (i * m + g * mg) * ohw * 4;
-            for (let t0 = 0; t0 < hw; t0 += tile) {
-              const np = Math.min(tile, hw - t0);
-              gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, col, np);
-              runSplit(
-                kr,
-                parts.map(([m0, mc]) => ({
-                  fn: "f32_col2im",
-                  args: col2imArgs(col, t0, np, yg, m0, mc),
-                })),
-              );
-            }
-          }
-        }
+        forEachTile((g, xg, yg, t0, np) => {
+          gemmNchw(kr, packed[g], xg + t0 * 4, hw, np, col, np);
+          runSplit(
+            kr,
+            parts.map(([m0, mc]) => ({
+              fn: "f32_col2im",
+              args: col2imArgs(col, t0, np, yg, m0, mc),
+            })),
+          );
+        });
       } finally {
         kr.arena.free(col);
       }

@@ -177,10 +177,11 @@ Deno.test("threaded depthwise convs (channel ranges per item) match onnxruntime 
 Deno.test("threaded ConvTranspose (whole tiles, or col2im by channels when taps overlap) matches", async () => {
   const rng = new Random(23);
   // [in, out, size, kernel, stride, group]: 2x2/2 taps never overlap (tiles on any thread);
-  // 3x3/2 and 4x4/2 do (col2im split by output channels); a grouped one.
+  // 3x3/2 and 4x4/2 do (col2im split by output channels); grouped ones of both kinds.
   for (
     const [c, m, hw, k, s, group] of [
       [24, 24, 83, 2, 2, 1],
+      [12, 8, 150, 2, 2, 2],
       [16, 12, 61, 3, 2, 1],
       [8, 10, 57, 4, 2, 2],
     ]
