@@ -23,7 +23,8 @@ export function blockBytes(bytes: number): number {
   return alignUp(Math.max(bytes, 1), ALIGN);
 }
 
-function formatBytes(n: number): string {
+/** Bytes as people read them: "1.00 GiB", "256.0 MiB", "512 bytes". */
+export function formatBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
   return `${n} bytes`;

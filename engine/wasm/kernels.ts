@@ -9,7 +9,7 @@ import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 import { InvalidArgumentError, KernelLoadError, OutOfMemoryError, ThreadError } from "../errors.ts";
 import { readSource } from "../formats/read_source.ts";
 import type { ThreadPool } from "../threads/pool.ts";
-import { Arena } from "./arena.ts";
+import { Arena, formatBytes } from "./arena.ts";
 import { detectFeatures, type WasmFeatures } from "./features.ts";
 
 /** The three builds of the kernels. */
@@ -88,8 +88,12 @@ export interface Kernels {
 
 /** Largest thread count accepted. */
 const MAX_THREADS = 16;
-/** Default arena maximum of a threaded arena (shared memory declares it up front). */
-const SHARED_DEFAULT_MAX_BYTES = 2 ** 30;
+/**
+ * Arena maxima a threaded arena tries, largest first, when maxMemoryBytes is not given:
+ * shared memory declares its maximum up front, and some hosts (iOS Safari, 32-bit browsers)
+ * refuse large reservations; a smaller arena with threads beats no threads.
+ */
+const SHARED_MAX_BYTES_TRIED = [2 ** 30, 2 ** 28, 2 ** 26];
 
 /** Validates the threads option and decides how many threads to try. */
 function planThreads(requested: number | "auto", f: WasmFeatures): ThreadInfo {
@@ -286,17 +290,26 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
   const [variant, reason] = choose(options.kernels ?? "auto", features);
   let arena: Arena | undefined;
   if (threads.count > 1) {
-    try {
-      arena = new Arena({
-        base: STATIC_BYTES,
-        maxBytes: options.maxMemoryBytes ?? SHARED_DEFAULT_MAX_BYTES,
-        shared: true,
-      });
-    } catch (cause) {
-      if (cause instanceof OutOfMemoryError) throw cause;
+    const tried = options.maxMemoryBytes !== undefined
+      ? [options.maxMemoryBytes]
+      : SHARED_MAX_BYTES_TRIED;
+    let refused: unknown;
+    for (const maxBytes of tried) {
+      try {
+        arena = new Arena({ base: STATIC_BYTES, maxBytes, shared: true });
+        break;
+      } catch (cause) {
+        if (cause instanceof OutOfMemoryError) throw cause;
+        refused ??= cause;
+      }
+    }
+    if (!arena) {
       threads.count = 1;
       threads.reason = `threads unavailable: the host refused a shared memory of ` +
-        `${options.maxMemoryBytes ?? SHARED_DEFAULT_MAX_BYTES} bytes (${cause})`;
+        `${formatBytes(tried[tried.length - 1])} (${refused})`;
+    } else if (refused) {
+      threads.reason += `; the arena is capped at ${formatBytes(arena.maxBytes)} (the host ` +
+        `refused ${formatBytes(tried[0])} of shared memory: ${refused})`;
     }
   }
   arena ??= new Arena({ base: STATIC_BYTES, maxBytes: options.maxMemoryBytes });

@@ -315,6 +315,34 @@ Deno.test("without SharedArrayBuffer the engine runs on one thread, warns once a
   }
 });
 
+Deno.test("a host that refuses a large shared memory gets threads on a smaller arena", async () => {
+  const Memory = WebAssembly.Memory;
+  // A host like iOS Safari: shared memories up to 256 MiB (4096 pages), nothing larger.
+  const limit = (max: number) =>
+    class extends Memory {
+      constructor(d: WebAssembly.MemoryDescriptor) {
+        if (d.shared && (d.maximum ?? 0) > max) throw new RangeError("could not reserve memory");
+        super(d);
+      }
+    };
+  try {
+    WebAssembly.Memory = limit(4096);
+    const kr = await loadKernels({ threads: 2 });
+    deepStrictEqual(kr.threads.count, 2);
+    ok(kr.pool);
+    deepStrictEqual(kr.arena.maxBytes, 2 ** 28);
+    ok(/capped at 256\.0 MiB.*refused 1\.00 GiB/.test(kr.threads.reason), kr.threads.reason);
+    disposeKernels(kr);
+    // Nothing shared at all: one thread, and the reason says what was refused.
+    WebAssembly.Memory = limit(16);
+    const one = await loadKernels({ threads: "auto" });
+    deepStrictEqual([one.threads.count, one.pool], [1, null]);
+    ok(/refused a shared memory of 64\.0 MiB/.test(one.threads.reason), one.threads.reason);
+  } finally {
+    WebAssembly.Memory = Memory;
+  }
+});
+
 Deno.test("workers that cannot start leave the engine on one thread, running", async () => {
   const saved = URL.createObjectURL;
   const warn = console.warn;
