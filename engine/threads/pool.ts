@@ -11,7 +11,11 @@
  *
  * A worker that never picks its job up (it crashed or hangs) is detected by a timeout: the
  * main thread takes the job back, runs it itself and the pool drops to one thread, with a
- * warning. A kernel that fails inside a worker (a trap) throws `ThreadError` on the caller.
+ * warning. A worker that took a job and then stops making progress (a worker counts the calls
+ * it finishes) is given up after a longer timeout: the pool drops to one thread and the call
+ * throws `ThreadError`, never hangs. Time this thread itself was stopped (a suspended tab)
+ * does not count against a worker. A kernel that fails inside a worker (a trap) throws
+ * `ThreadError` on the caller.
  *
  * @module
  */
@@ -32,8 +36,22 @@ export interface WorkerHandle {
 const PICKUP_TIMEOUT_MS = 2000;
 /** How long starting one worker may take. */
 const START_TIMEOUT_MS = 10000;
+/** How long a worker may run a job without finishing a call before it is given up. */
+const STALL_TIMEOUT_MS = 10000;
+/** A gap this long between two looks at a worker means this thread was stopped, not it. */
+const SUSPENDED_MS = 1000;
 /** State-word loads on the main thread before it blocks or checks the clock. */
 const MAIN_SPINS = 50000;
+
+/** Options of `ThreadPool.start`. */
+export interface ThreadPoolOptions {
+  /** Called once if the pool drops to one thread, with the reason. */
+  onDegrade?: (why: string) => void;
+  /** Starts a worker (the host's Worker API unless a test stands in). */
+  spawn?: SpawnWorker;
+  /** How long a job may go without a finished call before its worker is given up. */
+  stallTimeoutMs?: number;
+}
 
 function canBlockHere(): boolean {
   try {
@@ -117,6 +135,7 @@ export class ThreadPool {
   readonly #main: Record<string, (...a: number[]) => unknown>;
   readonly #canBlock = canBlockHere();
   readonly #onDegrade: (why: string) => void;
+  readonly #stallTimeoutMs: number;
   #disposed = false;
 
   private constructor(
@@ -124,13 +143,14 @@ export class ThreadPool {
     control: SharedArrayBuffer,
     names: string[],
     main: Record<string, (...a: number[]) => unknown>,
-    onDegrade: (why: string) => void,
+    options: ThreadPoolOptions,
   ) {
     this.#workers = workers;
     this.#size = workers.length + 1;
     this.#index = new Map(names.map((n, i) => [n, i]));
     this.#main = main;
-    this.#onDegrade = onDegrade;
+    this.#onDegrade = options.onDegrade ?? (() => {});
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
     this.#words = workers.map((_, i) => new Int32Array(control, i * SLOT.bytes, SLOT.bytes / 4));
     this.#programs = workers.map((_, i) =>
       new Float64Array(control, i * SLOT.bytes + SLOT.programByte, SLOT.programWords)
@@ -148,8 +168,7 @@ export class ThreadPool {
    * Starts `threads - 1` workers on `module` (a build whose memory import is shared) and
    * `memory`; worker i parks partial tiles at byte offset `tailScratch[i]` (its own
    * `kernel_set_tail_scratch`). Throws `ThreadError` when a worker cannot start; no worker is
-   * left running. `onDegrade` is called if the pool later drops to one thread. `spawn`
-   * starts a worker (the host's Worker API unless a test stands in).
+   * left running.
    */
   static async start(
     module: WebAssembly.Module,
@@ -157,9 +176,9 @@ export class ThreadPool {
     threads: number,
     main: Record<string, (...a: number[]) => unknown>,
     tailScratch: number[],
-    onDegrade: (why: string) => void = () => {},
-    spawn: SpawnWorker = spawnWorker,
+    options: ThreadPoolOptions = {},
   ): Promise<ThreadPool> {
+    const spawn = options.spawn ?? spawnWorker;
     if (!Number.isInteger(threads) || threads < 2) {
       throw new InvalidArgumentError(`A thread pool needs at least 2 threads, got ${threads}`);
     }
@@ -210,7 +229,7 @@ export class ThreadPool {
       if (cause instanceof ThreadError) throw cause;
       throw new ThreadError(`Cannot start worker threads: ${cause}`, { cause });
     }
-    return new ThreadPool(workers, control, names, main, onDegrade);
+    return new ThreadPool(workers, control, names, main, options);
   }
 
   /** Threads a split call may use, the main thread included (1 once degraded). */
@@ -392,7 +411,9 @@ export class ThreadPool {
     takeOver: () => void,
   ): string | undefined {
     const words = this.#words[slot];
-    const t0 = performance.now();
+    let progress = Atomics.load(words, SLOT.progress);
+    let since = performance.now();
+    let looked = since;
     for (;;) {
       let state = Atomics.load(words, SLOT.state);
       for (let i = 0; i < MAIN_SPINS && (state === SLOT.POSTED || state === SLOT.RUNNING); i++) {
@@ -410,7 +431,15 @@ export class ThreadPool {
         const fns = [...new Set(kernels())].join(", ");
         return `A kernel (${fns}) failed on worker thread ${slot + 1}: ${text}`;
       }
-      const waited = performance.now() - t0;
+      const now = performance.now();
+      const moved = Atomics.load(words, SLOT.progress);
+      // A worker that finished a call, or a gap in this thread's own looking, restarts the clock.
+      if (moved !== progress || now - looked > SUSPENDED_MS) {
+        progress = moved;
+        since = now;
+      }
+      looked = now;
+      const waited = now - since;
       if (state === SLOT.POSTED && waited > PICKUP_TIMEOUT_MS) {
         if (
           Atomics.compareExchange(words, SLOT.state, SLOT.POSTED, SLOT.IDLE) === SLOT.POSTED
@@ -420,6 +449,13 @@ export class ThreadPool {
           return undefined;
         }
         continue;
+      }
+      if (state === SLOT.RUNNING && waited > this.#stallTimeoutMs) {
+        const why = `worker ${slot + 1} stopped in the middle of a job (no call finished in ` +
+          `${Math.round(waited)} ms)`;
+        this.#degrade(why);
+        this.#workers[slot].terminate();
+        return `The run failed: ${why}; the pool now runs on one thread`;
       }
       if (this.#canBlock) Atomics.wait(words, SLOT.state, state, 20);
     }

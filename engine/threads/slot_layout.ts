@@ -21,6 +21,8 @@ export const SLOT = {
   /** Int32 word indices. */
   state: 0,
   callCount: 1,
+  /** Calls the worker has finished, ever (it adds one after each). */
+  progress: 2,
   /** A failed call's error text (UTF-8, zero padded). */
   errorByte: 16,
   errorBytes: 112,

@@ -51,6 +51,7 @@ function start(data, post) {
         }
         p += 3 + n;
         fn(...a);
+        Atomics.add(words, SLOT.progress, 1);
       }
     }
   }
@@ -79,6 +80,7 @@ function start(data, post) {
         for (let i = 0; i < n; i++) a.push(program[p + 2 + i]);
         p += 2 + n;
         fn(...a);
+        Atomics.add(words, SLOT.progress, 1);
       }
     } catch (e) {
       const bytes = new TextEncoder().encode(String(e)).subarray(0, SLOT.errorBytes);

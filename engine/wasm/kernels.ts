@@ -329,10 +329,12 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
         threads.count,
         fn as unknown as Record<string, (...a: number[]) => unknown>,
         workerTailScratch(fn, threads.count - 1),
-        (why) => {
-          threads.count = 1;
-          threads.reason = `fell back to one thread: ${why}`;
-          console.warn(`Quartet: ${threads.reason}`);
+        {
+          onDegrade: (why) => {
+            threads.count = 1;
+            threads.reason = `fell back to one thread: ${why}`;
+            console.warn(`Quartet: ${threads.reason}`);
+          },
         },
       );
     } catch (cause) {

@@ -6,6 +6,7 @@ import { Tensor } from "../../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../../engine/wasm/kernels.ts";
 import { shareMemoryImport } from "../../engine/wasm/shared_memory_module.ts";
 import { type SpawnWorker, ThreadPool } from "../../engine/threads/pool.ts";
+import { SLOT } from "../../engine/threads/slot_layout.ts";
 import { assertClose } from "../_assert.ts";
 import { download, upload, withKernels } from "../_kernels.ts";
 import { realModel } from "../_models.ts";
@@ -488,7 +489,10 @@ Deno.test("a worker that dies mid-run: its share is taken back, the pool drops t
   });
   for (const mode of ["programs", "queue"] as const) {
     const why: string[] = [];
-    const pool = await ThreadPool.start(module, memory, 2, main, [256], (w) => why.push(w), dead);
+    const pool = await ThreadPool.start(module, memory, 2, main, [256], {
+      onDegrade: (w) => why.push(w),
+      spawn: dead,
+    });
     f32.fill(0, one / 4, y / 4 + 64 + 32);
     f32[one / 4] = 1;
     if (mode === "programs") pool.run([add(0), add(1)]);
@@ -502,5 +506,61 @@ Deno.test("a worker that dies mid-run: its share is taken back, the pool drops t
     deepStrictEqual(why, ["worker 1 stopped answering"], mode);
     deepStrictEqual(pool.size, 1);
     pool.dispose();
+  }
+});
+
+Deno.test("a worker that takes a job and never finishes it: ThreadError after the stall timeout, no hang", async () => {
+  const bytes = Deno.readFileSync(
+    new URL("../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  const module = new WebAssembly.Module(shareMemoryImport(bytes, 64));
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
+  const main = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<
+    string,
+    (...a: number[]) => unknown
+  >;
+  // A real worker that claims the first job it is given (POSTED -> RUNNING), then blocks
+  // forever: a thread stuck or killed in the middle of a kernel.
+  const stuckSource = `self.onmessage = (e) => {
+    const words = new Int32Array(e.data.control, e.data.slot * ${SLOT.bytes}, 4);
+    self.postMessage({ ok: true });
+    for (;;) {
+      if (Atomics.compareExchange(words, 0, ${SLOT.POSTED}, ${SLOT.RUNNING}) === ${SLOT.POSTED}) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      }
+      Atomics.wait(words, 0, Atomics.load(words, 0), 50);
+    }
+  };`;
+  const workers: Worker[] = [];
+  const stuck: SpawnWorker = (onMessage) => {
+    const url = URL.createObjectURL(new Blob([stuckSource], { type: "text/javascript" }));
+    const w = new Worker(url, { type: "module" });
+    workers.push(w);
+    w.onmessage = (e) => onMessage(e.data);
+    return Promise.resolve({ post: (m) => w.postMessage(m), terminate: () => w.terminate() });
+  };
+  const why: string[] = [];
+  const pool = await ThreadPool.start(module, memory, 2, main, [256], {
+    onDegrade: (w) => why.push(w),
+    spawn: stuck,
+    stallTimeoutMs: 300,
+  });
+  try {
+    const call = { fn: "f32_addact_w4", args: [0, 0, 0, 0, 0, 0, 0, 0, 0] };
+    const t0 = performance.now();
+    throws(
+      () => pool.run([call, call]),
+      (e: unknown) =>
+        e instanceof ThreadError && /worker 1 stopped in the middle of a job/.test(e.message),
+    );
+    ok(performance.now() - t0 < 5000, "gave up within seconds");
+    deepStrictEqual(why.length, 1);
+    deepStrictEqual(pool.size, 1);
+    // The pool goes on, on one thread.
+    pool.run([call]);
+    pool.runQueue([[call], [call]], [0, 0]);
+  } finally {
+    pool.dispose();
+    for (const w of workers) w.terminate();
   }
 });
