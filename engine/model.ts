@@ -378,6 +378,8 @@ export class Model {
     }
     const symbols = new Map<string, number>();
     for (const info of this.inputs) this.#checkFeed(info, feeds[info.name], symbols);
+    // "auto" kept one thread: move to the unshared arena once it is ready.
+    this.#kernels.unshare?.();
     const profile = options.profile ? [] as NodeProfile[] : undefined;
     const plan = this.#plan;
     if (plan && !profile) {

@@ -6,15 +6,19 @@
  * `TRIAL_MS` of timed work (one warm-up run of each is not counted; at most `MAX_TRIAL_RUNS`
  * runs), the faster one stays: when one thread wins, the pool is stopped. The time floor
  * matters for small models: five runs of a 0.2 ms VAD chunk are noise, and the trial then
- * kept the pool for a model that runs faster on one thread. Modes compare by their lower
+ * kept the pool for a model that runs faster on one thread. When one thread stays, the
+ * kernels later move to an unshared arena (`unshareLater`), so they then run exactly as with
+ * `threads: 1`. Modes compare by their lower
  * quartile, not the median: a host that steals a core for a second slows the pool's runs
  * most, and with medians a burst over 3 of ESRGAN's 5 trial runs kept it on one thread
- * (214 ms) though two threads ran it in 110 ms.
+ * (214 ms) though two threads ran it in 110 ms. A model none of whose kernels was split in
+ * the trial (each under the per-thread threshold) stays on one thread whatever the times say:
+ * a noisy trial once kept the pool for the silero VAD chunk (0.753 vs 0.814 ms).
  * Results do not depend on the choice (threads split outputs, never sums).
  *
  * @module
  */
-import type { Kernels } from "../wasm/kernels.ts";
+import { type Kernels, unshareLater } from "../wasm/kernels.ts";
 
 /** Timed runs per mode before deciding, at least. */
 export const TRIAL_RUNS = 5;
@@ -50,6 +54,8 @@ export class AutoThreads {
   #shapes = "";
   #one: number[] = [];
   #pool: number[] = [];
+  /** Split calls the pool ran during the trial's pool runs. */
+  #split = 0;
   #decided = false;
 
   /** `now` is the clock (milliseconds); tests pass their own. */
@@ -73,9 +79,11 @@ export class AutoThreads {
       this.#shapes = shapes;
       this.#one = [];
       this.#pool = [];
+      this.#split = 0;
     }
     const onOne = this.#one.length < this.#pool.length;
     if (onOne) kr.pool = null;
+    const jobs = pool.jobs;
     const t0 = this.#now();
     let result: T;
     try {
@@ -83,6 +91,7 @@ export class AutoThreads {
     } finally {
       kr.pool = pool;
     }
+    this.#split += pool.jobs - jobs;
     (onOne ? this.#one : this.#pool).push(this.#now() - t0);
     if (enough(this.#one) && enough(this.#pool)) this.#decide();
     return result;
@@ -95,7 +104,7 @@ export class AutoThreads {
     const n = kr.threads.count;
     const times = (a: number, b: number) => `${a.toPrecision(3)} ms vs ${b.toPrecision(3)} ms`;
     this.#decided = true;
-    if (many < MARGIN * one) {
+    if (many < MARGIN * one && this.#split > 0) {
       kr.threads.reason = `auto: ${n} threads measured faster for this model ` +
         `(${times(many, one)} on one thread)`;
       return;
@@ -103,7 +112,10 @@ export class AutoThreads {
     kr.pool?.dispose();
     kr.pool = null;
     kr.threads.count = 1;
-    kr.threads.reason = `auto: one thread measured as fast for this model ` +
-      `(${times(one, many)} on ${n} threads)`;
+    kr.threads.reason = this.#split === 0
+      ? `auto: one thread, no kernel of this model is big enough to split ` +
+        `(${times(one, many)} on ${n} threads)`
+      : `auto: one thread measured as fast for this model (${times(one, many)} on ${n} threads)`;
+    unshareLater(kr);
   }
 }

@@ -137,6 +137,7 @@ export class ThreadPool {
   readonly #onDegrade: (why: string) => void;
   readonly #stallTimeoutMs: number;
   #disposed = false;
+  #jobs = 0;
 
   private constructor(
     workers: WorkerHandle[],
@@ -232,6 +233,11 @@ export class ThreadPool {
     return new ThreadPool(workers, control, names, main, options);
   }
 
+  /** Split calls that posted work to workers so far. */
+  get jobs(): number {
+    return this.#jobs;
+  }
+
   /** Threads a split call may use, the main thread included (1 once degraded). */
   get size(): number {
     return this.#disposed ? 1 : this.#size;
@@ -258,6 +264,7 @@ export class ThreadPool {
       );
     }
     for (let i = 1; i < programs.length; i++) this.#check(programs[i]);
+    if (programs.length > 1) this.#jobs++;
     for (let i = 1; i < programs.length; i++) this.#post(i - 1, programs[i]);
     let failure: string | undefined;
     try {
@@ -299,6 +306,7 @@ export class ThreadPool {
       this.#queueTable[count] = used;
       this.#queue[QUEUE.count] = count;
       Atomics.store(this.#queue, QUEUE.next, 0);
+      if (threads > 1) this.#jobs++;
       for (let t = 1; t < threads; t++) this.#postQueueJob(t - 1, scratch[t]);
       let failure: string | undefined;
       try {

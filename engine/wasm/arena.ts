@@ -64,8 +64,8 @@ function sizeClass(bytes: number): number {
  * path is hot.
  */
 export class Arena {
-  /** The memory kernels are instantiated with. */
-  readonly memory: WebAssembly.Memory;
+  /** The memory kernels are instantiated with (replaced only by `moveTo`). */
+  memory: WebAssembly.Memory;
   /** The most bytes this arena may use. */
   readonly maxBytes: number;
   readonly #base: number;
@@ -345,6 +345,22 @@ export class Arena {
         );
       }
     }
+  }
+
+  /**
+   * Copies the arena's blocks into `memory` (growing it to this memory's size) and works in it
+   * from now on: offsets stay valid. The bytes below the arena's base (a kernel instance's
+   * static data) are left as `memory` has them.
+   */
+  moveTo(memory: WebAssembly.Memory): void {
+    const have = this.memory.buffer.byteLength;
+    const short = Math.ceil((have - memory.buffer.byteLength) / PAGE);
+    if (short > 0) memory.grow(short);
+    const bytes = have - this.#base;
+    new Uint8Array(memory.buffer, this.#base, bytes).set(
+      new Uint8Array(this.memory.buffer, this.#base, bytes),
+    );
+    this.memory = memory;
   }
 
   /** A Float32Array view of `length` floats at byte offset `offset`. */

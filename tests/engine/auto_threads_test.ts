@@ -16,11 +16,13 @@ import { disposeKernels, loadKernels } from "../../engine/wasm/kernels.ts";
 import { oneNodeModel } from "../_onnx_builder.ts";
 import { Random } from "../_random.ts";
 
+const NOP = { fn: "f32_addact_w4", args: [0, 0, 0, 0, 0, 0, 0, 0, 0] };
+
 /**
  * Runs a trial where a run takes `poolMs` on the pool and `oneMs` on one thread (numbers, or
  * functions of how many runs that mode has had).
  */
-async function trial(poolMs: number | ((i: number) => number), oneMs: number) {
+async function trial(poolMs: number | ((i: number) => number), oneMs: number, splits = true) {
   const kr = await loadKernels({ kernels: "relaxed", threads: "auto" });
   ok(kr.pool, "this host runs threads (Deno has SharedArrayBuffer)");
   const threads = kr.threads.count;
@@ -32,6 +34,8 @@ async function trial(poolMs: number | ((i: number) => number), oneMs: number) {
     auto.run("1x8", () => {
       const runs = modes.filter((m) => m === "pool").length;
       modes.push(kr.pool ? "pool" : "one");
+      // A split call, as a model with a kernel big enough for threads makes.
+      if (kr.pool && splits) kr.pool.run([NOP, NOP]);
       t += kr.pool ? poolTime(runs) : oneMs;
     });
   }
@@ -79,6 +83,47 @@ Deno.test("auto threads: one thread stays (the pool stops) when threads do not h
   }
 });
 
+Deno.test("auto threads: a model whose kernels never split stays on one thread whatever the times", async () => {
+  // The pool measured 10 % faster, but nothing ran on it: that was noise.
+  const { kr, auto } = await trial(0.9, 1, false);
+  try {
+    deepStrictEqual(auto.decided, true);
+    deepStrictEqual(kr.pool, null);
+    ok(/no kernel of this model is big enough to split/.test(kr.threads.reason), kr.threads.reason);
+  } finally {
+    disposeKernels(kr);
+  }
+});
+
+Deno.test("auto threads: when one thread stays, the kernels move to an unshared arena, data intact", async () => {
+  const { kr } = await trial(0.97, 1);
+  try {
+    deepStrictEqual(kr.pool, null);
+    ok(kr.arena.shared, "still the shared arena until the plain build is ready");
+    // Arena data written before the move: an input block, and a block the move must carry.
+    const n = 1000;
+    const a = kr.arena.alloc(4 * n);
+    const y = kr.arena.alloc(4 * n);
+    kr.arena.f32(a, n).set(Float32Array.from({ length: n }, (_, i) => i * 0.5));
+    for (let i = 0; i < 200 && !kr.unshare; i++) await new Promise((r) => setTimeout(r, 10));
+    ok(kr.unshare, "the plain build became ready");
+    kr.unshare!();
+    deepStrictEqual(kr.unshare, undefined);
+    deepStrictEqual(kr.arena.shared, false);
+    ok(/moved to an unshared arena/.test(kr.threads.reason), kr.threads.reason);
+    deepStrictEqual(kr.arena.f32(a, n)[999], 499.5);
+    // The new instance works on the moved data: y = a + a.
+    kr.fn.f32_vadd_x8(1, n, a, 0, 1, a, 0, 1, y);
+    deepStrictEqual([...kr.arena.f32(y, n)], Array.from({ length: n }, (_, i) => i));
+    // Allocation goes on in the plain memory, growing it.
+    const big = kr.arena.alloc(8 << 20);
+    kr.arena.f32(big, 4)[3] = 7;
+    deepStrictEqual(kr.arena.f32(big, 4)[3], 7);
+  } finally {
+    disposeKernels(kr);
+  }
+});
+
 Deno.test("auto threads: changing input shapes starts the trial over; a failing run is not timed", async () => {
   const kr = await loadKernels({ kernels: "relaxed", threads: "auto" });
   try {
@@ -120,11 +165,22 @@ Deno.test("auto threads on a real model: identical results through the trial, an
   try {
     ok(/^auto: \d of \d cores$/.test(model.summary().threads.reason));
     // A small product: the trial runs until each mode has TRIAL_MS of work (or the cap).
+    const decided = () => /ms on/.test(model.summary().threads.reason);
     for (let i = 0; i < 2 * (MAX_TRIAL_RUNS + 1) + 2; i++) {
       deepStrictEqual((await model.run({ a })).y.data, want, `run ${i}`);
-      if (/measured/.test(model.summary().threads.reason) && i >= 2 * (TRIAL_RUNS + 1)) break;
+      if (decided() && i >= 2 * (TRIAL_RUNS + 1)) break;
     }
-    ok(/measured/.test(model.summary().threads.reason), model.summary().threads.reason);
+    // 0.6 MFLOP is never split: one thread stays, whatever the trial's times.
+    deepStrictEqual(model.summary().threads.count, 1);
+    ok(/big enough to split/.test(model.summary().threads.reason), model.summary().threads.reason);
+    // A later run, once the plain build is ready, moves the model to an unshared arena; it
+    // computes the same there.
+    for (let i = 0; i < 100 && !/unshared/.test(model.summary().threads.reason); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      deepStrictEqual((await model.run({ a })).y.data, want);
+    }
+    ok(/unshared/.test(model.summary().threads.reason), model.summary().threads.reason);
+    deepStrictEqual((await model.run({ a })).y.data, want);
   } finally {
     model.dispose();
   }
