@@ -352,15 +352,19 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
   return { variant, reason, features, fn, arena, sparse, choices: [], pool, threads };
 }
 
+/** Largest arena `unshareLater` moves (the move holds the old and the new copy at once). */
+const UNSHARE_MAX_BYTES = 2 ** 28;
+
 /**
  * Prepares to move kernels that stay on one thread off their shared arena: in Deno a kernel
  * on shared memory runs up to about 10 % slower (vector add 9.4 → 10.6 µs, GEMV 4.2 → 4.6 µs),
  * which left a model that "auto" kept on one thread about 5 % slower than `threads: 1`. The
  * plain build compiles and instantiates in the background; `kr.unshare` is then set, and the
  * owner calls it between runs: the arena's contents move to the plain memory, offsets intact.
+ * Arenas over `UNSHARE_MAX_BYTES` stay shared: the move briefly holds both copies.
  */
 export function unshareLater(kr: Kernels): void {
-  if (kr.pool || !kr.arena.shared) return;
+  if (kr.pool || !kr.arena.shared || kr.arena.memoryBytes > UNSHARE_MAX_BYTES) return;
   const pages = (bytes: number) => Math.ceil(bytes / 65536);
   compileBuild(kr.variant).then(async (module) => {
     const memory = new WebAssembly.Memory({
@@ -368,7 +372,7 @@ export function unshareLater(kr: Kernels): void {
       maximum: Math.floor(kr.arena.maxBytes / 65536),
     });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
-    if (kr.pool || !kr.arena.shared) return;
+    if (kr.pool || !kr.arena.shared || kr.arena.memoryBytes > UNSHARE_MAX_BYTES) return;
     kr.unshare = () => {
       kr.unshare = undefined;
       kr.arena.moveTo(memory);
