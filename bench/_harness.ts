@@ -72,9 +72,13 @@ export async function measureInterleaved(
   const block = options.blockMs ?? 100;
   const minRuns = options.minRuns ?? 15;
   const maxRuns = options.maxRuns ?? 1000;
+  // Between blocks the event loop turns, as it does between an app's inferences, so
+  // background work (auto threads moving a model to an unshared arena) can finish.
+  const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
   for (const fn of fns) {
     const t0 = performance.now();
     do await fn(); while (performance.now() - t0 < warmup);
+    await turn();
   }
   const times: number[][] = fns.map(() => []);
   const spent = fns.map(() => 0);
@@ -92,6 +96,7 @@ export async function measureInterleaved(
         times[i].push(t);
         spent[i] += t;
       } while (performance.now() - t0 < block && !done(i));
+      await turn();
     }
   }
   return times.map((t) => {
