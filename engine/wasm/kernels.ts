@@ -74,6 +74,8 @@ export interface Kernels {
   features: WasmFeatures;
   /** The kernel functions (byte offsets in, results in the arena). */
   fn: KernelExports;
+  /** The compiled module they come from (compiled once per process, shared by models). */
+  module: WebAssembly.Module;
   /** The arena the kernels work in. */
   arena: Arena;
   /** Sparse kernel policy. */
@@ -174,7 +176,27 @@ function isWasmResponse(res: Response): boolean {
  * Compiles a kernel build; with `sharedPages` its memory import is first made shared with that
  * maximum. A `.wasm` served as application/wasm compiles while it downloads.
  */
-async function compileBuild(
+/** Compiled builds by variant and shared page count: each is compiled once per process. */
+const COMPILED = new Map<string, Promise<WebAssembly.Module>>();
+
+/**
+ * The compiled kernel build (its memory import made shared with `sharedPages` maximum pages,
+ * when given). Compiled once and reused by every later model: a second model then skips the
+ * decode and compile (cls loaded again: 1–3 ms of loadKernels before).
+ */
+function compileBuild(variant: KernelVariant, sharedPages?: number): Promise<WebAssembly.Module> {
+  const key = `${variant}:${sharedPages ?? "plain"}`;
+  let compiled = COMPILED.get(key);
+  if (!compiled) {
+    compiled = compileBuildOnce(variant, sharedPages);
+    COMPILED.set(key, compiled);
+    // A failure is not kept: the next model tries again (a network error may pass).
+    compiled.catch(() => COMPILED.delete(key));
+  }
+  return compiled;
+}
+
+async function compileBuildOnce(
   variant: KernelVariant,
   sharedPages?: number,
 ): Promise<WebAssembly.Module> {
@@ -285,6 +307,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
       reason: "precompiled module given",
       features,
       fn,
+      module,
       arena,
       sparse,
       choices: [],
@@ -349,7 +372,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
     }
   }
   if (!pool) warnSingleThread(threads);
-  return { variant, reason, features, fn, arena, sparse, choices: [], pool, threads };
+  return { variant, reason, features, fn, module, arena, sparse, choices: [], pool, threads };
 }
 
 /** Largest arena `unshareLater` moves (the move holds the old and the new copy at once). */
@@ -377,6 +400,7 @@ export function unshareLater(kr: Kernels): void {
       kr.unshare = undefined;
       kr.arena.moveTo(memory);
       kr.fn = instance.exports as unknown as KernelExports;
+      kr.module = module;
       kr.threads.reason += "; moved to an unshared arena";
     };
   }).catch(() => {

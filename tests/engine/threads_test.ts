@@ -564,3 +564,17 @@ Deno.test("a worker that takes a job and never finishes it: ThreadError after th
     for (const w of workers) w.terminate();
   }
 });
+
+Deno.test("a kernel build compiles once per process: later models reuse the module", async () => {
+  const [a, b] = [await loadKernels({ kernels: "simd" }), await loadKernels({ kernels: "simd" })];
+  const threaded = await loadKernels({ kernels: "simd", threads: 2 });
+  try {
+    deepStrictEqual(a.module === b.module, true);
+    // Each still has its own arena and instance.
+    deepStrictEqual(a.arena === b.arena || a.fn === b.fn, false);
+    // The threaded build differs (its memory import is shared).
+    deepStrictEqual(threaded.module === a.module, false);
+  } finally {
+    for (const kr of [a, b, threaded]) disposeKernels(kr);
+  }
+});
