@@ -108,6 +108,27 @@ Deno.test("GEMM, GEMV and NCHW GEMM give the same numbers on 1, 2 and 4 threads"
   });
 });
 
+/**
+ * Runs a one-output model (output "y") on 1, 2 and 4 threads: each matches onnxruntime, and
+ * the threaded outputs equal the one-thread output exactly (threads split outputs, never sums).
+ */
+async function matchesOrtOnThreads(
+  bytes: Uint8Array,
+  feeds: Record<string, Tensor>,
+  what: string,
+): Promise<void> {
+  const want = (await runOrt(bytes, feeds)).y.data as Float32Array;
+  let first: Float32Array | undefined;
+  for (const threads of [1, 2, 4]) {
+    const model = await loadModel(bytes, { threads });
+    const y = (await model.run(feeds)).y.data as Float32Array;
+    model.dispose();
+    assertClose(y, want, { rtol: 1e-4, atol: 1e-4 }, `${what} on ${threads} threads`);
+    if (first) deepStrictEqual(y, first, `${what} on ${threads} threads`);
+    first ??= y;
+  }
+}
+
 Deno.test("threaded convs (3x3 tiles per thread, 1x1, C4n) match onnxruntime and one thread", async () => {
   const rng = new Random(21);
   for (
@@ -128,16 +149,7 @@ Deno.test("threaded convs (3x3 tiles per thread, 1x1, C4n) match onnxruntime and
       },
     );
     const x = new Tensor("float32", rng.floats(2 * cin * hw * hw), [2, cin, hw, hw]);
-    const want = (await runOrt(bytes, { x })).y;
-    let first: Float32Array | undefined;
-    for (const threads of [1, 2, 4]) {
-      const model = await loadModel(bytes, { threads });
-      const y = (await model.run({ x })).y.data as Float32Array;
-      model.dispose();
-      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, `conv ${threads}T`);
-      if (first) deepStrictEqual(y, first, `conv ${cin}->${cout} ${hw}² on ${threads} threads`);
-      first ??= y;
-    }
+    await matchesOrtOnThreads(bytes, { x }, `conv ${cin}->${cout} ${kh}x${kh} ${hw}²`);
   }
 });
 
@@ -161,17 +173,7 @@ Deno.test("threaded depthwise convs (channel ranges per item) match onnxruntime 
       },
     );
     const x = new Tensor("float32", rng.floats(2 * c * hw * hw), [2, c, hw, hw]);
-    const want = (await runOrt(bytes, { x })).y;
-    let first: Float32Array | undefined;
-    for (const threads of [1, 2, 4]) {
-      const model = await loadModel(bytes, { threads });
-      const y = (await model.run({ x })).y.data as Float32Array;
-      model.dispose();
-      const what = `depthwise ${c}x${mult} ${k}x${k}/${s} ${hw}² on ${threads} threads`;
-      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, what);
-      if (first) deepStrictEqual(y, first, what);
-      first ??= y;
-    }
+    await matchesOrtOnThreads(bytes, { x }, `depthwise ${c}x${mult} ${k}x${k}/${s} ${hw}²`);
   }
 });
 
@@ -200,17 +202,11 @@ Deno.test("threaded ConvTranspose (whole tiles, or col2im by channels when taps 
       },
     );
     const x = new Tensor("float32", rng.floats(2 * c * hw * hw), [2, c, hw, hw]);
-    const want = (await runOrt(bytes, { x })).y;
-    let first: Float32Array | undefined;
-    for (const threads of [1, 2, 4]) {
-      const model = await loadModel(bytes, { threads });
-      const y = (await model.run({ x })).y.data as Float32Array;
-      model.dispose();
-      const what = `ConvTranspose ${c}->${m} ${k}x${k}/${s} g${group} ${hw}² on ${threads} threads`;
-      assertClose(y, want.data as Float32Array, { rtol: 1e-4, atol: 1e-4 }, what);
-      if (first) deepStrictEqual(y, first, what);
-      first ??= y;
-    }
+    await matchesOrtOnThreads(
+      bytes,
+      { x },
+      `ConvTranspose ${c}->${m} ${k}x${k}/${s} g${group} ${hw}²`,
+    );
   }
 });
 
