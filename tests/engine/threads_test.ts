@@ -461,16 +461,23 @@ Deno.test("a shared queue runs every item once, each in the scratch of the threa
   }
 });
 
-Deno.test("a worker that dies mid-run: its share is taken back, the pool drops to one thread", async () => {
+/** The simd build on a small shared memory, and its instance there: what a pool starts from. */
+function sharedKernels() {
   const bytes = Deno.readFileSync(
     new URL("../../kernels-as/build/quartet_simd.wasm", import.meta.url),
   );
   const module = new WebAssembly.Module(shareMemoryImport(bytes, 64));
   const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
-  const main = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<
-    string,
-    (...a: number[]) => unknown
-  >;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  return {
+    module,
+    memory,
+    main: exports as unknown as Record<string, (...a: number[]) => unknown>,
+  };
+}
+
+Deno.test("a worker that dies mid-run: its share is taken back, the pool drops to one thread", async () => {
+  const { module, memory, main } = sharedKernels();
   // A worker that starts, then never answers again (its thread crashed or was killed).
   const dead: SpawnWorker = (onMessage) => {
     setTimeout(() => onMessage({ ok: true }), 0);
@@ -506,15 +513,7 @@ Deno.test("a worker that dies mid-run: its share is taken back, the pool drops t
 });
 
 Deno.test("a worker that takes a job and never finishes it: ThreadError after the stall timeout, no hang", async () => {
-  const bytes = Deno.readFileSync(
-    new URL("../../kernels-as/build/quartet_simd.wasm", import.meta.url),
-  );
-  const module = new WebAssembly.Module(shareMemoryImport(bytes, 64));
-  const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
-  const main = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<
-    string,
-    (...a: number[]) => unknown
-  >;
+  const { module, memory, main } = sharedKernels();
   // A real worker that claims the first job it is given (POSTED -> RUNNING), then blocks
   // forever: a thread stuck or killed in the middle of a kernel.
   const stuckSource = `self.onmessage = (e) => {
