@@ -126,6 +126,7 @@ for (const c of all) {
   // The three modes take turns in short blocks: their ratios are what this bench is about.
   const results = await measureInterleaved(runs, timing);
   const medians: Record<string, number> = {};
+  let autoReason = "";
   for (const [j, threads] of modes.entries()) {
     const s = models[j].summary();
     medians[String(threads)] = results[j].median_ms;
@@ -136,11 +137,12 @@ for (const c of all) {
       threads: s.threads.count,
       ...results[j],
     });
+    if (threads === "auto") autoReason = s.threads.reason;
     models[j].dispose();
   }
   notes.push(
     `${c.name}: 2 threads ${(medians["1"] / medians["2"]).toFixed(2)}× over 1 thread; ` +
-      `"auto" ${(medians["1"] / medians["auto"]).toFixed(2)}× over 1 thread.`,
+      `"auto" ${(medians["1"] / medians["auto"]).toFixed(2)}× over 1 thread (${autoReason}).`,
   );
   console.error(`  measured Quartet on ${c.name}`);
 }
