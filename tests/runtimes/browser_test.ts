@@ -88,6 +88,35 @@ Deno.test("the PWA runs the model in Chromium, matches Deno, works offline, and 
     for (let c = 0; c < online.probs.length; c++) {
       ok(Math.abs(threaded.probs[c] - online.probs[c]) < 1e-6, `chunk ${c} on threads`);
     }
+    // "auto" on an isolated page: the VAD chunk splits nothing, so one thread stays, and once
+    // the plain build has compiled (the event loop turns between chunks, as in an app) the
+    // model moves to an unshared arena and computes the same.
+    const auto = await page.evaluate(async () => {
+      const { loadModel, Tensor } = await import("./dist/quartet.mjs");
+      const m = await loadModel(new URL("./models/silero_vad_v5.onnx", location.href), {
+        threads: "auto",
+      });
+      const feeds = {
+        input: new Tensor("float32", new Float32Array(512).map((_, i) => Math.sin(i) / 3), [
+          1,
+          512,
+        ]),
+        sr: new Tensor("int64", new BigInt64Array([16000n]), []),
+        state: new Tensor("float32", new Float32Array(256), [2, 1, 128]),
+      };
+      const first = (await m.run(feeds)).output.data[0];
+      let last = first;
+      for (let i = 0; i < 2000 && !/unshared/.test(m.summary().threads.reason); i++) {
+        last = (await m.run(feeds)).output.data[0];
+        if (i % 50 === 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      last = (await m.run(feeds)).output.data[0];
+      const out = { reason: m.summary().threads.reason, first, last };
+      m.dispose();
+      return out;
+    });
+    ok(/big enough to split.*unshared arena/.test(auto.reason), auto.reason);
+    deepStrictEqual(auto.last, auto.first);
   } finally {
     await context.close();
     await server.shutdown();
