@@ -1,20 +1,25 @@
 /**
  * `threads: "auto"` decided per model by measurement. Threads help big kernels and cost a
  * wake-up per split call, so a small step-by-step model (a VAD chunk, a Mamba token) can be
- * slower on two threads than on one. The first runs of a model alternate between the pool and
- * one thread, with the same input shapes; once each mode has `TRIAL_RUNS` timed runs and
- * `TRIAL_MS` of timed work (one warm-up run of each is not counted; at most `MAX_TRIAL_RUNS`
- * runs), the faster one stays: when one thread wins, the pool is stopped. The time floor
- * matters for small models: five runs of a 0.2 ms VAD chunk are noise, and the trial then
- * kept the pool for a model that runs faster on one thread. When one thread stays, the
- * kernels later move to an unshared arena (`unshareLater`), so they then run exactly as with
- * `threads: 1`. Modes compare by their lower
- * quartile, not the median: a host that steals a core for a second slows the pool's runs
- * most, and with medians a burst over 3 of ESRGAN's 5 trial runs kept it on one thread
- * (214 ms) though two threads ran it in 110 ms. A model none of whose kernels was split in
- * the trial (each under the per-thread threshold) stays on one thread whatever the times say:
- * a noisy trial once kept the pool for the silero VAD chunk (0.753 vs 0.814 ms).
- * Results do not depend on the choice (threads split outputs, never sums).
+ * slower on two threads than on one.
+ *
+ * The first runs of a model alternate between the pool and one thread, with the same input
+ * shapes; once each mode has `TRIAL_RUNS` timed runs and `TRIAL_MS` of timed work (one
+ * warm-up run of each is not counted; at most `MAX_TRIAL_RUNS` runs), the faster one stays:
+ * when one thread wins, the pool is stopped. The time floor matters for small models: five
+ * runs of a 0.2 ms VAD chunk are noise, and the trial then kept the pool for a model that
+ * runs faster on one thread.
+ *
+ * Modes compare by their lower quartile, not the median: a host that steals a core for a
+ * second slows the pool's runs most, and with medians a burst over 3 of ESRGAN's 5 trial runs
+ * kept it on one thread (214 ms) though two threads ran it in 110 ms. A model none of whose
+ * kernels was split in the trial (each under the per-thread threshold) stays on one thread
+ * whatever the times say: a noisy trial once kept the pool for the silero VAD chunk (0.753
+ * vs 0.814 ms).
+ *
+ * When one thread stays, the kernels later move to an unshared arena (`unshareLater`), so
+ * they then run exactly as with `threads: 1`. Results do not depend on the choice (threads
+ * split outputs, never sums).
  *
  * @module
  */
