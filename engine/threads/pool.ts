@@ -253,7 +253,7 @@ export class ThreadPool {
 
   /**
    * Runs program 0 (a list of calls, in order) on this thread and program i on worker i.
-   * A worker's program must fit its slot (SLOT.programWords words, 2 per call plus its
+   * A worker's program must fit its slot (SLOT.programWords words, 3 per call plus its
    * arguments), or `InvalidArgumentError` is thrown before anything runs.
    */
   runPrograms(programs: KernelCall[][]): void {
@@ -263,7 +263,14 @@ export class ThreadPool {
         `Cannot run ${programs.length} programs on a pool of ${this.#size} threads`,
       );
     }
-    for (let i = 1; i < programs.length; i++) this.#check(programs[i]);
+    for (let i = 1; i < programs.length; i++) {
+      const n = programs[i].length;
+      this.#encodedWords(
+        programs[i],
+        SLOT.programWords,
+        `A program of ${n} calls does not fit a slot`,
+      );
+    }
     if (programs.length > 1) this.#jobs++;
     for (let i = 1; i < programs.length; i++) this.#post(i - 1, programs[i]);
     let failure: string | undefined;
@@ -291,7 +298,9 @@ export class ThreadPool {
   runQueue(items: KernelCall[][], scratch: readonly number[]): void {
     if (this.#disposed) throw new ThreadError("This thread pool was disposed");
     const threads = Math.min(scratch.length, this.#size);
-    const words = items.map((item) => this.#checkItem(item));
+    const words = items.map((item) =>
+      this.#encodedWords(item, QUEUE.callWords, `A queue item of ${item.length} calls does not fit`)
+    );
     for (let first = 0; first < items.length;) {
       let count = 0;
       let used = 0;
@@ -300,7 +309,7 @@ export class ThreadPool {
         used + words[first + count] <= QUEUE.callWords
       ) {
         this.#queueTable[count] = used;
-        used = this.#writeItem(items[first + count], used);
+        used = this.#encode(items[first + count], this.#queued, used);
         count++;
       }
       this.#queueTable[count] = used;
@@ -344,25 +353,25 @@ export class ThreadPool {
     callKernel(this.#main, call, scratch);
   }
 
-  /** Float64 words an item takes in the queue; throws if it can never fit or names no kernel. */
-  #checkItem(item: KernelCall[]): number {
+  /**
+   * Float64 words `calls` take encoded (slot_layout.ts). Throws, before anything runs, if one
+   * names no kernel or they exceed `limit` words (`tooLong` says what did not fit).
+   */
+  #encodedWords(calls: KernelCall[], limit: number, tooLong: string): number {
     let words = 0;
-    for (const call of item) {
+    for (const call of calls) {
       if (!this.#index.has(call.fn)) {
         throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
       }
       words += 3 + call.args.length;
     }
-    if (words > QUEUE.callWords) {
-      throw new InvalidArgumentError(`A queue item of ${item.length} calls does not fit`);
-    }
+    if (words > limit) throw new InvalidArgumentError(tooLong);
     return words;
   }
 
-  /** Writes an item's calls into the queue from word `p`; returns the word after them. */
-  #writeItem(item: KernelCall[], p: number): number {
-    const out = this.#queued;
-    for (const call of item) {
+  /** Encodes `calls` into `out` from word `p`; returns the word after them. */
+  #encode(calls: KernelCall[], out: Float64Array, p: number): number {
+    for (const call of calls) {
       out[p] = this.#index.get(call.fn)!;
       out[p + 1] = call.args.length;
       out[p + 2] = call.scratchArgs ?? 0;
@@ -380,30 +389,9 @@ export class ThreadPool {
     Atomics.notify(words, SLOT.state);
   }
 
-  /** Throws if a worker's program names an unknown kernel or does not fit a slot. */
-  #check(program: KernelCall[]): void {
-    let words = 0;
-    for (const call of program) {
-      if (!this.#index.has(call.fn)) {
-        throw new InvalidArgumentError(`No kernel named "${call.fn}"`);
-      }
-      words += 2 + call.args.length;
-    }
-    if (words > SLOT.programWords) {
-      throw new InvalidArgumentError(`A program of ${program.length} calls does not fit a slot`);
-    }
-  }
-
   #post(slot: number, program: KernelCall[]): void {
     const words = this.#words[slot];
-    const out = this.#programs[slot];
-    let p = 0;
-    for (const call of program) {
-      out[p] = this.#index.get(call.fn)!;
-      out[p + 1] = call.args.length;
-      out.set(call.args, p + 2);
-      p += 2 + call.args.length;
-    }
+    this.#encode(program, this.#programs[slot], 0);
     words[SLOT.callCount] = program.length;
     Atomics.store(words, SLOT.state, SLOT.POSTED);
     Atomics.notify(words, SLOT.state);

@@ -2,14 +2,13 @@
  * Layout of the pool's control block (a SharedArrayBuffer apart from the arena): one slot per
  * worker, then the shared queue.
  *
- * A slot holds one job: either a short program of kernel calls, each stored as
- * [function index, argument count, arguments...] in Float64 words, or (call count
- * `SLOT.QUEUE_JOB`) the order to claim items from the shared queue until none is left, with
- * the worker's scratch block start in the first program word.
+ * A kernel call is stored as [function index, argument count, scratch-argument mask,
+ * arguments...] in Float64 words. A slot holds one job: either a short program of calls, or
+ * (call count `SLOT.QUEUE_JOB`) the order to claim items from the shared queue until none is
+ * left, with the worker's scratch block start in the first program word.
  *
- * The queue holds a list of items, each a few calls stored as [function index, argument
- * count, scratch-argument mask, arguments...]; a thread claims the next item by an atomic
- * add on the queue's counter, so a thread the host slows down simply claims fewer.
+ * The queue holds a list of items, each a few calls; a thread claims the next item by an
+ * atomic add on the queue's counter, so a thread the host slows down simply claims fewer.
  *
  * @module
  */

@@ -35,24 +35,26 @@ function start(data, post) {
   const queue = new Int32Array(control, queueByte, QUEUE.tableByte / 4);
   const table = new Int32Array(control, queueByte + QUEUE.tableByte, QUEUE.maxItems + 1);
   const queued = new Float64Array(control, queueByte + QUEUE.callsByte, QUEUE.callWords);
+  // Runs the call encoded at word p of buf (see slot_layout.ts); returns the word after it.
+  function runCall(buf, p, scratch) {
+    const fn = fns[buf[p]];
+    const n = buf[p + 1];
+    const mask = buf[p + 2];
+    const a = [];
+    for (let i = 0; i < n; i++) {
+      const v = buf[p + 3 + i];
+      a.push((mask & (1 << i)) !== 0 ? v + scratch : v);
+    }
+    fn(...a);
+    Atomics.add(words, SLOT.progress, 1);
+    return p + 3 + n;
+  }
   function runQueued(scratch) {
     const count = queue[QUEUE.count];
     for (;;) {
       const item = Atomics.add(queue, QUEUE.next, 1);
       if (item >= count) return;
-      for (let p = table[item], end = table[item + 1]; p < end;) {
-        const fn = fns[queued[p]];
-        const n = queued[p + 1];
-        const mask = queued[p + 2];
-        const a = [];
-        for (let i = 0; i < n; i++) {
-          const v = queued[p + 3 + i];
-          a.push((mask & (1 << i)) !== 0 ? v + scratch : v);
-        }
-        p += 3 + n;
-        fn(...a);
-        Atomics.add(words, SLOT.progress, 1);
-      }
+      for (let p = table[item], end = table[item + 1]; p < end;) p = runCall(queued, p, scratch);
     }
   }
   post({ ok: true });
@@ -73,15 +75,7 @@ function start(data, post) {
     try {
       const calls = words[SLOT.callCount];
       if (calls === SLOT.QUEUE_JOB) runQueued(program[0]);
-      for (let c = 0, p = 0; c < calls; c++) {
-        const fn = fns[program[p]];
-        const n = program[p + 1];
-        const a = [];
-        for (let i = 0; i < n; i++) a.push(program[p + 2 + i]);
-        p += 2 + n;
-        fn(...a);
-        Atomics.add(words, SLOT.progress, 1);
-      }
+      for (let c = 0, p = 0; c < calls; c++) p = runCall(program, p, 0);
     } catch (e) {
       const bytes = new TextEncoder().encode(String(e)).subarray(0, SLOT.errorBytes);
       text.fill(0);
