@@ -22,7 +22,14 @@ import {
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./op.ts";
 import { runUnaryF32 } from "./unary.ts";
 import type { KernelCall } from "../threads/kernel_call.ts";
-import { itemsFor, noScratch, runQueued, splitRange, threadsFor } from "../threads/split.ts";
+import {
+  itemsFor,
+  noScratch,
+  runQueued,
+  splitRange,
+  STREAMED_ELEMENT_FLOPS,
+  threadsFor,
+} from "../threads/split.ts";
 
 /** Signature of every `f32_v<op>_x8` binary kernel (and the `_x16` comparisons). */
 export type BinaryKernel = (
@@ -36,12 +43,6 @@ export type BinaryKernel = (
   sb: number,
   y: number,
 ) => void;
-
-/**
- * What one element of a binary op costs in GEMM flops (`threadsFor`'s unit): it streams
- * about 12 bytes, at about 0.5 ns an element here against about 40 GFLOP/s of GEMM.
- */
-const ELEMENT_COST = 16;
 
 /**
  * y = kernel(a, b) with numpy broadcasting: walks the 2-D blocks of the broadcast plan, one
@@ -73,13 +74,14 @@ export function runBinaryKernel(
       sb,
       y.offset + outBytes * ey,
     ] as const;
-  const threads = threadsFor(kr, sizeOf(y.dims) * ELEMENT_COST);
+  const work = sizeOf(y.dims) * STREAMED_ELEMENT_FLOPS;
+  const threads = threadsFor(kr, work);
   if (threads === 1) {
     const fn = (kr.fn as unknown as Record<string, BinaryKernel>)[kernel];
     forEachBlock(plan, ([ea, eb], ey) => fn(...args(plan.rows, plan.n, ea, eb, ey)));
     return;
   }
-  const items = itemsFor(threads, sizeOf(y.dims) * ELEMENT_COST);
+  const items = itemsFor(threads, work);
   const calls: KernelCall[] = [];
   const call = (rows: number, n: number, ea: number, eb: number, ey: number) =>
     calls.push({ fn: kernel, args: [...args(rows, n, ea, eb, ey)] });

@@ -36,7 +36,14 @@ import {
   stringAttr,
 } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op } from "./op.ts";
-import { itemsFor, noScratch, runQueued, splitRange, threadsFor } from "../threads/split.ts";
+import {
+  itemsFor,
+  noScratch,
+  runQueued,
+  splitRange,
+  STREAMED_ELEMENT_FLOPS,
+  threadsFor,
+} from "../threads/split.ts";
 
 const f = Math.fround;
 
@@ -351,11 +358,12 @@ function runNearest(
     uploadTable(kr, xidx, "resize column table"),
   ];
   const esize = bytesPerElement(x.type);
+  const split = planeSplit(kr, planes, outH * outW);
   try {
     // Output planes in ranges the threads claim (the plane table names each one's source).
     runQueued(
       kr,
-      planeRanges(kr, planes, outH * outW).map(([p0, count]) => [{
+      split.ranges.map(([p0, count]) => [{
         fn: "x8_resize_nearest_2d",
         args: [
           esize,
@@ -372,7 +380,7 @@ function runNearest(
           y.offset + p0 * outH * outW * esize,
         ],
       }]),
-      noScratch(threadsFor(kr, planes * outH * outW * ELEMENT_COST)),
+      noScratch(split.threads),
     );
   } finally {
     for (const b of blocks) kr.arena.free(b);
@@ -380,15 +388,13 @@ function runNearest(
 }
 
 /**
- * What one output element of a resize costs in GEMM flops (`threadsFor`'s unit): nearest
- * copies it, about as dear as an element of a binary op.
+ * How many threads a resize of `planes` output planes of `planeCost` streamed elements each
+ * is worth, and the ranges of whole planes they claim (one range with one thread).
  */
-const ELEMENT_COST = 16;
-
-/** Ranges of whole planes for the threads to claim (one range with one thread). */
-function planeRanges(kr: Kernels, planes: number, planeCost: number): [number, number][] {
-  const flops = planes * planeCost * ELEMENT_COST;
-  return splitRange(planes, 1, itemsFor(threadsFor(kr, flops), flops));
+function planeSplit(kr: Kernels, planes: number, planeCost: number) {
+  const flops = planes * planeCost * STREAMED_ELEMENT_FLOPS;
+  const threads = threadsFor(kr, flops);
+  return { threads, ranges: splitRange(planes, 1, itemsFor(threads, flops)) };
 }
 
 function runSeparable(
@@ -476,15 +482,17 @@ function runBilinear(
     outW >= 4 ? uploadTable(kr, windowTable(cols.idx, cols.wts, inW), "resize windows") : 0,
   ];
   const planes = sizeOf(x.dims.slice(0, r - 2));
+  // Bilinear reads 4 inputs per output element.
+  const split = planeSplit(kr, planes, outH * outW * 4);
   // Each thread keeps its own two-row cache (at offset 0 of its scratch).
   const caches = Array.from(
-    { length: threadsFor(kr, planes * outH * outW * ELEMENT_COST * 4) },
+    { length: split.threads },
     () => kr.arena.alloc(outW * 8, "resize row cache"),
   );
   try {
     runQueued(
       kr,
-      planeRanges(kr, planes, outH * outW * 4).map(([p0, count]) => [{
+      split.ranges.map(([p0, count]) => [{
         fn: "f32_resize_linear_2d",
         args: [
           count,

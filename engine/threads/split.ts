@@ -25,6 +25,13 @@ export const ITEMS_PER_THREAD = 4;
 /** Work below which an item is not cut smaller. */
 const MIN_FLOPS_PER_ITEM = 500_000;
 
+/**
+ * What one element that a kernel streams (elementwise arithmetic, a resize copy) costs in
+ * `threadsFor`'s unit, GEMM flops: about 12 bytes at about 0.5 ns an element here, against
+ * about 40 GFLOP/s of GEMM.
+ */
+export const STREAMED_ELEMENT_FLOPS = 16;
+
 /** Threads worth using for a call of `flops` floating-point operations (1 without a pool). */
 export function threadsFor(kr: Kernels, flops: number): number {
   if (!kr.pool) return 1;
