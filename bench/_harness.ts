@@ -56,55 +56,6 @@ export async function measure(
   return { median_ms: times[Math.floor(times.length / 2)], min_ms: times[0], runs: times.length };
 }
 
-/**
- * Times several functions taking turns in short blocks (after each one's own warm-up), so a
- * noisy stretch of the host hits them alike: what a ratio between them needs on a shared
- * machine. A block starts with one untimed run, so each function runs with its own data in
- * cache as it would alone (turns run by run made GEMM 512³ on 2 threads look 25 % slower).
- * Each gets `budgetMs` of timed work, at least `minRuns` runs.
- */
-export async function measureInterleaved(
-  fns: (() => unknown)[],
-  options: MeasureOptions & { blockMs?: number } = {},
-): Promise<{ median_ms: number; min_ms: number; runs: number }[]> {
-  const warmup = options.warmupMs ?? 500;
-  const budget = options.budgetMs ?? 2000;
-  const block = options.blockMs ?? 100;
-  const minRuns = options.minRuns ?? 15;
-  const maxRuns = options.maxRuns ?? 1000;
-  // Between blocks the event loop turns, as it does between an app's inferences, so
-  // background work (auto threads moving a model to an unshared arena) can finish.
-  const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
-  for (const fn of fns) {
-    const t0 = performance.now();
-    do await fn(); while (performance.now() - t0 < warmup);
-    await turn();
-  }
-  const times: number[][] = fns.map(() => []);
-  const spent = fns.map(() => 0);
-  const done = (i: number) =>
-    times[i].length >= maxRuns || (times[i].length >= minRuns && spent[i] >= budget);
-  while (!fns.every((_, i) => done(i))) {
-    for (const [i, fn] of fns.entries()) {
-      if (done(i)) continue;
-      await fn();
-      const t0 = performance.now();
-      do {
-        const s = performance.now();
-        await fn();
-        const t = performance.now() - s;
-        times[i].push(t);
-        spent[i] += t;
-      } while (performance.now() - t0 < block && !done(i));
-      await turn();
-    }
-  }
-  return times.map((t) => {
-    t.sort((a, b) => a - b);
-    return { median_ms: t[Math.floor(t.length / 2)], min_ms: t[0], runs: t.length };
-  });
-}
-
 /** How a column turns a median time into a figure ("GFLOP/s", "GB/s", "ms"). */
 export interface Metric {
   /** Column unit. */
@@ -266,7 +217,12 @@ export function interleaved(
   return summarize(samples);
 }
 
-/** `interleaved` for candidates that return promises (a peer's async `run`), awaited in turn. */
+/**
+ * `interleaved` for candidates that return promises (a peer's async `run`), awaited in turn.
+ * The event loop turns after each candidate's batches, as it does between an app's
+ * inferences, so background work (auto threads moving a model to an unshared arena) can
+ * finish.
+ */
 export async function interleavedAsync(
   fns: (() => unknown)[],
   { rounds, warmupMs = 300, batchMs = 1, batches = 5 }: InterleavedOptions,
@@ -289,6 +245,7 @@ export async function interleavedAsync(
         for (let n = 0; n < reps[i]; n++) await fns[i]();
         samples[i].push((performance.now() - t0) / reps[i]);
       }
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
   return summarize(samples);
