@@ -145,16 +145,12 @@ for (const n of [2, 3] as const) {
     const p = packC4nGemv(w, m, k, n);
     const pw = kr.arena.alloc(p.bytes.length);
     kr.arena.u8(pw, p.bytes.length).set(p.bytes);
-    const scratchBytes = n === 2
-      ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(k)
-      : kr.fn.f32_gemv_c4n3_xtab_scratch_size(k);
-    const scratch = kr.arena.alloc(scratchBytes);
     const xs = new Random(7).floats(k);
     const x = kr.arena.alloc(k * 4);
     kr.arena.f32(x, k).set(xs);
     const y = kr.arena.alloc(m * 4);
     const name = `C4,${n} GEMV ${m}x${k}`;
-    const fn = n === 2 ? kr.fn.f32_gemv_c4n2_xtab : kr.fn.f32_gemv_c4n3_xtab;
+    const fn = n === 2 ? kr.fn.f32_gemv_c4n2_swizzle : kr.fn.f32_gemv_c4n3_swizzle;
     gemvRows.push({
       case: name,
       engine: "quartet",
@@ -167,7 +163,7 @@ for (const n of [2, 3] as const) {
       engine: "quartet",
       variant: `${kr.variant} c4n:${n}`,
       threads: 1,
-      ...(await measure(() => fn(m, k, 0, m, pw, x, 0, y, 0, 0, 0, scratch), timing)),
+      ...(await measure(() => fn(m, k, 0, m, pw, x, 0, y, 0, 0, 0), timing)),
     });
     const ratio = c4nGemvRatio(n, m, k);
     gemvChoice.set(

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
+import { swizzleBlockRows } from "../../kernels-as/c4n/_swizzle_layout.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import type { BlockSparseWeights } from "../weights/block_sparse.ts";
 import { MIN_SPARSE_ZEROS, sparsePackers } from "../weights/sparse_packers.ts";
@@ -64,7 +65,7 @@ export interface PackedGemmWeights {
    */
   block?: BlockSparseWeights & { bias: number; stored: number };
   /**
-   * C4,2 / C4,3 copy of Wᵀ for the table-driven GEMV (`f32_gemv_c4n{n}_xtab`), with its bias
+   * C4,2 / C4,3 copy of Wᵀ for the swizzle GEMV (`f32_gemv_c4n{n}_swizzle`), with its bias
    * (n floats or 0), for products of at most `C4N_GEMV_MAX_ROWS` rows.
    */
   c4n?: { offset: number; zeros: 2 | 3; bias: number };
@@ -121,26 +122,26 @@ export const BLOCK_GEMV_COST = 1.45;
 export const BLOCK_GEMV_MAX_ROWS = 4;
 
 /**
- * Measured cost of the C4n GEMV relative to the dense GEMV on the same weights (bench/sparse.ts
- * and the Mamba shapes, relaxed build, one thread, best of 12 rounds): `cache` while the dense
- * weights fit in cache, `memory` once they stream from memory (above C4N_GEMV_STREAM_BYTES),
- * and `table`, the rows over which building the kernel's input table costs as much as the rows
- * themselves (C4,3's table has 256 entries per 16 inputs, C4,2's 36 per 8). Predicted time
- * ratio: (regime cost) x (1 + table / rows). Measured:
- * - C4,3: 1.07-1.43x dense in cache (768x1536, 1024x1024, 3072x768), 1.19-1.69x streaming
- *   (50280x768, 4096x4096), 0.62x with 80 rows, 0.52x with k = 48.
- * - C4,2: 0.67-0.91x in cache, 0.78-1.26x streaming: it reads 56 % of the dense bytes but
- *   streams them at half the dense kernel's rate (each unit's table load waits on its offset
- *   load), so it is not selected.
+ * Measured time of the C4n swizzle GEMV over the dense GEMV on the same weights (relaxed build,
+ * one thread, medians of 30 interleaved rounds; bench/sparse.ts and the Mamba shapes): `cache`
+ * while the weights stay in cache between calls, `memory` once they stream from memory (a layer
+ * above C4N_GEMV_STREAM_BYTES, or any layer of a model whose weights are that large, since
+ * the other layers evict it between calls). Short reductions pay each row block's fixed cost
+ * (finishing its rows): the ratio grows by (1 + C4N_GEMV_SHORT_K / k). Measured:
+ * - C4,3: 0.58-0.61 in cache (1024x1024, 3072x768, 768x1536, 80x1536), 0.76 at 256x256,
+ *   1.58 at k = 48; 0.33-0.43 streaming (4096x4096, 50280x768).
+ * - C4,2: 1.15-1.18 in cache (it reads 53 % of the dense bytes, but a vector of 4 survivors
+ *   costs a mask load, a swizzle, a weight load and a multiply-add where the dense kernel spends
+ *   one load and one multiply-add on 4 weights), 0.59-0.74 streaming.
  */
 export const C4N_GEMV_COST = {
-  2: { cache: 1.15, memory: 1.0, table: 15 },
-  3: { cache: 0.8, memory: 0.75, table: 79 },
+  2: { cache: 1.15, memory: 0.7 },
+  3: { cache: 0.6, memory: 0.4 },
 } as const;
 /** Dense weight bytes above which the GEMV streams from memory (this host: 2 MB L2, 32 MB L3). */
 export const C4N_GEMV_STREAM_BYTES = 16 << 20;
-/** Shorter reductions stay dense: too few units per row to pay each row's block overhead. */
-export const C4N_GEMV_MIN_K = 256;
+/** The reduction length at which a row block's fixed cost equals its multiply-adds' (C4,3 fit). */
+export const C4N_GEMV_SHORT_K = 70;
 /**
  * A layer goes C4n only when the predicted ratio is below this: measurements here vary by
  * ±10 % between runs, and a wrong guess must not make the layer slower.
@@ -249,12 +250,19 @@ function panelsFromF16(kr: Kernels, w: PackedGemmWeights): void {
   }
 }
 
-/** Predicted C4n GEMV time over dense GEMV time for an n x k weight (n outputs). */
-export function c4nGemvRatio(zeros: 2 | 3, outputs: number, k: number): number {
-  if (k < C4N_GEMV_MIN_K) return Infinity;
+/**
+ * Predicted C4n GEMV time over dense GEMV time for an n x k weight (n outputs) of a model with
+ * `modelBytes` bytes of weights.
+ */
+export function c4nGemvRatio(
+  zeros: 2 | 3,
+  outputs: number,
+  k: number,
+  modelBytes = 0,
+): number {
   const c = C4N_GEMV_COST[zeros];
-  const regime = 4 * outputs * k > C4N_GEMV_STREAM_BYTES ? c.memory : c.cache;
-  return regime * (1 + c.table / outputs);
+  const streams = Math.max(4 * outputs * k, modelBytes) > C4N_GEMV_STREAM_BYTES;
+  return (streams ? c.memory : c.cache) * (1 + C4N_GEMV_SHORT_K / k);
 }
 
 /**
@@ -274,16 +282,14 @@ function packC4nGemvFor(
   const found = sp.c4n.detectC4n(wt, n, k);
   if (found < 2) return undefined;
   const zeros = found >= 3 ? 3 : 2;
-  const ratio = c4nGemvRatio(zeros, n, k);
+  const ratio = c4nGemvRatio(zeros, n, k, gemvWeightsOf(kr).modelBytes);
   const what = `C4,${zeros} (every group of 4 along the reduction has >= ${zeros} zeros)`;
   if (ratio >= C4N_GEMV_MARGIN) {
     kr.choices.push({
       name,
       format: "dense",
-      reason: k < C4N_GEMV_MIN_K
-        ? `${what}: a reduction of ${k} is too short for the C4n GEMV (${C4N_GEMV_MIN_K} needed)`
-        : `${what}: the C4n GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the ` +
-          `dense time, not enough (${n} x ${k})`,
+      reason: `${what}: the C4n GEMV is predicted at ${(ratio * 100).toFixed(0)} % of the ` +
+        `dense time, not enough (${n} x ${k})`,
     });
     return null;
   }
@@ -532,7 +538,10 @@ export function gemm(
   }
 }
 
-/** `gemm` through the C4n GEMV: one call per row of A, the outputs split across threads. */
+/**
+ * `gemm` through the C4n GEMV: one call per row of A, the outputs split across threads at the
+ * kernel's row blocks (each call computes whole blocks).
+ */
 function c4nGemv(
   kr: Kernels,
   m: number,
@@ -545,41 +554,29 @@ function c4nGemv(
   epilogue: Epilogue,
 ): void {
   const act = activationCode(epilogue.activation ?? "none");
-  const fn = p.zeros === 2 ? "f32_gemv_c4n2_xtab" : "f32_gemv_c4n3_xtab";
-  const parts = splitRange(w.n, 1, threadsFor(kr, 2 * w.n * w.k * C4N_GEMV_COST[p.zeros].cache));
-  const scratch = parts.map(() =>
-    kr.arena.alloc(
-      p.zeros === 2
-        ? kr.fn.f32_gemv_c4n2_xtab_scratch_size(w.k)
-        : kr.fn.f32_gemv_c4n3_xtab_scratch_size(w.k),
-      "C4n GEMV table",
-    )
-  );
-  try {
-    for (let i = 0; i < m; i++) {
-      runSplit(
-        kr,
-        parts.map(([r0, len], t) => ({
-          fn,
-          args: [
-            w.n,
-            w.k,
-            r0,
-            r0 + len,
-            p.offset,
-            a + i * lda * 4,
-            p.bias,
-            c + i * ldc * 4,
-            act,
-            epilogue.p0 ?? 0,
-            epilogue.p1 ?? 0,
-            scratch[t],
-          ],
-        })),
-      );
-    }
-  } finally {
-    for (const s of scratch) kr.arena.free(s);
+  const fn = p.zeros === 2 ? "f32_gemv_c4n2_swizzle" : "f32_gemv_c4n3_swizzle";
+  const flops = 2 * w.n * w.k * C4N_GEMV_COST[p.zeros].cache;
+  const parts = splitRange(w.n, swizzleBlockRows(p.zeros), threadsFor(kr, flops));
+  for (let i = 0; i < m; i++) {
+    runSplit(
+      kr,
+      parts.map(([r0, len]) => ({
+        fn,
+        args: [
+          w.n,
+          w.k,
+          r0,
+          r0 + len,
+          p.offset,
+          a + i * lda * 4,
+          p.bias,
+          c + i * ldc * 4,
+          act,
+          epilogue.p0 ?? 0,
+          epilogue.p1 ?? 0,
+        ],
+      })),
+    );
   }
 }
 

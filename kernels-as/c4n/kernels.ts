@@ -1,10 +1,10 @@
 /**
- * The C4n family's manifest: the table-driven C4,2 and C4,3 matrix-vector kernels the
- * template expands to.
+ * The C4n family's manifest: the C4,2 and C4,3 matrix-vector kernels the swizzle template
+ * expands to, and their shared mask table.
  */
-import { XTAB_SHAPES, xtabSource } from "./f32_gemv_c4n_xtab.tmpl.ts";
+import { SWIZZLE_ZEROS, swizzleMasksSource, swizzleSource } from "./f32_gemv_c4n_swizzle.tmpl.ts";
 
 /** The generated kernel sources of this family. */
 export function generate(): { name: string; source: string }[] {
-  return XTAB_SHAPES.map(xtabSource);
+  return [swizzleMasksSource(), ...SWIZZLE_ZEROS.map(swizzleSource)];
 }

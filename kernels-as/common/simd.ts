@@ -20,3 +20,12 @@
   const t = f32x4.add(s, i32x4.shuffle(s, s, 1, 0, 3, 2));
   return f32x4.extract_lane(t, 0);
 }
+
+/**
+ * Bytes of a picked by the byte indices in s (all below 16): one pshufb in the relaxed build,
+ * which may skip the out-of-range handling the plain swizzle pays for.
+ */
+@inline export function swizzle16(a: v128, s: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(a, s);
+  return i8x16.swizzle(a, s);
+}
