@@ -11,6 +11,7 @@ import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
+import { loadSparsePackers } from "../engine/weights/sparse_packers.ts";
 
 const quick = Deno.args.includes("--quick");
 const cfg = mamba130mConfig(quick ? 6 : 24);
@@ -76,6 +77,9 @@ const name = `mamba-130m shapes${quick ? " (6 of 24 layers)" : ""}`;
 const decodeMs = new Map<number, number>();
 const prefillMs = new Map<number, number>();
 const chosen = new Map<number, string>();
+// MambaModel packs sparse weights only once the packers are loaded (loadMamba does this for
+// zero-rich checkpoints; the bench builds the model directly).
+await loadSparsePackers();
 for (const zeros of [0, 2, 3] as const) {
   const kr = await loadKernels();
   const model = new MambaModel(kr, cfg, weights(zeros));
