@@ -54,17 +54,20 @@ export const SWIZZLE_MASKS = memory.data<u8>([${bytes.join(", ")}]);
   return { name: "_swizzle_masks", source };
 }
 
-/** One group of a full quad: x load, id word, 4 multiply-adds into accumulators `acc`0-3. */
+/**
+ * One group of a full quad: x load, its id word (a lane of the quad's ids, loaded once), 4
+ * multiply-adds into accumulators `acc`0-3.
+ */
 function fullGroup(g: number, acc: string): string {
   const shifts = ["(q << 4) & 0xff0", "(q >> 4) & 0xff0", "(q >> 12) & 0xff0", "(q >> 20) & 0xff0"];
   const lines = [
     `        X = v128.load(xp, ${16 * g});`,
-    `        q = <usize>load<u32>(p, ${4 * g});`,
+    `        q = <usize>i32x4.extract_lane(ids, ${g});`,
   ];
   for (let v = 0; v < 4; v++) {
     lines.push(
       `        ${acc}${v} = madd4(v128.load(p, ${16 + 64 * g + 16 * v}), ` +
-        `swizzle16(X, v128.load(MASKS + (${shifts[v]}))), ${acc}${v});`,
+        `swizzle16(X, v128.load(${shifts[v]}, MASKS)), ${acc}${v});`,
     );
   }
   return lines.join("\n");
@@ -116,6 +119,7 @@ export function ${name(n)}(
       let X = zero;
       let q: usize = 0;
       for (let qd = 0; qd < fullQuads; qd++) {
+        const ids = v128.load(p);
 ${fullGroup(0, "a")}
 ${fullGroup(1, "c")}
 ${fullGroup(2, "a")}
@@ -128,10 +132,10 @@ ${fullGroup(3, "c")}
         X = g < groups ? v128.load(xp + (h << 4)) : zero;
         q = <usize>load<u32>(p + (h << 2));
         const vp = p + 16 + (h << 6);
-        a0 = madd4(v128.load(vp), swizzle16(X, v128.load(MASKS + ((q << 4) & 0xff0))), a0);
-        a1 = madd4(v128.load(vp, 16), swizzle16(X, v128.load(MASKS + ((q >> 4) & 0xff0))), a1);
-        a2 = madd4(v128.load(vp, 32), swizzle16(X, v128.load(MASKS + ((q >> 12) & 0xff0))), a2);
-        a3 = madd4(v128.load(vp, 48), swizzle16(X, v128.load(MASKS + ((q >> 20) & 0xff0))), a3);
+        a0 = madd4(v128.load(vp), swizzle16(X, v128.load((q << 4) & 0xff0, MASKS)), a0);
+        a1 = madd4(v128.load(vp, 16), swizzle16(X, v128.load((q >> 4) & 0xff0, MASKS)), a1);
+        a2 = madd4(v128.load(vp, 32), swizzle16(X, v128.load((q >> 12) & 0xff0, MASKS)), a2);
+        a3 = madd4(v128.load(vp, 48), swizzle16(X, v128.load((q >> 20) & 0xff0, MASKS)), a3);
       }
       v128.store(s, f32x4.add(a0, c0));
       v128.store(s, f32x4.add(a1, c1), 16);
