@@ -6,7 +6,7 @@
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
-import { type BenchRow, measure, report } from "./_harness.ts";
+import { type BenchRow, interleaved, report } from "./_harness.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
@@ -69,9 +69,7 @@ function weights(zeros: 0 | 2 | 3): Map<string, Tensor> {
 }
 
 const prompt = Array.from({ length: 64 }, (_, i) => (i * 37) % cfg.vocab);
-const timing = quick
-  ? { warmupMs: 300, budgetMs: 1500, minRuns: 3 }
-  : { warmupMs: 1000, budgetMs: 5000, minRuns: 5 };
+const rounds = quick ? 3 : 10;
 const rows: BenchRow[] = [];
 const name = `mamba-130m shapes${quick ? " (6 of 24 layers)" : ""}`;
 const decodeMs = new Map<number, number>();
@@ -80,41 +78,56 @@ const chosen = new Map<number, string>();
 // MambaModel packs sparse weights only once the packers are loaded (loadMamba does this for
 // zero-rich checkpoints; the bench builds the model directly).
 await loadSparsePackers();
-for (const zeros of [0, 2, 3] as const) {
+const variants = [0, 2, 3] as const;
+const models = [];
+let variant = "";
+for (const zeros of variants) {
   const kr = await loadKernels();
-  const model = new MambaModel(kr, cfg, weights(zeros));
+  variant = kr.variant;
+  models.push(new MambaModel(kr, cfg, weights(zeros)));
   const formats = new Map<string, number>();
   for (const c of kr.choices) formats.set(c.format, (formats.get(c.format) ?? 0) + 1);
   chosen.set(
     zeros,
     formats.size ? [...formats].map(([f, n]) => `${n} ${f}`).join(", ") : "no sparse structure",
   );
-  const label = zeros ? `c4n:${zeros}` : "dense";
-  const prefill = await measure(() => {
+}
+// The three models take turns (dense, C4,2, C4,3), so a noisy spell hits each alike.
+const prefill = interleaved(
+  models.map((model) => () => {
     model.reset();
     model.forward(prompt, { lastOnly: true });
-  }, timing);
+  }),
+  { rounds, batchMs: 400, batches: 1 },
+);
+for (const model of models) {
+  model.reset();
+  model.forward(prompt, { lastOnly: true });
+}
+const decode = interleaved(
+  models.map((model) => () => model.forward([42], { lastOnly: true })),
+  { rounds, batchMs: 100, batches: 3 },
+);
+variants.forEach((zeros, i) => {
+  const label = `${variant} ${zeros ? `c4n:${zeros}` : "dense"}`;
   rows.push({
     case: `${name}: prefill 64 tokens`,
     engine: "quartet",
-    variant: `${kr.variant} ${label}`,
+    variant: label,
     threads: 1,
-    ...prefill,
+    ...prefill[i],
   });
-  model.reset();
-  model.forward(prompt, { lastOnly: true });
-  const decode = await measure(() => model.forward([42], { lastOnly: true }), timing);
   rows.push({
     case: `${name}: decode 1 token`,
     engine: "quartet",
-    variant: `${kr.variant} ${label}`,
+    variant: label,
     threads: 1,
-    ...decode,
+    ...decode[i],
   });
-  decodeMs.set(zeros, decode.median_ms);
-  prefillMs.set(zeros, prefill.median_ms);
-  model.dispose();
-}
+  prefillMs.set(zeros, prefill[i].median_ms);
+  decodeMs.set(zeros, decode[i].median_ms);
+});
+for (const model of models) model.dispose();
 
 // Copy bandwidth: a 256 MiB buffer copied with one set(), best of several.
 const src = new Uint8Array(256 * 2 ** 20).fill(1);
