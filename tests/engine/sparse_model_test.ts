@@ -183,13 +183,15 @@ Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and den
   // [op, rows of A, k, n, zeros per group, expected format]: C4,3 pays off from a reduction of
   // a few hundred, also with few outputs (80, not a multiple of the kernel's 16-row blocks); a
   // reduction of 48 stays dense (each row block's fixed cost), as does C4,2 while its weights
-  // fit in cache (measured slower than dense there).
+  // fit in cache (measured slower than dense there); C4,2 weights too big for the cache
+  // (16.9 MB dense) stream, and go sparse.
   const cases = [
     ["MatMul", 1, 301, 1024, 3, "c4n:3"],
     ["Gemm", 3, 257, 1100, 3, "c4n:3"],
     ["Gemm", 1, 512, 1024, 2, "dense"],
     ["MatMul", 1, 1536, 83, 3, "c4n:3"],
     ["MatMul", 1, 48, 1536, 3, "dense"],
+    ["MatMul", 2, 2048, 2061, 2, "c4n:2"],
   ] as const;
   for (const [op, rows, k, n, zeros, format] of cases) {
     const wt = c4nWeights(rng, n, k, zeros);
