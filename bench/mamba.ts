@@ -12,6 +12,7 @@ import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
 import { loadSparsePackers } from "../engine/weights/sparse_packers.ts";
+import { C4N_GEMM_COST, C4N_GEMV_MARGIN } from "../engine/ops/gemm.ts";
 
 const quick = Deno.args.includes("--quick");
 const cfg = mamba130mConfig(quick ? 6 : 24);
@@ -150,8 +151,12 @@ const notes = [
   ...([2, 3] as const).map((z) =>
     `C4,${z} (projections and LM head pruned; kernels: ${chosen.get(z)}): decode ` +
     `${(1000 / decodeMs.get(z)!).toFixed(1)} tok/s, ${(dense / decodeMs.get(z)!).toFixed(2)}× ` +
-    `dense (target ${z === 2 ? "1.6" : "2.5"}×); prefill runs the dense panels ` +
-    `(${(64000 / prefillMs.get(z)!).toFixed(0)} tok/s).`
+    `dense (target ${z === 2 ? "1.6" : "2.5"}×); prefill ` +
+    `${(64000 / prefillMs.get(z)!).toFixed(0)} tok/s, ` +
+    `${(prefillMs.get(0)! / prefillMs.get(z)!).toFixed(2)}× dense (its projections run ` +
+    (C4N_GEMM_COST[z] < C4N_GEMV_MARGIN
+      ? "the several-input C4n kernel)."
+      : "the dense panels: the several-input C4n kernel is not faster for C4,2).")
   ),
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +

@@ -147,6 +147,13 @@ export const C4N_GEMV_SHORT_K = 70;
  * ±10 % between runs, and a wrong guess must not make the layer slower.
  */
 export const C4N_GEMV_MARGIN = 0.9;
+/**
+ * Measured time of the several-input C4n kernel (`f32_gemm_c4n{n}_swizzle`, on the GEMV's packed
+ * weights) over the dense GEMM, for products of more than C4N_GEMV_MAX_ROWS rows (relaxed build,
+ * one thread, 64 rows, Mamba's 3072x768, 768x1536 and 80x1536 projections): C4,3 0.47-0.53,
+ * C4,2 0.96-1.05 (so C4,2 products keep the dense panels).
+ */
+export const C4N_GEMM_COST = { 2: 1.0, 3: 0.5 } as const;
 /** Products with at most this many rows use the C4n GEMV (one call per row). */
 export const C4N_GEMV_MAX_ROWS = 4;
 
@@ -302,7 +309,10 @@ function packC4nGemvFor(
     name,
     format: `c4n:${zeros}`,
     reason: `${what}; GEMV predicted at ${(ratio * 100).toFixed(0)} % of the dense time ` +
-      `(products of up to ${C4N_GEMV_MAX_ROWS} rows)`,
+      `(products of up to ${C4N_GEMV_MAX_ROWS} rows; longer ones ` +
+      (C4N_GEMM_COST[zeros] < C4N_GEMV_MARGIN
+        ? `run the several-input C4n kernel, predicted at ${C4N_GEMM_COST[zeros] * 100} %)`
+        : "run the dense panels)"),
   });
   return { offset, zeros, bias: b };
 }
@@ -458,6 +468,10 @@ export function gemm(
     c4nGemv(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
     return;
   }
+  if (w.c4n && C4N_GEMM_COST[w.c4n.zeros] < C4N_GEMV_MARGIN) {
+    c4nGemm(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
+    return;
+  }
   if (w.f16 && m <= F16_GEMV_MAX_ROWS) {
     const act = activationCode(epilogue.activation ?? "none");
     const p = w.f16;
@@ -578,6 +592,48 @@ function c4nGemv(
       })),
     );
   }
+}
+
+/**
+ * `gemm` through the several-input C4n kernel: every row of A against the C4n weights, the
+ * outputs split across threads at the kernel's row blocks.
+ */
+function c4nGemm(
+  kr: Kernels,
+  m: number,
+  a: number,
+  lda: number,
+  w: PackedGemmWeights,
+  p: NonNullable<PackedGemmWeights["c4n"]>,
+  c: number,
+  ldc: number,
+  epilogue: Epilogue,
+): void {
+  const act = activationCode(epilogue.activation ?? "none");
+  const fn = p.zeros === 2 ? "f32_gemm_c4n2_swizzle" : "f32_gemm_c4n3_swizzle";
+  const flops = 2 * m * w.n * w.k * C4N_GEMM_COST[p.zeros];
+  runSplit(
+    kr,
+    splitRange(w.n, swizzleBlockRows(p.zeros), threadsFor(kr, flops)).map(([r0, len]) => ({
+      fn,
+      args: [
+        w.n,
+        w.k,
+        m,
+        r0,
+        r0 + len,
+        p.offset,
+        a,
+        lda,
+        p.bias,
+        c,
+        ldc,
+        act,
+        epilogue.p0 ?? 0,
+        epilogue.p1 ?? 0,
+      ],
+    })),
+  );
 }
 
 /** Columns [j, j + n) of packed weights (j a multiple of GEMM_NR): whole panels. */

@@ -9,6 +9,8 @@ export interface KernelExports {
   f32_gemv_block_16(m: number, band0: number, bandCount: number, bandBlocks: number, blocks: number, cols: number, values: number, x: number, bias: number, y: number, act: number, p0: number, p1: number): void;
   f32_spmm_c4n_1x32(m: number, n: number, k: number, s: number, w: number, x: number, ldx: number, bias: number, c: number, ldc: number, act: number, p0: number, p1: number, panel: number): void;
   f32_spmm_c4n_panel_size(k: number): number;
+  f32_gemm_c4n2_swizzle(m: number, k: number, t: number, r0: number, r1: number, packed: number, x: number, ldx: number, bias: number, y: number, ldy: number, act: number, p0: number, p1: number): void;
+  f32_gemm_c4n3_swizzle(m: number, k: number, t: number, r0: number, r1: number, packed: number, x: number, ldx: number, bias: number, y: number, ldy: number, act: number, p0: number, p1: number): void;
   f32_gemv_c4n2_swizzle(m: number, k: number, r0: number, r1: number, packed: number, x: number, bias: number, y: number, act: number, p0: number, p1: number): void;
   f32_gemv_c4n3_swizzle(m: number, k: number, r0: number, r1: number, packed: number, x: number, bias: number, y: number, act: number, p0: number, p1: number): void;
   f32_addact_w4(m: number, n: number, y: number, ldy: number, r: number, ldr: number, act: number, p0: number, p1: number): void;
@@ -119,6 +121,8 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "f32_gemv_block_16",
   "f32_spmm_c4n_1x32",
   "f32_spmm_c4n_panel_size",
+  "f32_gemm_c4n2_swizzle",
+  "f32_gemm_c4n3_swizzle",
   "f32_gemv_c4n2_swizzle",
   "f32_gemv_c4n3_swizzle",
   "f32_addact_w4",

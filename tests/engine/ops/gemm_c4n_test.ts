@@ -1,0 +1,83 @@
+import { deepStrictEqual } from "node:assert/strict";
+import { gemm, packGemmWeights } from "../../../engine/ops/gemm.ts";
+import { loadSparsePackers } from "../../../engine/weights/sparse_packers.ts";
+import type { Kernels } from "../../../engine/wasm/kernels.ts";
+import { assertClose } from "../../_assert.ts";
+import { download, kernelsFor, tolerance, upload, withKernels } from "../../_kernels.ts";
+import { Random } from "../../_random.ts";
+import { gemmReference } from "../../reference/gemm.ts";
+import { c4nWeights } from "../../reference/sparse.ts";
+
+/** The C4n kernels `body` calls on this thread (kr.fn swapped for a spying copy), and its result. */
+function calls<T>(kr: Kernels, body: () => T): { names: Set<string>; result: T } {
+  const names = new Set<string>();
+  const original = kr.fn;
+  const spied: Record<string, unknown> = { ...original };
+  for (const [name, f] of Object.entries(original)) {
+    if (!/_c4n[23]_swizzle$/.test(name)) continue;
+    spied[name] = (...a: number[]) => {
+      names.add(name);
+      return (f as (...a: number[]) => void)(...a);
+    };
+  }
+  kr.fn = spied as unknown as Kernels["fn"];
+  try {
+    return { names, result: body() };
+  } finally {
+    kr.fn = original;
+  }
+}
+
+/** C = A · W for C4n W (k x n as gemm takes it), m rows of A, through packGemmWeights + gemm. */
+function c4nProduct(kr: Kernels, rng: Random, m: number, k: number, n: number, zeros: 2 | 3) {
+  const wt = c4nWeights(rng, n, k, zeros); // n outputs x k inputs: C4n along k
+  const w = new Float32Array(k * n);
+  for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) w[i * n + j] = wt[j * k + i];
+  const a = rng.floats(m * k);
+  const bias = rng.floats(n);
+  const pw = upload(kr, w);
+  const pb = upload(kr, bias);
+  const packed = packGemmWeights(kr, pw, k, n, { sparse: true, bias: pb, name: "w" });
+  const pa = upload(kr, a);
+  const pc = kr.arena.alloc(m * n * 4);
+  const { names } = calls(
+    kr,
+    () => gemm(kr, m, pa, k, packed, pc, n, { activation: "clamp", p0: 0, p1: Infinity }),
+  );
+  const got = download(kr, pc, m * n);
+  const want = gemmReference(a, w, m, k, n, bias, (v) => Math.max(v, 0));
+  for (const o of [pw, pb, pa, pc]) kr.arena.free(o);
+  return { names, got, want, format: packed.c4n ? `c4n:${packed.c4n.zeros}` : "dense" };
+}
+
+Deno.test("gemm with C4n weights: the GEMV up to 4 rows, then the several-input kernel for C4,3 and the dense panels for C4,2", async () => {
+  await loadSparsePackers();
+  const kr = await kernelsFor("relaxed");
+  const rng = new Random(8);
+  // [rows of A, k, n, zeros, kernel expected]
+  const cases = [
+    [1, 300, 40, 3, "f32_gemv_c4n3_swizzle"],
+    [4, 300, 40, 3, "f32_gemv_c4n3_swizzle"],
+    [5, 300, 40, 3, "f32_gemm_c4n3_swizzle"],
+    [64, 257, 131, 3, "f32_gemm_c4n3_swizzle"],
+    [9, 2048, 2061, 2, "dense panels"],
+  ] as const;
+  for (const [m, k, n, zeros, kernel] of cases) {
+    const { names, got, want, format } = c4nProduct(kr, rng, m, k, n, zeros);
+    const what = `${m} rows, ${k}x${n}, C4,${zeros}`;
+    deepStrictEqual(format, `c4n:${zeros}`, what);
+    deepStrictEqual([...names], kernel === "dense panels" ? [] : [kernel], what);
+    assertClose(got, want, tolerance(k), what);
+  }
+});
+
+Deno.test("gemm with C4,3 weights over many rows gives the same result on 2 threads as on one", async () => {
+  await loadSparsePackers();
+  const one = await withKernels(1, (kr) => c4nProduct(kr, new Random(9), 37, 512, 520, 3).got);
+  const two = await withKernels(2, (kr, split) => {
+    const r = c4nProduct(kr, new Random(9), 37, 512, 520, 3);
+    if (!split()) throw new Error("the product was not split");
+    return r.got;
+  });
+  assertClose(two, one, { rtol: 0, atol: 0 }, "2 threads");
+});
