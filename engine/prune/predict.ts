@@ -7,7 +7,13 @@
  * @module
  */
 import type { Node } from "../ir/graph.ts";
-import { BLOCK_GEMV_COST, C4N_GEMV_MARGIN, C4N_SPMM_COST, c4nGemvRatio } from "../ops/gemm.ts";
+import {
+  BLOCK_GEMV_COST,
+  C4N_GEMM_COST,
+  C4N_GEMV_MARGIN,
+  C4N_SPMM_COST,
+  c4nGemvRatio,
+} from "../ops/gemm.ts";
 import { PATTERN_CONV_COST } from "../ops/conv_pattern.ts";
 import type { Scheme } from "./masks.ts";
 
@@ -73,5 +79,10 @@ export function predictSpeedup(
     return { speedup: 1 / ratio, kernel: `${p.kernel} for W, dense R` };
   }
   const p = gemvRatio(scheme, w.data, w.rows, w.k);
-  return { ...p, kernel: `${p.kernel}, products of up to 4 rows (more rows: dense GEMM)` };
+  // Products of more rows run the several-input C4n kernel on the GEMV's weights, if it pays.
+  const gemm = scheme.kind === "c4n" && p.speedup > 1 ? C4N_GEMM_COST[scheme.n as 2 | 3] : 1;
+  const more = gemm < C4N_GEMV_MARGIN
+    ? `several-input C4n kernel, ${(1 / gemm).toFixed(1)}×`
+    : "dense GEMM";
+  return { ...p, kernel: `${p.kernel}, products of up to 4 rows (more rows: ${more})` };
 }
