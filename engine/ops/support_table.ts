@@ -16,16 +16,22 @@ const FUSED: Record<string, string> = {
   MatMul: "activation",
 };
 
+const MATMUL_SPARSE = "constant B: C4n (n = 2, 3) GEMV for up to 4 rows of A and, for C4,3, " +
+  "a several-input C4n kernel for more; block column-row GEMV (up to 4 rows); when the cost " +
+  "model predicts a gain";
+const RNN_SPARSE = "input weights: C4n (n = 2, 3) or block column-row GEMV (one step at a " +
+  "time; C4,3 also over a block of steps); when the cost model predicts a gain";
+
 /** Ops that pick a sparse kernel when their constant weights have the structure. */
 const SPARSE: Record<string, string> = {
   Conv: "C4n (n = 1, 2, 3); pattern (3x3, ≤ 4 taps per kernel, stride 1 or 2); when the cost " +
     "model predicts a gain",
   ConvTranspose: "C4n (n = 1, 2, 3) when the cost model predicts a gain",
-  MatMul: "block column-row GEMV (constant B, up to 4 rows) when the cost model predicts a gain",
-  Gemm: "block column-row GEMV (constant B, up to 4 rows) when the cost model predicts a gain",
-  LSTM: "block column-row GEMV for the input weights (one step at a time)",
-  GRU: "block column-row GEMV for the input weights (one step at a time)",
-  RNN: "block column-row GEMV for the input weights (one step at a time)",
+  MatMul: MATMUL_SPARSE,
+  Gemm: MATMUL_SPARSE,
+  LSTM: RNN_SPARSE,
+  GRU: RNN_SPARSE,
+  RNN: RNN_SPARSE,
 };
 
 /** The Markdown table: op, file, fused epilogues, sparse kernels, notes. */
