@@ -464,12 +464,8 @@ export function gemm(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
-  if (w.c4n && m <= C4N_GEMV_MAX_ROWS) {
-    c4nGemv(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
-    return;
-  }
-  if (w.c4n && C4N_GEMM_COST[w.c4n.zeros] < C4N_GEMV_MARGIN) {
-    c4nGemm(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
+  if (w.c4n && (m <= C4N_GEMV_MAX_ROWS || C4N_GEMM_COST[w.c4n.zeros] < C4N_GEMV_MARGIN)) {
+    c4nProduct(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
     return;
   }
   if (w.f16 && m <= F16_GEMV_MAX_ROWS) {
@@ -553,10 +549,10 @@ export function gemm(
 }
 
 /**
- * `gemm` through the C4n GEMV: one call per row of A, the outputs split across threads at the
- * kernel's row blocks (each call computes whole blocks).
+ * `gemm` through the C4n kernels, the outputs split across threads at their row blocks: the
+ * GEMV once per row of A up to C4N_GEMV_MAX_ROWS rows, else the several-input kernel once.
  */
-function c4nGemv(
+function c4nProduct(
   kr: Kernels,
   m: number,
   a: number,
@@ -567,73 +563,32 @@ function c4nGemv(
   ldc: number,
   epilogue: Epilogue,
 ): void {
-  const act = activationCode(epilogue.activation ?? "none");
-  const fn = p.zeros === 2 ? "f32_gemv_c4n2_swizzle" : "f32_gemv_c4n3_swizzle";
-  const flops = 2 * w.n * w.k * C4N_GEMV_COST[p.zeros].cache;
+  const several = m > C4N_GEMV_MAX_ROWS;
+  const cost = several ? C4N_GEMM_COST[p.zeros] : C4N_GEMV_COST[p.zeros].cache;
+  const flops = 2 * (several ? m : 1) * w.n * w.k * cost;
   const parts = splitRange(w.n, swizzleBlockRows(p.zeros), threadsFor(kr, flops));
+  const act = [activationCode(epilogue.activation ?? "none"), epilogue.p0 ?? 0, epilogue.p1 ?? 0];
+  if (several) {
+    const fn = p.zeros === 2 ? "f32_gemm_c4n2_swizzle" : "f32_gemm_c4n3_swizzle";
+    runSplit(
+      kr,
+      parts.map(([r0, len]) => ({
+        fn,
+        args: [w.n, w.k, m, r0, r0 + len, p.offset, a, lda, p.bias, c, ldc, ...act],
+      })),
+    );
+    return;
+  }
+  const fn = p.zeros === 2 ? "f32_gemv_c4n2_swizzle" : "f32_gemv_c4n3_swizzle";
   for (let i = 0; i < m; i++) {
     runSplit(
       kr,
       parts.map(([r0, len]) => ({
         fn,
-        args: [
-          w.n,
-          w.k,
-          r0,
-          r0 + len,
-          p.offset,
-          a + i * lda * 4,
-          p.bias,
-          c + i * ldc * 4,
-          act,
-          epilogue.p0 ?? 0,
-          epilogue.p1 ?? 0,
-        ],
+        args: [w.n, w.k, r0, r0 + len, p.offset, a + i * lda * 4, p.bias, c + i * ldc * 4, ...act],
       })),
     );
   }
-}
-
-/**
- * `gemm` through the several-input C4n kernel: every row of A against the C4n weights, the
- * outputs split across threads at the kernel's row blocks.
- */
-function c4nGemm(
-  kr: Kernels,
-  m: number,
-  a: number,
-  lda: number,
-  w: PackedGemmWeights,
-  p: NonNullable<PackedGemmWeights["c4n"]>,
-  c: number,
-  ldc: number,
-  epilogue: Epilogue,
-): void {
-  const act = activationCode(epilogue.activation ?? "none");
-  const fn = p.zeros === 2 ? "f32_gemm_c4n2_swizzle" : "f32_gemm_c4n3_swizzle";
-  const flops = 2 * m * w.n * w.k * C4N_GEMM_COST[p.zeros];
-  runSplit(
-    kr,
-    splitRange(w.n, swizzleBlockRows(p.zeros), threadsFor(kr, flops)).map(([r0, len]) => ({
-      fn,
-      args: [
-        w.n,
-        w.k,
-        m,
-        r0,
-        r0 + len,
-        p.offset,
-        a,
-        lda,
-        p.bias,
-        c,
-        ldc,
-        act,
-        epilogue.p0 ?? 0,
-        epilogue.p1 ?? 0,
-      ],
-    })),
-  );
 }
 
 /** Columns [j, j + n) of packed weights (j a multiple of GEMM_NR): whole panels. */

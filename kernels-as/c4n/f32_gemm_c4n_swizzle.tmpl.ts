@@ -60,14 +60,14 @@ export function gemmSwizzleSource(n: 2 | 3): { name: string; source: string } {
 // Y[t] = act(W X[t] + bias) for C4,${n} W in the matrix-vector kernel's layout: two vectors
 // (${half} rows) x 4 inputs per step. See c4n/f32_gemm_c4n_swizzle.tmpl.ts.
 import { madd4, swizzle16 } from "../../common/simd";
-import { activate1, activate4 } from "../../common/activation";
+import { activate4 } from "../../common/activation";
 import { tailScratch } from "../../common/tail_scratch";
+import { finishRow, QUAD_BYTES, swizzleBlockBytes, swizzleTails } from "../_swizzle_rows";
 import { SWIZZLE_MASKS as MASKS } from "./_swizzle_masks";
 import { f32_gemv_c4n${n}_swizzle } from "./f32_gemv_c4n${n}_swizzle";
 
 const BLOCK_ROWS: i32 = ${rows};
 const HALF_ROWS: i32 = ${half};
-const QUAD_BYTES: usize = 272;
 
 /**
  * Rows [r, r + HALF_ROWS) of one input from the accumulators of the half's two vectors, kept
@@ -89,15 +89,9 @@ ${
   const s = tailScratch();
   v128.store(s, a0);
   v128.store(s, a1, 16);
-  const xk = xt + (<usize>((k >> 2) << 2) << 2);
   for (let l = 0; l < HALF_ROWS; l++) {
     const i = r + l;
-    if (i < r0 || i >= r1 || i >= m) continue;
-    let sum: f32 = ${laneSum};
-    if (bias != 0) sum += load<f32>(bias + (<usize>i << 2));
-    const tp = tails + (<usize>i << 4);
-    for (let j = 0; j < (k & 3); j++) sum += load<f32>(tp + (<usize>j << 2)) * load<f32>(xk + (<usize>j << 2));
-    store<f32>(yt + (<usize>i << 2), activate1(sum, act, p0, p1));
+    if (i >= r0 && i < r1 && i < m) finishRow(${laneSum}, i, k, bias, tails, xt, yt, act, p0, p1);
   }
 }
 
@@ -115,11 +109,9 @@ export function ${name(n)}(
   let t0 = 0;
   if (ASC_FEATURE_SIMD) {
     const groups = k >> 2;
-    const quads = (groups + 3) >> 2;
     const fullQuads = groups >> 2;
-    const blockBytes = <usize>quads * QUAD_BYTES;
-    const blocks = (m + BLOCK_ROWS - 1) / BLOCK_ROWS;
-    const tails = packed + <usize>blocks * blockBytes;
+    const blockBytes = swizzleBlockBytes(k);
+    const tails = swizzleTails(packed, m, k, BLOCK_ROWS);
     const zero = f32x4.splat(0);
     for (; t0 + 4 <= t; t0 += 4) {
       const x0 = x + <usize>t0 * ldx4;

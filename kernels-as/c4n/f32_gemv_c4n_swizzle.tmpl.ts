@@ -85,12 +85,11 @@ export function swizzleSource(n: 2 | 3): { name: string; source: string } {
   } per vector, x gathered by a swizzle.
 // See c4n/f32_gemv_c4n_swizzle.tmpl.ts for the method and the layout.
 import { madd4, swizzle16 } from "../../common/simd";
-import { activate1 } from "../../common/activation";
 import { tailScratch } from "../../common/tail_scratch";
+import { finishRow, QUAD_BYTES, swizzleBlockBytes, swizzleTails } from "../_swizzle_rows";
 import { SWIZZLE_MASKS as MASKS } from "./_swizzle_masks";
 
 const BLOCK_ROWS: i32 = ${rows};
-const QUAD_BYTES: usize = 272;
 
 /**
  * y[r] = act(W x + bias)[r] for rows r0 <= r < r1 of the m-row packed W (k inputs), computed a
@@ -104,10 +103,8 @@ export function ${name(n)}(
   const groups = k >> 2;
   const quads = (groups + 3) >> 2;
   const fullQuads = groups >> 2;
-  const blockBytes = <usize>quads * QUAD_BYTES;
-  const blocks = (m + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  const tails = packed + <usize>blocks * blockBytes;
-  const xt = x + (<usize>(groups << 2) << 2);
+  const blockBytes = swizzleBlockBytes(k);
+  const tails = swizzleTails(packed, m, k, BLOCK_ROWS);
   const s = tailScratch();
   for (let b = r0 / BLOCK_ROWS; b * BLOCK_ROWS < r1; b++) {
     let p = packed + <usize>b * blockBytes;
@@ -161,11 +158,7 @@ ${fullGroup(3, "c")}
     const i1 = min(min(r1, m), (b + 1) * BLOCK_ROWS);
     for (let i = max(r0, b * BLOCK_ROWS); i < i1; i++) {
       const l = i - b * BLOCK_ROWS;
-      let sum: f32 = ${rowSum};
-      if (bias != 0) sum += load<f32>(bias + (<usize>i << 2));
-      const tp = tails + (<usize>i << 4);
-      for (let t = 0; t < (k & 3); t++) sum += load<f32>(tp + (<usize>t << 2)) * load<f32>(xt + (<usize>t << 2));
-      store<f32>(y + (<usize>i << 2), activate1(sum, act, p0, p1));
+      finishRow(${rowSum}, i, k, bias, tails, x, y, act, p0, p1);
     }
   }
 }
