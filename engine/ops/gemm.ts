@@ -629,10 +629,23 @@ function gemmCall(
 export const C4N_SPMM_COST = 1.7;
 
 /**
- * The same for columns past the last full 32-column panel (run 4 at a time from X): measured
+ * The same for columns past the last full column panel (run 4 at a time from X): measured
  * 0.6–0.9x dense for C4,2 and 1.0–1.5x for C4,3 at 1–24 columns (1-D convs of silero VAD).
  */
 export const C4N_SPMM_TAIL_COST = 3;
+
+/** Columns of the C4n SpMM's wide panels (`f32_spmm_c4n_1x48`; what they leave: 32-wide ones). */
+export const C4N_SPMM_PANEL = 48;
+
+/**
+ * Columns of n left to the C4n SpMM's 4-column steps: the kernel takes 48-column panels, one
+ * fewer when that leaves less, then 32-column ones.
+ */
+function c4nSpmmTail(n: number): number {
+  const wide = Math.floor(n / C4N_SPMM_PANEL);
+  const left = (panels: number) => (n - C4N_SPMM_PANEL * panels) % 32;
+  return wide > 0 ? Math.min(left(wide), left(wide - 1)) : left(0);
+}
 
 /**
  * Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. The weights
@@ -656,9 +669,9 @@ export function packNchwWeights(
   const n = sp ? sp.c4n.detectC4n(kr.arena.f32(w, (m - 1) * ld + k), m, k, ld) : 0;
   if (sp && n > 0) {
     const s = sp.c4n.c4nSurvivors(k, n);
-    // With a known column count, columns outside full 32-wide panels cost more.
+    // With a known column count, columns outside full 48- or 32-wide panels cost more.
     const cols = options.columns;
-    const tail = cols ? cols % 32 : 0;
+    const tail = cols ? c4nSpmmTail(cols) : 0;
     const cost = cols
       ? ((cols - tail) * C4N_SPMM_COST + tail * C4N_SPMM_TAIL_COST) / cols
       : C4N_SPMM_COST;
@@ -726,7 +739,7 @@ export function gemmNchw(
     gemmNchwCall(kr, wi, xj, ldx, nj, cij, ldc, epilogue, 0);
   if (w.format === "c4n") {
     const flops = 2 * w.m * n * w.survivors! * C4N_SPMM_COST;
-    // The kernel works on 32-pixel column panels, one scratch panel per thread (at offset 0
+    // The kernel works on 48-pixel column panels, one scratch panel per thread (at offset 0
     // of the thread's scratch); threads claim column ranges as they go.
     const threads = threadsFor(kr, flops);
     const panelBytes = kr.fn.f32_spmm_c4n_panel_size(w.k);
@@ -737,7 +750,7 @@ export function gemmNchw(
     try {
       runQueued(
         kr,
-        splitRange(n, 32, itemsFor(threads, flops)).map(([j, len]) => [
+        splitRange(n, C4N_SPMM_PANEL, itemsFor(threads, flops)).map(([j, len]) => [
           gemmNchwCall(kr, w, x + j * 4, ldx, len, c + j * 4, ldc, epilogue, 0, { panel: true }),
         ]),
         panels,
@@ -798,7 +811,7 @@ export function gemmNchwCall(
   const mask = (on: boolean | undefined, arg: number) => on ? 1 << arg : 0;
   if (w.format === "c4n") {
     return {
-      fn: "f32_spmm_c4n_1x32",
+      fn: "f32_spmm_c4n_1x48",
       args: [w.m, n, w.k, w.survivors!, w.offset, x, ldx, w.bias ?? 0, c, ldc, act, p0, p1, panel],
       scratchArgs: mask(scratch.x, 5) | mask(scratch.c, 8) | mask(scratch.panel, 13),
     };

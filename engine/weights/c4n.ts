@@ -2,7 +2,7 @@
  * C4n weights: in every group of 4 consecutive weights along the reduction axis, at least n
  * are zero (n = 1, 2, 3). A trailing group (k not a multiple of 4) stays dense.
  *
- * Packed layout (what `f32_spmm_c4n_1x32` reads): per output row, S = G·(4−n) + k mod 4
+ * Packed layout (what `f32_spmm_c4n_1x48` reads): per output row, S = G·(4−n) + k mod 4
  * survivors, each a pair (value: f32, index along k: i32), groups in order. A group with more
  * zeros than n keeps zero-valued survivors so every row has the same length.
  *

@@ -7,7 +7,7 @@ export interface KernelExports {
   kernel_tail_scratch_size(): number;
   kernel_set_tail_scratch(p: number): void;
   f32_gemv_block_16(m: number, band0: number, bandCount: number, bandBlocks: number, blocks: number, cols: number, values: number, x: number, bias: number, y: number, act: number, p0: number, p1: number): void;
-  f32_spmm_c4n_1x32(m: number, n: number, k: number, s: number, w: number, x: number, ldx: number, bias: number, c: number, ldc: number, act: number, p0: number, p1: number, panel: number): void;
+  f32_spmm_c4n_1x48(m: number, n: number, k: number, s: number, w: number, x: number, ldx: number, bias: number, c: number, ldc: number, act: number, p0: number, p1: number, panel: number): void;
   f32_spmm_c4n_panel_size(k: number): number;
   f32_gemm_c4n2_swizzle(m: number, k: number, t: number, r0: number, r1: number, packed: number, x: number, ldx: number, bias: number, y: number, ldy: number, act: number, p0: number, p1: number): void;
   f32_gemm_c4n3_swizzle(m: number, k: number, t: number, r0: number, r1: number, packed: number, x: number, ldx: number, bias: number, y: number, ldy: number, act: number, p0: number, p1: number): void;
@@ -119,7 +119,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   "kernel_tail_scratch_size",
   "kernel_set_tail_scratch",
   "f32_gemv_block_16",
-  "f32_spmm_c4n_1x32",
+  "f32_spmm_c4n_1x48",
   "f32_spmm_c4n_panel_size",
   "f32_gemm_c4n2_swizzle",
   "f32_gemm_c4n3_swizzle",

@@ -50,7 +50,7 @@ const HOT = [
   "f32_gemm_nchw_6x8",
   "f32_gemv_1x8",
   "f32_gemv_f16w_4x8",
-  "f32_spmm_c4n_1x32",
+  "f32_spmm_c4n_1x48",
   "f32_lstm_1x8",
   "f32_scan_selective_step_x4",
 ];

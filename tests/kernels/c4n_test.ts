@@ -8,7 +8,7 @@ import { gemmReference } from "../reference/gemm.ts";
 import { c4nWeights } from "../reference/sparse.ts";
 
 for (const variant of VARIANTS) {
-  Deno.test(`f32_spmm_c4n_1x32 equals the dense product of the zeroed weights: ${variant}`, async () => {
+  Deno.test(`f32_spmm_c4n_1x48 equals the dense product of the zeroed weights: ${variant}`, async () => {
     const kr = await kernelsFor(variant);
     const rng = new Random(17);
     const shapes: [number, number, number][] = [
@@ -21,6 +21,10 @@ for (const variant of VARIANTS) {
       [4, 128, 257],
       [1, 1, 1],
       [33, 257, 96],
+      [6, 40, 88],
+      [5, 12, 47],
+      [3, 20, 64],
+      [4, 24, 200],
     ];
     for (const n of [1, 2, 3]) {
       for (const [m, k, cols] of shapes) {
@@ -35,7 +39,7 @@ for (const variant of VARIANTS) {
         const pc = kr.arena.alloc(m * cols * 4);
         const act = rng.next() < 0.5 ? "none" : "silu";
         const panel = kr.arena.alloc(kr.fn.f32_spmm_c4n_panel_size(k));
-        kr.fn.f32_spmm_c4n_1x32(
+        kr.fn.f32_spmm_c4n_1x48(
           m,
           cols,
           k,

@@ -3,7 +3,9 @@
 //
 // W is packed by engine/weights/c4n.ts: per output row, S survivors as (value f32, k i32)
 // pairs. Vectorised over columns, so a survivor's index only picks which input row to load:
-// no gather, and the decode cost is shared by 32 columns (8 independent accumulators).
+// no gather, and the decode cost is shared by 48 columns (12 independent accumulators; 48
+// measured 2-14 % faster than 32 on a 512-channel 1x1 conv at 56x56: one survivor's value and
+// index loads serve 12 multiply-adds instead of 8).
 import { madd4 } from "../common/simd";
 import { activate1, activate4 } from "../common/activation";
 import { tailScratch } from "../common/tail_scratch";
@@ -17,7 +19,7 @@ import { tailScratch } from "../common/tail_scratch";
  * ldx, C row stride ldc (floats). Reads up to 12 bytes past an X row when n is not a
  * multiple of 4 (the arena keeps a guard). panel: scratch of f32_spmm_c4n_panel_size(k).
  */
-export function f32_spmm_c4n_1x32(
+export function f32_spmm_c4n_1x48(
   m: i32, n: i32, k: i32, s: i32, w: usize, x: usize, ldx: i32, bias: usize, c: usize,
   ldc: i32, act: i32, p0: f32, p1: f32, panel: usize,
 ): void {
@@ -39,10 +41,71 @@ export function f32_spmm_c4n_1x32(
     }
     return;
   }
-  // Each 32-column block of X is first copied into a contiguous panel (k rows of 128 bytes),
+  // Each 48-column block of X is first copied into a contiguous panel (k rows of 192 bytes),
   // so survivors walk it forward in k order: prefetch-friendly, unlike 512 rows of X strided
   // by ldx. Every row of W then runs over the panel while it is in L1/L2.
+  // 48-column panels, then 32-column ones, then 4 columns at a time: one 48 fewer when that
+  // leaves fewer columns to the 4-column steps (64 = 32 + 32, not 48 + 16).
+  let panels48 = n / 48;
+  if (panels48 > 0 && ((n - 48 * (panels48 - 1)) & 31) < ((n - 48 * panels48) & 31)) panels48--;
+  const end48 = 48 * panels48;
   let j0 = 0;
+  for (; j0 < end48; j0 += 48) {
+    let src = x + (<usize>j0 << 2);
+    let dst = panel;
+    for (let kk = 0; kk < k; kk++) {
+      v128.store(dst, v128.load(src, 0), 0);
+      v128.store(dst, v128.load(src, 16), 16);
+      v128.store(dst, v128.load(src, 32), 32);
+      v128.store(dst, v128.load(src, 48), 48);
+      v128.store(dst, v128.load(src, 64), 64);
+      v128.store(dst, v128.load(src, 80), 80);
+      v128.store(dst, v128.load(src, 96), 96);
+      v128.store(dst, v128.load(src, 112), 112);
+      v128.store(dst, v128.load(src, 128), 128);
+      v128.store(dst, v128.load(src, 144), 144);
+      v128.store(dst, v128.load(src, 160), 160);
+      v128.store(dst, v128.load(src, 176), 176);
+      src += ldx4;
+      dst += 192;
+    }
+    for (let i = 0; i < m; i++) {
+      const wr = w + <usize>i * rowBytes;
+      const wend = wr + rowBytes;
+      const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>i << 2)) : 0);
+      let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b;
+      for (let e = wr; e < wend; e += 8) {
+        const v = v128.load32_splat(e);
+        const xp = panel + <usize>load<i32>(e, 4) * 192;
+        a0 = madd4(v, v128.load(xp, 0), a0);
+        a1 = madd4(v, v128.load(xp, 16), a1);
+        a2 = madd4(v, v128.load(xp, 32), a2);
+        a3 = madd4(v, v128.load(xp, 48), a3);
+        a4 = madd4(v, v128.load(xp, 64), a4);
+        a5 = madd4(v, v128.load(xp, 80), a5);
+        a6 = madd4(v, v128.load(xp, 96), a6);
+        a7 = madd4(v, v128.load(xp, 112), a7);
+        a8 = madd4(v, v128.load(xp, 128), a8);
+        a9 = madd4(v, v128.load(xp, 144), a9);
+        a10 = madd4(v, v128.load(xp, 160), a10);
+        a11 = madd4(v, v128.load(xp, 176), a11);
+      }
+      const cp = c + <usize>i * ldc4 + (<usize>j0 << 2);
+      v128.store(cp, act4(a0, act, p0, p1), 0);
+      v128.store(cp, act4(a1, act, p0, p1), 16);
+      v128.store(cp, act4(a2, act, p0, p1), 32);
+      v128.store(cp, act4(a3, act, p0, p1), 48);
+      v128.store(cp, act4(a4, act, p0, p1), 64);
+      v128.store(cp, act4(a5, act, p0, p1), 80);
+      v128.store(cp, act4(a6, act, p0, p1), 96);
+      v128.store(cp, act4(a7, act, p0, p1), 112);
+      v128.store(cp, act4(a8, act, p0, p1), 128);
+      v128.store(cp, act4(a9, act, p0, p1), 144);
+      v128.store(cp, act4(a10, act, p0, p1), 160);
+      v128.store(cp, act4(a11, act, p0, p1), 176);
+    }
+  }
+  // 32-column panels (8 accumulators) for what the 48s left, before the 4-column steps.
   for (; j0 + 32 <= n; j0 += 32) {
     let src = x + (<usize>j0 << 2);
     let dst = panel;
@@ -141,7 +204,7 @@ export function f32_spmm_c4n_1x32(
   }
 }
 
-/** Scratch bytes f32_spmm_c4n_1x32 needs for reduction length k. */
+/** Scratch bytes f32_spmm_c4n_1x48 needs for reduction length k. */
 export function f32_spmm_c4n_panel_size(k: i32): usize {
-  return <usize>max(k, 1) << 7;
+  return <usize>max(k, 1) * 192;
 }
