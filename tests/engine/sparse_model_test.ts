@@ -215,3 +215,62 @@ Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and den
     for (const m of [sparse, dense, threaded]) m.dispose();
   }
 });
+
+Deno.test("LSTM and GRU with C4,3 input weights run the C4n kernels and match onnxruntime and dense", async () => {
+  // W's rows (gate units) are C4,3 along the input axis; 9 steps x 2 sequences: the input
+  // products have 18 rows, so they go through the several-input C4n kernel.
+  const rng = new Random(52);
+  const [seq, batch, input, hidden] = [9, 2, 300, 64];
+  for (const [op, gates] of [["LSTM", 4], ["GRU", 3]] as const) {
+    const w = c4nWeights(rng, gates * hidden, input, 3);
+    const bytes = buildModel({
+      nodes: [{
+        op,
+        inputs: ["x", "W", "R", "B"],
+        outputs: ["y", "h"],
+        attributes: { hidden_size: hidden },
+      }],
+      inputs: [{ name: "x", dims: [seq, batch, input] }],
+      outputs: [{ name: "y", dims: [seq, 1, batch, hidden] }, {
+        name: "h",
+        dims: [1, batch, hidden],
+      }],
+      initializers: {
+        W: new Tensor("float32", w, [1, gates * hidden, input]),
+        R: new Tensor("float32", rng.floats(gates * hidden * hidden).map((v) => v * 0.2), [
+          1,
+          gates * hidden,
+          hidden,
+        ]),
+        B: new Tensor("float32", rng.floats(2 * gates * hidden), [1, 2 * gates * hidden]),
+      },
+    }, 14);
+    const feeds = {
+      x: new Tensor("float32", rng.floats(seq * batch * input), [seq, batch, input]),
+    };
+    const want = await runOrt(bytes, feeds);
+    const sparse = await loadModel(bytes, { kernels: "relaxed" });
+    const got = await sparse.run(feeds);
+    const formats = sparse.summary().kernelChoices.map((c) => c.format);
+    ok(formats.includes("c4n:3"), `${op}: ${JSON.stringify(sparse.summary().kernelChoices)}`);
+    const dense = await loadModel(bytes, { sparse: "off" });
+    const plain = await dense.run(feeds);
+    const tol = { rtol: 1e-4, atol: 1e-4 };
+    for (const name of ["y", "h"]) {
+      assertClose(
+        got[name].data as Float32Array,
+        want[name].data as Float32Array,
+        tol,
+        `${op} ${name}`,
+      );
+      assertClose(
+        got[name].data as Float32Array,
+        plain[name].data as Float32Array,
+        tol,
+        `${op} ${name} dense`,
+      );
+    }
+    sparse.dispose();
+    dense.dispose();
+  }
+});
