@@ -2,11 +2,14 @@
  * Mamba-1 at mamba-130m shapes (d_model 768, 24 layers, d_inner 1536, d_state 16, dt_rank 48,
  * vocab 50280, untied LM head), random weights: prefill and decode tokens/s dense and with
  * the projections and LM head C4,2- and C4,3-pruned (magnitude), against the memory roofline
- * (weight bytes read per decoded token / this machine's measured copy bandwidth).
+ * (weight bytes read per decoded token / this machine's measured copy bandwidth) and against
+ * onnxruntime-web running one decode step of the dense model as an ONNX graph.
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
-import { type BenchRow, interleaved, report } from "./_harness.ts";
+import { type BenchRow, interleaved, interleavedAsync, report } from "./_harness.ts";
+import { ort, ortSession } from "./_peers.ts";
+import { mambaStepOnnx } from "./_mamba_onnx.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
@@ -101,14 +104,59 @@ const prefill = interleaved(
   }),
   { rounds, batchMs: 400, batches: 1 },
 );
+// The peer: onnxruntime-web running one decode step of the dense model as an ONNX graph
+// (bench/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
+// Quartet's dense model over a few tokens from an empty state.
+const ortModel = await ortSession(mambaStepOnnx(cfg, weights(0)), 1);
+const ortFeeds: Record<string, ort.Tensor> = {};
+const resetOrt = () => {
+  for (let i = 0; i < cfg.layers; i++) {
+    const conv = [1, cfg.dInner, cfg.dConv - 1];
+    const ssm = [1, cfg.dInner, cfg.dState];
+    const zeros = (dims: number[]) => new Float32Array(dims.reduce((a, b) => a * b, 1));
+    ortFeeds[`conv_${i}`] = new ort.Tensor("float32", zeros(conv), conv);
+    ortFeeds[`ssm_${i}`] = new ort.Tensor("float32", zeros(ssm), ssm);
+  }
+};
+const ortStep = async (token: number) => {
+  ortFeeds.token = new ort.Tensor("int64", BigInt64Array.of(BigInt(token)), [1]);
+  const out = await ortModel.run(ortFeeds);
+  for (let i = 0; i < cfg.layers; i++) {
+    ortFeeds[`conv_${i}`] = out[`conv_out_${i}`];
+    ortFeeds[`ssm_${i}`] = out[`ssm_out_${i}`];
+  }
+  return await out.logits.getData() as Float32Array;
+};
+resetOrt();
+models[0].reset();
+let ortDiff = 0;
+for (const token of [11, 4000, 42]) {
+  const ours = models[0].forward([token], { lastOnly: true });
+  const theirs = await ortStep(token);
+  for (let i = 0; i < theirs.length; i++) {
+    ortDiff = Math.max(ortDiff, Math.abs(ours[i] - theirs[i]));
+  }
+}
 for (const model of models) {
   model.reset();
   model.forward(prompt, { lastOnly: true });
 }
-const decode = interleaved(
-  models.map((model) => () => model.forward([42], { lastOnly: true })),
+// Decode: the three models and the peer take turns.
+const decode = await interleavedAsync(
+  [
+    ...models.map((model) => () => model.forward([42], { lastOnly: true })),
+    () => ortStep(42),
+  ],
   { rounds, batchMs: 100, batches: 3 },
 );
+rows.push({
+  case: `${name}: decode 1 token`,
+  engine: "onnxruntime-web",
+  variant: "wasm dense",
+  threads: 1,
+  ...decode[3],
+});
+await ortModel.release();
 variants.forEach((zeros, i) => {
   const label = `${variant} ${zeros ? `c4n:${zeros}` : "dense"}`;
   rows.push({
@@ -163,5 +211,12 @@ const notes = [
   `roofline is ${roofMs.toFixed(1)} ms/token (${
     (1000 / roofMs).toFixed(1)
   } tok/s): dense decode runs at ${((100 * roofMs) / dense).toFixed(0)} % of it (target 70 %).`,
+  `onnxruntime-web (wasm, 1 thread) runs one decode step of the dense model as an ONNX graph ` +
+  `written from the Mamba-1 definition (bench/_mamba_onnx.ts; it has no prefill here): ` +
+  `${decode[3].median_ms.toFixed(1)} ms/token, so Quartet decodes ` +
+  `${(decode[3].median_ms / dense).toFixed(2)}× (dense), ` +
+  `${(decode[3].median_ms / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +
+  `${(decode[3].median_ms / decodeMs.get(3)!).toFixed(2)}× (C4,3) faster. Its logits match ` +
+  `Quartet's dense model within ${ortDiff.toExponential(1)} over 3 tokens from an empty state.`,
 ];
 await report("mamba", "Mamba-1, one thread (ms)", rows, { unit: "ms" }, notes);
