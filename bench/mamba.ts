@@ -9,7 +9,7 @@
  */
 import { type BenchRow, interleaved, interleavedAsync, report } from "./_harness.ts";
 import { ort, ortSession } from "./_peers.ts";
-import { mambaStepOnnx } from "./_mamba_onnx.ts";
+import { mambaStepOnnx } from "../tests/_mamba_onnx.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
@@ -105,7 +105,7 @@ const prefill = interleaved(
   { rounds, batchMs: 400, batches: 1 },
 );
 // The peer: onnxruntime-web running one decode step of the dense model as an ONNX graph
-// (bench/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
+// (tests/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
 // Quartet's dense model over a few tokens from an empty state.
 const ortModel = await ortSession(mambaStepOnnx(cfg, weights(0)), 1);
 const ortFeeds: Record<string, ort.Tensor> = {};
@@ -212,7 +212,7 @@ const notes = [
     (1000 / roofMs).toFixed(1)
   } tok/s): dense decode runs at ${((100 * roofMs) / dense).toFixed(0)} % of it (target 70 %).`,
   `onnxruntime-web (wasm, 1 thread) runs one decode step of the dense model as an ONNX graph ` +
-  `written from the Mamba-1 definition (bench/_mamba_onnx.ts; it has no prefill here): ` +
+  `written from the Mamba-1 definition (tests/_mamba_onnx.ts; it has no prefill here): ` +
   `${decode[3].median_ms.toFixed(1)} ms/token, so Quartet decodes ` +
   `${(decode[3].median_ms / dense).toFixed(2)}× (dense), ` +
   `${(decode[3].median_ms / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +

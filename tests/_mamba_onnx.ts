@@ -1,6 +1,7 @@
 /**
  * One Mamba-1 decode step as an ONNX graph, built from the same Hugging Face-named weights
- * MambaModel loads, so onnxruntime-web can run the peer column of bench/mamba.ts. Written from
+ * MambaModel loads: the peer column of bench/mamba.ts (onnxruntime-web) and an independent
+ * oracle for the Mamba tests (onnxruntime-node). Written from
  * the Mamba-1 definition (RMSNorm, in_proj, causal depthwise conv step, SiLU, x_proj, dt_proj,
  * softplus, the selective-scan step, the SiLU gate, out_proj, residual; final norm, LM head).
  *
@@ -8,7 +9,7 @@
  * [1, dInner, dConv - 1]) and `ssm_i` ([1, dInner, dState]); outputs: `logits` ([1, vocab])
  * and the next `conv_out_i`, `ssm_out_i`. Opset 17.
  */
-import { buildModel, type BuildNode, type BuildValue } from "../tests/_onnx_builder.ts";
+import { buildModel, type BuildNode, type BuildValue } from "./_onnx_builder.ts";
 import type { MambaConfig } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 
