@@ -26,7 +26,7 @@ const ints = (v: number[]) => new Tensor("int64", BigInt64Array.from(v.map(BigIn
 
 /** The decode-step model of `cfg` with weights `w` (names as in MambaForCausalLM). */
 export function mambaStepOnnx(cfg: MambaConfig, w: Map<string, Tensor>): Uint8Array {
-  const { dModel, dInner, dState, dConv, dtRank, vocab, layers } = cfg;
+  const { dInner, dState, dConv, dtRank, vocab, layers } = cfg;
   const get = (name: string) => {
     const t = w.get(name);
     if (!t) throw new Error(`missing weight ${name}`);
