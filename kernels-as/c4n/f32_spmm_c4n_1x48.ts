@@ -4,11 +4,13 @@
 // W is packed by engine/weights/c4n.ts: per output row, S survivors as (value f32, k i32)
 // pairs. Vectorised over columns, so a survivor's index only picks which input row to load:
 // no gather, and the decode cost is shared by 48 columns (12 independent accumulators; 48
-// measured 2-14 % faster than 32 on a 512-channel 1x1 conv at 56x56: one survivor's value and
-// index loads serve 12 multiply-adds instead of 8).
+// measured 0-11 % faster than 32 on a 512-channel C4,2 1x1 conv at 56x56, -2 to +7 % at C4,3:
+// one survivor's value and index loads serve 12 multiply-adds instead of 8). The panels are
+// generated from c4n/f32_spmm_c4n_panels.tmpl.ts.
 import { madd4 } from "../common/simd";
 import { activate1, activate4 } from "../common/activation";
 import { tailScratch } from "../common/tail_scratch";
+import { spmmPanel32, spmmPanel48 } from "./gen/_spmm_panels";
 
 @inline function act4(v: v128, act: i32, p0: f32, p1: f32): v128 {
   return act == 0 ? v : activate4(v, act, p0, p1);
@@ -41,113 +43,18 @@ export function f32_spmm_c4n_1x48(
     }
     return;
   }
-  // Each 48-column block of X is first copied into a contiguous panel (k rows of 192 bytes),
-  // so survivors walk it forward in k order: prefetch-friendly, unlike 512 rows of X strided
-  // by ldx. Every row of W then runs over the panel while it is in L1/L2.
-  // 48-column panels, then 32-column ones, then 4 columns at a time: one 48 fewer when that
-  // leaves fewer columns to the 4-column steps (64 = 32 + 32, not 48 + 16).
+  // 48-column panels, then 32-column ones (c4n/gen/_spmm_panels.ts), then 4 columns at a
+  // time: one 48 fewer when that leaves fewer columns to the 4-column steps (64 = 32 + 32, not
+  // 48 + 16).
   let panels48 = n / 48;
   if (panels48 > 0 && ((n - 48 * (panels48 - 1)) & 31) < ((n - 48 * panels48) & 31)) panels48--;
   const end48 = 48 * panels48;
   let j0 = 0;
   for (; j0 < end48; j0 += 48) {
-    let src = x + (<usize>j0 << 2);
-    let dst = panel;
-    for (let kk = 0; kk < k; kk++) {
-      v128.store(dst, v128.load(src, 0), 0);
-      v128.store(dst, v128.load(src, 16), 16);
-      v128.store(dst, v128.load(src, 32), 32);
-      v128.store(dst, v128.load(src, 48), 48);
-      v128.store(dst, v128.load(src, 64), 64);
-      v128.store(dst, v128.load(src, 80), 80);
-      v128.store(dst, v128.load(src, 96), 96);
-      v128.store(dst, v128.load(src, 112), 112);
-      v128.store(dst, v128.load(src, 128), 128);
-      v128.store(dst, v128.load(src, 144), 144);
-      v128.store(dst, v128.load(src, 160), 160);
-      v128.store(dst, v128.load(src, 176), 176);
-      src += ldx4;
-      dst += 192;
-    }
-    for (let i = 0; i < m; i++) {
-      const wr = w + <usize>i * rowBytes;
-      const wend = wr + rowBytes;
-      const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>i << 2)) : 0);
-      let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b;
-      for (let e = wr; e < wend; e += 8) {
-        const v = v128.load32_splat(e);
-        const xp = panel + <usize>load<i32>(e, 4) * 192;
-        a0 = madd4(v, v128.load(xp, 0), a0);
-        a1 = madd4(v, v128.load(xp, 16), a1);
-        a2 = madd4(v, v128.load(xp, 32), a2);
-        a3 = madd4(v, v128.load(xp, 48), a3);
-        a4 = madd4(v, v128.load(xp, 64), a4);
-        a5 = madd4(v, v128.load(xp, 80), a5);
-        a6 = madd4(v, v128.load(xp, 96), a6);
-        a7 = madd4(v, v128.load(xp, 112), a7);
-        a8 = madd4(v, v128.load(xp, 128), a8);
-        a9 = madd4(v, v128.load(xp, 144), a9);
-        a10 = madd4(v, v128.load(xp, 160), a10);
-        a11 = madd4(v, v128.load(xp, 176), a11);
-      }
-      const cp = c + <usize>i * ldc4 + (<usize>j0 << 2);
-      v128.store(cp, act4(a0, act, p0, p1), 0);
-      v128.store(cp, act4(a1, act, p0, p1), 16);
-      v128.store(cp, act4(a2, act, p0, p1), 32);
-      v128.store(cp, act4(a3, act, p0, p1), 48);
-      v128.store(cp, act4(a4, act, p0, p1), 64);
-      v128.store(cp, act4(a5, act, p0, p1), 80);
-      v128.store(cp, act4(a6, act, p0, p1), 96);
-      v128.store(cp, act4(a7, act, p0, p1), 112);
-      v128.store(cp, act4(a8, act, p0, p1), 128);
-      v128.store(cp, act4(a9, act, p0, p1), 144);
-      v128.store(cp, act4(a10, act, p0, p1), 160);
-      v128.store(cp, act4(a11, act, p0, p1), 176);
-    }
+    spmmPanel48(m, k, w, rowBytes, x, ldx4, bias, c, ldc4, act, p0, p1, panel, j0);
   }
-  // 32-column panels (8 accumulators) for what the 48s left, before the 4-column steps.
   for (; j0 + 32 <= n; j0 += 32) {
-    let src = x + (<usize>j0 << 2);
-    let dst = panel;
-    for (let kk = 0; kk < k; kk++) {
-      v128.store(dst, v128.load(src, 0), 0);
-      v128.store(dst, v128.load(src, 16), 16);
-      v128.store(dst, v128.load(src, 32), 32);
-      v128.store(dst, v128.load(src, 48), 48);
-      v128.store(dst, v128.load(src, 64), 64);
-      v128.store(dst, v128.load(src, 80), 80);
-      v128.store(dst, v128.load(src, 96), 96);
-      v128.store(dst, v128.load(src, 112), 112);
-      src += ldx4;
-      dst += 128;
-    }
-    for (let i = 0; i < m; i++) {
-      const wr = w + <usize>i * rowBytes;
-      const wend = wr + rowBytes;
-      const b = f32x4.splat(bias != 0 ? load<f32>(bias + (<usize>i << 2)) : 0);
-      let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-      for (let e = wr; e < wend; e += 8) {
-        const v = v128.load32_splat(e);
-        const xp = panel + (<usize>load<i32>(e, 4) << 7);
-        a0 = madd4(v, v128.load(xp, 0), a0);
-        a1 = madd4(v, v128.load(xp, 16), a1);
-        a2 = madd4(v, v128.load(xp, 32), a2);
-        a3 = madd4(v, v128.load(xp, 48), a3);
-        a4 = madd4(v, v128.load(xp, 64), a4);
-        a5 = madd4(v, v128.load(xp, 80), a5);
-        a6 = madd4(v, v128.load(xp, 96), a6);
-        a7 = madd4(v, v128.load(xp, 112), a7);
-      }
-      const cp = c + <usize>i * ldc4 + (<usize>j0 << 2);
-      v128.store(cp, act4(a0, act, p0, p1), 0);
-      v128.store(cp, act4(a1, act, p0, p1), 16);
-      v128.store(cp, act4(a2, act, p0, p1), 32);
-      v128.store(cp, act4(a3, act, p0, p1), 48);
-      v128.store(cp, act4(a4, act, p0, p1), 64);
-      v128.store(cp, act4(a5, act, p0, p1), 80);
-      v128.store(cp, act4(a6, act, p0, p1), 96);
-      v128.store(cp, act4(a7, act, p0, p1), 112);
-    }
+    spmmPanel32(m, k, w, rowBytes, x, ldx4, bias, c, ldc4, act, p0, p1, panel, j0);
   }
   // Remaining columns, 4 at a time, straight from X. Every row has the same survivor count,
   // so 4 rows run side by side: 4 independent accumulator chains instead of one (a single
