@@ -10,7 +10,8 @@
  * registers in all). Per 4 survivors and input that is about 2.5 operations, where the matrix-
  * vector kernel pays about 5 and the dense GEMM tile about 2.7 per 4 weights: so C4,3 (16 dense
  * weights per vector) gains over the dense GEMM, C4,2 (8) hardly. Inputs past the last whole
- * group of 4 go through the matrix-vector kernel, one at a time, as does the scalar build.
+ * tile of 4 inputs go through the matrix-vector kernel, one at a time, as do all inputs in the
+ * scalar build.
  */
 import { swizzleBlockRows } from "./_swizzle_layout.ts";
 

@@ -11,10 +11,10 @@
  * the swizzle mask that puts each lane's input under its weight. Per vector of 4
  * survivors a row block pays one mask load, one swizzle, one weight load and one multiply-add;
  * the x load and the id load are shared by the 4 vectors of a group. The mask table is static
- * (c4n/_swizzle_masks.ts, 4 KB, shared by both kernels), so nothing is built per call and no
- * scratch is needed. Replaces a design that built, per call, a table of gathered inputs for every way 4
- * survivors of one row can sit (1 MB per call for C4,3 at k = 4096): at 4096 x 4096 it
- * streamed at 1.0x (C4,2) and 1.7x (C4,3) the dense GEMV; this one 1.7x and 2.7x.
+ * (c4n/gen/_swizzle_masks.ts, 4 KB, shared by both kernels), so nothing is built per call and
+ * no scratch is needed. Replaces a design that built, per call, a table of gathered inputs for
+ * every way 4 survivors of one row can sit (1 MB per call for C4,3 at k = 4096): at 4096 x 4096
+ * it streamed at 1.0x (C4,2) and 1.7x (C4,3) the dense GEMV; this one 1.4-1.6x and 2.7-3.0x.
  *
  * Layout (engine/weights/c4n_gemv.ts packs and validates it): one buffer, streamed once.
  * Rows in blocks of 4 vectors (16 rows for C4,3, 8 for C4,2; the last block padded with zero
