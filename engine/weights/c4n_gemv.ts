@@ -10,10 +10,10 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
-import { swizzleBlockRows } from "../../kernels-as/c4n/_swizzle_layout.ts";
-
-/** Bytes of one quad of groups of one row block: 16 mask ids, then 4 x 4 vectors of values. */
-const QUAD_BYTES = 272;
+import {
+  SWIZZLE_QUAD_BYTES as QUAD_BYTES,
+  swizzleBlockRows,
+} from "../../kernels-as/c4n/_swizzle_layout.ts";
 
 /** Host-side packed C4n GEMV weights: the kernel's one buffer (see the kernel template). */
 export interface PackedC4nGemv {

@@ -4,6 +4,12 @@
  * imports it.
  */
 
+/**
+ * Bytes of one quad record of a row block: 16 mask ids (4 groups x 4 vectors), then 4 groups x
+ * 4 vectors x 16 bytes of values (the kernels' own copy: QUAD_BYTES in _swizzle_rows.ts).
+ */
+export const SWIZZLE_QUAD_BYTES = 272;
+
 /** Rows one block holds: 4 vectors of 4 (C4,3) or 2 (C4,2) rows. */
 export function swizzleBlockRows(n: 2 | 3): number {
   return n === 3 ? 16 : 8;

@@ -2,7 +2,7 @@
 // share: the packed buffer's geometry and the finishing of one output row.
 import { activate1 } from "../common/activation";
 
-/** Bytes of one quad record: 16 mask ids, then 4 groups x 4 vectors x 16 bytes of values. */
+/** Bytes of one quad record (SWIZZLE_QUAD_BYTES in _swizzle_layout.ts says what it holds). */
 export const QUAD_BYTES: usize = 272;
 
 /** Bytes of one row block's records, for k inputs. */

@@ -55,30 +55,49 @@ export const SWIZZLE_MASKS = memory.data<u8>([${bytes.join(", ")}]);
 }
 
 /**
+ * The byte offset of vector v's mask in the table, from the word \`q\` whose byte v is its id
+ * (id x 16).
+ */
+export function maskOffset(v: number, q: string): string {
+  return v === 0 ? `(${q} << 4) & 0xff0` : `(${q} >> ${8 * v - 4}) & 0xff0`;
+}
+
+/**
+ * Per-row lane sums waiting in the tail scratch \`s\` for row l of a block: one lane a row for
+ * C4,3, two for C4,2.
+ */
+export function laneSumSource(n: 2 | 3): string {
+  return n === 3
+    ? "load<f32>(s + (<usize>l << 2))"
+    : "load<f32>(s + (<usize>l << 3)) + load<f32>(s + (<usize>l << 3), 4)";
+}
+
+/**
+ * The 4 multiply-adds of one group into accumulators \`acc\`0-3: vector v's weights at
+ * \`ws\` + \`offset\` + 16 v, its id in byte v of \`q\`, the group's inputs in X.
+ */
+function groupMadds(ws: string, offset: number, acc: string, indent: string): string {
+  return [0, 1, 2, 3].map((v) =>
+    `${indent}${acc}${v} = madd4(v128.load(${ws}, ${offset + 16 * v}), ` +
+    `swizzle16(X, v128.load(${maskOffset(v, "q")}, MASKS)), ${acc}${v});`
+  ).join("\n");
+}
+
+/**
  * One group of a full quad: x load, its id word (a lane of the quad's ids, loaded once), 4
- * multiply-adds into accumulators `acc`0-3.
+ * multiply-adds into accumulators \`acc\`0-3.
  */
 function fullGroup(g: number, acc: string): string {
-  const shifts = ["(q << 4) & 0xff0", "(q >> 4) & 0xff0", "(q >> 12) & 0xff0", "(q >> 20) & 0xff0"];
-  const lines = [
+  return [
     `        X = v128.load(xp, ${16 * g});`,
     `        q = <usize>i32x4.extract_lane(ids, ${g});`,
-  ];
-  for (let v = 0; v < 4; v++) {
-    lines.push(
-      `        ${acc}${v} = madd4(v128.load(p, ${16 + 64 * g + 16 * v}), ` +
-        `swizzle16(X, v128.load(${shifts[v]}, MASKS)), ${acc}${v});`,
-    );
-  }
-  return lines.join("\n");
+    groupMadds("p", 16 + 64 * g, acc, "        "),
+  ].join("\n");
 }
 
 /** The generated source of one kernel. */
 export function swizzleSource(n: 2 | 3): { name: string; source: string } {
   const rows = swizzleBlockRows(n);
-  const rowSum = n === 3
-    ? "load<f32>(s + (<usize>l << 2))"
-    : "load<f32>(s + (<usize>l << 3)) + load<f32>(s + (<usize>l << 3), 4)";
   const source = `${HEADER}
 // C4,${n} matrix-vector product y = act(W x + bias): ${rows} rows per block, ${
     n === 3 ? "4 rows x 1 survivor" : "2 rows x 2 survivors"
@@ -129,10 +148,7 @@ ${fullGroup(3, "c")}
         X = g < groups ? v128.load(xp + (h << 4)) : zero;
         q = <usize>load<u32>(p + (h << 2));
         const vp = p + 16 + (h << 6);
-        a0 = madd4(v128.load(vp), swizzle16(X, v128.load((q << 4) & 0xff0, MASKS)), a0);
-        a1 = madd4(v128.load(vp, 16), swizzle16(X, v128.load((q >> 4) & 0xff0, MASKS)), a1);
-        a2 = madd4(v128.load(vp, 32), swizzle16(X, v128.load((q >> 12) & 0xff0, MASKS)), a2);
-        a3 = madd4(v128.load(vp, 48), swizzle16(X, v128.load((q >> 20) & 0xff0, MASKS)), a3);
+${groupMadds("vp", 0, "a", "        ")}
       }
       v128.store(s, f32x4.add(a0, c0));
       v128.store(s, f32x4.add(a1, c1), 16);
@@ -158,7 +174,7 @@ ${fullGroup(3, "c")}
     const i1 = min(min(r1, m), (b + 1) * BLOCK_ROWS);
     for (let i = max(r0, b * BLOCK_ROWS); i < i1; i++) {
       const l = i - b * BLOCK_ROWS;
-      finishRow(${rowSum}, i, k, bias, tails, x, y, act, p0, p1);
+      finishRow(${laneSumSource(n)}, i, k, bias, tails, x, y, act, p0, p1);
     }
   }
 }

@@ -67,7 +67,7 @@ export function f32_gemv_c4n2_swizzle(
         X = g < groups ? v128.load(xp + (h << 4)) : zero;
         q = <usize>load<u32>(p + (h << 2));
         const vp = p + 16 + (h << 6);
-        a0 = madd4(v128.load(vp), swizzle16(X, v128.load((q << 4) & 0xff0, MASKS)), a0);
+        a0 = madd4(v128.load(vp, 0), swizzle16(X, v128.load((q << 4) & 0xff0, MASKS)), a0);
         a1 = madd4(v128.load(vp, 16), swizzle16(X, v128.load((q >> 4) & 0xff0, MASKS)), a1);
         a2 = madd4(v128.load(vp, 32), swizzle16(X, v128.load((q >> 12) & 0xff0, MASKS)), a2);
         a3 = madd4(v128.load(vp, 48), swizzle16(X, v128.load((q >> 20) & 0xff0, MASKS)), a3);
