@@ -9,7 +9,7 @@
  */
 import { type BenchRow, interleaved, interleavedAsync, report } from "./_harness.ts";
 import { ort, ortSession } from "./_peers.ts";
-import { mambaStepOnnx } from "../tests/_mamba_onnx.ts";
+import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { loadKernels } from "../engine/wasm/kernels.ts";
@@ -85,10 +85,12 @@ await loadSparsePackers();
 const variants = [0, 2, 3] as const;
 const models = [];
 let variant = "";
+// The dense weights also feed the peer's graph below.
+const denseWeights = weights(0);
 for (const zeros of variants) {
   const kr = await loadKernels();
   variant = kr.variant;
-  models.push(new MambaModel(kr, cfg, weights(zeros)));
+  models.push(new MambaModel(kr, cfg, zeros ? weights(zeros) : denseWeights));
   const formats = new Map<string, number>();
   for (const c of kr.choices) formats.set(c.format, (formats.get(c.format) ?? 0) + 1);
   chosen.set(
@@ -107,27 +109,19 @@ const prefill = interleaved(
 // The peer: onnxruntime-web running one decode step of the dense model as an ONNX graph
 // (tests/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
 // Quartet's dense model over a few tokens from an empty state.
-const ortModel = await ortSession(mambaStepOnnx(cfg, weights(0)), 1);
+const ortModel = await ortSession(mambaStepOnnx(cfg, denseWeights), 1);
+const ortStates = mambaStepStates(cfg);
 const ortFeeds: Record<string, ort.Tensor> = {};
-const resetOrt = () => {
-  for (let i = 0; i < cfg.layers; i++) {
-    const conv = [1, cfg.dInner, cfg.dConv - 1];
-    const ssm = [1, cfg.dInner, cfg.dState];
-    const zeros = (dims: number[]) => new Float32Array(dims.reduce((a, b) => a * b, 1));
-    ortFeeds[`conv_${i}`] = new ort.Tensor("float32", zeros(conv), conv);
-    ortFeeds[`ssm_${i}`] = new ort.Tensor("float32", zeros(ssm), ssm);
-  }
-};
+for (const s of ortStates) {
+  const zeros = new Float32Array(s.dims.reduce((a, b) => a * b, 1));
+  ortFeeds[s.input] = new ort.Tensor("float32", zeros, s.dims);
+}
 const ortStep = async (token: number) => {
   ortFeeds.token = new ort.Tensor("int64", BigInt64Array.of(BigInt(token)), [1]);
   const out = await ortModel.run(ortFeeds);
-  for (let i = 0; i < cfg.layers; i++) {
-    ortFeeds[`conv_${i}`] = out[`conv_out_${i}`];
-    ortFeeds[`ssm_${i}`] = out[`ssm_out_${i}`];
-  }
+  for (const s of ortStates) ortFeeds[s.input] = out[s.output];
   return await out.logits.getData() as Float32Array;
 };
-resetOrt();
 models[0].reset();
 let ortDiff = 0;
 for (const token of [11, 4000, 42]) {

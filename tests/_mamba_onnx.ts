@@ -7,7 +7,7 @@
  *
  * Inputs: `token` (int64 [1]) and, per layer i, `conv_i` (the previous dConv - 1 conv inputs,
  * [1, dInner, dConv - 1]) and `ssm_i` ([1, dInner, dState]); outputs: `logits` ([1, vocab])
- * and the next `conv_out_i`, `ssm_out_i`. Opset 17.
+ * and the next `conv_out_i`, `ssm_out_i` (`mambaStepStates` lists them). Opset 17.
  */
 import { buildModel, type BuildNode, type BuildValue } from "./_onnx_builder.ts";
 import type { MambaConfig } from "../engine/models/mamba/mamba.ts";
@@ -23,6 +23,21 @@ function transposed(t: Tensor): Tensor {
 }
 
 const ints = (v: number[]) => new Tensor("int64", BigInt64Array.from(v.map(BigInt)), [v.length]);
+
+/** One recurrent state of the step: its input, the output that carries it on, its dims. */
+export interface MambaStepState {
+  input: string;
+  output: string;
+  dims: number[];
+}
+
+/** The step's states, layer by layer: the conv window, then the SSM state. */
+export function mambaStepStates(cfg: MambaConfig): MambaStepState[] {
+  return Array.from({ length: cfg.layers }, (_, i) => [
+    { input: `conv_${i}`, output: `conv_out_${i}`, dims: [1, cfg.dInner, cfg.dConv - 1] },
+    { input: `ssm_${i}`, output: `ssm_out_${i}`, dims: [1, cfg.dInner, cfg.dState] },
+  ]).flat();
+}
 
 /** The decode-step model of `cfg` with weights `w` (names as in MambaForCausalLM). */
 export function mambaStepOnnx(cfg: MambaConfig, w: Map<string, Tensor>): Uint8Array {
@@ -63,8 +78,15 @@ export function mambaStepOnnx(cfg: MambaConfig, w: Map<string, Tensor>): Uint8Ar
     node("Mul", [x, `${out}_sig`], [out]);
   };
   node("Gather", ["emb", "token"], ["h0"], { axis: 0 });
-  const inputs: BuildValue[] = [{ name: "token", type: "int64", dims: [1] }];
-  const outputs: BuildValue[] = [{ name: "logits", dims: [1, vocab] }];
+  const states = mambaStepStates(cfg);
+  const inputs: BuildValue[] = [
+    { name: "token", type: "int64", dims: [1] },
+    ...states.map((s) => ({ name: s.input, dims: s.dims })),
+  ];
+  const outputs: BuildValue[] = [
+    { name: "logits", dims: [1, vocab] },
+    ...states.map((s) => ({ name: s.output, dims: s.dims })),
+  ];
   for (let i = 0; i < layers; i++) {
     const p = `backbone.layers.${i}.`;
     const l = (s: string) => `l${i}_${s}`;
@@ -85,22 +107,15 @@ export function mambaStepOnnx(cfg: MambaConfig, w: Map<string, Tensor>): Uint8Ar
       [l("D")]: get(`${p}mixer.D`),
       [l("out")]: transposed(get(`${p}mixer.out_proj.weight`)),
     });
-    inputs.push(
-      { name: `conv_${i}`, dims: [1, dInner, dConv - 1] },
-      { name: `ssm_${i}`, dims: [1, dInner, dState] },
-    );
-    outputs.push(
-      { name: `conv_out_${i}`, dims: [1, dInner, dConv - 1] },
-      { name: `ssm_out_${i}`, dims: [1, dInner, dState] },
-    );
+    const [conv, ssm] = [states[2 * i], states[2 * i + 1]];
     const h = `h${i}`;
     rmsNorm(h, l("norm"), l("hn"));
     node("MatMul", [l("hn"), l("in")], [l("xz")]);
     node("Split", [l("xz"), "split_xz"], [l("xi"), l("z")], { axis: 1 });
     // Conv step: the window is the kept inputs then this one; the next state drops the oldest.
     node("Reshape", [l("xi"), "shape_col"], [l("xi3")]);
-    node("Concat", [`conv_${i}`, l("xi3")], [l("win")], { axis: 2 });
-    node("Slice", [l("win"), "start1", "end_conv", "axis2"], [`conv_out_${i}`]);
+    node("Concat", [conv.input, l("xi3")], [l("win")], { axis: 2 });
+    node("Slice", [l("win"), "start1", "end_conv", "axis2"], [conv.output]);
     node("Mul", [l("win"), l("conv_w")], [l("cw")]);
     node("ReduceSum", [l("cw"), "axis2"], [l("cs")], { keepdims: 0 });
     node("Add", [l("cs"), l("conv_b")], [l("cb")]);
@@ -118,10 +133,10 @@ export function mambaStepOnnx(cfg: MambaConfig, w: Map<string, Tensor>): Uint8Ar
     node("Reshape", [l("du"), "shape_col"], [l("du3")]);
     node("Reshape", [l("B"), "shape_b"], [l("B3")]);
     node("Mul", [l("du3"), l("B3")], [l("dBu")]);
-    node("Mul", [l("dA"), `ssm_${i}`], [l("dAh")]);
-    node("Add", [l("dAh"), l("dBu")], [`ssm_out_${i}`]);
+    node("Mul", [l("dA"), ssm.input], [l("dAh")]);
+    node("Add", [l("dAh"), l("dBu")], [ssm.output]);
     node("Reshape", [l("C"), "shape_c"], [l("C3")]);
-    node("MatMul", [`ssm_out_${i}`, l("C3")], [l("y3")]);
+    node("MatMul", [ssm.output, l("C3")], [l("y3")]);
     node("Reshape", [l("y3"), "shape_row"], [l("y")]);
     node("Mul", [l("u"), l("D")], [l("Du")]);
     node("Add", [l("y"), l("Du")], [l("yD")]);

@@ -6,7 +6,7 @@
 import { MambaModel } from "../../../../engine/models/mamba/mamba.ts";
 import { Tensor } from "../../../../engine/tensor.ts";
 import { loadKernels } from "../../../../engine/wasm/kernels.ts";
-import { mambaStepOnnx } from "../../../_mamba_onnx.ts";
+import { mambaStepOnnx, mambaStepStates } from "../../../_mamba_onnx.ts";
 import { ort } from "../../../_ort.ts";
 import { assertClose } from "../../../_assert.ts";
 import { Random } from "../../../_random.ts";
@@ -55,21 +55,17 @@ Deno.test("Mamba decode matches onnxruntime running the Mamba-1 step, token by t
     interOpNumThreads: 1,
   });
   try {
+    const states = mambaStepStates(cfg);
     const feeds: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < cfg.layers; i++) {
-      const conv = [1, cfg.dInner, cfg.dConv - 1];
-      const ssm = [1, cfg.dInner, cfg.dState];
-      feeds[`conv_${i}`] = new ort.Tensor("float32", new Float32Array(cfg.dInner * 3), conv);
-      feeds[`ssm_${i}`] = new ort.Tensor("float32", new Float32Array(cfg.dInner * 16), ssm);
+    for (const s of states) {
+      const zeros = new Float32Array(s.dims.reduce((a, b) => a * b, 1));
+      feeds[s.input] = new ort.Tensor("float32", zeros, s.dims);
     }
     for (const token of [5, 77, 299, 0, 150, 150, 42]) {
       const ours = model.forward([token], { lastOnly: true });
       feeds.token = new ort.Tensor("int64", BigInt64Array.of(BigInt(token)), [1]);
       const out = await session.run(feeds);
-      for (let i = 0; i < cfg.layers; i++) {
-        feeds[`conv_${i}`] = out[`conv_out_${i}`];
-        feeds[`ssm_${i}`] = out[`ssm_out_${i}`];
-      }
+      for (const s of states) feeds[s.input] = out[s.output];
       assertClose(
         ours,
         out.logits.data as Float32Array,
