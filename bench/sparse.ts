@@ -33,6 +33,8 @@ const timing = quick
   ? { warmupMs: 150, budgetMs: 600, minRuns: 8 }
   : { warmupMs: 500, budgetMs: 2000 };
 const [M, K, N] = [512, 512, 3136];
+/** How Quartet's sparse and dense runs of one case take turns: rounds of 20 ms batches. */
+const turns = { rounds: quick ? 5 : 20, batchMs: 20 };
 
 /** onnxruntime-web running a one-Conv model densely on input x (it has no sparse kernels). */
 async function ortDenseRow(
@@ -66,7 +68,7 @@ for (const n of [1, 2, 3]) {
   const w = c4nWeights(rng, M, K, n);
   const x = rng.floats(K * N);
   const name = `C4,${n} SpMM ${M}x${K} · ${K}x${N}`;
-  // Sparse (when the cost model picks it) and forced dense take turns, batch by batch.
+  // Sparse (when the cost model picks it) and forced dense take turns (`turns`).
   const runs: { variant: string; run: () => void; release: () => void }[] = [];
   for (const sparse of ["auto", "off"] as const) {
     const kr = await loadKernels({ sparse });
@@ -82,7 +84,7 @@ for (const n of [1, 2, 3]) {
       release: () => releaseNchwWeights(kr, packed),
     });
   }
-  const times = interleaved(runs.map((r) => r.run), { rounds: quick ? 5 : 20, batchMs: 20 });
+  const times = interleaved(runs.map((r) => r.run), turns);
   runs.forEach((r, i) => {
     rows.push({ case: name, engine: "quartet", variant: r.variant, threads: 1, ...times[i] });
     r.release();
@@ -114,17 +116,14 @@ for (const s of [1, 2]) {
     { pads: [1, 1, 1, 1], strides: [s, s] },
     { initializers: { w: new Tensor("float32", w, [M, C, 3, 3]) } },
   );
-  // Sparse and forced dense take turns in 20 ms batches.
+  // Sparse and forced dense take turns (`turns`).
   const models = [];
   for (const sparse of ["auto", "off"] as const) {
     const model = await loadModel(bytes, { sparse });
     await model.run({ x }); // layers are planned (and kernels chosen) on the first run
     models.push(model);
   }
-  const times = interleaved(models.map((m) => () => m.runSync({ x })), {
-    rounds: quick ? 5 : 20,
-    batchMs: 20,
-  });
+  const times = interleaved(models.map((m) => () => m.runSync({ x })), turns);
   models.forEach((model, i) => {
     const format = model.summary().kernelChoices[0]?.format ?? "dense";
     patternRows.push({
