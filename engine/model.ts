@@ -25,6 +25,7 @@ import { AutoThreads } from "./threads/auto_threads.ts";
 import { type RunPlan, RunRecording } from "./run_plan.ts";
 import type { Op } from "./ops/op.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
+import { factorGatedResiduals } from "./passes/factor_gated_residuals.ts";
 import { readSource, siblingSource } from "./formats/read_source.ts";
 import { isSparsePackage } from "./formats/sparse_package/format.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
@@ -155,7 +156,10 @@ export interface ModelSummary {
   foldedConstants: number;
   /** BatchNormalizations folded into convs (see `fusedActivations`). */
   foldedBatchNorms: number;
-  /** Residual Adds fused into convs (see `fusedActivations`). */
+  /**
+   * Residual Adds fused into convs, or moved onto a gate (x + x · g run as x · (1 + g)); see
+   * `fusedActivations`.
+   */
   fusedResiduals: number;
   /** The nodes, in execution order. */
   layers: LayerSummary[];
@@ -272,8 +276,12 @@ export class Model {
         foldConstantSubgraphs(graph, evaluate, outer, (g, scope) => deferred.set(g, scope));
       if (!fuse) return;
       // Order matters: BN folds into the bare conv, the residual joins before the activation.
-      this.#fused.batchNorms += foldBatchNorms(graph) + foldBiasAdds(graph);
-      this.#fused.residuals += fuseResidualAdds(graph);
+      // A bias Add folded into a conv can bring a BatchNormalization next to it: again.
+      for (let n = 1; n > 0;) {
+        n = foldBatchNorms(graph) + foldBiasAdds(graph);
+        this.#fused.batchNorms += n;
+      }
+      this.#fused.residuals += factorGatedResiduals(graph) + fuseResidualAdds(graph);
       this.#fused.activations += fuseActivations(graph);
     };
     prepare(ir.graph);

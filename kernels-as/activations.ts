@@ -5,7 +5,9 @@
  *
  * Parameters: `clamp` uses (lo, hi) and covers Relu, Relu6 and Clip; `leakyrelu` uses alpha =
  * p0; `hardsigmoid` uses alpha = p0, beta = p1 (ONNX: max(0, min(1, alpha * x + beta)));
- * `elu` uses alpha = p0. Codes are positional: append new names at the end only.
+ * `elu` uses alpha = p0; `hardswish_affine` is p0 · hardswish(x) + p1 (HardSwish followed by a
+ * scalar Mul and Add, as PP-LCNetV3's learnable affine blocks write it). Codes are positional:
+ * append new names at the end only.
  */
 export const ACTIVATIONS = [
   "none",
@@ -20,6 +22,7 @@ export const ACTIVATIONS = [
   "hardswish",
   "softplus",
   "elu",
+  "hardswish_affine",
 ] as const;
 
 /** An activation name understood by kernel epilogues. */

@@ -1,7 +1,8 @@
 /**
  * Fuses activations into the producing Conv / ConvTranspose / Gemm / MatMul so they run in the
  * kernel epilogue while the tile is still in registers: Relu, Clip with constant bounds,
- * LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, and SiLU written as x * Sigmoid(x).
+ * LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, and SiLU written as x * Sigmoid(x); a
+ * HardSwish followed by a scalar Mul and / or Add as `hardswish_affine`.
  *
  * @module
  */
@@ -166,5 +167,47 @@ export function fuseActivations(graph: Graph): number {
     }
   }
   graph.nodes = graph.nodes.filter((n) => !removed.has(n));
-  return fused;
+  return fused + fuseHardSwishAffines(graph, graphOutputs);
+}
+
+/**
+ * A fused HardSwish followed by a Mul and / or an Add of scalar constants (PP-LCNetV3's
+ * learnable affine block after each activation) becomes `hardswish_affine`, p0 · hardswish(x)
+ * + p1: two passes over the layer's output fewer. Returns how many nodes it removed.
+ */
+function fuseHardSwishAffines(graph: Graph, graphOutputs: Set<string>): number {
+  const uses = consumers(graph);
+  const removed = new Set<Node>();
+  /** The scalar constant `n` (Mul or Add of x) applies to x, when it is one. */
+  const scalarOf = (n: Node | undefined, x: string) => {
+    if (!n || n.inputs.length !== 2 || graphOutputs.has(x)) return undefined;
+    return scalarConstant(graph, n.inputs[n.inputs[0] === x ? 1 : 0]);
+  };
+  for (const p of graph.nodes) {
+    if (p.attributes.fused_activation !== "hardswish") continue;
+    let out = p.outputs[0];
+    let scale = 1;
+    let shift = 0;
+    const mul = only(uses, out, "Mul");
+    const s = scalarOf(mul, out);
+    if (mul && s !== undefined) {
+      scale = s;
+      out = mul.outputs[0];
+      removed.add(mul);
+    }
+    const add = only(uses, out, "Add");
+    const t = scalarOf(add, out);
+    if (add && t !== undefined) {
+      shift = t;
+      out = add.outputs[0];
+      removed.add(add);
+    }
+    if (out === p.outputs[0]) continue;
+    p.attributes.fused_activation = "hardswish_affine";
+    p.attributes.fused_p0 = scale;
+    p.attributes.fused_p1 = shift;
+    p.outputs = [out];
+  }
+  graph.nodes = graph.nodes.filter((n) => !removed.has(n));
+  return removed.size;
 }

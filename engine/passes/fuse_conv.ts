@@ -123,7 +123,8 @@ export function fuseResidualAdds(graph: Graph): number {
 
 /**
  * Folds Mul / Add of a conv output by a constant per-channel vector (or scalar) into the
- * conv's weights and bias: exporters often write BatchNormalization, or a bias, that way.
+ * conv's weights and bias: exporters often write BatchNormalization, or a bias, that way
+ * (ConvTranspose: the bias Add only).
  * Runs to a fixed point so Conv → Mul → Add chains fold completely. Returns how many folded.
  */
 export function foldBiasAdds(graph: Graph): number {
@@ -136,7 +137,7 @@ export function foldBiasAdds(graph: Graph): number {
 }
 
 function foldAffineOnce(graph: Graph): number {
-  if (!hasOp(graph, "Conv")) return 0;
+  if (!hasOp(graph, "Conv") && !hasOp(graph, "ConvTranspose")) return 0;
   const counts = consumerCounts(graph);
   const producer = new Map<string, Node>();
   for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
@@ -148,12 +149,16 @@ function foldAffineOnce(graph: Graph): number {
       const conv = producer.get(add.inputs[side]);
       if (!conv || removed.has(conv)) continue;
       const c = graph.initializers.get(add.inputs[1 - side]);
-      if (!conv || conv.op !== "Conv" || !c || c.type !== "float32") continue;
+      // ConvTranspose takes a bias Add only (its weights hold the outputs on their second axis).
+      const transposed = conv.op === "ConvTranspose" && add.op === "Add";
+      if (!conv || (conv.op !== "Conv" && !transposed) || !c || c.type !== "float32") continue;
       if (counts.get(add.inputs[side]) !== 1 || conv.attributes.fused_activation) continue;
       if (conv.attributes.fused_residual) continue;
       const w = graph.initializers.get(conv.inputs[1]);
       if (!w || w.type !== "float32") continue;
-      const m = w.dims[0];
+      const m = transposed
+        ? w.dims[1] * ((conv.attributes.group as number | undefined) ?? 1)
+        : w.dims[0];
       // A scalar, or [M,1,1] / [1,M,1,1] broadcast along the channels of a 2-D conv's output;
       // a rank above the output's would change the result's shape.
       const perChannel = w.dims.length === 4 && c.size === m && c.dims.length >= 3 &&

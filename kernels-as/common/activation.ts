@@ -47,6 +47,11 @@ export function activate4(x: v128, act: i32, p0: f32, p1: f32): v128 {
       const y = f32x4.add(f32x4.mul(x, kf(F_INV_6)), kf(F_HALF));
       return f32x4.mul(x, f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), kf(F_ONE)));
     }
+    case ACT.HARDSWISH_AFFINE: {
+      const y = f32x4.add(f32x4.mul(x, kf(F_INV_6)), kf(F_HALF));
+      const h = f32x4.mul(x, f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), kf(F_ONE)));
+      return f32x4.add(f32x4.mul(h, f32x4.splat(p0)), f32x4.splat(p1));
+    }
     case ACT.SOFTPLUS:
       return softplus4(x);
     case ACT.ELU:
@@ -77,6 +82,8 @@ export function activate1(x: f32, act: i32, p0: f32, p1: f32): f32 {
       return Mathf.min(Mathf.max(x * p0 + p1, 0.0), 1.0);
     case ACT.HARDSWISH:
       return x * Mathf.min(Mathf.max(x * <f32>(1.0 / 6.0) + 0.5, 0.0), 1.0);
+    case ACT.HARDSWISH_AFFINE:
+      return x * Mathf.min(Mathf.max(x * <f32>(1.0 / 6.0) + 0.5, 0.0), 1.0) * p0 + p1;
     case ACT.SOFTPLUS:
       return softplus1(x);
     case ACT.ELU:

@@ -106,10 +106,16 @@ for (const variant of VARIANTS) {
     const rng = new Random(11);
     const [m, k, n] = [7, 13, 19];
     for (const name of ACTIVATIONS) {
-      const [p0, p1] = name === "clamp" ? [-0.5, 0.75] : name === "hardsigmoid" ? [0.2, 0.5] : [
-        0.1,
-        0,
-      ];
+      const [p0, p1] = name === "clamp"
+        ? [-0.5, 0.75]
+        : name === "hardsigmoid"
+        ? [0.2, 0.5]
+        : name === "hardswish_affine"
+        ? [0.7, -0.3]
+        : [
+          0.1,
+          0,
+        ];
       const a = rng.floats(m * k, -2, 2);
       const b = rng.floats(k * n, -2, 2);
       const pa = upload(kr, a);

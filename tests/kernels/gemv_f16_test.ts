@@ -293,6 +293,8 @@ for (const variant of VARIANTS) {
         ? [-0.5, 0.75]
         : name === "hardsigmoid"
         ? [0.2, 0.5]
+        : name === "hardswish_affine"
+        ? [0.7, -0.3]
         : [0.1, 0];
       for (const m of [1, 3]) {
         const a = rng.floats(m * k, -0.3, 0.3);

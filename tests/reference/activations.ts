@@ -56,6 +56,8 @@ export function activationReference(
       return (x) => Math.max(0, Math.min(1, p0 * x + p1));
     case "hardswish":
       return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
+    case "hardswish_affine":
+      return (x) => p0 * x * Math.max(0, Math.min(1, x / 6 + 0.5)) + p1;
     case "softplus":
       return (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
     case "elu":

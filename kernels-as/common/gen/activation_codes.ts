@@ -11,3 +11,4 @@ export const HARDSIGMOID: i32 = 8;
 export const HARDSWISH: i32 = 9;
 export const SOFTPLUS: i32 = 10;
 export const ELU: i32 = 11;
+export const HARDSWISH_AFFINE: i32 = 12;
