@@ -5,7 +5,7 @@ import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 import { assertClose } from "../_assert.ts";
 import { download, kernelsFor, tolerance, upload, VARIANTS } from "../_kernels.ts";
 import { Random } from "../_random.ts";
-import { activationReference } from "../reference/activations.ts";
+import { activationReference, testParams } from "../reference/activations.ts";
 import { gemmReference, transpose2d } from "../reference/gemm.ts";
 
 const SIZES = [1, 3, 7, 17, 63, 64, 65, 257];
@@ -106,16 +106,7 @@ for (const variant of VARIANTS) {
     const rng = new Random(11);
     const [m, k, n] = [7, 13, 19];
     for (const name of ACTIVATIONS) {
-      const [p0, p1] = name === "clamp"
-        ? [-0.5, 0.75]
-        : name === "hardsigmoid"
-        ? [0.2, 0.5]
-        : name === "hardswish_affine"
-        ? [0.7, -0.3]
-        : [
-          0.1,
-          0,
-        ];
+      const [p0, p1] = testParams(name);
       const a = rng.floats(m * k, -2, 2);
       const b = rng.floats(k * n, -2, 2);
       const pa = upload(kr, a);

@@ -6,7 +6,7 @@ import type { Kernels } from "../../engine/wasm/kernels.ts";
 import { assertClose } from "../_assert.ts";
 import { kernelsFor, VARIANTS } from "../_kernels.ts";
 import { Random } from "../_random.ts";
-import { activationReference } from "../reference/activations.ts";
+import { activationReference, testParams } from "../reference/activations.ts";
 
 /** The value of a half's bit pattern, from the IEEE 754 definition. */
 function halfValue(h: number): number {
@@ -289,13 +289,7 @@ for (const variant of VARIANTS) {
     const bias = rng.floats(n);
     const pb = upload(kr, bias);
     for (const name of ACTIVATIONS as readonly Activation[]) {
-      const [p0, p1] = name === "clamp"
-        ? [-0.5, 0.75]
-        : name === "hardsigmoid"
-        ? [0.2, 0.5]
-        : name === "hardswish_affine"
-        ? [0.7, -0.3]
-        : [0.1, 0];
+      const [p0, p1] = testParams(name);
       for (const m of [1, 3]) {
         const a = rng.floats(m * k, -0.3, 0.3);
         const pa = upload(kr, a);

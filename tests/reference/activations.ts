@@ -64,3 +64,20 @@ export function activationReference(
       return (x) => (x < 0 ? p0 * Math.expm1(x) : x);
   }
 }
+
+/**
+ * Parameters kernel tests apply each epilogue activation with: the ones an activation reads
+ * are set away from their defaults, so a kernel that ignores one fails.
+ */
+export function testParams(name: Activation): [number, number] {
+  switch (name) {
+    case "clamp":
+      return [-0.5, 0.75];
+    case "hardsigmoid":
+      return [0.2, 0.5];
+    case "hardswish_affine":
+      return [0.7, -0.3];
+    default:
+      return [0.1, 0];
+  }
+}
