@@ -178,10 +178,15 @@ export function fuseActivations(graph: Graph): number {
 function fuseHardSwishAffines(graph: Graph, graphOutputs: Set<string>): number {
   const uses = consumers(graph);
   const removed = new Set<Node>();
-  /** The scalar constant `n` (Mul or Add of x) applies to x, when it is one. */
+  /**
+   * The scalar constant `n` (Mul or Add of x) applies to x, when it is one of rank 0 or 1
+   * (a [1, 1, 1, 1, 1] "scalar" would raise the output's rank).
+   */
   const scalarOf = (n: Node | undefined, x: string) => {
     if (!n || n.inputs.length !== 2 || graphOutputs.has(x)) return undefined;
-    return scalarConstant(graph, n.inputs[n.inputs[0] === x ? 1 : 0]);
+    const c = n.inputs[n.inputs[0] === x ? 1 : 0];
+    if ((graph.initializers.get(c)?.dims.length ?? 2) > 1) return undefined;
+    return scalarConstant(graph, c);
   };
   for (const p of graph.nodes) {
     if (p.attributes.fused_activation !== "hardswish") continue;

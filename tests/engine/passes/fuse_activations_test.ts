@@ -82,6 +82,7 @@ Deno.test("hardswish_affine takes a lone Mul or a lone Add, and leaves what it c
     ops: Record<string, number>;
     want: (v: number, ch: number) => number;
     outputs?: string[];
+    rank5?: boolean;
   }[] = [
     {
       tail: [node("HardSwish", ["y"], ["h"]), node("Mul", ["h", "s"], ["out"])],
@@ -100,6 +101,13 @@ Deno.test("hardswish_affine takes a lone Mul or a lone Add, and leaves what it c
       want: (v, ch) => hardswish(v) * perChannel[ch],
     },
     {
+      // A size-1 constant of rank 5 broadcasts the output to rank 5: it stays a Mul.
+      tail: [node("HardSwish", ["y"], ["h"]), node("Mul", ["h", "s5"], ["out"])],
+      ops: { Conv: 1, Mul: 1 },
+      want: (v) => 0.75 * hardswish(v),
+      rank5: true,
+    },
+    {
       // The HardSwish output is also a model output: the Mul and Add stay.
       tail: [
         node("HardSwish", ["y"], ["h"]),
@@ -116,10 +124,12 @@ Deno.test("hardswish_affine takes a lone Mul or a lone Add, and leaves what it c
       ["s", scalar(0.75)],
       ["t", scalar(-0.4)],
       ["k", f(perChannel, [1, m, 1, 1])],
+      ["s5", f(new Float32Array([0.75]), [1, 1, 1, 1, 1])],
     ], c.outputs);
     const model = await loadModel({ graph, opsets: { "": 17 } });
     deepStrictEqual(model.summary().ops, c.ops, `case ${i}`);
     const out = await model.run({ x });
+    if (c.rank5) deepStrictEqual(out.out.dims, [1, 1, m, dims[2], dims[3]]);
     const plane = dims[2] * dims[3];
     assertClose(
       out.out.data as Float32Array,
