@@ -186,7 +186,7 @@ const notes = [
     segments.filter((s) => s.kind === "speech").length
   } sentences, pauses, and ${
     noise.map((s) => s.kind).join(" / ")
-  } segments), threshold 0.5, each model carrying its own state. Calibration: calib.wav (${calib.length} chunks: ${calibSentences} other sentences in 5 other voices, pauses, noise and silence). Targets of issue #10: C4,2 ≥ 99 %, C4,3 ≥ 98 % identical decisions on test.wav, no speech on noise / silence. val.wav (${val.length} chunks: ${valSentences} more sentences in 3 more voices, after silence and noise) is a second held-out clip: pruning choices (such as the size of the calibration clip) are made on it, so test.wav's figures are not tuned to test.wav. Its speech is faster and its voices further from the calibration's, so its shares run lower.`,
+  } segments), threshold 0.5, each model carrying its own state. Calibration: calib.wav (${calib.length} chunks: ${calibSentences} other sentences in 5 other voices, pauses, noise and silence). Targets of issue #10: C4,2 ≥ 99 %, C4,3 ≥ 98 % identical decisions on test.wav, no speech on noise / silence. val.wav (${val.length} chunks: ${valSentences} more sentences in 3 more voices, after silence and noise) is a second held-out clip: pruning choices (such as the size of the calibration clip) are made on it, so test.wav's figures are not tuned to test.wav. Its speech is faster (165–200 words per minute, test.wav's 165) and its shares run lower.`,
   accuracy.join("\n"),
   `How fine these shares are: dense's own probability crosses 0.5 ${crossings} times on test.wav, and ${nearCrossing} of the ${differing.length} chunks where a refit model decides otherwise lie within 3 chunks of one (a speech onset or end moved); one chunk is ${
     (100 / test.length).toFixed(2)
