@@ -11,7 +11,7 @@ import { loadAllOps } from "./registry.ts";
 /** Ops whose kernels take a fused activation (and, for Conv, a residual) in the epilogue. */
 const FUSED: Record<string, string> = {
   Conv: "activation, residual Add, BatchNormalization, per-channel Mul/Add",
-  ConvTranspose: "activation, BatchNormalization",
+  ConvTranspose: "activation, BatchNormalization, bias Add",
   Gemm: "activation",
   MatMul: "activation",
 };
