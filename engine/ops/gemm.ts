@@ -522,7 +522,7 @@ export function gemm(
     return;
   }
   const flops = 2 * m * w.n * w.k;
-  const threads = threadsFor(kr, flops);
+  const threads = threadsFor(kr, splitFlops(kr, m, w.n, w.k));
   const call = (rows: number, ai: number, wj: PackedGemmWeights, cij: number) =>
     gemmCall(kr, m === 1, rows, ai, lda, wj, cij, ldc, epilogue);
   const mr = kr.variant === "relaxed" ? 6 : 4;
@@ -565,8 +565,11 @@ function c4nProduct(
 ): void {
   const several = m > C4N_GEMV_MAX_ROWS;
   const cost = several ? C4N_GEMM_COST[p.zeros] : C4N_GEMV_COST[p.zeros].cache;
-  const flops = 2 * (several ? m : 1) * w.n * w.k * cost;
-  const parts = splitRange(w.n, swizzleBlockRows(p.zeros), threadsFor(kr, flops));
+  const parts = splitRange(
+    w.n,
+    swizzleBlockRows(p.zeros),
+    threadsFor(kr, splitFlops(kr, several ? m : 1, w.n, w.k, cost)),
+  );
   const act = [activationCode(epilogue.activation ?? "none"), epilogue.p0 ?? 0, epilogue.p1 ?? 0];
   if (several) {
     const fn = p.zeros === 2 ? "f32_gemm_c4n2_swizzle" : "f32_gemm_c4n3_swizzle";
@@ -633,6 +636,24 @@ export const C4N_SPMM_COST = 1.7;
  * 0.6–0.9x dense for C4,2 and 1.0–1.5x for C4,3 at 1–24 columns (1-D convs of silero VAD).
  */
 export const C4N_SPMM_TAIL_COST = 3;
+
+/**
+ * A GEMV whose weights stream from memory takes about this many times a GEMM's time per flop
+ * (bench/gemm: 11 GFLOP/s at 4096x4096 against 41 for MatMul 512³); `threadsFor` assumes
+ * GEMM speed, so such a GEMV's thread count is decided on its flops scaled by it. Mamba
+ * decode on 2 threads, interleaved in one process: C4,3 1.05x, C4,2 1.07x, dense 1.03x faster
+ * than with unscaled flops (which left in_proj and out_proj on one thread). In cache the GEMV
+ * runs near GEMM speed (30 GFLOP/s at 1024x1024) and its flops count as they are.
+ */
+export const GEMV_STREAM_TIME_PER_FLOP = 4;
+
+/** Flops of a product of `rows` rows with n x k weights, as `threadsFor` should weigh them. */
+function splitFlops(kr: Kernels, rows: number, n: number, k: number, scale = 1): number {
+  const flops = 2 * rows * n * k * scale;
+  if (rows > C4N_GEMV_MAX_ROWS) return flops;
+  const streams = Math.max(4 * n * k, gemvWeightsOf(kr).modelBytes) > C4N_GEMV_STREAM_BYTES;
+  return streams ? flops * GEMV_STREAM_TIME_PER_FLOP : flops;
+}
 
 /** Columns of the C4n SpMM's wide panels (`f32_spmm_c4n_1x48`; what they leave: 32-wide ones). */
 export const C4N_SPMM_PANEL = 48;

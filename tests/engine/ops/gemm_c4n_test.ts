@@ -1,6 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { gemm, packGemmWeights } from "../../../engine/ops/gemm.ts";
 import { loadSparsePackers } from "../../../engine/weights/sparse_packers.ts";
+import { setGemvWeights } from "../../../engine/weights/f16_gemv.ts";
 import type { Kernels } from "../../../engine/wasm/kernels.ts";
 import { assertClose } from "../../_assert.ts";
 import { download, kernelsFor, tolerance, upload, withKernels } from "../../_kernels.ts";
@@ -80,4 +81,21 @@ Deno.test("gemm with C4,3 weights over many rows gives the same result on 2 thre
     return r.got;
   });
   assertClose(two, one, { rtol: 0, atol: 0 }, "2 threads");
+});
+
+Deno.test("a C4,3 GEMV whose model streams from memory splits across 2 threads; in cache it stays on one", async () => {
+  // Mamba-130m's in_proj shape: 2.8 MFLOP-equivalent at the C4,3 cost. In cache that is below
+  // two threads' worth; streamed, the GEMV runs at a quarter of GEMM speed per flop
+  // (GEMV_STREAM_TIME_PER_FLOP), which is worth a second thread.
+  await loadSparsePackers();
+  for (const [modelBytes, splits] of [[0, false], [64 << 20, true]] as const) {
+    await withKernels(2, (kr, split) => {
+      setGemvWeights(kr, undefined, modelBytes);
+      split();
+      const r = c4nProduct(kr, new Random(10), 1, 768, 3072, 3);
+      deepStrictEqual(r.format, "c4n:3");
+      deepStrictEqual(split(), splits, `model of ${modelBytes} bytes`);
+      assertClose(r.got, r.want, tolerance(768));
+    });
+  }
 });
