@@ -23,6 +23,7 @@ import { InvalidArgumentError, ThreadError } from "../errors.ts";
 import { callKernel, type KernelCall } from "./kernel_call.ts";
 import { QUEUE, SLOT } from "./slot_layout.ts";
 import { WORKER_SOURCE } from "./worker_source.ts";
+import { HOST_WORKER } from "./host_worker.ts";
 
 export { callKernel, type KernelCall };
 
@@ -63,13 +64,6 @@ function canBlockHere(): boolean {
 }
 
 type Listener = (message: unknown) => void;
-
-/**
- * The host's Web Worker, taken when this module loads: in Deno some npm packages (the
- * Emscripten glue of onnxruntime-web, for one) later replace `globalThis.Worker` with a Node
- * `worker_threads` shim that cannot start a worker from source.
- */
-const HOST_WORKER = (globalThis as { Worker?: typeof Worker }).Worker;
 
 /** Starts a worker on the host's API (tests pass their own to stand in for a broken one). */
 export type SpawnWorker = (

@@ -9,6 +9,8 @@ import type { KernelExports } from "../../kernels-as/build/kernel_abi.ts";
 import { InvalidArgumentError, KernelLoadError, OutOfMemoryError, ThreadError } from "../errors.ts";
 import { readSource } from "../formats/read_source.ts";
 import type { ThreadPool } from "../threads/pool.ts";
+// Evaluated with the engine, before any npm package can replace globalThis.Worker.
+import "../threads/host_worker.ts";
 import { Arena, formatBytes } from "./arena.ts";
 import { detectFeatures, type WasmFeatures } from "./features.ts";
 

@@ -594,3 +594,31 @@ Deno.test("a kernel build compiles once per process: later models reuse the modu
     for (const kr of [a, b, threaded]) disposeKernels(kr);
   }
 });
+
+Deno.test("threads still start after a package replaced globalThis.Worker with a shim that cannot run from source", async () => {
+  // onnxruntime-web's Emscripten glue does this in Deno when it creates its first session;
+  // the thread pool loads later, on the first threaded model. A fresh process: this one has
+  // loaded the pool already.
+  const script = `
+    const { loadKernels, disposeKernels } = await import(${
+    JSON.stringify(new URL("../../engine/wasm/kernels.ts", import.meta.url).href)
+  });
+    globalThis.Worker = class {
+      constructor() {
+        throw new TypeError("The worker script must be an absolute path (ERR_WORKER_PATH)");
+      }
+    };
+    const kr = await loadKernels({ threads: 2 });
+    console.log(JSON.stringify({ count: kr.threads.count, reason: kr.threads.reason }));
+    disposeKernels(kr);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  ok(out.success, new TextDecoder().decode(out.stderr));
+  const { count, reason } = JSON.parse(text.split("\n").pop()!);
+  deepStrictEqual(count, 2, reason);
+});
