@@ -45,7 +45,16 @@ console.log(JSON.stringify({ variant: q.info.variant, mm, y: [...y.y.data] }));
 `,
     );
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", "--no-lock", `${dir}/main.ts`],
+      // --reload for this server's URLs: Deno caches remote modules by URL, so a port a
+      // previous run happened to get would serve that run's mod.ts from the cache.
+      args: [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        `--reload=http://127.0.0.1:${port}`,
+        `${dir}/main.ts`,
+      ],
       cwd: dir,
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
