@@ -647,7 +647,12 @@ export const C4N_SPMM_TAIL_COST = 3;
  */
 export const GEMV_STREAM_TIME_PER_FLOP = 4;
 
-/** Flops of a product of `rows` rows with n x k weights, as `threadsFor` should weigh them. */
+/**
+ * Flops of a product of `rows` rows with n x k weights (times `scale`, a kernel's cost relative
+ * to the dense one), as `threadsFor` should weigh them: products of up to C4N_GEMV_MAX_ROWS
+ * rows read each weight once, so when their weights stream from memory (the layer's or the
+ * model's f32 bytes above C4N_GEMV_STREAM_BYTES) they count GEMV_STREAM_TIME_PER_FLOP times.
+ */
 function splitFlops(kr: Kernels, rows: number, n: number, k: number, scale = 1): number {
   const flops = 2 * rows * n * k * scale;
   if (rows > C4N_GEMV_MAX_ROWS) return flops;
