@@ -131,6 +131,23 @@ export function readsOf(n: Node): string[] {
   return [...all];
 }
 
+/** How many times each value is read: by the graph's nodes (`readsOf`) and as a graph output. */
+export function consumerCounts(graph: Graph): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of graph.nodes) {
+    for (const i of readsOf(n)) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+  for (const o of graph.outputs) counts.set(o.name, (counts.get(o.name) ?? 0) + 1);
+  return counts;
+}
+
+/** The node that writes each value of the graph. */
+export function producers(graph: Graph): Map<string, Node> {
+  const producer = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  return producer;
+}
+
 /** Applies `fn` to a graph and, depth first, to every graph nested in its nodes. */
 export function forEachGraph(graph: Graph, fn: (g: Graph) => void): void {
   fn(graph);

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Graph, type Node, readsOf } from "../ir/graph.ts";
+import { consumerCounts, type Graph, type Node, producers } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 
 /** Ops whose output is a float gate. */
@@ -18,13 +18,8 @@ const GATES = new Set(["Sigmoid", "HardSigmoid", "Tanh"]);
 /** Rewrites the graph in place; returns how many Adds it factored out. */
 export function factorGatedResiduals(graph: Graph): number {
   if (!graph.nodes.some((n) => n.op === "Mul")) return 0;
-  const uses = new Map<string, number>();
-  for (const n of graph.nodes) {
-    for (const i of readsOf(n)) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
-  }
-  for (const o of graph.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const uses = consumerCounts(graph);
+  const producer = producers(graph);
   const removed = new Set<Node>();
   const before = new Map<Node, Node>();
   const one = "quartet/factor_gated_residuals/one";

@@ -8,18 +8,9 @@
  *
  * @module
  */
-import { type Graph, type Node, readsOf } from "../ir/graph.ts";
+import { consumerCounts, type Graph, type Node, producers } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 import { foldBatchNorm } from "./fold_batch_norm.ts";
-
-function consumerCounts(graph: Graph): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const n of graph.nodes) {
-    for (const i of readsOf(n)) if (i) counts.set(i, (counts.get(i) ?? 0) + 1);
-  }
-  for (const o of graph.outputs) counts.set(o.name, (counts.get(o.name) ?? 0) + 1);
-  return counts;
-}
 
 /** Whether the graph has a node of type `op` (most subgraphs have no conv: nothing to do). */
 function hasOp(graph: Graph, op: string): boolean {
@@ -35,8 +26,7 @@ function constF32(graph: Graph, name: string | undefined): Float32Array | undefi
 export function foldBatchNorms(graph: Graph): number {
   if (!hasOp(graph, "BatchNormalization")) return 0;
   const counts = consumerCounts(graph);
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const producer = producers(graph);
   const removed = new Set<Node>();
   let folded = 0;
   for (const bn of graph.nodes) {
@@ -83,8 +73,7 @@ export function foldBatchNorms(graph: Graph): number {
 export function fuseResidualAdds(graph: Graph): number {
   if (!hasOp(graph, "Conv")) return 0;
   const counts = consumerCounts(graph);
-  const producer = new Map<string, Node>();
-  graph.nodes.forEach((n) => n.outputs.forEach((o) => producer.set(o, n)));
+  const producer = producers(graph);
   const position = new Map<Node, number>();
   graph.nodes.forEach((n, i) => position.set(n, i));
   const removed = new Set<Node>();
@@ -139,8 +128,7 @@ export function foldBiasAdds(graph: Graph): number {
 function foldAffineOnce(graph: Graph): number {
   if (!hasOp(graph, "Conv") && !hasOp(graph, "ConvTranspose")) return 0;
   const counts = consumerCounts(graph);
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) producer.set(o, n);
+  const producer = producers(graph);
   const removed = new Set<Node>();
   let folded = 0;
   for (const add of graph.nodes) {
