@@ -10,7 +10,7 @@
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
 import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./ops/op.ts";
-import { arrayTypeOf, bytesPerElement, sizeOf, Tensor } from "./tensor.ts";
+import { arrayTypeOf, bytesPerElement, checkDims, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
 
 /** A value during a run: where it lives and who owns its memory. */
@@ -314,7 +314,11 @@ export class GraphExecutor {
     if (reuse) cached = before;
     else {
       if (before?.known) { for (const v of before.known) release(this.#ctx, v); }
-      cached = { inputs: infos as InputInfo[], used, shapes: op.inferShapes(node, infos) };
+      const shapes = op.inferShapes(node, infos);
+      // An absurd output (huge pads, scales, repeats) stops here with the node's name, before
+      // any op sizes a buffer or a loop from it.
+      shapes.forEach((s, i) => checkDims(s.dims, `${nodeLabel(node)}: output ${i}`));
+      cached = { inputs: infos as InputInfo[], used, shapes };
       this.#shapes.set(node, cached);
     }
     if (this.#recorder) this.#guardShapeValues(node, inputs, infos, cached.used);

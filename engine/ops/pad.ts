@@ -7,7 +7,7 @@
  * @module
  */
 import type { Node } from "../ir/graph.ts";
-import { bytesPerElement, stridesOf } from "../tensor.ts";
+import { bytesPerElement, checkDims, stridesOf } from "../tensor.ts";
 import { scalarBytes } from "./cast.ts";
 import {
   type CopyProgram,
@@ -22,6 +22,7 @@ import {
   inputInts,
   intsAttr,
   type KnownOutput,
+  nodeLabel,
   normalizeAxes,
   requireInput,
   runInts,
@@ -71,6 +72,7 @@ function padPlan(node: Node, dims: readonly number[], pads: number[], mode: stri
       );
     }
   });
+  checkDims(out, `${nodeLabel(node)}: output`);
   return { crop, inner, left, out };
 }
 
@@ -86,6 +88,29 @@ function sourcePosition(mode: string, p: number, left: number, n: number): numbe
     if (j >= n) j = period - j;
   }
   return j + left;
+}
+
+/**
+ * The longest run of output positions from p along an axis (interior at [left, left + n))
+ * whose sources are source, source + delta, source + 2 delta, …: edge repeats one position
+ * forever, wrap walks up to the interior's end, reflect walks to the next turn of the mirror.
+ */
+export function borderRun(
+  mode: string,
+  p: number,
+  left: number,
+  n: number,
+): { source: number; delta: number; length: number } {
+  const source = sourcePosition(mode, p, left, n);
+  if (mode === "edge" || n === 1) return { source, delta: 0, length: Infinity };
+  const j = source - left;
+  if (mode === "wrap") return { source, delta: 1, length: n - j };
+  // Reflect: the phase within the period 2 (n - 1) tells the direction.
+  const period = 2 * (n - 1);
+  const phase = (((p - left) % period) + period) % period;
+  return phase < n - 1
+    ? { source, delta: 1, length: n - 1 - phase + 1 }
+    : { source, delta: -1, length: period - phase + 1 };
 }
 
 /** The copies of Pad for input dims, full pads and a constant (bytes of one element). */
@@ -136,34 +161,26 @@ export function padProgram(
   if (mode !== "constant") {
     for (let k = r - 1; k >= 0; k--) {
       // Border positions whose sources step by -1 (reflect), 0 (edge) or +1 (wrap) along axis
-      // k become one strided copy each, not one copy per position.
-      const border: number[] = [];
-      for (let p = 0; p < out[k]; p++) if (p < left[k] || p >= left[k] + inner[k]) border.push(p);
-      for (let i = 0; i < border.length;) {
-        const p0 = border[i];
-        const s0 = sourcePosition(mode, p0, left[k], inner[k]);
-        let len = 1;
-        let delta = 0;
-        if (i + 1 < border.length && border[i + 1] === p0 + 1) {
-          delta = sourcePosition(mode, p0 + 1, left[k], inner[k]) - s0;
-          if (Math.abs(delta) > 1) delta = NaN;
+      // k become one strided copy per run, not one per position (so a huge pad costs steps in
+      // proportion to its runs, not its length).
+      const borders = [[0, left[k]], [left[k] + inner[k], out[k]]];
+      for (const [begin, end] of borders) {
+        for (let p0 = begin; p0 < end;) {
+          const { source, delta, length } = borderRun(mode, p0, left[k], inner[k]);
+          const len = Math.min(length, end - p0);
+          const from = slab(k, source, 1);
+          const to = slab(k, p0, len);
+          steps.push({
+            dims: to.dims,
+            src: { output: 0 },
+            srcOffset: from.offset,
+            srcStrides: ost.map((v, a) => (a === k ? delta * v : v)),
+            dst: 0,
+            dstOffset: to.offset,
+            dstStrides: ost,
+          });
+          p0 += len;
         }
-        while (
-          !Number.isNaN(delta) && i + len < border.length && border[i + len] === p0 + len &&
-          sourcePosition(mode, p0 + len, left[k], inner[k]) === s0 + delta * len
-        ) len++;
-        const from = slab(k, s0, 1);
-        const to = slab(k, p0, len);
-        steps.push({
-          dims: to.dims,
-          src: { output: 0 },
-          srcOffset: from.offset,
-          srcStrides: ost.map((v, a) => (a === k ? (Number.isNaN(delta) ? 0 : delta) * v : v)),
-          dst: 0,
-          dstOffset: to.offset,
-          dstStrides: ost,
-        });
-        i += len;
       }
     }
   }

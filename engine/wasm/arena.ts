@@ -51,7 +51,11 @@ export interface ArenaWatcher {
   free(offset: number): void;
 }
 
-/** Size class of a free block: floor(log2(bytes / ALIGN)). */
+/**
+ * Size class of a free block: floor(log2(bytes / ALIGN)). Blocks never exceed the arena's
+ * maximum (4 GiB at most), so bytes / ALIGN < 2^26 and `Math.clz32` (which reduces its
+ * argument modulo 2^32) is exact.
+ */
 function sizeClass(bytes: number): number {
   return 31 - Math.clz32(bytes / ALIGN);
 }
@@ -144,6 +148,14 @@ export class Arena {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
     const size = blockBytes(bytes);
+    if (size > this.maxBytes) {
+      // Before any size class is computed: past 2^38 bytes the class would wrap and a small
+      // free block would be handed out for it.
+      throw new OutOfMemoryError(
+        `Cannot allocate ${what}: ${formatBytes(size)} is more than the arena's maximum of ` +
+          `${formatBytes(this.maxBytes)}`,
+      );
+    }
     if (this.#script) {
       const at = this.#scriptAt;
       if (this.#script[at + 1] === size) {

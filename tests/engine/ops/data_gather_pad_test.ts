@@ -155,3 +155,29 @@ Deno.test("Pad: attribute form (opset < 11), zero-size input, bad pads", async (
     ShapeError,
   );
 });
+
+Deno.test("Pad: pads many times the axis length bounce, repeat and wrap like numpy.pad", async () => {
+  const kr = await kernelsFor("simd");
+  const rng = new Random(44);
+  for (const mode of ["reflect", "edge", "wrap"] as const) {
+    for (let rep = 0; rep < 12; rep++) {
+      const dims = [rng.int(1, 3), rng.int(1, 5)];
+      const pads = [0, rng.int(0, 23), rng.int(0, 2), rng.int(0, 19)];
+      const x = randomTensor(rng, "float32", dims);
+      const node = makeNode("Pad", 2, 1, { mode });
+      const { outputs } = runOp(kr, padOp, node, [x, i64(pads)]);
+      assertTensorEqual(outputs[0], padRef(x, pads, mode), `${mode} ${dims} pads ${pads}`);
+    }
+  }
+});
+
+Deno.test("Pad: an output too large for any arena fails at shape inference, at once", () => {
+  const info = { type: "float32" as const, dims: [1, 4, 8, 8] };
+  const pads = { type: "int64" as const, dims: [8], value: i64([0, 0, 2 ** 31, 0, 0, 0, 0, 0]) };
+  for (const mode of ["constant", "reflect", "edge", "wrap"]) {
+    throws(
+      () => padOp.inferShapes(makeNode("Pad", 2, 1, { mode }), [info, pads]),
+      (e) => e instanceof ShapeError && /output/.test(e.message),
+    );
+  }
+});

@@ -56,3 +56,14 @@ Deno.test("arena refuses requests past its maximum with OutOfMemoryError", () =>
   throws(() => arena.free(12345), RangeError);
   throws(() => new Arena({ base: 65536, maxBytes: 1000 }), OutOfMemoryError);
 });
+
+Deno.test("arena refuses a request past 2^38 bytes even when a free block is waiting", () => {
+  // 2^38 + 64 bytes is 2^32 + 1 blocks of 64: a size class taken modulo 2^32 would call it
+  // tiny and hand out the free block below.
+  const arena = new Arena({ base: 65536 });
+  const a = arena.alloc(4096);
+  arena.alloc(64);
+  arena.free(a);
+  throws(() => arena.alloc(2 ** 38 + 64), OutOfMemoryError);
+  throws(() => arena.alloc(2 ** 53), OutOfMemoryError);
+});
