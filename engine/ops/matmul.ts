@@ -152,6 +152,7 @@ export function runMatMul(
 ): void {
   const { m, k, n, batch, batchA, batchB } = shape;
   const total = sizeOf(batch);
+  if (m * n * total === 0) return; // an empty output
   let scratch: PackedGemmWeights | undefined;
   let lastB = -1;
   try {
@@ -189,6 +190,7 @@ const matMul: Op<MatMulState> = {
     const b = inputs[1]!;
     if (!b.value || b.dims.length < 2) return {};
     const [k, n] = b.dims.slice(-2);
+    if (k * n === 0) return {}; // nothing to pack: runMatMul handles empty products
     return { packed: packConstant(ctx.kernels, b, k, n, `${node.inputs[1]} (packed)`) };
   },
   run(ctx, node, inputs, outputs, state) {
