@@ -9,6 +9,7 @@
  */
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
 import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
+import { attributeProblems } from "./ops/attribute_kinds.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./ops/op.ts";
 import { arrayTypeOf, bytesPerElement, checkDims, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
@@ -114,6 +115,7 @@ export function findUnsupported(
       out.push({ node: n.name, op: n.op, reason: "operator not implemented" });
       continue;
     }
+    for (const reason of attributeProblems(n)) out.push({ node: n.name, op: n.op, reason });
     for (const reason of op.check?.(n, opset) ?? []) out.push({ node: n.name, op: n.op, reason });
   }
   return out;

@@ -10,8 +10,16 @@ import {
   ModelFormatError,
   QuartetError,
   ShapeError,
+  UnsupportedOpError,
 } from "./errors.ts";
-import { GraphExecutor, type NodeProfile, readHost, release, type Value } from "./executor.ts";
+import {
+  findUnsupported,
+  GraphExecutor,
+  type NodeProfile,
+  readHost,
+  release,
+  type Value,
+} from "./executor.ts";
 import { checkOptions } from "./options.ts";
 import {
   forEachGraph,
@@ -270,6 +278,10 @@ export class Model {
       evaluateNode(node, inputs, kernels, ops, opset);
     // Each graph is folded and fused once, If branches when first taken: a branch no run
     // takes (silero VAD's 8 kHz model when fed 16 kHz audio) costs nothing at load.
+    // Every node is checked before the passes read it (a fused activation's attributes are
+    // read by the fuser, not the op): unsupported ops and attributes of the wrong kind, at once.
+    const bad = findUnsupported(ir.graph, ops, opset);
+    if (bad.length) throw new UnsupportedOpError(bad);
     const deferred = new Map<Graph, ConstantScope>();
     const prepare = (graph: Graph, outer?: ConstantScope) => {
       this.#fused.constants += foldConstantNodes(graph, false) +
