@@ -129,7 +129,15 @@ export function mambaConfig(
   weights: Map<string, Tensor>,
 ): MambaConfig {
   const num = (keys: string[], fallback?: number): number => {
-    for (const k of keys) if (typeof json[k] === "number") return json[k] as number;
+    for (const k of keys) {
+      const v = json[k];
+      if (typeof v === "number") return v;
+      if (v !== undefined && v !== null) {
+        throw new ModelFormatError(
+          `Mamba config.json: "${k}" is ${JSON.stringify(v)}, not a number`,
+        );
+      }
+    }
     if (fallback !== undefined) return fallback;
     throw new ModelFormatError(`Mamba config.json: "${keys[0]}" is missing`);
   };
@@ -156,6 +164,16 @@ export function mambaConfig(
     }
   }
   need(weights, "backbone.embeddings.weight", [cfg.vocab, dModel]);
+  // A config with fewer layers than the checkpoint would silently drop the rest.
+  const extra = [...weights.keys()].find((k) =>
+    Number(/^backbone\.layers\.(\d+)\./.exec(k)?.[1] ?? -1) >= cfg.layers
+  );
+  if (extra !== undefined) {
+    throw new ModelFormatError(
+      `Mamba checkpoint: tensor "${extra}" belongs to a layer past the ${cfg.layers} that ` +
+        `config.json's num_hidden_layers gives`,
+    );
+  }
   return cfg;
 }
 
@@ -216,7 +234,11 @@ export class MambaModel {
       const m = `${p}mixer.`;
       const aLog = need(weights, `${m}A_log`, [dInner, dState]).data as Float32Array;
       const convW = need(weights, `${m}conv1d.weight`);
-      if (convW.size !== dInner * dConv) {
+      // [d_inner, 1, d_conv] as Hugging Face stores it ([d_inner, d_conv] is read the same).
+      const convDims = convW.dims;
+      if (
+        convW.size !== dInner * dConv || convDims[0] !== dInner || convDims.at(-1) !== dConv
+      ) {
         throw new ModelFormatError(
           `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convW.dims}], expected [${dInner}, 1, ${dConv}]`,
         );
@@ -483,9 +505,11 @@ export function sampler(options: GenerateOptions): (logits: Float32Array) => num
 }
 
 /** JSON from a checkpoint file; a broken file is a ModelFormatError naming it. */
-function parseJson(text: string, file: string) {
+/** A checkpoint's JSON file, which must hold an object (config, index, tokenizer). */
+function parseJson(text: string, file: string): Record<string, unknown> {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (cause) {
     throw new ModelFormatError(
       `Checkpoint file "${file}" is not valid JSON (${
@@ -494,6 +518,14 @@ function parseJson(text: string, file: string) {
       { cause },
     );
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ModelFormatError(
+      `Checkpoint file "${file}" holds ${
+        value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`
+      }, not an object`,
+    );
+  }
+  return value as Record<string, unknown>;
 }
 
 async function readText(base: string, file: string): Promise<string> {
@@ -546,7 +578,14 @@ export async function readMambaCheckpoint(
     }
     const index = parseJson(indexText, indexFile);
     weights = new Map();
-    for (const shard of new Set(Object.values(index.weight_map ?? {}) as string[])) {
+    const map = index.weight_map;
+    const shards = typeof map === "object" && map !== null ? Object.values(map) : [];
+    if (shards.length === 0 || shards.some((s) => typeof s !== "string")) {
+      throw new ModelFormatError(
+        `Checkpoint file "${indexFile}": "weight_map" must map tensor names to shard files`,
+      );
+    }
+    for (const shard of new Set(shards as string[])) {
       for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
         weights.set(k, v);
       }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ModelFormatError } from "../../errors.ts";
+import { InvalidArgumentError, ModelFormatError } from "../../errors.ts";
 
 /** Encodes text to token ids and back. */
 export interface TextTokenizer {
@@ -17,11 +17,22 @@ export interface TextTokenizer {
   decode(ids: readonly number[]): string;
 }
 
+/** Throws unless every id is a non-negative integer (a token id at all). */
+function checkIds(ids: readonly number[]): void {
+  const bad = ids.find((i) => !Number.isInteger(i) || i < 0);
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(`Cannot decode token id ${bad}: ids are integers from 0`);
+  }
+}
+
 /** UTF-8 bytes as tokens (models with a byte vocabulary, and the fallback). */
 export const BYTE_TOKENIZER: TextTokenizer = {
   kind: "bytes",
   encode: (text) => [...new TextEncoder().encode(text)],
-  decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256))),
+  decode: (ids) => {
+    checkIds(ids);
+    return new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256)));
+  },
 };
 
 /**
@@ -44,6 +55,10 @@ export async function tokenizerFromJson(
   return {
     kind: "tokenizer.json",
     encode: (text) => t.encode(text).ids,
-    decode: (ids) => t.decode([...ids]),
+    decode: (ids) => {
+      checkIds(ids);
+      // The library refuses an empty list; ids past its vocabulary decode to nothing.
+      return ids.length === 0 ? "" : t.decode([...ids]);
+    },
   };
 }

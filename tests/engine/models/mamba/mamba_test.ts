@@ -113,6 +113,34 @@ Deno.test("bad prompts and bad checkpoints give typed errors naming what is wron
       loadMamba(dir),
       (e) => e instanceof ModelFormatError && /A_log.*\[128, 16\].*\[128, 8\]/.test(e.message),
     );
+    // config.json that is JSON but not an object, a key of the wrong type (it took the
+    // default), fewer layers than the checkpoint (the rest were dropped).
+    const base = JSON.parse(await Deno.readTextFile(`${FIXTURE}/config.json`));
+    for (
+      const [config, pattern] of [
+        ["null", /holds null, not an object/],
+        ["[1]", /holds an array/],
+        [JSON.stringify({ ...base, state_size: "16" }), /"state_size" is "16", not a number/],
+        [JSON.stringify({ ...base, num_hidden_layers: 1 }), /layers\.1\..* past the 1/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(`${dir}/config.json`, config);
+      await rejects(
+        loadMamba(dir),
+        (e) => e instanceof ModelFormatError && pattern.test(e.message),
+        config,
+      );
+    }
+    // conv1d.weight stored the other way round: same size, wrong layout.
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(base));
+    const reversed = structuredClone(header);
+    const conv = "backbone.layers.0.mixer.conv1d.weight";
+    reversed[conv].shape = [...reversed[conv].shape].reverse();
+    await Deno.writeFile(`${dir}/model.safetensors`, withHeader(reversed));
+    await rejects(
+      loadMamba(dir),
+      (e) => e instanceof ModelFormatError && /conv1d\.weight" is \[4,1,128\]/.test(e.message),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -126,6 +154,11 @@ Deno.test("tokenizer.json is loaded through @huggingface/tokenizers (ids = UTF-8
   deepStrictEqual(m.tokenizer.encode(text), [...new TextEncoder().encode(text)]);
   deepStrictEqual(m.tokenizer.decode(m.tokenizer.encode(text)), text);
   deepStrictEqual(m.tokenizer.encode("Quartet runs Mamba"), expected.prompt);
+  // Nothing decodes to nothing (the library throws on an empty list); ids that are not ids
+  // are refused with a typed error.
+  deepStrictEqual(m.tokenizer.decode([]), "");
+  throws(() => m.tokenizer.decode([-1]), InvalidArgumentError);
+  throws(() => m.tokenizer.decode([1.5]), InvalidArgumentError);
   m.dispose();
 });
 
