@@ -13,7 +13,10 @@
 import { isGraph, type Node } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 
-/** The kinds of attribute values ONNX defines (graphs are checked where they are run). */
+/**
+ * The kinds of attribute values ONNX defines (graphs are checked where they are run); messages
+ * name them as ONNX does (INT, FLOATS, …).
+ */
 export type AttributeKind = "int" | "float" | "string" | "ints" | "floats" | "strings" | "tensor";
 
 /** Kinds by attribute name: ONNX uses each of these names with one kind across its ops. */
@@ -50,16 +53,6 @@ const BY_OP: Readonly<Record<string, Readonly<Record<string, AttributeKind>>>> =
   // TopK before opset 10 takes k as an attribute; Reshape before opset 5 its shape.
   TopK: { k: "int" },
   Reshape: { shape: "ints" },
-};
-
-const DESCRIPTION: Readonly<Record<AttributeKind, string>> = {
-  int: "an integer",
-  float: "a number",
-  string: "a string",
-  ints: "a list of integers",
-  floats: "a list of numbers",
-  strings: "a list of strings",
-  tensor: "a tensor",
 };
 
 function isInt(v: unknown): boolean {
@@ -108,7 +101,7 @@ export function attributeKind(op: string, name: string): AttributeKind | undefin
  *
  * const attributes = { alpha: [1, 2] };
  * const node = { name: "g", op: "Gemm", domain: "", inputs: [], outputs: [], attributes };
- * console.log(attributeProblems(node)); // ['attribute "alpha" must be a number, not [1,2]']
+ * console.log(attributeProblems(node)); // ['attribute "alpha" must be FLOAT, not [1,2]']
  * ```
  */
 export function attributeProblems(node: Node): string[] {
@@ -116,7 +109,7 @@ export function attributeProblems(node: Node): string[] {
   for (const [name, value] of Object.entries(node.attributes)) {
     const kind = attributeKind(node.op, name);
     if (kind && !holds(kind, value)) {
-      out.push(`attribute "${name}" must be ${DESCRIPTION[kind]}, not ${describe(value)}`);
+      out.push(`attribute "${name}" must be ${kind.toUpperCase()}, not ${describe(value)}`);
     }
   }
   return out;

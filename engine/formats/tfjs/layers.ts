@@ -31,17 +31,96 @@ interface LayerJson {
 
 const QUANT_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 
+// Structure checks of model.json: each names where in the file the bad value is.
+
+function invalid(where: string, what: string): ModelFormatError {
+  return new ModelFormatError(`TF.js model.json: ${where} ${what}`);
+}
+
+function object(v: unknown, where: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw invalid(where, "is not an object");
+  }
+  return v as Record<string, unknown>;
+}
+
+function array(v: unknown, where: string): unknown[] {
+  if (!Array.isArray(v)) throw invalid(where, "is not a list");
+  return v;
+}
+
+function text(v: unknown, where: string): string {
+  if (typeof v !== "string") throw invalid(where, "is not a string");
+  return v;
+}
+
+/** A list of sizes: non-negative integers (null too where a size may be left open). */
+function sizes(v: unknown, where: string, open = false): (number | null)[] {
+  return array(v, where).map((d, i) => {
+    if (open && d === null) return null;
+    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
+      throw invalid(`${where}[${i}]`, `is ${JSON.stringify(d)}, not a size`);
+    }
+    return d;
+  });
+}
+
+/** A weight spec of the manifest, checked. */
+function weightSpec(v: unknown, where: string): WeightSpec {
+  const w = object(v, where);
+  const spec: WeightSpec = {
+    name: text(w.name, `${where}.name`),
+    shape: sizes(w.shape, `${where}.shape`) as number[],
+    dtype: text(w.dtype, `${where}.dtype`),
+  };
+  if (w.quantization !== undefined) {
+    const q = object(w.quantization, `${where}.quantization`);
+    for (const k of ["scale", "min"]) {
+      if (q[k] !== undefined && !Number.isFinite(q[k])) {
+        throw invalid(`${where}.quantization.${k}`, `is ${JSON.stringify(q[k])}, not a number`);
+      }
+    }
+    spec.quantization = {
+      dtype: text(q.dtype, `${where}.quantization.dtype`),
+      scale: q.scale as number | undefined,
+      min: q.min as number | undefined,
+    };
+  }
+  return spec;
+}
+
+/** A layer of the topology, checked for the fields every layer has. */
+function layerJson(v: unknown, where: string): LayerJson {
+  const l = object(v, where);
+  const config = object(l.config, `${where}.config`);
+  const name = l.name ?? config.name;
+  return {
+    class_name: text(l.class_name, `${where}.class_name`),
+    name: text(name, `${where}.name`),
+    config,
+    inbound_nodes: l.inbound_nodes === undefined
+      ? undefined
+      : array(l.inbound_nodes, `${where}.inbound_nodes`),
+  };
+}
+
 /** Decodes every weight of the manifest into float32 tensors, by name. */
-async function readWeights(
-  manifest: { paths: string[]; weights: WeightSpec[] }[],
-  read: ShardReader,
-): Promise<Map<string, Tensor>> {
+async function readWeights(manifest: unknown[], read: ShardReader): Promise<Map<string, Tensor>> {
   const out = new Map<string, Tensor>();
-  for (const group of manifest) {
+  for (const [g, entry] of manifest.entries()) {
+    const where = `weightsManifest[${g}]`;
+    const raw = object(entry, where);
+    const group = {
+      paths: array(raw.paths, `${where}.paths`).map((p, i) => text(p, `${where}.paths[${i}]`)),
+      weights: array(raw.weights, `${where}.weights`).map((w, i) =>
+        weightSpec(w, `${where}.weights[${i}]`)
+      ),
+    };
     const shards = await Promise.all(group.paths.map(async (p) => {
       try {
         return await read(p);
       } catch (cause) {
+        if (cause instanceof ModelFormatError) throw cause;
         throw new ModelFormatError(`Cannot read weight shard "${p}": ${(cause as Error).message}`, {
           cause,
         });
@@ -86,6 +165,12 @@ async function readWeights(
       }
       out.set(w.name, new Tensor("float32", values, w.shape));
     }
+    if (at !== total) {
+      throw new ModelFormatError(
+        `The weights of ${where} take ${at} bytes, its shards [${group.paths.join(", ")}] hold ` +
+          `${total}: the manifest does not describe these shards`,
+      );
+    }
   }
   return out;
 }
@@ -126,7 +211,7 @@ function inboundNames(l: LayerJson): string[] {
   const nodes = l.inbound_nodes ?? [];
   if (nodes.length === 0) return [];
   const first = nodes[0] as unknown;
-  if (Array.isArray(first)) return (first as unknown[][]).map((e) => String(e[0]));
+  if (Array.isArray(first)) return first.map((e) => String(Array.isArray(e) ? e[0] : e));
   // Keras 3 style: { args: [{ config: { keras_history: [name, i, j] } }, ...] }.
   const args = (first as { args?: unknown[] }).args ?? [];
   const names: string[] = [];
@@ -164,9 +249,13 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
   const weights = await readWeights(m.weightsManifest, read);
   let layers: LayerJson[];
   let outputsOf: string[];
+  const layerList = (v: unknown, where: string) =>
+    array(v, where).map((l, i) => layerJson(l, `${where}[${i}]`));
   if (topo.class_name === "Sequential") {
-    const cfg = topo.config as { layers?: LayerJson[] } | LayerJson[];
-    layers = Array.isArray(cfg) ? cfg : cfg.layers ?? [];
+    const cfg = topo.config;
+    layers = Array.isArray(cfg)
+      ? layerList(cfg, "model_config.config")
+      : layerList(object(cfg, "model_config.config").layers ?? [], "model_config.config.layers");
     // Chain: each layer reads the previous one; an InputLayer may lead.
     layers = layers.map((l, i) => ({
       ...l,
@@ -184,15 +273,19 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
     }
     outputsOf = [layers[layers.length - 1].name!];
   } else if (topo.class_name === "Functional" || topo.class_name === "Model") {
-    const cfg = topo.config as { layers: LayerJson[]; output_layers: unknown[][] };
-    layers = cfg.layers;
-    outputsOf = cfg.output_layers.map((o) => String(o[0]));
+    const cfg = object(topo.config, "model_config.config");
+    layers = layerList(cfg.layers, "model_config.config.layers");
+    outputsOf = array(cfg.output_layers, "model_config.config.output_layers").map((o, i) =>
+      text(array(o, `model_config.config.output_layers[${i}]`)[0], `output_layers[${i}][0]`)
+    );
   } else {
     throw new ModelFormatError(
       `Unsupported TF.js model class "${topo.class_name}": only Sequential and Functional ` +
         `models are supported`,
     );
   }
+  if (layers.length === 0) throw invalid("model_config", "has no layers");
+  if (outputsOf.length === 0) throw invalid("model_config", "names no output layer");
 
   const nodes: Node[] = [];
   const initializers = new Map<string, Tensor>();
@@ -262,15 +355,36 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
     }
     return false;
   };
+  // Layers come in order: each reads layers listed before it (what the executor needs too).
+  const seen = new Set<string>();
+  const needs: Record<string, number> = { InputLayer: 0, Add: 2 };
   for (const l of layers) {
-    const name = l.name ?? (l.config.name as string);
+    const name = l.name!;
     const c = l.config;
     const ins = inboundNames(l);
     const out = name;
     const fail = (reason: string) => unsupported.push({ node: name, op: l.class_name, reason });
+    const missing = ins.find((i) => !seen.has(i));
+    if (missing !== undefined) {
+      throw new ModelFormatError(
+        `TF.js layer "${name}" (${l.class_name}) reads "${missing}", which no layer before it ` +
+          `produces`,
+      );
+    }
+    if (ins.length < (needs[l.class_name] ?? 1)) {
+      throw new ModelFormatError(
+        `TF.js layer "${name}" (${l.class_name}) has ${ins.length} input(s), it needs ` +
+          `${needs[l.class_name] ?? 1}`,
+      );
+    }
+    seen.add(name);
     switch (l.class_name) {
       case "InputLayer": {
-        const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[];
+        const shape = sizes(
+          c.batch_input_shape ?? c.batch_shape,
+          `layer "${name}" batch_input_shape`,
+          true,
+        );
         const dims = shape.map((
           d,
           i,
@@ -289,6 +403,12 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
         }
         const depthwise = l.class_name === "DepthwiseConv2D";
         const k = weight(name, depthwise ? "depthwise_kernel" : "kernel");
+        if (k.dims.length !== 4) {
+          throw new ModelFormatError(
+            `Weight "${name}/${depthwise ? "depthwise_kernel" : "kernel"}" is [${k.dims}], ` +
+              `a 2-D convolution kernel has 4 dimensions`,
+          );
+        }
         const [kh, kw, cin, cout] = k.dims;
         const src = k.data as Float32Array;
         const groups = depthwise ? cin : (c.groups as number | undefined) ?? 1;
@@ -370,7 +490,7 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
           fail(`interpolation "${c.interpolation}"`);
           break;
         }
-        const [sh, sw] = (c.size as number[]) ?? [2, 2];
+        const [sh, sw] = sizes(c.size ?? [2, 2], `layer "${name}" size`) as number[];
         node(
           "Resize",
           [`${ins[0]}/nchw`, "", constant(`${name}/scales`, f32([1, 1, sh, sw]))],
@@ -393,6 +513,8 @@ export async function decodeTfjsLayers(modelJson: unknown, read: ShardReader): P
     }
   }
   if (unsupported.length) throw new UnsupportedOpError(unsupported);
+  const unknown = outputsOf.find((o) => !seen.has(o));
+  if (unknown !== undefined) throw invalid("output_layers", `name "${unknown}", not a layer`);
   const outputs: ValueInfo[] = outputsOf.map((o) => {
     node("Transpose", [`${o}/nchw`], [o], { perm: [0, 2, 3, 1] }, `${o}/to_nhwc`);
     return { name: o, type: "float32" };
@@ -420,7 +542,13 @@ export async function readTfjsModelJson(modelJsonPath: string | URL): Promise<un
 
 /** Reads the weight shards named in a `model.json` found at `modelJsonPath`. */
 export function siblingShards(modelJsonPath: string | URL): ShardReader {
-  return (p) => readSource(siblingSource(modelJsonPath, p), "weight shard");
+  return (p) => {
+    // Shards sit beside model.json: no parent directories, roots or other hosts.
+    if (p.split(/[/\\]/).includes("..") || /^([/\\]|[a-z][a-z0-9+.-]*:)/i.test(p)) {
+      throw new ModelFormatError(`Weight shard "${p}" must stay beside model.json`);
+    }
+    return readSource(siblingSource(modelJsonPath, p), "weight shard");
+  };
 }
 
 /** Loads `model.json` and its shards from a file path or URL into an IR model. */

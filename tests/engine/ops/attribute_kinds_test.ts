@@ -52,10 +52,10 @@ Deno.test("attributes of the wrong kind are listed at load, with unsupported ops
     const found = e.nodes.map((n) => `${n.node}: ${n.reason}`);
     for (
       const want of [
-        /^conv: attribute "strides" must be a list of integers, not "22"$/,
-        /^leaky: attribute "alpha" must be a number, not "x"$/,
-        /^conv2: attribute "kernel_shape" must be a list of integers, not 3\.5$/,
-        /^gemm: attribute "alpha" must be a number, not \[1,2\]$/,
+        /^conv: attribute "strides" must be INTS, not "22"$/,
+        /^leaky: attribute "alpha" must be FLOAT, not "x"$/,
+        /^conv2: attribute "kernel_shape" must be INTS, not 3\.5$/,
+        /^gemm: attribute "alpha" must be FLOAT, not \[1,2\]$/,
         /^mystery: /,
       ]
     ) ok(found.some((f) => want.test(f)), `${want} in ${found.join(" | ")}`);

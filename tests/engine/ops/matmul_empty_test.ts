@@ -36,7 +36,9 @@ for (const [x, w] of [[[2, 0], [0, 3]], [[2, 4], [4, 0]], [[0, 4], [4, 3]]]) {
       inputs: [{ name: "x", dims: x }, { name: "w", dims: w }],
       outputs: [{ name: "y" }],
     });
-    for (const y of [await run(constant, { x: f32(x) }), await run(fed, { x: f32(x), w: f32(w) })]) {
+    for (
+      const y of [await run(constant, { x: f32(x) }), await run(fed, { x: f32(x), w: f32(w) })]
+    ) {
       deepStrictEqual(y.dims, want);
       deepStrictEqual(y.data, expected);
     }

@@ -94,3 +94,124 @@ Deno.test("TF.js import errors: unknown layers all at once, missing or short sha
     ModelFormatError,
   );
 });
+
+Deno.test("TF.js model.json that lies about its structure: ModelFormatError saying where", async () => {
+  // A valid two-layer model: an input and a 1x1 Conv2D with a bias.
+  const base = () => ({
+    format: "layers-model",
+    modelTopology: {
+      model_config: {
+        class_name: "Functional",
+        config: {
+          layers: [
+            {
+              class_name: "InputLayer",
+              name: "in",
+              config: { name: "in", batch_input_shape: [null, null, null, 2] },
+              inbound_nodes: [],
+            },
+            {
+              class_name: "Conv2D",
+              name: "conv",
+              config: { name: "conv", strides: [1, 1], padding: "same" },
+              inbound_nodes: [[["in", 0, 0, {}]]],
+            },
+          ],
+          input_layers: [["in", 0, 0]],
+          output_layers: [["conv", 0, 0]],
+        },
+      },
+    },
+    weightsManifest: [{
+      paths: ["w.bin"],
+      weights: [
+        { name: "conv/kernel", shape: [1, 1, 2, 3], dtype: "float32" },
+        { name: "conv/bias", shape: [3], dtype: "float32" },
+      ],
+    }],
+  });
+  // deno-lint-ignore no-explicit-any
+  type Json = any;
+  const shard = () => Promise.resolve(new Uint8Array(9 * 4));
+  const model = await decodeTfjsLayers(base(), shard);
+  deepStrictEqual(model.graph.outputs.map((o) => o.name), ["conv"]);
+  const cases: [string, (j: Json) => void, RegExp][] = [
+    [
+      "no paths",
+      (j) => (j.weightsManifest[0].paths = null),
+      /weightsManifest\[0\]\.paths is not a list/,
+    ],
+    ["no shape", (j) => delete j.weightsManifest[0].weights[0].shape, /weights\[0\]\.shape/],
+    [
+      "huge dim",
+      (j) => (j.weightsManifest[0].weights[0].shape[3] = 1e308),
+      /shape\[3\] is 1e\+308/,
+    ],
+    [
+      "scale not a number",
+      (j) => (j.weightsManifest[0].weights[1].quantization = { dtype: "uint8", scale: "x" }),
+      /quantization\.scale is "x"/,
+    ],
+    [
+      "bytes left over",
+      (j) => (j.weightsManifest[0].weights[1].shape = [2]),
+      /take 32 bytes, its shards \[w\.bin\] hold 36/,
+    ],
+    [
+      "no config",
+      (j) => delete j.modelTopology.model_config.config.layers[1].config,
+      /layers\[1\]\.config/,
+    ],
+    [
+      "open input dim negative",
+      (j) => (j.modelTopology.model_config.config.layers[0].config.batch_input_shape[1] = -1),
+      /batch_input_shape\[1\] is -1/,
+    ],
+    ["no outputs", (j) => (j.modelTopology.model_config.config.output_layers = []), /no output/],
+    [
+      "output names no layer",
+      (j) => (j.modelTopology.model_config.config.output_layers = [["gone", 0, 0]]),
+      /"gone", not a layer/,
+    ],
+    [
+      "reads a missing layer",
+      (j) => (j.modelTopology.model_config.config.layers[1].inbound_nodes = [[["gone", 0, 0, {}]]]),
+      /"conv" \(Conv2D\) reads "gone"/,
+    ],
+    [
+      "reads itself",
+      (j) => (j.modelTopology.model_config.config.layers[1].inbound_nodes = [[["conv", 0, 0, {}]]]),
+      /"conv" \(Conv2D\) reads "conv"/,
+    ],
+    [
+      "kernel not 4-D",
+      (j) => (j.weightsManifest[0].weights[0].shape = [2, 3]),
+      /conv\/kernel" is \[2,3\]/,
+    ],
+  ];
+  for (const [label, mutate, pattern] of cases) {
+    const j = base();
+    mutate(j);
+    await rejects(
+      decodeTfjsLayers(j, shard),
+      (e) => e instanceof ModelFormatError && pattern.test(e.message),
+      label,
+    );
+  }
+  // Shards stay beside model.json: no parent directories, roots or other hosts are read.
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const path of ["../w.bin", "/etc/hostname", "https://example.com/w.bin"]) {
+      const j = base();
+      j.weightsManifest[0].paths = [path];
+      await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(j));
+      await rejects(
+        loadTfjsLayers(`${dir}/model.json`),
+        (e) => e instanceof ModelFormatError && /must stay beside model\.json/.test(e.message),
+        path,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
