@@ -40,7 +40,7 @@ export type { LayerReport } from "./engine/prune/report.ts";
 export type { PruneMask, PruneOptions, PruneResult } from "./engine/prune/prune.ts";
 export type { PruneTfjsResult } from "./engine/prune/prune_tfjs.ts";
 export type { TfjsLayersFiles } from "./engine/formats/tfjs/write.ts";
-export { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
+export { packSparseModel } from "./engine/formats/sparse_package/api.ts";
 export type {
   PackedTensorReport,
   PackOptions,

@@ -319,7 +319,7 @@ export class GraphExecutor {
       const shapes = op.inferShapes(node, infos);
       // An absurd output (huge pads, scales, repeats) stops here with the node's name, before
       // any op sizes a buffer or a loop from it.
-      shapes.forEach((s, i) => checkDims(s.dims, `${nodeLabel(node)}: output ${i}`));
+      for (const s of shapes) checkDims(s.dims, nodeLabel(node));
       cached = { inputs: infos as InputInfo[], used, shapes };
       this.#shapes.set(node, cached);
     }

@@ -248,6 +248,8 @@ export class Model {
   readonly #autoThreads: AutoThreads | undefined;
   /** What load (and, for If branches, their first run) folded and fused. */
   readonly #fused = { constants: 0, activations: 0, batchNorms: 0, residuals: 0 };
+  /** Inputs declared as scalars (`dims` [] in `inputs` also stands for "no shape given"). */
+  readonly #scalarInputs: ReadonlySet<string>;
   /** Inputs the caller feeds. */
   readonly inputs: readonly TensorInfo[];
   /** Outputs `run` returns. */
@@ -308,6 +310,9 @@ export class Model {
       ? new AutoThreads(kernels)
       : undefined;
     this.inputs = ir.graph.inputs.map(infoOf);
+    this.#scalarInputs = new Set(
+      ir.graph.inputs.filter((v) => v.dims?.length === 0).map((v) => v.name),
+    );
     this.outputs = ir.graph.outputs.map(infoOf);
   }
 
@@ -333,7 +338,10 @@ export class Model {
         `Input "${info.name}" must be "${info.type}", got "${t.type}": feed a ${info.type} tensor`,
       );
     }
-    if (info.dims.length && t.dims.length !== info.dims.length) {
+    // A declared rank is checked, rank 0 (a scalar) too; an input without a shape takes any.
+    if (
+      (info.dims.length || this.#scalarInputs.has(info.name)) && t.dims.length !== info.dims.length
+    ) {
       throw new ShapeError(
         `Input "${info.name}" must have rank ${info.dims.length} ([${info.dims.join(", ")}]), ` +
           `got [${t.dims.join(", ")}]`,

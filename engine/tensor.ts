@@ -136,6 +136,8 @@ export class Tensor<T extends DType = DType> {
     this.type = type;
     this.data = data;
     this.dims = Object.freeze([...dims]);
+    // Type, data and dims stay consistent: fields cannot be replaced (the data's values can).
+    Object.freeze(this);
   }
 
   /** Number of elements. */

@@ -148,14 +148,9 @@ export class Arena {
       throw new OutOfMemoryError(`Cannot allocate ${what}: invalid size ${bytes}`);
     }
     const size = blockBytes(bytes);
-    if (size > this.maxBytes) {
-      // Before any size class is computed: past 2^38 bytes the class would wrap and a small
-      // free block would be handed out for it.
-      throw new OutOfMemoryError(
-        `Cannot allocate ${what}: ${formatBytes(size)} is more than the arena's maximum of ` +
-          `${formatBytes(this.maxBytes)}`,
-      );
-    }
+    // Refused before any size class is computed: past 2^38 bytes the class would wrap and a
+    // small free block would be handed out for it.
+    if (size > this.maxBytes) this.#ensure(this.#top + size, what, size);
     if (this.#script) {
       const at = this.#scriptAt;
       if (this.#script[at + 1] === size) {

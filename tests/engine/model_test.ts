@@ -221,8 +221,27 @@ Deno.test("feeds are checked: names, types and dims, with typed errors", async (
     (e) => e instanceof ShapeError && /\[batch, 12\]/.test(e.message),
   );
   await rejects(m.run({ x: f32(new Float32Array(12), [12]) }), ShapeError);
+  // A tensor's dims cannot be replaced after it was made (they would no longer match its data).
+  const made = f32(new Float32Array(12), [1, 12]);
+  throws(() => ((made as { dims: readonly number[] }).dims = [3, 12]), TypeError);
   m.dispose();
   throws(() => m.runSync({ x: f32(new Float32Array(12), [1, 12]) }), /disposed/);
+  // An input declared as a scalar takes only a scalar; one declared without a shape takes any.
+  const scalar = await loadModel(model(graph(
+    [node("Mul", ["s", "t"], ["y"])],
+    [{ name: "s", type: "float32", dims: [] }, { name: "t", type: "float32" }],
+    [{ name: "y", type: "float32" }],
+  )));
+  await rejects(
+    scalar.run({ s: f32(new Float32Array([2]), [1]), t: f32(new Float32Array([3]), [1]) }),
+    (e) => e instanceof ShapeError && /"s" must have rank 0/.test(e.message),
+  );
+  const y = await scalar.run({
+    s: f32(new Float32Array([2]), []),
+    t: f32(new Float32Array(2), [2]),
+  });
+  deepStrictEqual(y.y.dims, [2]);
+  scalar.dispose();
 });
 
 Deno.test("every unsupported node is reported at load, all at once, with names", async () => {

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { ModelFormatError, QuartetError } from "../../../engine/errors.ts";
 import { decodeOnnx } from "../../../engine/formats/onnx/mod.ts";
 import { packSparseModel } from "../../../engine/formats/sparse_package/pack.ts";
+import { packSparseModel as packSparseModelPublic } from "../../../mod.ts";
 import { unpackSparsePackage } from "../../../engine/formats/sparse_package/unpack.ts";
 import { type Graph, subgraphs } from "../../../engine/ir/graph.ts";
 import { loadModel } from "../../../engine/model.ts";
@@ -104,6 +105,8 @@ Deno.test("a sparse package restores every tensor bit for bit and runs like onnx
   const copy = onnx.slice();
   const { bytes, tensors } = packSparseModel(onnx);
   deepStrictEqual(onnx, copy, "the input was modified");
+  // The public API's packSparseModel loads the packer on first use and packs the same.
+  deepStrictEqual((await packSparseModelPublic(onnx)).bytes, bytes);
   deepStrictEqual(tensors.map((t) => [t.name, t.layout, t.dtype]).sort(), [
     ["w1", "mask", "float32"],
     ["w2", "mask", "float32"],
