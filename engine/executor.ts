@@ -107,6 +107,16 @@ export function findUnsupported(
       continue;
     }
     if (CONTROL_FLOW.has(n.op)) {
+      // If: both branches, each giving what the node outputs.
+      for (const key of ["then_branch", "else_branch"]) {
+        const g = n.attributes[key];
+        const reason = !isGraph(g)
+          ? `${key} is missing`
+          : g.outputs.length !== n.outputs.length
+          ? `${key} has ${g.outputs.length} outputs, the node ${n.outputs.length}`
+          : undefined;
+        if (reason) out.push({ node: n.name, op: n.op, reason });
+      }
       for (const g of subgraphs(n)) out.push(...findUnsupported(g, registry, opset));
       continue;
     }

@@ -146,6 +146,15 @@ export function convTransposeShape(
         `${rank}-D input`,
     );
   }
+  // ONNX: each output padding is less than its stride or its dilation (it only picks among
+  // the output sizes a stride leaves open).
+  const badPad = outPad.findIndex((p, i) => p < 0 || p >= Math.max(strides[i], dil[i]));
+  if (badPad >= 0) {
+    throw new ShapeError(
+      `${where(node)}: output_padding ${outPad[badPad]} on axis ${badPad} must be at least 0 ` +
+        `and less than the stride ${strides[badPad]} or the dilation ${dil[badPad]}`,
+    );
+  }
   const autoPad = (node.attributes.auto_pad as string | undefined) ?? "NOTSET";
   const axes = kernel.map((k, i) => {
     const a = transposeAxis(

@@ -97,6 +97,9 @@ export const reshapeOp: Op = {
     const x = requireInput(node, inputs, 0, "data");
     const shape = inputInts(node, inputs, 1, "shape");
     if (!shape) throw shapeError(node, 'the "shape" input is required');
+    if (inputs[1]!.dims.length !== 1) {
+      throw shapeError(node, `the "shape" input must be 1-D, got ${formatDims(inputs[1]!.dims)}`);
+    }
     const allowZero = intAttr(node, "allowzero", 0) !== 0;
     if (allowZero && shape.includes(0) && shape.includes(-1)) {
       throw shapeError(node, `shape ${formatDims(shape)} mixes 0 and -1 with allowzero set`);

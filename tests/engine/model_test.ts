@@ -317,6 +317,26 @@ Deno.test("If runs the chosen branch with outer-scope values", async () => {
     ShapeError,
   );
   m.dispose();
+  // Branches that do not give what the node outputs, or are missing, are refused at load.
+  const twoOutputs = graph([], [], [{ name: "h", type: "float32" }, {
+    name: "x",
+    type: "float32",
+  }]);
+  for (
+    const [attributes, pattern] of [
+      [
+        { then_branch: g.nodes[1].attributes.then_branch, else_branch: twoOutputs },
+        /else_branch has 2 outputs, the node 1/,
+      ],
+      [{ then_branch: g.nodes[1].attributes.then_branch }, /else_branch is missing/],
+    ] as const
+  ) {
+    const bad = { ...g, nodes: [g.nodes[0], { ...g.nodes[1], attributes }] };
+    await rejects(
+      loadModel(model(bad)),
+      (e) => e instanceof UnsupportedOpError && pattern.test(e.message),
+    );
+  }
 });
 
 Deno.test("unknown options and a run on a disposed model are typed errors that say what to do", async () => {

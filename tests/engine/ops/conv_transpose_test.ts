@@ -206,6 +206,24 @@ Deno.test("ConvTranspose reports bad attributes and shapes as typed errors", () 
     () => convTranspose.inferShapes(n, [info([1, 4, 5, 5], "int64"), info([4, 2, 3, 3])]),
     DTypeError,
   );
+  // output_padding only picks among the sizes a stride (or dilation) leaves open.
+  for (const output_padding of [[-1, 0], [0, 2]]) {
+    throws(
+      () =>
+        convTranspose.inferShapes(node({ strides: [2, 2], output_padding }, 2), [
+          info([1, 4, 5, 5]),
+          info([4, 2, 3, 3]),
+        ]),
+      /output_padding/,
+    );
+  }
+  deepStrictEqual(
+    convTranspose.inferShapes(node({ strides: [2, 2], output_padding: [1, 0] }, 2), [
+      info([1, 4, 5, 5]),
+      info([4, 2, 3, 3]),
+    ])[0].dims,
+    [1, 2, 12, 11],
+  );
   throws(
     () =>
       convTranspose.inferShapes(node({ pads: [3, 3, 3, 3] }, 2), [

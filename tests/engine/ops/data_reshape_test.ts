@@ -30,6 +30,9 @@ Deno.test("Reshape follows 0, -1 and allowzero", () => {
   throws(() => reshapeOp.inferShapes(n, [x([2, 3]), v([4, -1])]), ShapeError);
   throws(() => reshapeOp.inferShapes(n, [x([2, 3]), v([-1, -1])]), /more than one -1/);
   throws(() => reshapeOp.inferShapes(n, [x([2, 3]), v([7])]), /cannot reshape/);
+  // The shape is a 1-D list of dims, not a matrix of them.
+  const matrix = { ...v([2, 3]), dims: [1, 2] };
+  throws(() => reshapeOp.inferShapes(n, [x([2, 3]), matrix]), /must be 1-D, got \[1, 2\]/);
   throws(
     () => reshapeOp.inferShapes(n, [x([2, 3]), { type: "int64", dims: [2] }]),
     (e: Error) => e instanceof ShapeError && e.message.includes(`Node "${n.name}" (Reshape)`),
