@@ -157,6 +157,25 @@ function kernelsOption(value: string): KernelVariant | "auto" {
   return value as KernelVariant | "auto";
 }
 
+/**
+ * A numeric option's value: a number (a whole one unless `fraction`) in [min, max], else a
+ * UsageError naming the option.
+ */
+function numberOption(
+  name: string,
+  value: string,
+  min: number,
+  { max = Infinity, fraction = false } = {},
+): number {
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (!(n >= min && n <= max) || (!fraction && !Number.isInteger(n))) {
+    const kind = fraction ? "a number" : "a whole number";
+    const range = max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`Invalid --${name} value "${value}": use ${kind} ${range}`);
+  }
+  return n;
+}
+
 function threadsOption(value: string): number | "auto" {
   if (value === "auto") return value;
   const n = Number(value);
@@ -329,12 +348,12 @@ async function runModel(
 ): Promise<void> {
   const t0 = performance.now();
   const threads = threadsOption(opts.threads ?? "1");
+  const runs = numberOption("runs", opts.runs ?? "1", 1);
   const model = await loadModel(path, { kernels, threads });
   const state = model.summary().threads;
   console.error(`threads: ${state.count} (${state.reason})`);
   const tLoad = performance.now() - t0;
   const { feeds, sizingRuns } = feedsFor(model, opts.input ?? []);
-  const runs = Math.max(1, Number(opts.runs ?? 1) | 0);
   const times: number[] = [];
   let out: Record<string, Tensor> = {};
   for (let i = 0; i < runs; i++) {
@@ -476,6 +495,9 @@ async function readSamples(dir: string): Promise<Record<string, Tensor>[]> {
     const s = samples.get(key) ?? {};
     s[m[1]] = decodeNpy(await Deno.readFile(`${dir}/${e.name}`), e.name);
     samples.set(key, s);
+  }
+  if (samples.size === 0) {
+    throw new UsageError(`"${dir}" holds no .npy inputs (name.npy, or name.<i>.npy per sample)`);
   }
   return [...samples.values()];
 }
@@ -651,7 +673,7 @@ async function pruneFile(
   const bytes = tfjs ? new Uint8Array(0) : await Deno.readFile(path);
   const calibration = opts.calib ? await readSamples(opts.calib) : [];
   const holdout = opts.holdout ? await readSamples(opts.holdout) : [];
-  const random = Number(opts["calib-random"] ?? 0);
+  const random = numberOption("calib-random", opts["calib-random"] ?? "0", 0);
   if (random > 0) {
     const model = await loadModel(tfjs ? path : bytes);
     try {
@@ -742,6 +764,11 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const kernels = kernelsOption(values.kernels!);
+  // Files each command takes at most (upscale checks its two itself).
+  const files: Record<string, number> = { info: 1, run: 1, prune: 1, pack: 1 };
+  if (rest.length > (files[command] ?? (command === "upscale" ? 2 : 0))) {
+    throw new UsageError(`Unexpected argument "${rest.at(-1)}" for the ${command} command`);
+  }
   switch (command) {
     case "info":
       await info(kernels);
@@ -756,11 +783,11 @@ async function main(argv: string[]): Promise<number> {
     case "generate": {
       if (!values.model) throw new UsageError("The generate command needs --model <dir|url>");
       await generate(values.model, values.prompt ?? "", {
-        maxTokens: Number(values["max-tokens"]),
-        temperature: Number(values.temperature),
-        topK: Number(values["top-k"]),
-        topP: Number(values["top-p"]),
-        seed: Number(values.seed),
+        maxTokens: numberOption("max-tokens", values["max-tokens"]!, 1),
+        temperature: numberOption("temperature", values.temperature!, 0, { fraction: true }),
+        topK: numberOption("top-k", values["top-k"]!, 0),
+        topP: numberOption("top-p", values["top-p"]!, 0, { max: 1, fraction: true }),
+        seed: numberOption("seed", values.seed!, 0),
       }, kernels);
       return 0;
     }
@@ -770,8 +797,8 @@ async function main(argv: string[]): Promise<number> {
       }
       await upscaleFile(rest[0], rest[1], {
         model: values.model ?? "esrgan-slim",
-        scale: Number(values.scale) as 2 | 3 | 4,
-        tile: Number(values.tile),
+        scale: numberOption("scale", values.scale!, 2, { max: 4 }) as 2 | 3 | 4,
+        tile: numberOption("tile", values.tile!, 8),
         kernels,
         threads: threadsOption(values.threads!),
       });
@@ -828,8 +855,11 @@ if (import.meta.main) {
       console.error(`error: ${e.message}\n\n${USAGE}`);
       Deno.exit(2);
     }
-    if (e instanceof QuartetError) {
-      console.error(`error: ${e.message}`);
+    // Our typed errors, and the file system's (a missing input, an output that is a
+    // directory): one line, no stack. Anything else is a bug: its stack is wanted.
+    const fileSystem = Object.values(Deno.errors).some((c) => e instanceof c);
+    if (e instanceof QuartetError || fileSystem) {
+      console.error(`error: ${(e as Error).message}`);
       Deno.exit(1);
     }
     throw e;

@@ -389,7 +389,7 @@ export class Model {
   runSync(feeds: Record<string, Tensor>, options: RunOptions = {}): Record<string, Tensor> {
     const exec = this.#exec;
     if (!exec) throw new QuartetError("This model was disposed: load it again to run it");
-    checkOptions(options, ["profile"], "run()");
+    checkOptions(options, ["profile"], "run()", { profile: [true, false] });
     if (typeof feeds !== "object" || feeds === null) {
       throw new InvalidArgumentError(
         "The feeds of run() must be an object of tensors keyed by input name",
@@ -568,7 +568,11 @@ export async function loadModel(
   source: ModelSource,
   options: LoadModelOptions = {},
 ): Promise<Model> {
-  checkOptions(options, LOAD_MODEL_OPTIONS, "loadModel()");
+  checkOptions(options, LOAD_MODEL_OPTIONS, "loadModel()", {
+    fuse: [true, false],
+    replay: [true, false],
+    sparse: ["auto", "off"],
+  });
   // The kernels compile (off the main thread) while the model is read and decoded.
   const loadingKernels = loadKernels(options);
   // Its error (a bad option) surfaces where it is awaited below, not as an unhandled rejection.

@@ -127,6 +127,9 @@ export class Tensor<T extends DType = DType> {
         }`,
       );
     }
+    if (!Array.isArray(dims)) {
+      throw new ShapeError(`Tensor dims must be a list of sizes, got ${JSON.stringify(dims)}`);
+    }
     const size = checkDims(dims, `Tensor of type "${type}"`);
     if (data.length !== size) {
       throw new ShapeError(

@@ -42,6 +42,32 @@ Deno.test("cli: help, usage errors and typed errors have the documented exit cod
     const bad = await cli("info", `${dir}/bad.qsp`);
     deepStrictEqual(bad.code, 1);
     ok(/error: Cannot load package .*bad\.qsp/.test(bad.err), bad.err);
+    // A missing input file or an output that is a directory: one line, no stack, exit 1.
+    await Deno.writeFile(`${dir}/c42.onnx`, c42Model());
+    for (
+      const args of [
+        ["run", `${dir}/c42.onnx`, "--input", `x=${dir}/missing.npy`],
+        ["pack", `${dir}/c42.onnx`, "--out", dir],
+      ]
+    ) {
+      const r = await cli(...args);
+      deepStrictEqual(r.code, 1, r.err);
+      ok(/^error: .*(No such file|Is a directory)/m.test(r.err), r.err);
+      ok(!/\n\s+at /.test(r.err), `a stack trace: ${r.err}`);
+    }
+    // Values an option cannot take, and arguments a command does not take: usage errors.
+    for (
+      const [args, message] of [
+        [["run", `${dir}/c42.onnx`, "--runs", "0"], 'Invalid --runs value "0"'],
+        [["generate", "--model", dir, "--max-tokens", "2.5"], 'Invalid --max-tokens value "2.5"'],
+        [["upscale", "a.png", "b.png", "--tile", "abc"], 'Invalid --tile value "abc"'],
+        [["run", `${dir}/c42.onnx`, "extra.onnx"], 'Unexpected argument "extra.onnx"'],
+      ] as const
+    ) {
+      const r = await cli(...args);
+      deepStrictEqual(r.code, 2, r.err);
+      ok(r.err.split("\n").some((line) => line.startsWith(`error: ${message}`)), r.err);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

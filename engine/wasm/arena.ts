@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { OutOfMemoryError } from "../errors.ts";
+import { InvalidArgumentError, OutOfMemoryError } from "../errors.ts";
 
 const PAGE = 65536;
 const ALIGN = 64;
@@ -98,7 +98,15 @@ export class Arena {
 
   /** Creates an arena whose first block starts above `base`. */
   constructor(options: ArenaOptions) {
-    this.maxBytes = Math.min(options.maxBytes ?? CEILING, CEILING);
+    const max = options.maxBytes ?? CEILING;
+    if (typeof max !== "number" || !(max > 0)) {
+      throw new InvalidArgumentError(
+        `The maxMemoryBytes option must be a number of bytes above 0, got ${
+          typeof max === "number" ? max : JSON.stringify(max)
+        }`,
+      );
+    }
+    this.maxBytes = Math.min(max, CEILING);
     this.#base = alignUp(options.base, ALIGN);
     this.#top = this.#base;
     const initial = Math.ceil((this.#base + GUARD) / PAGE) + 1;

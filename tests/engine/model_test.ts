@@ -354,11 +354,33 @@ Deno.test("unknown options and a run on a disposed model are typed errors that s
         /Cannot load a model from .*takes model bytes, a path/.test(e.message),
     );
   }
+  // Known options with values they do not take: named with what they take.
+  for (
+    const [options, pattern] of [
+      [{ fuse: "yes" }, /"fuse" of loadModel\(\) takes true or false, not "yes"/],
+      [{ sparse: "on" }, /"sparse" of loadModel\(\) takes "auto" or "off", not "on"/],
+      [{ maxMemoryBytes: NaN }, /maxMemoryBytes option must be a number of bytes above 0, got NaN/],
+      [{ maxMemoryBytes: "1" }, /maxMemoryBytes .* got "1"/],
+    ] as const
+  ) {
+    await rejects(
+      loadModel(bytes, options as unknown as LoadModelOptions),
+      (e: unknown) => e instanceof InvalidArgumentError && pattern.test(e.message),
+    );
+  }
+  throws(
+    () => new Tensor("float32", new Float32Array(2), 2 as unknown as number[]),
+    (e: unknown) => e instanceof ShapeError && /dims must be a list/.test(e.message),
+  );
   const model = await loadModel(bytes);
   const x = new Tensor("float32", new Float32Array([1, -1]), [2]);
   throws(
     () => model.runSync({ x }, { profiel: true } as unknown as RunOptions),
     (e: unknown) => e instanceof InvalidArgumentError && /"profiel"/.test(e.message),
+  );
+  throws(
+    () => model.runSync({ x }, { profile: "yes" } as unknown as RunOptions),
+    (e: unknown) => e instanceof InvalidArgumentError && /"profile"/.test(e.message),
   );
   model.dispose();
   throws(

@@ -78,7 +78,7 @@ export interface LoadMambaOptions {
 
 /** Options of `MambaModel.generate`. */
 export interface GenerateOptions {
-  /** Tokens to generate at most (default 64). */
+  /** Tokens to generate at most, a whole number from 0 (default 64). */
   maxTokens?: number;
   /** 0 (default) is greedy; higher samples more freely. */
   temperature?: number;
@@ -427,6 +427,11 @@ export class MambaModel {
     options: GenerateOptions = {},
   ): AsyncGenerator<number, GenerateStats> {
     const max = options.maxTokens ?? 64;
+    if (!Number.isInteger(max) || max < 0) {
+      throw new InvalidArgumentError(
+        `The maxTokens option must be a whole number from 0, got ${max}`,
+      );
+    }
     const stop = new Set(options.stopTokens ?? []);
     const sample = sampler(options);
     const t0 = performance.now();

@@ -17,9 +17,9 @@ export interface UpscaleOptions {
   model?: keyof typeof SR_MODELS | string;
   /** Scale factor of the named model: 2, 3 or 4 (default 2). */
   scale?: 2 | 3 | 4;
-  /** Tile edge in input pixels (default 128). */
+  /** Tile edge in input pixels, at least 8 (default 128). */
   tile?: number;
-  /** Context around each tile in input pixels, cropped from the output (default 12). */
+  /** Context around each tile in input pixels, cropped from the output, at least 0 (default 12). */
   overlap?: number;
   /** Refuse images with more input pixels than this (default 16 megapixels). */
   maxPixels?: number;
@@ -92,8 +92,14 @@ export class Upscaler {
         `The image has ${W}x${H} pixels, more than the ${maxPixels} allowed (option maxPixels)`,
       );
     }
-    const tile = Math.max(8, options.tile ?? 128);
-    const overlap = Math.max(0, options.overlap ?? 12);
+    const tile = options.tile ?? 128;
+    const overlap = options.overlap ?? 12;
+    if (!Number.isInteger(tile) || tile < 8 || !Number.isInteger(overlap) || overlap < 0) {
+      throw new InvalidArgumentError(
+        `The tile option must be a whole number of at least 8 and overlap one of at least 0, got ${tile} ` +
+          `and ${overlap}`,
+      );
+    }
     const t0 = performance.now();
     // RGB planes as the model wants them (grey is repeated, alpha set aside).
     const rgb = new Float32Array(W * H * 3);

@@ -59,6 +59,12 @@ Deno.test("bad prompts and bad checkpoints give typed errors naming what is wron
   const m = await loadMamba(FIXTURE);
   throws(() => m.forward([]), InvalidArgumentError);
   throws(() => m.forward([300]), (e) => e instanceof InvalidArgumentError && /300/.test(e.message));
+  for (const maxTokens of [NaN, 2.5, -1]) {
+    await rejects(
+      m.generate([1, 2], { maxTokens }).next(),
+      (e) => e instanceof InvalidArgumentError && /maxTokens/.test(e.message),
+    );
+  }
   m.dispose();
   const good = await Deno.readFile(`${FIXTURE}/model.safetensors`);
   const headerLen = Number(new DataView(good.buffer).getBigUint64(0, true));

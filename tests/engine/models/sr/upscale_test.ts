@@ -77,4 +77,11 @@ Deno.test("PNG in and out: grey and 16-bit images convert, bad input is refused 
     (e) => e instanceof InvalidArgumentError && /maxPixels/.test(e.message),
   );
   await rejects(upscale(grey, { model: "esrgan-slim", scale: 5 as 2 }), InvalidArgumentError);
+  // A tile or overlap that is not a whole number of pixels in range (NaN tiled nothing).
+  for (const bad of [{ tile: NaN }, { tile: 4 }, { tile: 16.5 }, { overlap: -1 }]) {
+    await rejects(
+      upscale(grey, { model, ...bad }),
+      (e) => e instanceof InvalidArgumentError && /tile option must be a whole number/.test(e.message),
+    );
+  }
 });
