@@ -81,7 +81,8 @@ Deno.test("PNG in and out: grey and 16-bit images convert, bad input is refused 
   for (const bad of [{ tile: NaN }, { tile: 4 }, { tile: 16.5 }, { overlap: -1 }]) {
     await rejects(
       upscale(grey, { model, ...bad }),
-      (e) => e instanceof InvalidArgumentError && /tile option must be a whole number/.test(e.message),
+      (e) =>
+        e instanceof InvalidArgumentError && /tile option must be a whole number/.test(e.message),
     );
   }
 });
