@@ -88,15 +88,15 @@ function kernelName(kind: string): string {
   return kind === "logsumexp" ? "f32_reduce_logsumexp_x8" : `f32_reduce_${kind}_x16`;
 }
 
-/** The reduced axes of a node (normalised, sorted), or undefined for "no reduction". */
-function reducedAxes(
-  node: Node,
-  rank: number,
-  fromInput: number[] | undefined,
-): number[] | undefined {
+/**
+ * The reduced axes of a node (normalised, sorted). None with noop_with_empty_axes: each element
+ * is then folded alone, so the op's element map still applies (ReduceSumSquare gives x², as in
+ * ONNX's reference implementation), not a copy.
+ */
+function reducedAxes(node: Node, rank: number, fromInput: number[] | undefined): number[] {
   const raw = intsAttr(node, "axes") ?? fromInput ?? [];
   if (raw.length === 0) {
-    if (intAttr(node, "noop_with_empty_axes", 0) === 1) return undefined;
+    if (intAttr(node, "noop_with_empty_axes", 0) === 1) return [];
     return Array.from({ length: rank }, (_, i) => i);
   }
   return normalizeAxes(node, raw, rank).sort((a, b) => a - b);
@@ -138,15 +138,14 @@ export function reduceSteps(dims: readonly number[], axes: readonly number[]): S
   return steps;
 }
 
-function outputDims(dims: readonly number[], axes: number[] | undefined, keep: boolean): number[] {
-  if (!axes) return [...dims];
+function outputDims(dims: readonly number[], axes: number[], keep: boolean): number[] {
   return keep
     ? dims.map((d, i) => (axes.includes(i) ? 1 : d))
     : dims.filter((_, i) => !axes.includes(i));
 }
 
 /** Axes from the node, reading the `axes` input's value at shape inference. */
-function axesAt(node: Node, inputs: (InputInfo | undefined)[], rank: number): number[] | undefined {
+function axesAt(node: Node, inputs: (InputInfo | undefined)[], rank: number): number[] {
   return reducedAxes(node, rank, inputInts(node, inputs, 1, "axes"));
 }
 
@@ -200,12 +199,6 @@ function runInt(kr: Kernels, spec: ReduceSpec, x: ArenaTensor, y: ArenaTensor, a
   else (ys as Int32Array).set(acc.map((v) => Number(BigInt.asIntN(32, v))));
 }
 
-function copy(kr: Kernels, x: ArenaTensor, y: ArenaTensor, bytes: number): void {
-  if (x.offset !== y.offset) {
-    new Uint8Array(kr.arena.memory.buffer).copyWithin(y.offset, x.offset, x.offset + bytes);
-  }
-}
-
 function requireType(node: Node, x: InputInfo, ints: boolean): void {
   const ok = x.type === "float32" || (ints && (x.type === "int32" || x.type === "int64"));
   if (!ok) {
@@ -233,7 +226,6 @@ function reduceOp(spec: ReduceSpec): Op {
       if (sizeOf(y.dims) === 0) return;
       const fromInput = inputs[1] ? Array.from(arenaView(kr, inputs[1]), Number) : undefined;
       const axes = reducedAxes(node, x.dims.length, fromInput);
-      if (!axes) return copy(kr, x, y, sizeOf(x.dims) * (x.type === "int64" ? 8 : 4));
       if (x.type === "float32") runF32(kr, spec, x, y, axes);
       else runInt(kr, spec, x, y, axes);
     },

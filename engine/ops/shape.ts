@@ -8,7 +8,7 @@
  */
 import { DTypeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
-import { bytesPerElement, type DType, sizeOf, Tensor } from "../tensor.ts";
+import { arrayTypeOf, bytesPerElement, checkDims, type DType, sizeOf, Tensor } from "../tensor.ts";
 import { runCopyProgram } from "./_copy_program.ts";
 import {
   arenaFloats,
@@ -128,23 +128,33 @@ export const constantOfShapeOp: Op = {
 
 const RANGE_TYPES: DType[] = ["float32", "int32", "int64"];
 
-function rangeValues(
-  node: Node,
-  type: DType,
-  start: number,
-  limit: number,
-  delta: number,
-): number[] {
+/** The length of Range(start, limit, delta), checked before anything is built. */
+function rangeLength(node: Node, start: number, limit: number, delta: number): number {
+  if (![start, limit, delta].every(Number.isFinite)) {
+    throw shapeError(
+      node,
+      `start, limit and delta must be finite, got ${start}, ${limit}, ${delta}`,
+    );
+  }
   if (delta === 0) throw shapeError(node, "delta must not be 0");
   const n = Math.max(Math.ceil((limit - start) / delta), 0);
-  if (!Number.isFinite(n) || n > 2 ** 31) {
-    throw shapeError(node, `Range of ${n} elements is too long`);
-  }
-  const out = new Array<number>(n);
-  // The spec's start + i * delta, in float32 arithmetic for float32 ranges.
+  checkDims([n], nodeLabel(node));
+  return n;
+}
+
+/** Range's values as a tensor: the spec's start + i * delta, in float32 arithmetic for float32. */
+function rangeTensor(type: DType, n: number, start: number, delta: number): Tensor {
   const f = type === "float32" ? Math.fround : (v: number) => v;
+  if (type === "int64") {
+    return new Tensor(
+      type,
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i * delta)),
+      [n],
+    );
+  }
+  const out = new (arrayTypeOf(type))(n);
   for (let i = 0; i < n; i++) out[i] = f(start + f(i * delta));
-  return out;
+  return new Tensor(type, out, [n]);
 }
 
 /** ONNX Range (opsets 11–21): float32, int32 or int64 scalars. */
@@ -166,20 +176,21 @@ export const rangeOp: Op = {
       }
       return tensorFloats(info.value)[0];
     });
-    const v = rangeValues(node, type, s, l, d);
-    return [{
-      type,
-      dims: [v.length],
-      value: v.length <= FOLD_LIMIT ? makeTensor(type, v, [v.length]) : undefined,
-    }];
+    const n = rangeLength(node, s, l, d);
+    // Small ranges are known now (shape arithmetic); large ones are built when run.
+    return [{ type, dims: [n], value: n <= FOLD_LIMIT ? rangeTensor(type, n, s, d) : undefined }];
   },
   run(ctx, node, inputs, outputs) {
     const kr = ctx.kernels;
     const type = inputs[0]!.type;
     const read = (i: number) =>
       type === "float32" ? arenaFloats(kr, inputs[i]!)[0] : arenaInts(kr, inputs[i]!)[0];
-    const v = rangeValues(node, type, read(0), read(1), read(2));
-    writeArena(kr, outputs[0], makeTensor(type, v, [v.length]));
+    const [start, limit, delta] = [read(0), read(1), read(2)];
+    writeArena(
+      kr,
+      outputs[0],
+      rangeTensor(type, rangeLength(node, start, limit, delta), start, delta),
+    );
   },
 };
 

@@ -66,6 +66,10 @@ export const topKOp: Op = {
           const va = key(base + a * inner);
           const vb = key(base + b * inner);
           if (va === vb) return a - b;
+          // NaN ranks above every number (as in numpy and onnxruntime); a comparison with it
+          // is always false, which left the sort order undefined.
+          const nanA = va !== va;
+          if (nanA || vb !== vb) return nanA && vb !== vb ? a - b : nanA === largest ? -1 : 1;
           return (va > vb) === largest ? -1 : 1;
         });
         for (let t = 0; t < k; t++) {

@@ -358,7 +358,8 @@ const COS_C2: f32 = 4.166664568298827e-2;
 
 /**
  * a^b with C pow edges: negative a needs an integer b (sign from its parity, else NaN),
- * 0^b is 0, 1 or +inf by the sign of b, b = 0 gives 1; overflow gives +inf.
+ * 0^b is 0, 1 or +inf by the sign of b, b = 0 and a = 1 give 1 (even for a NaN or infinite
+ * b); overflow gives +inf.
  */
 @inline export function pow4(a: v128, b: v128): v128 {
   const zero = f32x4.splat(0.0);
@@ -375,11 +376,12 @@ const COS_C2: f32 = 4.166664568298827e-2;
   const a0 = f32x4.eq(a, zero);
   const z = v128.bitselect(zero, kf(F_INF), f32x4.gt(b, zero));
   y = v128.bitselect(z, y, a0);
-  return v128.bitselect(one, y, f32x4.eq(b, zero));
+  return v128.bitselect(one, y, v128.or(f32x4.eq(b, zero), f32x4.eq(a, one)));
 }
 
 @inline export function pow1(a: f32, b: f32): f32 {
-  return Mathf.pow(a, b);
+  // C's 1^b = 1, which Mathf.pow (JavaScript's rules) gives as NaN for a NaN or infinite b.
+  return a == 1 ? 1 : Mathf.pow(a, b);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -155,10 +155,10 @@ export const UNARY_OPS: readonly UnaryOp[] = [
   },
   {
     op: "sign",
-    doc: "-1, 0 or 1 by the sign of x (0 for NaN)",
+    doc: "-1, 0 or 1 by the sign of x; NaN stays NaN (as in numpy and onnxruntime)",
     vec: (x) =>
-      `f32x4.sub(v128.and(f32x4.gt(${x}, ${ZERO}), ${ONE}), v128.and(f32x4.lt(${x}, ${ZERO}), ${ONE}))`,
-    scalar: (x) => `${x} > 0 ? <f32>1.0 : ${x} < 0 ? <f32>-1.0 : <f32>0.0`,
+      `v128.bitselect(${x}, f32x4.sub(v128.and(f32x4.gt(${x}, ${ZERO}), ${ONE}), v128.and(f32x4.lt(${x}, ${ZERO}), ${ONE})), f32x4.ne(${x}, ${x}))`,
+    scalar: (x) => `${x} > 0 ? <f32>1.0 : ${x} < 0 ? <f32>-1.0 : ${x} == 0 ? <f32>0.0 : ${x}`,
   },
   {
     op: "floor",
@@ -221,8 +221,11 @@ export const BINARY_OPS: readonly BinaryOp[] = [
   },
   {
     op: "fmod",
-    doc: "fmod(a, b), the sign of a (vector builds: a - trunc(a / b) b)",
-    vec: (a, b) => `f32x4.sub(${a}, f32x4.mul(f32x4.trunc(f32x4.div(${a}, ${b})), ${b}))`,
+    doc: "fmod(a, b), the sign of a (vector builds: a - trunc(a / b) b, and a for an infinite b " +
+      "as in C)",
+    vec: (a, b) =>
+      `v128.bitselect(${a}, f32x4.sub(${a}, f32x4.mul(f32x4.trunc(f32x4.div(${a}, ${b})), ${b})), ` +
+      `v128.and(f32x4.eq(f32x4.abs(${b}), kf(F_INF)), f32x4.lt(f32x4.abs(${a}), kf(F_INF))))`,
     scalar: (a, b) => `${a} % ${b}`,
   },
   {

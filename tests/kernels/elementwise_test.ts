@@ -151,6 +151,7 @@ for (const variant of VARIANTS) {
       erf: [0, -0, 1, -1, NaN, 1.1283791670955126e-30, -1.1283791670955126e-30, 1, -1, 1, -1],
       sqrt: [0, -0, Infinity, NaN, NaN, 1e-15, NaN, 10, NaN, 1e15, NaN],
       round: [0, -0, Infinity, -Infinity, NaN, 0, -0, 100, -100, 1e30, -1e30],
+      sign: [0, 0, 1, -1, NaN, 1, -1, 1, -1, 1, -1],
     };
     const x = Float32Array.from(specials);
     for (const [op, want] of Object.entries(expect)) {
@@ -171,6 +172,52 @@ for (const variant of VARIANTS) {
       });
       kr.arena.free(px);
       kr.arena.free(py);
+    }
+  });
+}
+
+for (const variant of VARIANTS) {
+  Deno.test(`binary kernels handle special values as C does: ${variant}`, async () => {
+    const kr = await kernelsFor(variant);
+    // [a, b, pow(a, b), fmod(a, b)]: 1^b is 1 and fmod(a, ±inf) is a, for any b / finite a.
+    const cases = [
+      [1, NaN, 1, NaN],
+      [1, Infinity, 1, 1],
+      [1, -Infinity, 1, 1],
+      [3, Infinity, Infinity, 3],
+      [-3, -Infinity, 0, -3],
+      [Infinity, Infinity, Infinity, NaN],
+      [2.5, 0, 1, NaN],
+      [NaN, 0, 1, NaN],
+      [-2, 3, -8, -2],
+      [7, -2, 1 / 49, 1],
+    ];
+    // Eight lanes of each, so the vector path runs, then the scalar tail.
+    const rows = [...cases, ...cases, ...cases];
+    const a = Float32Array.from(rows, (c) => c[0]);
+    const b = Float32Array.from(rows, (c) => c[1]);
+    for (const [op, column] of [["pow", 2], ["fmod", 3]] as const) {
+      const [pa, pb] = [upload(kr, a), upload(kr, b)];
+      const py = kr.arena.alloc(4 * a.length);
+      (kr.fn as unknown as Record<string, Binary>)[`f32_v${op}_x8`](
+        1,
+        a.length,
+        pa,
+        0,
+        1,
+        pb,
+        0,
+        1,
+        py,
+      );
+      download(kr, py, a.length).forEach((g, i) => {
+        const want = rows[i][column];
+        const close = g === want || Math.abs(g - want) <= 1e-6 * Math.abs(want);
+        if (!(Number.isNaN(want) ? Number.isNaN(g) : close)) {
+          throw new AssertionError({ message: `${op}(${a[i]}, ${b[i]}) = ${g}, expected ${want}` });
+        }
+      });
+      for (const p of [pa, pb, py]) kr.arena.free(p);
     }
   });
 }

@@ -40,7 +40,7 @@ export const UNARY_REFERENCE: Record<string, (x: number, p0: number, p1: number)
   erf,
   neg: (x) => -x,
   abs: Math.abs,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
   floor: Math.floor,
   ceil: Math.ceil,
   round: roundHalfEven,
@@ -61,7 +61,8 @@ export const BINARY_REFERENCE: Record<string, (a: number, b: number) => number> 
   div: (a, b) => a / b,
   max: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
   min: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
-  pow: Math.pow,
+  // C's pow: 1^b is 1 for any b (JavaScript's Math.pow gives NaN for a NaN or infinite b).
+  pow: (a, b) => (a === 1 ? 1 : Math.pow(a, b)),
   fmod,
   prelu: (a, b) => (a < 0 ? a * b : a),
   equal: (a, b) => (a === b ? 1 : 0),

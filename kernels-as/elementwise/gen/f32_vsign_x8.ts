@@ -2,7 +2,7 @@
 import { F_ONE, kf } from "../../common/math";
 import { tailA, tailY } from "../_scratch";
 
-/** y[i] = -1, 0 or 1 by the sign of x (0 for NaN) for n floats at byte offsets x, y (may alias). */
+/** y[i] = -1, 0 or 1 by the sign of x; NaN stays NaN (as in numpy and onnxruntime) for n floats at byte offsets x, y (may alias). */
 export function f32_vsign_x8(n: i32, x: usize, y: usize, p0: f32, p1: f32): void {
   if (ASC_FEATURE_SIMD) {
     const vp0 = f32x4.splat(p0);
@@ -18,8 +18,8 @@ export function f32_vsign_x8(n: i32, x: usize, y: usize, p0: f32, p1: f32): void
       for (let i = 0; i < steps; i++) {
         const x0 = v128.load(px);
         const x1 = v128.load(px, 16);
-        v128.store(py, f32x4.sub(v128.and(f32x4.gt(x0, f32x4.splat(0.0)), kf(F_ONE)), v128.and(f32x4.lt(x0, f32x4.splat(0.0)), kf(F_ONE))));
-        v128.store(py, f32x4.sub(v128.and(f32x4.gt(x1, f32x4.splat(0.0)), kf(F_ONE)), v128.and(f32x4.lt(x1, f32x4.splat(0.0)), kf(F_ONE))), 16);
+        v128.store(py, v128.bitselect(x0, f32x4.sub(v128.and(f32x4.gt(x0, f32x4.splat(0.0)), kf(F_ONE)), v128.and(f32x4.lt(x0, f32x4.splat(0.0)), kf(F_ONE))), f32x4.ne(x0, x0)));
+        v128.store(py, v128.bitselect(x1, f32x4.sub(v128.and(f32x4.gt(x1, f32x4.splat(0.0)), kf(F_ONE)), v128.and(f32x4.lt(x1, f32x4.splat(0.0)), kf(F_ONE))), f32x4.ne(x1, x1)), 16);
         px += 32;
         py += 32;
       }
@@ -38,7 +38,7 @@ export function f32_vsign_x8(n: i32, x: usize, y: usize, p0: f32, p1: f32): void
     for (let i = 0; i < n; i++) {
       const q = <usize>i << 2;
       const x0 = load<f32>(x + q);
-      store<f32>(y + q, <f32>(x0 > 0 ? <f32>1.0 : x0 < 0 ? <f32>-1.0 : <f32>0.0));
+      store<f32>(y + q, <f32>(x0 > 0 ? <f32>1.0 : x0 < 0 ? <f32>-1.0 : x0 == 0 ? <f32>0.0 : x0));
     }
   }
 }

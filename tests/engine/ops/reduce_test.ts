@@ -87,6 +87,21 @@ for (const variant of VARIANTS) {
     assertEquals([...noop.data], [...x.data]);
     const noAxes = runNode(kr, node("ReduceMax", 1, { noop_with_empty_axes: 1 }), [x]).outputs[0];
     assertEquals([...noAxes.data], [...x.data]);
+    // Reducing no axis folds each element alone: the op's element map still applies (x², |x|,
+    // log x…), as ONNX's reference implementation and onnxruntime do, not a copy.
+    const positive = f32([0.5, 2, 3, 4, 5, 6], [2, 3]);
+    for (const op of OPS) {
+      for (const input of [x, positive]) {
+        const n = node(op, 2, { noop_with_empty_axes: 1 });
+        const got = runNode(kr, n, [input, i64([])], { known: [1] }).outputs[0];
+        assertEquals([...got.dims], [2, 3], op);
+        const want = Float32Array.from(
+          input.data as Float32Array,
+          (v) => reduceReference(op, new Float32Array([v]), [1], [0], true).data[0],
+        );
+        assertClose(got.data as Float32Array, want, { rtol: 1e-6, atol: 1e-7 }, `${op} noop`);
+      }
+    }
     // Reducing an empty axis gives each op's identity.
     const empty = f32([], [2, 0, 3]);
     const identity: Record<string, number> = {

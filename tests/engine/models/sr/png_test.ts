@@ -7,8 +7,8 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { deflateSync, inflateSync } from "node:zlib";
 import { decode, encode } from "npm:fast-png@8.0.0";
-import { ModelFormatError } from "../../../../engine/errors.ts";
-import { decodePng, encodePng } from "../../../../engine/models/sr/image.ts";
+import { InvalidArgumentError, ModelFormatError } from "../../../../engine/errors.ts";
+import { decodePng, encodePng, type Image } from "../../../../engine/models/sr/image.ts";
 import { readPng, writePng } from "../../../../engine/models/sr/png.ts";
 import { deflate, inflate } from "../../../../engine/models/sr/zlib.ts";
 import { Random } from "../../../_random.ts";
@@ -261,6 +261,23 @@ Deno.test("PNG: palettes, transparency, low bit depths and Adam7 interlacing dec
   }
 });
 
+Deno.test("PNG: images to encode are checked, each problem said as it is", () => {
+  const data = photo(3, 2, 3);
+  for (
+    const [image, pattern] of [
+      [{ width: 1.5, height: 2, channels: 3, data }, /size 1\.5x2 is not whole pixels/],
+      [{ width: 3, height: 2, channels: 5, data }, /5 channels, not 1, 2, 3 or 4/],
+      [{ width: 3, height: 2, channels: 3, data: new Float32Array(18) }, /not a Uint8Array/],
+      [{ width: 3, height: 3, channels: 3, data }, /needs 27 bytes, its data has 18/],
+    ] as const
+  ) {
+    throws(
+      () => encodePng(image as unknown as Image),
+      (e) => e instanceof InvalidArgumentError && pattern.test(e.message),
+    );
+  }
+});
+
 Deno.test("PNG: broken files are ModelFormatErrors naming the file", () => {
   const good = encodePng({ width: 9, height: 5, channels: 3, data: photo(9, 5, 3) });
   deepStrictEqual(decodePng(good).width, 9);
@@ -272,6 +289,13 @@ Deno.test("PNG: broken files are ModelFormatErrors naming the file", () => {
   const flipped = good.slice();
   flipped[40] ^= 4;
   broken.push([flipped, /CRC|truncated|Huffman|data/]);
+  // A header claiming a huge image is refused before anything is allocated for it.
+  for (const side of [100_000, 0x7fffffff]) {
+    const huge = good.slice();
+    new DataView(huge.buffer).setUint32(16, side);
+    new DataView(huge.buffer).setUint32(20, side);
+    broken.push([huge, new RegExp(`${side}x${side} pixels, more than`)]);
+  }
   for (const [bytes, pattern] of broken) {
     throws(() => decodePng(bytes, "x.png"), (e) => {
       ok(e instanceof ModelFormatError && /"x\.png"/.test(e.message), String(e));
