@@ -274,3 +274,27 @@ Deno.test("LSTM and GRU with C4,3 input weights run the C4n kernels and match on
     dense.dispose();
   }
 });
+
+Deno.test("sparse kernels skip pruned zeros: an infinite input meeting only them stays finite", async () => {
+  // The documented difference from a dense product (0 × ∞ = NaN): a C4,3 weight whose column 5
+  // is pruned in every row, fed x[5] = ∞, gives finite outputs sparse and NaN dense.
+  const rng = new Random(35);
+  const [k, n] = [301, 1024];
+  const wt = c4nWeights(rng, n, k, 3);
+  for (let r = 0; r < n; r++) {
+    const g = r * k + 4;
+    const kept = wt.subarray(g, g + 4).findIndex((v) => v !== 0);
+    // Move the row's survivor of group 1 off position 1 (column 5), keeping 3 zeros.
+    if (kept === 1) [wt[g], wt[g + 1]] = [wt[g + 1], 0];
+  }
+  const bytes = gemvModel("MatMul", 1, k, n, wt, new Float32Array(n));
+  const x = rng.floats(k);
+  x[5] = Infinity;
+  const feeds = { x: new Tensor("float32", x, [1, k]) };
+  const sparse = await loadModel(bytes);
+  const dense = await loadModel(bytes, { sparse: "off" });
+  ok((await sparse.run(feeds)).y.data.every((v) => Number.isFinite(v)));
+  deepStrictEqual(sparse.summary().kernelChoices.map((c) => c.format), ["c4n:3"]);
+  ok((await dense.run(feeds)).y.data.every((v) => Number.isNaN(v)));
+  for (const m of [sparse, dense]) m.dispose();
+});
