@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { init, InvalidArgumentError, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
 import { loadMamba } from "./mod.ts";
@@ -155,6 +156,15 @@ function kernelsOption(value: string): KernelVariant | "auto" {
     throw new UsageError(`Unknown --kernels value "${value}": use scalar, simd, relaxed or auto`);
   }
   return value as KernelVariant | "auto";
+}
+
+/** Throws a UsageError when `out` names the same file or directory as `input`. */
+function refuseOverwrite(input: string, out: string, what: string): void {
+  if (resolve(input) === resolve(out)) {
+    throw new UsageError(
+      `The --out path "${out}" is the input ${what}: write the result elsewhere`,
+    );
+  }
 }
 
 /**
@@ -537,6 +547,7 @@ async function pruneMambaDir(
   dir: string,
   opts: { scheme?: string; out?: string; "calib-text"?: string; layers?: string },
 ): Promise<void> {
+  refuseOverwrite(dir, opts.out!, "checkpoint");
   const { pruneMamba, readMambaFiles } = await import("./engine/prune/api.ts");
   const input = await readMambaFiles(dir);
   let calibration: number[][] | undefined;
@@ -664,11 +675,25 @@ async function pruneFile(
       }"`,
     );
   }
+  refuseOverwrite(path, opts.out!, "model");
   const tfjs = /\.json$/i.test(path);
   if (tfjs && !/\.json$/i.test(opts.out!)) {
     throw new UsageError(
       `A TF.js model is pruned to a TF.js model: give --out a model.json path, not "${opts.out}"`,
     );
+  }
+  // The pruned weights go beside --out under its own name ("pruned.json": pruned.weights.bin),
+  // never over a shard the input model reads.
+  const shard = opts.out!.replace(/\.json$/i, ".weights.bin");
+  if (tfjs) {
+    const manifest = JSON.parse(await Deno.readTextFile(path)).weightsManifest ?? [];
+    const inputShards = manifest.flatMap((g: { paths?: string[] }) => g.paths ?? [])
+      .map((p: string) => resolve(path, "..", p));
+    if (inputShards.includes(resolve(shard))) {
+      throw new UsageError(
+        `The --out path "${opts.out}" would write its weights over the input's ${shard}`,
+      );
+    }
   }
   const bytes = tfjs ? new Uint8Array(0) : await Deno.readFile(path);
   const calibration = opts.calib ? await readSamples(opts.calib) : [];
@@ -700,10 +725,9 @@ async function pruneFile(
   };
   let layers: LayerReport[];
   if (tfjs) {
-    const r = await pruneTfjs(path, options);
+    const r = await pruneTfjs(path, { ...options, shardName: shard.replace(/.*[/\\]/, "") });
     layers = r.layers;
     await Deno.writeTextFile(opts.out!, r.modelJson);
-    const shard = opts.out!.replace(/[^/\\]*$/, r.shardName);
     await Deno.writeFile(shard, r.shard);
     console.error(`wrote the weights to ${shard}`);
   } else {

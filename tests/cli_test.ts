@@ -141,11 +141,24 @@ Deno.test("cli prune: a TF.js layers model comes out as a TF.js model.json and s
     ok(/\| UPN1 \| Conv \| C4,2 \| 50\.0 %/.test(r.out), r.out);
     const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     deepStrictEqual(files, [
-      "group1-shard1of1.bin",
       "model.json",
       "model.json.md",
       "model.json.svg",
+      "model.weights.bin",
     ]);
+    // --out never writes over the input's own files: not the model, not a weight shard it
+    // reads (here the input's shard is named as the pruned weights of p.json would be).
+    const json = JSON.parse(await Deno.readTextFile(source));
+    json.weightsManifest[0].paths = ["p.weights.bin"];
+    await Deno.writeTextFile(`${dir}/in.json`, JSON.stringify(json));
+    await Deno.copyFile(source.replace(/[^/]*$/, "group1-shard1of1.bin"), `${dir}/p.weights.bin`);
+    const before = await Deno.readFile(`${dir}/p.weights.bin`);
+    for (const out of [`${dir}/in.json`, `${dir}/p.json`]) {
+      const clash = await cli("prune", `${dir}/in.json`, "--scheme", "c4n:2", "--out", out);
+      deepStrictEqual(clash.code, 2, clash.err);
+      ok(/is the input model|over the input's/.test(clash.err), clash.err);
+    }
+    deepStrictEqual(await Deno.readFile(`${dir}/p.weights.bin`), before);
     // The whole model's output error on the calibration sample, and the per-layer chart.
     const md = await Deno.readTextFile(`${dir}/model.json.md`);
     ok(/on 1 calibration sample\(s\): "SR" \d+\.\d\d %/.test(md), md);

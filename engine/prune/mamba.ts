@@ -23,6 +23,7 @@
  * @module
  */
 import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
+import { checkOptions as checkOptionNames } from "../options.ts";
 import { float16ToFloat32, toFloat16Bits } from "../formats/float16.ts";
 import { childSource, readSource } from "../formats/read_source.ts";
 import { parseSafetensors } from "../formats/safetensors/safetensors.ts";
@@ -184,6 +185,20 @@ function activationScores(w: Float32Array, t: Target, f: Float64Array, cols: num
 }
 
 function checkOptions(options: PruneMambaOptions): { n: number; layers?: RegExp } {
+  checkOptionNames(
+    options,
+    [
+      "scheme",
+      "layers",
+      "includeHead",
+      "calibration",
+      "refit",
+      "maxColumns",
+      "onLayer",
+    ],
+    "pruneMamba()",
+    { includeHead: [true, false], refit: [true, false] },
+  );
   const c4n = /^c4n:([123])$/.exec(options?.scheme);
   if (!c4n) {
     throw new InvalidArgumentError(

@@ -30,6 +30,7 @@
  */
 import { fromBinary, toBinary } from "npm:@bufbuild/protobuf@2.17.0";
 import { InvalidArgumentError, ModelFormatError, ShapeError } from "../errors.ts";
+import { checkOptions } from "../options.ts";
 import { decodeOnnx } from "../formats/onnx/decode.ts";
 import {
   type GraphProto,
@@ -158,6 +159,8 @@ interface Layer {
   key: string;
   /** Every node reading these weights (silero: the LSTM of each batch-size branch). */
   nodes: Node[];
+  /** The data-movement nodes those nodes read the weights through. */
+  movers: Node[];
   target?: Target;
   reason?: string;
 }
@@ -270,7 +273,8 @@ function matmulTarget(
     kind: "linear",
     node,
     weight: w,
-    bias: bias && bias.data.length === n ? bias : undefined,
+    // A bias per output ([N] or [1, N]); any other C (per row, a full matrix) is added as is.
+    bias: bias && bias.data.length === n && bias.dims.at(-1) === n ? bias : undefined,
     shape: { rows: n, k, index: transposed ? (r, j) => r * k + j : (r, j) => j * n + r },
     columns: (x, maxCols) => {
       const rowsIn = x.size / k;
@@ -323,8 +327,10 @@ async function layerOf(
   else if (node.op === "MatMul") t = matmulTarget(node, w, false);
   else {
     const a = node.attributes;
-    t = (a.transA as number | undefined) || ((a.alpha as number | undefined) ?? 1) !== 1
-      ? "Gemm with transA or alpha ≠ 1 stays dense"
+    // The refit writes the bias as a plain per-output bias: a scaled C (beta ≠ 1) is not one.
+    const scaledC = node.inputs[2] && ((a.beta as number | undefined) ?? 1) !== 1;
+    t = (a.transA as number | undefined) || ((a.alpha as number | undefined) ?? 1) !== 1 || scaledC
+      ? "Gemm with transA, alpha ≠ 1 or a C scaled by beta ≠ 1 stays dense"
       : matmulTarget(node, w, ((a.transB as number | undefined) ?? 0) === 1, bias);
   }
   return typeof t === "string" ? { key, reason: t } : { key, target: t };
@@ -341,9 +347,18 @@ async function findLayers(model: IrModel): Promise<Layer[]> {
         const l = await layerOf(node, inner, model.opsets);
         if (l) {
           const known = byKey.get(l.key);
-          if (known) known.nodes.push(node);
-          else {
-            const layer = { key: l.key, nodes: [node], target: l.target, reason: l.reason };
+          if (known) {
+            known.nodes.push(node);
+            if (l.target) known.movers.push(...viewsOf(l.target).flatMap((v) => v.chain));
+            // Tied weights read another way (transposed, another op) cannot share one mask.
+            if (known.target && !sameLayout(known.target, l.target)) {
+              known.reason = `its constants are also read, in another layout, by ${node.op} ` +
+                `"${node.name}"`;
+              known.target = undefined;
+            }
+          } else {
+            const movers = l.target ? viewsOf(l.target).flatMap((v) => v.chain) : [];
+            const layer = { key: l.key, nodes: [node], movers, target: l.target, reason: l.reason };
             byKey.set(l.key, layer);
             layers.push(layer);
           }
@@ -365,21 +380,75 @@ async function findLayers(model: IrModel): Promise<Layer[]> {
     if (!l.target) continue;
     for (const s of sourcesOf(l.target)) owners.set(s, (owners.get(s) ?? 0) + 1);
   }
+  // Every reader of every value, in all graphs, and the values graphs output.
+  const readers = new Map<string, Node[]>();
+  const graphOutputs = new Set<string>();
+  forEachGraph(model.graph, (g) => {
+    for (const n of g.nodes) {
+      for (const i of n.inputs) if (i) readers.set(i, [...readers.get(i) ?? [], n]);
+    }
+    for (const o of g.outputs) graphOutputs.add(o.name);
+  });
   for (const l of layers) {
     if (!l.target) continue;
     const twice = sourcesOf(l.target).find((s) => (definitions.get(s) ?? 0) > 1);
     const shared = sourcesOf(l.target).find((s) => (owners.get(s) ?? 0) > 1);
     if (twice) l.reason = `weight name "${twice}" is defined in more than one graph`;
     else if (shared) l.reason = `constant "${shared}" is shared with another weight layer`;
+    else l.reason = otherReader(l, l.target, readers, graphOutputs);
     if (l.reason) l.target = undefined;
   }
   return layers;
 }
 
+/** The views a target reads (weights and bias). */
+function viewsOf(t: Target): WeightView[] {
+  const views = t.kind === "lstm" ? [t.W, t.R, t.B] : [t.weight, t.bias];
+  return views.filter((v): v is WeightView => v !== undefined);
+}
+
+/** Whether two targets read their constants element for element the same way. */
+function sameLayout(a: Target, b: Target | undefined): boolean {
+  if (!b || a.kind !== b.kind) return false;
+  if (a.kind === "linear" && b.kind === "linear") {
+    // Rows and the reduction axis must run the same way through the weight (a MatMul and a
+    // transB Gemm tied to one constant read it transposed from each other).
+    const [sa, sb] = [a.shape, b.shape];
+    if (sa.rows !== sb.rows || sa.k !== sb.k) return false;
+    if (sa.index(1, 0) !== sb.index(1, 0) || sa.index(0, 1) !== sb.index(0, 1)) return false;
+  }
+  const [va, vb] = [viewsOf(a), viewsOf(b)];
+  return va.length === vb.length &&
+    va.every((v, i) =>
+      v.dims.join() === vb[i].dims.join() && v.sources.join() === vb[i].sources.join() &&
+      v.offset.every((o, e) => o === vb[i].offset[e] && v.source[e] === vb[i].source[e])
+    );
+}
+
+/**
+ * Why a layer's constants cannot be rewritten: something other than the layer (and the data
+ * movement it reads them through) reads them, or a graph outputs them. Undefined when only
+ * the layer does.
+ */
+function otherReader(
+  l: Layer,
+  t: Target,
+  readers: ReadonlyMap<string, Node[]>,
+  graphOutputs: ReadonlySet<string>,
+): string | undefined {
+  const own = new Set<Node>([...l.nodes, ...l.movers]);
+  const values = [...sourcesOf(t), ...l.movers.flatMap((n) => n.outputs)];
+  for (const v of values) {
+    if (graphOutputs.has(v)) return `constant "${v}" is also a graph output`;
+    const other = readers.get(v)?.find((r) => !own.has(r));
+    if (other) return `constant "${v}" is also read by ${other.op} "${other.name}"`;
+  }
+  return undefined;
+}
+
 /** The constants a target writes (weights and biases). */
 function sourcesOf(t: Target): string[] {
-  const views = t.kind === "lstm" ? [t.W, t.R, t.B] : [t.weight, t.bias];
-  return [...new Set(views.flatMap((v) => v?.sources ?? []))];
+  return [...new Set(viewsOf(t).flatMap((v) => v.sources))];
 }
 
 /**
@@ -471,18 +540,19 @@ async function takenBranches(
   calib: readonly Record<string, Tensor>[],
 ): Promise<Map<string, boolean>> {
   const taken = new Map<string, boolean>();
-  const probe = calib.length > 1 ? [calib[0], calib[calib.length - 1]] : [calib[0]];
   for (;;) {
     const graph = inlineBranches(model.graph, taken);
     const ifs = graph.nodes.filter((n) => n.op === "If" && !n.domain);
     if (!ifs.length) return taken;
-    const out = await capture({ ...model, graph }, ifs.map((n) => n.inputs[0]), probe);
+    // Every sample's conditions (only the subgraphs computing them run).
+    const out = await capture({ ...model, graph }, ifs.map((n) => n.inputs[0]), calib);
     for (const n of ifs) {
       const c = out.map((o) => Number(o[n.inputs[0]].data[0]) !== 0);
-      if (c.some((v) => v !== c[0])) {
+      const other = c.findIndex((v) => v !== c[0]);
+      if (other >= 0) {
         throw new InvalidArgumentError(
-          `If "${n.name}" takes different branches on the first and the last calibration ` +
-            `sample: calibrate with samples that take one path`,
+          `If "${n.name}" takes different branches on calibration samples 0 and ${other}: ` +
+            `calibrate with samples that take one path`,
         );
       }
       taken.set(n.name, c[0]);
@@ -823,6 +893,52 @@ function parseSchemes(source: string): Scheme[] {
   return source.split("+").map(parseScheme);
 }
 
+/** The options `PruneOptions` has. */
+export const PRUNE_OPTIONS = [
+  "scheme",
+  "calibration",
+  "carry",
+  "layers",
+  "keepFirstLast",
+  "maxColumns",
+  "maxError",
+  "refitLast",
+  "onlyFaster",
+  "mask",
+  "onLayer",
+];
+
+/**
+ * Checks the options of `where` (names, flag values, the scheme's and callback's types) and
+ * parses the scheme, before any model is read.
+ */
+export function checkPruneOptions(options: PruneOptions, where: string, extra: string[] = []) {
+  if (options === undefined) {
+    throw new InvalidArgumentError(`${where} needs options with at least a scheme`);
+  }
+  checkOptions(options, [...PRUNE_OPTIONS, ...extra], where, {
+    keepFirstLast: [true, false],
+    refitLast: [true, false],
+    onlyFaster: [true, false],
+  });
+  if (typeof options.scheme !== "string") {
+    throw new InvalidArgumentError(
+      `The scheme option of ${where} must be a string such as "c4n:2", not ${
+        JSON.stringify(options.scheme)
+      }`,
+    );
+  }
+  if (options.maxError !== undefined && typeof options.maxError !== "number") {
+    throw new InvalidArgumentError(
+      `The maxError option must be a number, not "${options.maxError}"`,
+    );
+  }
+  if (options.onLayer !== undefined && typeof options.onLayer !== "function") {
+    throw new InvalidArgumentError("The onLayer option must be a function");
+  }
+  parseSchemes(options.scheme);
+}
+
 /**
  * The pruning itself, on a model whose Constant nodes are folded into initializers: the new
  * values of the constants it changed, and the per-layer report.
@@ -851,7 +967,26 @@ async function pruneConstants(
     );
   }
   const calib = options.calibration ?? [];
+  if (!Array.isArray(calib) || calib.some((f) => typeof f !== "object" || f === null)) {
+    throw new InvalidArgumentError(
+      "The calibration option must be a list of samples, each an object of tensors by input name",
+    );
+  }
   const carry = options.carry ?? {};
+  for (const [s, f] of calib.entries()) {
+    for (const [name, t] of Object.entries(f)) {
+      // One NaN poisons the Gram matrices, so every mask and refit, without a visible error.
+      if (!(t instanceof Tensor) || t.type !== "float32") continue;
+      const data = t.data as Float32Array;
+      const bad = data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new InvalidArgumentError(
+          `Calibration sample ${s}, input "${name}": element ${bad} is ${data[bad]}; ` +
+            `calibration inputs must be finite`,
+        );
+      }
+    }
+  }
   for (const f of calib) {
     for (const i of dense.graph.inputs) {
       if (!f[i.name]) {
@@ -871,6 +1006,13 @@ async function pruneConstants(
     }
   }
   const layers = await findLayers(dense);
+  if (filter && !layers.some((l) => l.nodes.some((nd) => filter.test(nd.name)))) {
+    throw new InvalidArgumentError(
+      `The layers option ${filter} selects none of the weight layers (${
+        layers.flatMap((l) => l.nodes.map((nd) => nd.name)).slice(0, 8).join(", ")
+      }${layers.length > 8 ? ", …" : ""})`,
+    );
+  }
   const keyOfNode = new Map(layers.flatMap((l) => l.nodes.map((nd) => [nd, l.key] as const)));
   const ends = pathEnds(dense.graph, (nd) => keyOfNode.get(nd));
   // Calibration runs the taken path, flat; the pruned copy swaps in the pruned constants.
@@ -1069,7 +1211,7 @@ async function pruneConstants(
  * ```
  */
 export async function pruneOnnx(bytes: Uint8Array, options: PruneOptions): Promise<PruneResult> {
-  parseSchemes(options.scheme); // a bad scheme fails before the model is decoded
+  checkPruneOptions(options, "pruneOnnx()"); // bad options fail before the model is decoded
   const dense = await decodeOnnx(bytes);
   // Exporters often route weights through Constant nodes: treat them as initializers.
   foldConstantNodes(dense.graph);
@@ -1136,7 +1278,7 @@ export async function pruneModel(
   model: IrModel,
   options: PruneOptions,
 ): Promise<PruneModelResult> {
-  parseSchemes(options.scheme); // a bad scheme fails before the model is copied
+  checkPruneOptions(options, "pruneModel()"); // bad options fail before the model is copied
   const dense: IrModel = { ...model, graph: copyGraph(model.graph) };
   foldConstantNodes(dense.graph);
   const { values, layers } = await pruneConstants(dense, options);

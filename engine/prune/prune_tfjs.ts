@@ -7,7 +7,8 @@
  */
 import { decodeTfjsLayers, readTfjsModelJson, siblingShards } from "../formats/tfjs/layers.ts";
 import { encodeTfjsLayers, type TfjsLayersFiles } from "../formats/tfjs/write.ts";
-import { pruneModel, type PruneOptions } from "./prune.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { checkPruneOptions, pruneModel, type PruneOptions } from "./prune.ts";
 import type { LayerReport } from "./report.ts";
 
 /** A pruned TF.js layers model (write both files side by side) and the per-layer report. */
@@ -25,8 +26,16 @@ export async function pruneTfjs(
   modelJson: string | URL,
   options: PruneOptions & { shardName?: string },
 ): Promise<PruneTfjsResult> {
+  checkPruneOptions(options, "pruneTfjs()", ["shardName"]);
+  const { shardName, ...pruning } = options;
+  // The shard is written beside model.json: a plain file name.
+  if (shardName !== undefined && (!/^[^/\\]+$/.test(shardName) || shardName === "..")) {
+    throw new InvalidArgumentError(
+      `The shardName option must be a plain file name, not ${JSON.stringify(shardName)}`,
+    );
+  }
   const original = await readTfjsModelJson(modelJson);
   const dense = await decodeTfjsLayers(original, siblingShards(modelJson));
-  const { model, layers } = await pruneModel(dense, options);
-  return { ...encodeTfjsLayers(original, model, options.shardName), layers };
+  const { model, layers } = await pruneModel(dense, pruning);
+  return { ...encodeTfjsLayers(original, model, shardName), layers };
 }

@@ -23,6 +23,8 @@ export interface WeightView {
   source: Uint16Array;
   /** Per element: the element index inside that source. */
   offset: Int32Array;
+  /** The data-movement nodes between the sources and the layer (none for a direct read). */
+  chain: readonly Node[];
 }
 
 /** Ops that only move elements, so a weight read through them is still a pruneable weight. */
@@ -79,6 +81,7 @@ export async function traceWeight(
       sources: [name],
       source: new Uint16Array(t.size),
       offset: Int32Array.from({ length: t.size }, (_, i) => i),
+      chain: [],
     };
   }
   // A computed value: collect its producers back to constants (post-order = run order).
@@ -162,5 +165,5 @@ export async function traceWeight(
     offset[e] = id - starts[s];
     data[e] = (leaves.get(sources[s])!.data as Float32Array)[offset[e]];
   }
-  return { dims: out.dims, data, sources, source, offset };
+  return { dims: out.dims, data, sources, source, offset, chain };
 }

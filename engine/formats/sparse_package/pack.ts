@@ -7,6 +7,7 @@
  * @module
  */
 import { InvalidArgumentError, ModelFormatError } from "../../errors.ts";
+import { checkOptions } from "../../options.ts";
 import {
   DataType,
   EXTERNAL,
@@ -145,6 +146,9 @@ function bytesOf(v: Float32Array | Uint16Array): Uint8Array {
  * ```
  */
 export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): PackResult {
+  checkOptions(options, ["float16", "minElements"], "packSparseModel()", {
+    float16: [true, false],
+  });
   const minElements = options.minElements ?? 256;
   if (!Number.isInteger(minElements) || minElements < 1) {
     throw new InvalidArgumentError(

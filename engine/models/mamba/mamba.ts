@@ -128,6 +128,11 @@ export function mambaConfig(
   json: Record<string, unknown>,
   weights: Map<string, Tensor>,
 ): MambaConfig {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ModelFormatError(
+      `Mamba config.json must hold an object, not ${JSON.stringify(json)}`,
+    );
+  }
   const num = (keys: string[], fallback?: number): number => {
     for (const k of keys) {
       const v = json[k];

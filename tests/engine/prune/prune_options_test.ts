@@ -195,6 +195,14 @@ Deno.test("bad option values are InvalidArgumentErrors naming the option", async
       [{ maxError: Number.NaN }, /maxError option must be/],
       [{ maxColumns: 0 }, /maxColumns option must be/],
       [{ maxColumns: 2.5 }, /maxColumns option must be/],
+      // Misspelt names, values of the wrong type, a filter that selects nothing.
+      [{ allLayers: true }, /Unknown option "allLayers" for pruneOnnx\(\)/],
+      [{ keepFirstLast: "no" }, /"keepFirstLast" of pruneOnnx\(\) takes true or false/],
+      [{ maxError: "0.1" }, /maxError option must be a number/],
+      [{ onLayer: 5 }, /onLayer option must be a function/],
+      [{ scheme: 42 }, /scheme option of pruneOnnx\(\) must be a string/],
+      [{ layers: "^nothing$" }, /selects none of the weight layers \(a, b, c\)/],
+      [{ calibration: [null] }, /calibration option must be a list of samples/],
     ] as const
   ) {
     await rejects(
@@ -203,4 +211,17 @@ Deno.test("bad option values are InvalidArgumentErrors naming the option", async
       JSON.stringify(options),
     );
   }
+  await rejects(
+    pruneOnnx(net, undefined as unknown as { scheme: string }),
+    (e) => e instanceof InvalidArgumentError && /needs options/.test(e.message),
+  );
+  // One NaN would poison every Gram matrix (masks and refits) without a visible error.
+  const nan = calibration.map((c) => ({ x: new Tensor("float32", c.x.data.slice(), c.x.dims) }));
+  (nan[2].x.data as Float32Array)[17] = Number.NaN;
+  await rejects(
+    pruneOnnx(net, { scheme: "c4n:2", calibration: nan }),
+    (e) =>
+      e instanceof InvalidArgumentError &&
+      /Calibration sample 2, input "x": element 17 is NaN/.test(e.message),
+  );
 });
