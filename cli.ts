@@ -836,6 +836,26 @@ async function main(argv: string[]): Promise<number> {
         );
       }
       const isDir = await Deno.stat(rest[0]).then((s) => s.isDirectory, () => false);
+      // A Mamba checkpoint directory calibrates on text; the ONNX / TF.js options do not apply.
+      const onnxOnly = [
+        "calib",
+        "holdout",
+        "calib-random",
+        "max-error",
+        "only-faster",
+        "mask",
+        "f16",
+      ]
+        .find((o) =>
+          values[o as keyof typeof values] !== undefined &&
+          values[o as keyof typeof values] !== false && !(o === "calib-random" && values[o] === "0")
+        );
+      if (isDir && onnxOnly) {
+        throw new UsageError(
+          `The --${onnxOnly} option applies to ONNX and TF.js models; a Mamba checkpoint directory takes ` +
+            `--calib-text`,
+        );
+      }
       if (isDir) await pruneMambaDir(rest[0], { ...values, layers: layersOption(values.layers) });
       else await pruneFile(rest[0], { ...values, layers: layersOption(values.layers) });
       return 0;

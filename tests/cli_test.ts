@@ -62,6 +62,19 @@ Deno.test("cli: help, usage errors and typed errors have the documented exit cod
         [["generate", "--model", dir, "--max-tokens", "2.5"], 'Invalid --max-tokens value "2.5"'],
         [["upscale", "a.png", "b.png", "--tile", "abc"], 'Invalid --tile value "abc"'],
         [["run", `${dir}/c42.onnx`, "extra.onnx"], 'Unexpected argument "extra.onnx"'],
+        [
+          [
+            "prune",
+            new URL("fixtures/mamba", import.meta.url).pathname,
+            "--scheme",
+            "c4n:2",
+            "--out",
+            `${dir}/m`,
+            "--calib",
+            dir,
+          ],
+          "The --calib option applies to ONNX and TF.js models",
+        ],
       ] as const
     ) {
       const r = await cli(...args);
