@@ -34,7 +34,7 @@ import { type RunPlan, RunRecording } from "./run_plan.ts";
 import type { Op } from "./ops/op.ts";
 import { fuseActivations } from "./passes/fuse_activations.ts";
 import { factorGatedResiduals } from "./passes/factor_gated_residuals.ts";
-import { readSource, siblingSource } from "./formats/read_source.ts";
+import { checkBesideName, readSource, siblingSource } from "./formats/read_source.ts";
 import { isSparsePackage } from "./formats/sparse_package/format.ts";
 import { foldBatchNorms, foldBiasAdds, fuseResidualAdds } from "./passes/fuse_conv.ts";
 import {
@@ -609,7 +609,11 @@ export async function loadModel(
 
 /** Reads and decodes a model source into the IR (see `ModelSource`). */
 async function decodeSource(source: ModelSource): Promise<IrModel> {
-  if ((typeof source === "string" || source instanceof URL) && /\.json$/i.test(String(source))) {
+  // A TF.js model.json, also as a URL with a query or fragment (model.json?v=2).
+  if (
+    (typeof source === "string" || source instanceof URL) &&
+    /\.json$/i.test(String(source).replace(/[?#].*$/, ""))
+  ) {
     // A TensorFlow.js layers model (model.json + weight shards beside it).
     const { loadTfjsLayers } = await import("./formats/tfjs/layers.ts");
     return await loadTfjsLayers(source);
@@ -655,9 +659,7 @@ async function decodeSource(source: ModelSource): Promise<IrModel> {
 function externalReader(model: string | URL) {
   const files = new Map<string, Promise<Uint8Array>>();
   return async (location: string, offset: number, length: number | undefined) => {
-    if (location.includes("..") || location.startsWith("/")) {
-      throw new ModelFormatError(`External data location "${location}" must stay beside the model`);
-    }
+    checkBesideName(location, "External data location");
     let file = files.get(location);
     if (!file) {
       file = readSource(siblingSource(model, location), "external data");

@@ -8,18 +8,31 @@ import { ModelFormatError } from "../errors.ts";
 
 const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** The bytes of a file given by path or URL; `what` names it in errors ("model", …). */
-export async function readSource(source: string | URL, what = "model"): Promise<Uint8Array> {
+/** Largest file read (a Wasm memory holds at most 4 GiB, so no model can use more). */
+const MAX_BYTES = 2 ** 32;
+
+/** A download that sends nothing for this long is given up (milliseconds). */
+const STALL_MS = 30_000;
+
+/** How `readSource` reads URLs. */
+export interface ReadOptions {
+  /** Give up when no byte arrives for this long (milliseconds; default 30 s). */
+  stallMs?: number;
+}
+
+/**
+ * The bytes of a file given by path or URL; `what` names it in errors ("model", …). A URL's
+ * body is read with a bound on its size (4 GiB) and on silence (30 s without a byte): a
+ * server that stalls, lies about the length or cuts the connection gives a ModelFormatError.
+ */
+export async function readSource(
+  source: string | URL,
+  what = "model",
+  options: ReadOptions = {},
+): Promise<Uint8Array> {
   const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
   if (url && url.protocol !== "file:") {
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (cause) {
-      throw new ModelFormatError(`Cannot fetch ${what} "${url}": ${cause}`, { cause });
-    }
-    if (!res.ok) throw new ModelFormatError(`Cannot fetch ${what} "${url}": HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
+    return await download(url, what, options.stallMs ?? STALL_MS);
   }
   const path = url ?? source;
   try {
@@ -33,6 +46,73 @@ export async function readSource(source: string | URL, what = "model"): Promise<
     throw new ModelFormatError(`Cannot read ${what} "${path}": ${(cause as Error).message}`, {
       cause,
     });
+  }
+}
+
+/** Fetches a URL's body chunk by chunk, bounded in size and in silence. */
+async function download(url: URL, what: string, stallMs: number): Promise<Uint8Array> {
+  const abort = new AbortController();
+  const fail = (detail: string, cause?: unknown) => {
+    abort.abort();
+    return new ModelFormatError(`Cannot fetch ${what} "${url}": ${detail}`, { cause });
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Resolves with the step's result, or rejects when no byte comes for stallMs.
+  const inTime = <T>(step: Promise<T>): Promise<T> =>
+    Promise.race([
+      step,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Rejected before the abort, whose own rejection of the pending read would win.
+          reject(
+            new ModelFormatError(`Cannot fetch ${what} "${url}": no data for ${stallMs / 1000} s`),
+          );
+          abort.abort();
+        }, stallMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  let res: Response;
+  try {
+    res = await inTime(fetch(url, { signal: abort.signal }));
+  } catch (cause) {
+    throw cause instanceof ModelFormatError ? cause : fail(String(cause), cause);
+  }
+  if (!res.ok) throw fail(`HTTP ${res.status}`);
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > MAX_BYTES) throw fail(`it declares ${declared} bytes, more than ${MAX_BYTES}`);
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await inTime(reader.read());
+      if (done) break;
+      total += value.length;
+      if (total > MAX_BYTES) throw fail(`it sends more than ${MAX_BYTES} bytes`);
+      parts.push(value);
+    }
+  } catch (cause) {
+    if (cause instanceof ModelFormatError) throw cause;
+    throw fail(`the connection failed after ${total} bytes (${(cause as Error).message})`, cause);
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Throws unless `name` (a file a model names beside itself: external data, weight shards)
+ * stays beside it: no parent directory, no root, no other host or scheme.
+ */
+export function checkBesideName(name: string, what: string): void {
+  if (name.split(/[/\\]/).includes("..") || /^([/\\]|[a-z][a-z0-9+.-]*:)/i.test(name)) {
+    throw new ModelFormatError(`${what} "${name}" must stay beside the model`);
   }
 }
 

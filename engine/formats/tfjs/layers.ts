@@ -10,7 +10,7 @@ import { ModelFormatError, type UnsupportedNode, UnsupportedOpError } from "../.
 import type { AttributeValue, Graph, Model, Node, ValueInfo } from "../../ir/graph.ts";
 import { Tensor } from "../../tensor.ts";
 import { float16ToFloat32 } from "../float16.ts";
-import { readSource, siblingSource } from "../read_source.ts";
+import { checkBesideName, readSource, siblingSource } from "../read_source.ts";
 
 /** Reads a weight shard named in the manifest (a path relative to model.json). */
 export type ShardReader = (path: string) => Promise<Uint8Array>;
@@ -544,9 +544,7 @@ export async function readTfjsModelJson(modelJsonPath: string | URL): Promise<un
 export function siblingShards(modelJsonPath: string | URL): ShardReader {
   return (p) => {
     // Shards sit beside model.json: no parent directories, roots or other hosts.
-    if (p.split(/[/\\]/).includes("..") || /^([/\\]|[a-z][a-z0-9+.-]*:)/i.test(p)) {
-      throw new ModelFormatError(`Weight shard "${p}" must stay beside model.json`);
-    }
+    checkBesideName(p, "Weight shard");
     return readSource(siblingSource(modelJsonPath, p), "weight shard");
   };
 }

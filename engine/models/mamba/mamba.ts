@@ -9,7 +9,7 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
-import { childSource, readSource } from "../../formats/read_source.ts";
+import { checkBesideName, childSource, readSource } from "../../formats/read_source.ts";
 import {
   causalConv1d,
   type CausalConv1dWeights,
@@ -192,6 +192,11 @@ export class MambaModel {
   readonly #head: PackedGemmWeights;
   readonly #normF: number;
   #disposed = false;
+  /**
+   * Bumped by every change of the recurrent state from outside a generation (forward, reset,
+   * restoreState, another generate): a generation whose state was changed under it stops.
+   */
+  #stateEpoch = 0;
   /** Text ↔ ids: the checkpoint's tokenizer.json, or UTF-8 bytes for byte-vocabulary models. */
   readonly tokenizer: TextTokenizer;
 
@@ -289,6 +294,7 @@ export class MambaModel {
   /** Clears the recurrent state (a new sequence). */
   reset(): void {
     this.#check();
+    this.#stateEpoch++;
     const { dConv, dInner, dState } = this.config;
     for (const l of this.#layers) {
       this.#kr.arena.f32(l.convState, (dConv - 1) * dInner).fill(0);
@@ -320,6 +326,10 @@ export class MambaModel {
           "saveState() of the same model)",
       );
     }
+    if (!state.data.every(Number.isFinite)) {
+      throw new InvalidArgumentError("Cannot restore the state: it holds NaN or infinite values");
+    }
+    this.#stateEpoch++;
     this.#layers.forEach((l, i) => {
       this.#kr.arena.f32(l.convState, (dConv - 1) * dInner).set(
         state.data.subarray(i * per, i * per + (dConv - 1) * dInner),
@@ -335,8 +345,16 @@ export class MambaModel {
    * ([tokens.length × vocab], row-major), or of the last one only with `lastOnly`.
    */
   forward(tokens: readonly number[], options: { lastOnly?: boolean } = {}): Float32Array {
+    this.#stateEpoch++;
+    return this.#forward(tokens, options ?? {});
+  }
+
+  #forward(tokens: readonly number[], options: { lastOnly?: boolean }): Float32Array {
     this.#check();
     const { dModel, dInner, dState, dtRank, vocab, eps } = this.config;
+    if (!Array.isArray(tokens)) {
+      throw new InvalidArgumentError("MambaModel.forward() takes an array of token ids");
+    }
     const L = tokens.length;
     if (L === 0) throw new InvalidArgumentError("MambaModel.forward() needs at least one token");
     for (const t of tokens) {
@@ -431,16 +449,31 @@ export class MambaModel {
     prompt: readonly number[],
     options: GenerateOptions = {},
   ): AsyncGenerator<number, GenerateStats> {
+    options ??= {};
     const max = options.maxTokens ?? 64;
     if (!Number.isInteger(max) || max < 0) {
       throw new InvalidArgumentError(
         `The maxTokens option must be a whole number from 0, got ${max}`,
       );
     }
-    const stop = new Set(options.stopTokens ?? []);
+    const stopTokens = options.stopTokens ?? [];
+    if (!Array.isArray(stopTokens) || !stopTokens.every(Number.isInteger)) {
+      throw new InvalidArgumentError("The stopTokens option must be an array of token ids");
+    }
+    const stop = new Set(stopTokens);
     const sample = sampler(options);
     const t0 = performance.now();
-    let logits = this.forward(prompt, { lastOnly: true });
+    // This generation owns the state from here: a change from elsewhere stops it.
+    const epoch = ++this.#stateEpoch;
+    const own = () => {
+      if (this.#stateEpoch !== epoch) {
+        throw new InvalidArgumentError(
+          "The model's state changed during generate() (forward, reset, restoreState or " +
+            "another generate): run one generation at a time per model",
+        );
+      }
+    };
+    let logits = this.#forward(prompt, { lastOnly: true });
     const t1 = performance.now();
     let generated = 0;
     let decodeMs = 0;
@@ -449,8 +482,9 @@ export class MambaModel {
       generated++;
       yield token;
       if (stop.has(token) || generated >= max) break;
+      own();
       const s = performance.now();
-      logits = this.forward([token], { lastOnly: true });
+      logits = this.#forward([token], { lastOnly: true });
       decodeMs += performance.now() - s;
     }
     return {
@@ -558,6 +592,16 @@ export interface MambaCheckpoint {
   tokenizer: TextTokenizer;
 }
 
+/**
+ * Whether a read failed because the file is not there (an optional file): not found on disk or
+ * HTTP 404. Any other failure (a server error, a cut connection) is an error to report.
+ */
+function isMissing(e: unknown): boolean {
+  if (!(e instanceof ModelFormatError)) return false;
+  const cause = e.cause as { code?: string; name?: string } | undefined;
+  return /HTTP 404$/.test(e.message) || cause?.name === "NotFound" || cause?.code === "ENOENT";
+}
+
 /** Reads a Mamba-1 checkpoint (see `loadMamba`) and loads the kernels. */
 export async function readMambaCheckpoint(
   source: string,
@@ -569,7 +613,7 @@ export async function readMambaCheckpoint(
   try {
     single = await readBytes(source, "model.safetensors");
   } catch (e) {
-    if (!(e instanceof ModelFormatError)) throw e;
+    if (!isMissing(e)) throw e;
   }
   if (single) {
     weights = parseSafetensors(single, "model.safetensors");
@@ -596,6 +640,7 @@ export async function readMambaCheckpoint(
       );
     }
     for (const shard of new Set(shards as string[])) {
+      checkBesideName(shard, `Checkpoint file "${indexFile}": shard`);
       for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
         weights.set(k, v);
       }
@@ -607,10 +652,15 @@ export async function readMambaCheckpoint(
   try {
     tokenizerJson = await readText(source, "tokenizer.json");
   } catch (e) {
-    if (!(e instanceof ModelFormatError)) throw e;
+    if (!isMissing(e)) throw e;
   }
   if (tokenizerJson !== undefined) {
-    const cfg = await readText(source, "tokenizer_config.json").then(JSON.parse, () => ({}));
+    let cfg = {};
+    try {
+      cfg = parseJson(await readText(source, "tokenizer_config.json"), "tokenizer_config.json");
+    } catch (e) {
+      if (!isMissing(e)) throw e;
+    }
     tokenizer = await tokenizerFromJson(parseJson(tokenizerJson, "tokenizer.json"), cfg);
   }
   const [kr] = await Promise.all([

@@ -19,16 +19,25 @@ export interface TextTokenizer {
 
 /** Throws unless every id is a non-negative integer (a token id at all). */
 function checkIds(ids: readonly number[]): void {
+  if (!Array.isArray(ids)) {
+    throw new InvalidArgumentError("A tokenizer decodes an array of token ids");
+  }
   const bad = ids.find((i) => !Number.isInteger(i) || i < 0);
   if (bad !== undefined) {
     throw new InvalidArgumentError(`Cannot decode token id ${bad}: ids are integers from 0`);
   }
 }
 
+/** Throws unless `text` is a string. */
+function checkText(text: string): string {
+  if (typeof text !== "string") throw new InvalidArgumentError("A tokenizer encodes a string");
+  return text;
+}
+
 /** UTF-8 bytes as tokens (models with a byte vocabulary, and the fallback). */
 export const BYTE_TOKENIZER: TextTokenizer = {
   kind: "bytes",
-  encode: (text) => [...new TextEncoder().encode(text)],
+  encode: (text) => [...new TextEncoder().encode(checkText(text))],
   decode: (ids) => {
     checkIds(ids);
     return new TextDecoder().decode(Uint8Array.from(ids.filter((i) => i < 256)));
@@ -54,7 +63,7 @@ export async function tokenizerFromJson(
   }
   return {
     kind: "tokenizer.json",
-    encode: (text) => t.encode(text).ids,
+    encode: (text) => t.encode(checkText(text)).ids,
     decode: (ids) => {
       checkIds(ids);
       // The library refuses an empty list; ids past its vocabulary decode to nothing.

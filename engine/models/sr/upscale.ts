@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from "../../errors.ts";
+import { checkOptions } from "../../options.ts";
 import { loadModel, type Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
 import type { KernelVariant } from "../../wasm/kernels.ts";
@@ -62,6 +63,19 @@ export async function srModelPath(options: UpscaleOptions): Promise<string> {
   );
 }
 
+/** The options `UpscaleOptions` has. */
+const UPSCALE_OPTIONS = [
+  "model",
+  "scale",
+  "tile",
+  "overlap",
+  "maxPixels",
+  "onProgress",
+  "kernels",
+  "threads",
+  "cacheDir",
+];
+
 /** A loaded SR model with the tiling pipeline. */
 export class Upscaler {
   readonly #model: Model;
@@ -79,14 +93,35 @@ export class Upscaler {
   #run(rgb: Float32Array, h: number, w: number): { out: Float32Array; s: number } {
     const res = this.#model.runSync({ [this.#input]: new Tensor("float32", rgb, [1, h, w, 3]) });
     const y = res[this.#output];
-    return { out: y.data as Float32Array, s: y.dims[1] / h };
+    // [1, h·s, w·s, 3] with one whole s: anything else would be read as a garbage image.
+    const s = y.dims[1] / h;
+    const [n, oh, ow, c] = y.dims;
+    if (
+      y.dims.length !== 4 || n !== 1 || c !== 3 || !Number.isInteger(s) || s < 1 || ow !== w * s
+    ) {
+      throw new InvalidArgumentError(
+        `The model maps a [1, ${h}, ${w}, 3] image to [${y.dims.join(", ")}] (output ` +
+          `"${this.#output}"), not to [1, ${h}·s, ${w}·s, 3] for a whole scale s`,
+      );
+    }
+    return { out: y.data as Float32Array, s: oh / h };
   }
 
   /** Upscales an image tile by tile. */
   upscale(image: Image, options: UpscaleOptions = {}): UpscaleResult {
+    options ??= {};
+    checkOptions(options, UPSCALE_OPTIONS, "upscale()");
     checkImage(image);
     const { width: W, height: H, channels: C } = image;
     const maxPixels = options.maxPixels ?? 16 * 2 ** 20;
+    if (typeof maxPixels !== "number" || !(maxPixels > 0)) {
+      throw new InvalidArgumentError(
+        `The maxPixels option must be a number above 0, not ${maxPixels}`,
+      );
+    }
+    if (options.onProgress !== undefined && typeof options.onProgress !== "function") {
+      throw new InvalidArgumentError("The onProgress option must be a function");
+    }
     if (W * H > maxPixels) {
       throw new InvalidArgumentError(
         `The image has ${W}x${H} pixels, more than the ${maxPixels} allowed (option maxPixels)`,
@@ -126,10 +161,9 @@ export class Upscaler {
       const r = this.#run(crop, ch, cw);
       if (!out) {
         s = r.s;
-        if (!Number.isInteger(s) || s < 1) {
-          throw new InvalidArgumentError(`The model's output is not an integer upscale (${s}x)`);
-        }
         out = new Float32Array(W * s * H * s * 3);
+      } else if (r.s !== s) {
+        throw new InvalidArgumentError(`The model upscales one tile ${s}x and another ${r.s}x`);
       }
       const OW = W * s;
       for (let y = (y0 - cy0) * s; y < (y1 - cy0) * s; y++) {

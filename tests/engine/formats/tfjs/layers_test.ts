@@ -207,11 +207,33 @@ Deno.test("TF.js model.json that lies about its structure: ModelFormatError sayi
       await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(j));
       await rejects(
         loadTfjsLayers(`${dir}/model.json`),
-        (e) => e instanceof ModelFormatError && /must stay beside model\.json/.test(e.message),
+        (e) => e instanceof ModelFormatError && /must stay beside the model/.test(e.message),
         path,
       );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a TF.js model.json URL with a query or fragment loads as TF.js", async () => {
+  const source = await realModel("@upscalerjs/esrgan-slim", "x2");
+  const dir = source.replace(/[^/]*$/, "");
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const name = new URL(req.url).pathname.slice(1);
+    try {
+      return new Response(await Deno.readFile(dir + name));
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  try {
+    for (const tail of ["?v=2", "#x2"]) {
+      const m = await loadModel(`http://127.0.0.1:${server.addr.port}/model.json${tail}`);
+      deepStrictEqual(m.inputNames, ["LR"]);
+      m.dispose();
+    }
+  } finally {
+    await server.shutdown();
   }
 });

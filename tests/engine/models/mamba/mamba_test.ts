@@ -59,6 +59,28 @@ Deno.test("bad prompts and bad checkpoints give typed errors naming what is wron
   const m = await loadMamba(FIXTURE);
   throws(() => m.forward([]), InvalidArgumentError);
   throws(() => m.forward([300]), (e) => e instanceof InvalidArgumentError && /300/.test(e.message));
+  throws(() => m.forward(null as unknown as number[]), InvalidArgumentError);
+  throws(
+    () => m.restoreState({ data: m.saveState().data.fill(NaN) }),
+    (e) => e instanceof InvalidArgumentError && /NaN or infinite/.test(e.message),
+  );
+  await rejects(
+    m.generate([1], { stopTokens: 5 as unknown as number[] }).next(),
+    (e) => e instanceof InvalidArgumentError && /stopTokens/.test(e.message),
+  );
+  throws(() => m.tokenizer.decode(null as unknown as number[]), InvalidArgumentError);
+  throws(() => m.tokenizer.encode(123 as unknown as string), InvalidArgumentError);
+  // Two generations on one model would share (and corrupt) one recurrent state: the one whose
+  // state was changed under it stops with a typed error, the other runs on.
+  const first = m.generate([1, 2], { maxTokens: 4 });
+  await first.next();
+  const second = m.generate([3], { maxTokens: 2 });
+  await second.next();
+  await rejects(
+    first.next(),
+    (e) => e instanceof InvalidArgumentError && /state changed during generate/.test(e.message),
+  );
+  deepStrictEqual((await second.next()).done, false);
   for (const maxTokens of [NaN, 2.5, -1]) {
     await rejects(
       m.generate([1, 2], { maxTokens }).next(),

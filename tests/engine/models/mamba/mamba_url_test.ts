@@ -51,7 +51,7 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
     ...first.map((n) => [n, "model-00001-of-00002.safetensors"]),
     ...rest.map((n) => [n, "model-00002-of-00002.safetensors"]),
   ]);
-  const sites: Record<string, Record<string, Uint8Array<ArrayBuffer>>> = {
+  const sites: Record<string, Record<string, Uint8Array<ArrayBuffer> | "500">> = {
     plain: { "config.json": config, "model.safetensors": model },
     sharded: {
       "config.json": config,
@@ -64,12 +64,16 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
     cut: { "config.json": config, "model.safetensors": model.slice(0, model.length >> 1) },
     noweights: { "config.json": config },
     badconfig: { "config.json": config.slice(0, 20), "model.safetensors": model },
+    // Files that exist but fail: a server error is reported, not taken for a missing file.
+    broken: { "config.json": config, "model.safetensors": model, "tokenizer.json": "500" },
+    brokenweights: { "config.json": config, "model.safetensors": "500" },
   };
   const requested: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const [, site, file] = new URL(req.url).pathname.split("/");
     requested.push(`${site}/${file}`);
     const body = sites[site]?.[file];
+    if (body === "500") return new Response("server error", { status: 500 });
     return body ? new Response(body) : new Response("not found", { status: 404 });
   });
   const base = `http://127.0.0.1:${server.addr.port}`;
@@ -93,6 +97,8 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
     await fails("cut", /model\.safetensors.*(past|truncated|ends|bytes)/);
     await fails("noweights", /neither model\.safetensors nor model\.safetensors\.index\.json/);
     await fails("badconfig", /"config\.json" is not valid JSON/);
+    await fails("broken", /tokenizer\.json.*HTTP 500/);
+    await fails("brokenweights", /model\.safetensors.*HTTP 500/);
   } finally {
     await server.shutdown();
   }

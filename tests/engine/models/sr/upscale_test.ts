@@ -86,3 +86,50 @@ Deno.test("PNG in and out: grey and 16-bit images convert, bad input is refused 
     );
   }
 });
+
+Deno.test("upscale refuses a model whose output is not [1, h·s, w·s, 3], and bad options", async () => {
+  const { buildModel } = await import("../../../_onnx_builder.ts");
+  const { Tensor } = await import("../../../../engine/tensor.ts");
+  // Tile repeats the input: [1, 2, 2, 1] is a 2x upscale; the others are not images of it.
+  const tileModel = (reps: number[]) =>
+    buildModel({
+      nodes: [{ op: "Tile", inputs: ["x", "r"], outputs: ["y"] }],
+      inputs: [{ name: "x", dims: [1, "h", "w", 3] }],
+      outputs: [{ name: "y" }],
+      initializers: { r: new Tensor("int64", BigInt64Array.from(reps.map(BigInt)), [4]) },
+    });
+  const image = { width: 5, height: 4, channels: 3 as const, data: new Uint8Array(60).fill(9) };
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const reps of [[1, 2, 2, 1], [1, 2, 3, 1], [1, 2, 1, 1], [1, 2, 2, 2], [2, 2, 2, 1]]) {
+      const path = `${dir}/tile_${reps.join("")}.onnx`;
+      await Deno.writeFile(path, tileModel(reps));
+      if (reps.join() === "1,2,2,1") {
+        const r = await upscale(image, { model: path });
+        deepStrictEqual([r.image.width, r.image.height], [10, 8]);
+        ok(r.image.data.every((v) => v === 9));
+        continue;
+      }
+      await rejects(
+        upscale(image, { model: path }),
+        (e) => e instanceof InvalidArgumentError && /not to \[1, 4·s, 5·s, 3\]/.test(e.message),
+        reps.join(),
+      );
+    }
+    const path = `${dir}/tile_1221.onnx`;
+    for (
+      const [options, pattern] of [
+        [{ maxPixels: NaN }, /maxPixels option must be a number/],
+        [{ onProgress: 5 }, /onProgress option must be a function/],
+        [{ tiles: 8 }, /Unknown option "tiles"/],
+      ] as const
+    ) {
+      await rejects(
+        upscale(image, { model: path, ...options } as never),
+        (e) => e instanceof InvalidArgumentError && pattern.test(e.message),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
