@@ -25,10 +25,10 @@
 import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
 import { checkOptions as checkOptionNames } from "../options.ts";
 import { float16ToFloat32, toFloat16Bits } from "../formats/float16.ts";
-import { checkBesideName, childSource, readSource } from "../formats/read_source.ts";
+import { childSource, readSource } from "../formats/read_source.ts";
 import { parseSafetensors } from "../formats/safetensors/safetensors.ts";
 import { type SafetensorsEntry, writeSafetensors } from "../formats/safetensors/write.ts";
-import { type MambaConfig, mambaConfig } from "../models/mamba/mamba.ts";
+import { indexShards, type MambaConfig, mambaConfig } from "../models/mamba/mamba.ts";
 import type { Tensor } from "../tensor.ts";
 import { mambaProjections } from "./mamba_forward.ts";
 import { magnitudeMask } from "./masks.ts";
@@ -476,16 +476,6 @@ export async function readMambaFiles(source: string): Promise<MambaFiles> {
   }
   const index = await json("model.safetensors.index.json");
   const files: Record<string, Uint8Array> = {};
-  const map = index.weight_map;
-  const shards = typeof map === "object" && map !== null ? Object.values(map) : [];
-  if (shards.length === 0 || shards.some((s) => typeof s !== "string")) {
-    throw new ModelFormatError(
-      `Checkpoint file "model.safetensors.index.json": "weight_map" must map tensor names to shard files`,
-    );
-  }
-  for (const shard of new Set(shards as string[])) {
-    checkBesideName(shard, `Checkpoint file "model.safetensors.index.json": shard`);
-    files[shard] = await read(shard);
-  }
+  for (const shard of indexShards(index)) files[shard] = await read(shard);
   return { config, files };
 }

@@ -593,6 +593,23 @@ export interface MambaCheckpoint {
 }
 
 /**
+ * The shard files a parsed `model.safetensors.index.json` names, each once, checked: its
+ * "weight_map" maps tensor names to file names that stay beside the index.
+ */
+export function indexShards(index: unknown): string[] {
+  const file = "model.safetensors.index.json";
+  const map = (index as { weight_map?: unknown } | null)?.weight_map;
+  const shards = typeof map === "object" && map !== null ? Object.values(map) : [];
+  if (shards.length === 0 || shards.some((s) => typeof s !== "string")) {
+    throw new ModelFormatError(
+      `Checkpoint file "${file}": "weight_map" must map tensor names to shard files`,
+    );
+  }
+  for (const shard of shards) checkBesideName(shard as string, `Checkpoint file "${file}": shard`);
+  return [...new Set(shards as string[])];
+}
+
+/**
  * Whether a read failed because the file is not there (an optional file): not found on disk or
  * HTTP 404. Any other failure (a server error, a cut connection) is an error to report.
  */
@@ -630,17 +647,8 @@ export async function readMambaCheckpoint(
         { cause },
       );
     }
-    const index = parseJson(indexText, indexFile);
     weights = new Map();
-    const map = index.weight_map;
-    const shards = typeof map === "object" && map !== null ? Object.values(map) : [];
-    if (shards.length === 0 || shards.some((s) => typeof s !== "string")) {
-      throw new ModelFormatError(
-        `Checkpoint file "${indexFile}": "weight_map" must map tensor names to shard files`,
-      );
-    }
-    for (const shard of new Set(shards as string[])) {
-      checkBesideName(shard, `Checkpoint file "${indexFile}": shard`);
+    for (const shard of indexShards(parseJson(indexText, indexFile))) {
       for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
         weights.set(k, v);
       }
