@@ -292,6 +292,7 @@ export class GraphExecutor {
       }
       const out = new Map<string, Value>();
       for (const o of this.graph.outputs) {
+        if (out.has(o.name)) continue; // listed twice: results are keyed by name
         const own = feeds.has(o.name) ? undefined : env.get(o.name);
         if (own?.buffer) {
           out.set(o.name, own);
@@ -438,7 +439,18 @@ export class GraphExecutor {
       this.#branches.set(branch, exec);
     }
     const results = exec.run(new Map(), lookup, profile, this.#recorder);
-    return branch.outputs.map((o) => results.get(o.name)!);
+    // A value the branch outputs twice goes to two node outputs: each gets its own buffer.
+    const given = new Set<string>();
+    return branch.outputs.map((o) => {
+      const v = results.get(o.name)!;
+      if (!given.has(o.name)) {
+        given.add(o.name);
+        return v;
+      }
+      const copy = copyValue(this.#ctx, v, o.name);
+      this.#recorder?.copy(v, copy);
+      return copy;
+    });
   }
 
   /** Frees prepared weights and uploaded constants. */

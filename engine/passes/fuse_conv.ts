@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { consumerCounts, type Graph, type Node, producers } from "../ir/graph.ts";
+import { consumerCounts, freshName, type Graph, type Node, producers } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 import { foldBatchNorm } from "./fold_batch_norm.ts";
 
@@ -41,6 +41,10 @@ export function foldBatchNorms(graph: Graph): number {
     if (!w || w.type !== "float32" || !scale || !bias || !mean || !variance) continue;
     const b = conv.inputs[2] ? constF32(graph, conv.inputs[2]) : undefined;
     if (conv.inputs[2] && !b) continue;
+    // A factor that is not finite (variance + epsilon = 0, an infinite scale) would meet the
+    // conv's zero weights as 0 × ∞ = NaN inside the folded weights, where the BN gives ±∞.
+    const eps = (bn.attributes.epsilon as number | undefined) ?? 1e-5;
+    if (!scale.every((sc, c) => Number.isFinite(sc / Math.sqrt(variance[c] + eps)))) continue;
     const out = foldBatchNorm(w.data as Float32Array, w.dims, b, {
       scale,
       bias,
@@ -52,9 +56,9 @@ export function foldBatchNorms(graph: Graph): number {
       group: (conv.attributes.group as number | undefined) ?? 1,
       node: bn.name,
     });
-    const wName = `${conv.name}/folded_weight`;
-    const bName = `${conv.name}/folded_bias`;
+    const wName = freshName(graph, `${conv.name}/folded_weight`);
     graph.initializers.set(wName, new Tensor("float32", out.weight, w.dims));
+    const bName = freshName(graph, `${conv.name}/folded_bias`);
     graph.initializers.set(bName, new Tensor("float32", out.bias, [out.bias.length]));
     conv.inputs = [conv.inputs[0], wName, bName];
     conv.outputs = [bn.outputs[0]];
@@ -157,6 +161,8 @@ function foldAffineOnce(graph: Graph): number {
       const old = conv.inputs[2] ? graph.initializers.get(conv.inputs[2]) : undefined;
       if (conv.inputs[2] && !old) continue;
       const k = c.data as Float32Array;
+      // An infinite factor would give NaN in the folded weights (0 × ∞) where the Mul gives ±∞.
+      if (add.op === "Mul" && !k.every(Number.isFinite)) continue;
       const step = c.size === 1 ? 0 : 1;
       const bias = new Float32Array(m);
       if (old) bias.set(old.data as Float32Array);
@@ -172,11 +178,11 @@ function foldAffineOnce(graph: Graph): number {
           bias[i] *= f;
           for (let j = i * per; j < (i + 1) * per; j++) wd[j] = src[j] * f;
         }
-        const wName = `${conv.name}/weight_times_${add.name}`;
+        const wName = freshName(graph, `${conv.name}/weight_times_${add.name}`);
         graph.initializers.set(wName, new Tensor("float32", wd, w.dims));
         conv.inputs = [conv.inputs[0], wName, conv.inputs[2] ?? ""];
       }
-      const name = `${conv.name}/folded_bias_${add.name}`;
+      const name = freshName(graph, `${conv.name}/folded_bias_${add.name}`);
       graph.initializers.set(name, new Tensor("float32", bias, [m]));
       conv.inputs = [conv.inputs[0], conv.inputs[1], name];
       conv.outputs = [add.outputs[0]];

@@ -400,10 +400,14 @@ class Decoder {
     const local = new Set<string>(initializers.keys());
     for (const i of inputs) local.add(i.name);
     const scope: NameScope = { has: (name) => local.has(name) || outer.has(name) };
+    // Generated names avoid every name the file gives, also those of later nodes.
+    const given = new Set(g.node.map((n) => n.name).filter((n) => n));
     const names = new Set<string>();
     const protoNodes = g.node.map((n, i) => {
       let name = n.name;
-      if (!name || names.has(name)) name = `${n.opType || "node"}_${this.#generated++}_${i}`;
+      while (!name || names.has(name) || (name !== n.name && given.has(name))) {
+        name = `${n.opType || "node"}_${this.#generated++}_${i}`;
+      }
       names.add(name);
       return { proto: n, name };
     });
