@@ -132,16 +132,21 @@ export function readsOf(n: Node): string[] {
 }
 
 /**
- * A value name `graph` does not use yet (as an input, output, initializer, or a node's input
- * or output): `base`, else `base#2`, `base#3`… Passes name what they add with it, so a user
- * value that happens to have the same name is never overwritten.
+ * Names for values a pass adds to `graph`, none of them used yet (as an input, output,
+ * initializer, or a node's input or output) nor given twice: `base`, else `base#2`, `base#3`…
+ * So a user value that happens to have the same name is never overwritten. The graph's names
+ * are collected once, when the pass starts.
  */
-export function freshName(graph: Graph, base: string): string {
-  const used = new Set<string>([...graph.initializers.keys()]);
+export function freshNames(graph: Graph): (base: string) => string {
+  const used = new Set<string>(graph.initializers.keys());
   for (const v of [...graph.inputs, ...graph.outputs]) used.add(v.name);
   for (const n of graph.nodes) for (const v of [...n.inputs, ...n.outputs]) used.add(v);
-  if (!used.has(base)) return base;
-  for (let k = 2;; k++) if (!used.has(`${base}#${k}`)) return `${base}#${k}`;
+  return (base) => {
+    let name = base;
+    for (let k = 2; used.has(name); k++) name = `${base}#${k}`;
+    used.add(name);
+    return name;
+  };
 }
 
 /** How many times each value is read: by the graph's nodes (`readsOf`) and as a graph output. */

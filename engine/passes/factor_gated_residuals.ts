@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { consumerCounts, freshName, type Graph, type Node, producers } from "../ir/graph.ts";
+import { consumerCounts, freshNames, type Graph, type Node, producers } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 
 /** Ops whose output is a float gate. */
@@ -22,7 +22,8 @@ export function factorGatedResiduals(graph: Graph): number {
   const producer = producers(graph);
   const removed = new Set<Node>();
   const before = new Map<Node, Node>();
-  const one = freshName(graph, "quartet/factor_gated_residuals/one");
+  const fresh = freshNames(graph);
+  const one = fresh("quartet/factor_gated_residuals/one");
   for (const add of graph.nodes) {
     if (add.op !== "Add" || add.inputs.length !== 2 || !add.inputs.every((i) => i)) continue;
     for (const side of [0, 1]) {
@@ -35,7 +36,7 @@ export function factorGatedResiduals(graph: Graph): number {
       if (!graph.initializers.has(one)) {
         graph.initializers.set(one, new Tensor("float32", new Float32Array([1]), []));
       }
-      const gate = freshName(graph, `${mul.name}/one_plus_gate`);
+      const gate = fresh(`${mul.name}/one_plus_gate`);
       before.set(mul, {
         name: `${mul.name}/one_plus`,
         op: "Add",

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { consumerCounts, freshName, type Graph, type Node, producers } from "../ir/graph.ts";
+import { consumerCounts, freshNames, type Graph, type Node, producers } from "../ir/graph.ts";
 import { Tensor } from "../tensor.ts";
 import { foldBatchNorm } from "./fold_batch_norm.ts";
 
@@ -27,6 +27,7 @@ export function foldBatchNorms(graph: Graph): number {
   if (!hasOp(graph, "BatchNormalization")) return 0;
   const counts = consumerCounts(graph);
   const producer = producers(graph);
+  const fresh = freshNames(graph);
   const removed = new Set<Node>();
   let folded = 0;
   for (const bn of graph.nodes) {
@@ -56,9 +57,9 @@ export function foldBatchNorms(graph: Graph): number {
       group: (conv.attributes.group as number | undefined) ?? 1,
       node: bn.name,
     });
-    const wName = freshName(graph, `${conv.name}/folded_weight`);
+    const wName = fresh(`${conv.name}/folded_weight`);
     graph.initializers.set(wName, new Tensor("float32", out.weight, w.dims));
-    const bName = freshName(graph, `${conv.name}/folded_bias`);
+    const bName = fresh(`${conv.name}/folded_bias`);
     graph.initializers.set(bName, new Tensor("float32", out.bias, [out.bias.length]));
     conv.inputs = [conv.inputs[0], wName, bName];
     conv.outputs = [bn.outputs[0]];
@@ -133,6 +134,7 @@ function foldAffineOnce(graph: Graph): number {
   if (!hasOp(graph, "Conv") && !hasOp(graph, "ConvTranspose")) return 0;
   const counts = consumerCounts(graph);
   const producer = producers(graph);
+  const fresh = freshNames(graph);
   const removed = new Set<Node>();
   let folded = 0;
   for (const add of graph.nodes) {
@@ -178,11 +180,11 @@ function foldAffineOnce(graph: Graph): number {
           bias[i] *= f;
           for (let j = i * per; j < (i + 1) * per; j++) wd[j] = src[j] * f;
         }
-        const wName = freshName(graph, `${conv.name}/weight_times_${add.name}`);
+        const wName = fresh(`${conv.name}/weight_times_${add.name}`);
         graph.initializers.set(wName, new Tensor("float32", wd, w.dims));
         conv.inputs = [conv.inputs[0], wName, conv.inputs[2] ?? ""];
       }
-      const name = freshName(graph, `${conv.name}/folded_bias_${add.name}`);
+      const name = fresh(`${conv.name}/folded_bias_${add.name}`);
       graph.initializers.set(name, new Tensor("float32", bias, [m]));
       conv.inputs = [conv.inputs[0], conv.inputs[1], name];
       conv.outputs = [add.outputs[0]];
