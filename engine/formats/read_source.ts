@@ -77,7 +77,7 @@ async function download(url: URL, what: string, stallMs: number): Promise<Uint8A
   } catch (cause) {
     throw cause instanceof ModelFormatError ? cause : fail(String(cause), cause);
   }
-  if (!res.ok) throw fail(`HTTP ${res.status}`);
+  if (!res.ok) throw fail(`HTTP ${res.status}`, res);
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (declared > MAX_BYTES) throw fail(`it declares ${declared} bytes, more than ${MAX_BYTES}`);
   if (!res.body) return new Uint8Array(0);
@@ -104,6 +104,17 @@ async function download(url: URL, what: string, stallMs: number): Promise<Uint8A
     at += p.length;
   }
   return out;
+}
+
+/**
+ * Whether `readSource` failed because the file is not there (not found on disk, HTTP 404):
+ * what an optional file may do. Any other failure (a server error, a cut connection) is one
+ * to report.
+ */
+export function isMissingSource(e: unknown): boolean {
+  if (!(e instanceof ModelFormatError)) return false;
+  const cause = e.cause as { code?: string; name?: string; status?: number } | undefined;
+  return cause?.status === 404 || cause?.name === "NotFound" || cause?.code === "ENOENT";
 }
 
 /**

@@ -25,7 +25,7 @@
 import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
 import { checkOptions as checkOptionNames } from "../options.ts";
 import { float16ToFloat32, toFloat16Bits } from "../formats/float16.ts";
-import { childSource, readSource } from "../formats/read_source.ts";
+import { childSource, isMissingSource, readSource } from "../formats/read_source.ts";
 import { parseSafetensors } from "../formats/safetensors/safetensors.ts";
 import { type SafetensorsEntry, writeSafetensors } from "../formats/safetensors/write.ts";
 import { indexShards, type MambaConfig, mambaConfig } from "../models/mamba/mamba.ts";
@@ -472,7 +472,7 @@ export async function readMambaFiles(source: string): Promise<MambaFiles> {
   try {
     return { config, files: { "model.safetensors": await read("model.safetensors") } };
   } catch (e) {
-    if (!(e instanceof ModelFormatError)) throw e;
+    if (!isMissingSource(e)) throw e;
   }
   const index = await json("model.safetensors.index.json");
   const files: Record<string, Uint8Array> = {};

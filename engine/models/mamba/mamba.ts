@@ -9,7 +9,12 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
-import { checkBesideName, childSource, readSource } from "../../formats/read_source.ts";
+import {
+  checkBesideName,
+  childSource,
+  isMissingSource,
+  readSource,
+} from "../../formats/read_source.ts";
 import {
   causalConv1d,
   type CausalConv1dWeights,
@@ -609,16 +614,6 @@ export function indexShards(index: unknown): string[] {
   return [...new Set(shards as string[])];
 }
 
-/**
- * Whether a read failed because the file is not there (an optional file): not found on disk or
- * HTTP 404. Any other failure (a server error, a cut connection) is an error to report.
- */
-function isMissing(e: unknown): boolean {
-  if (!(e instanceof ModelFormatError)) return false;
-  const cause = e.cause as { code?: string; name?: string } | undefined;
-  return /HTTP 404$/.test(e.message) || cause?.name === "NotFound" || cause?.code === "ENOENT";
-}
-
 /** Reads a Mamba-1 checkpoint (see `loadMamba`) and loads the kernels. */
 export async function readMambaCheckpoint(
   source: string,
@@ -630,7 +625,7 @@ export async function readMambaCheckpoint(
   try {
     single = await readBytes(source, "model.safetensors");
   } catch (e) {
-    if (!isMissing(e)) throw e;
+    if (!isMissingSource(e)) throw e;
   }
   if (single) {
     weights = parseSafetensors(single, "model.safetensors");
@@ -660,14 +655,14 @@ export async function readMambaCheckpoint(
   try {
     tokenizerJson = await readText(source, "tokenizer.json");
   } catch (e) {
-    if (!isMissing(e)) throw e;
+    if (!isMissingSource(e)) throw e;
   }
   if (tokenizerJson !== undefined) {
     let cfg = {};
     try {
       cfg = parseJson(await readText(source, "tokenizer_config.json"), "tokenizer_config.json");
     } catch (e) {
-      if (!isMissing(e)) throw e;
+      if (!isMissingSource(e)) throw e;
     }
     tokenizer = await tokenizerFromJson(parseJson(tokenizerJson, "tokenizer.json"), cfg);
   }
