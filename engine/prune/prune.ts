@@ -385,7 +385,12 @@ async function findLayers(model: IrModel): Promise<Layer[]> {
   const graphOutputs = new Set<string>();
   forEachGraph(model.graph, (g) => {
     for (const n of g.nodes) {
-      for (const i of n.inputs) if (i) readers.set(i, [...readers.get(i) ?? [], n]);
+      for (const i of n.inputs) {
+        if (!i) continue;
+        const list = readers.get(i);
+        if (list) list.push(n);
+        else readers.set(i, [n]);
+      }
     }
     for (const o of g.outputs) graphOutputs.add(o.name);
   });

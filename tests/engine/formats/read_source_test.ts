@@ -93,7 +93,7 @@ Deno.test("side files a model names stay beside it: no parent, root, other host 
       "/etc/passwd",
       "\\\\host\\share",
       "http://other-host/w.bin",
-      "file:///tmp/w.bin",
+      new URL("w.bin", import.meta.url).href, // a file: URL
       "C:\\w.bin",
     ]
   ) {
