@@ -22,6 +22,10 @@ const FLAGS = [
   "abort=",
   "--importMemory",
   "--noExportMemory",
+  // The first 4 KB hold the tables the start function fills (c4n/_swizzle_masks.ts): data
+  // segments start above them.
+  "--memoryBase",
+  "4096",
 ];
 const FEATURES: Record<typeof VARIANTS[number], string[]> = {
   scalar: [],

@@ -62,7 +62,7 @@ import { madd4, swizzle16 } from "../../common/simd";
 import { activate4 } from "../../common/activation";
 import { tailScratch } from "../../common/tail_scratch";
 import { finishRow, QUAD_BYTES, swizzleBlockBytes, swizzleTails } from "../_swizzle_rows";
-import { SWIZZLE_MASKS as MASKS } from "./_swizzle_masks";
+import { SWIZZLE_MASKS as MASKS } from "../_swizzle_masks";
 import { f32_gemv_c4n${n}_swizzle } from "./f32_gemv_c4n${n}_swizzle";
 
 const BLOCK_ROWS: i32 = ${rows};

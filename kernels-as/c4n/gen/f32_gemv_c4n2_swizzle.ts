@@ -5,7 +5,7 @@
 import { madd4, swizzle16 } from "../../common/simd";
 import { tailScratch } from "../../common/tail_scratch";
 import { finishRow, QUAD_BYTES, swizzleBlockBytes, swizzleTails } from "../_swizzle_rows";
-import { SWIZZLE_MASKS as MASKS } from "./_swizzle_masks";
+import { SWIZZLE_MASKS as MASKS } from "../_swizzle_masks";
 
 const BLOCK_ROWS: i32 = 8;
 
