@@ -45,7 +45,9 @@ export interface UnsupportedNode {
   reason: string;
 }
 
-/** Every unsupported op or attribute of a model, reported at load time all at once. */
+/**
+ * Every unsupported op, attribute or input type of a model, reported at load time all at once.
+ */
 export class UnsupportedOpError extends QuartetError {
   /** The nodes that cannot run. */
   readonly nodes: readonly UnsupportedNode[];

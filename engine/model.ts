@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { findTypeProblems } from "./check_types.ts";
 import {
   DTypeError,
   InvalidArgumentError,
@@ -284,8 +285,10 @@ export class Model {
     // Each graph is folded and fused once, If branches when first taken: a branch no run
     // takes (silero VAD's 8 kHz model when fed 16 kHz audio) costs nothing at load.
     // Every node is checked before the passes read it (a fused activation's attributes are
-    // read by the fuser, not the op): unsupported ops and attributes of the wrong kind, at once.
+    // read by the fuser, not the op): unsupported ops, attributes of the wrong kind and input
+    // types an op does not take, at once.
     const bad = findUnsupported(ir.graph, ops, opset);
+    bad.push(...findTypeProblems(ir.graph, ops, new Set(bad.map((b) => b.node))));
     if (bad.length) throw new UnsupportedOpError(bad);
     const deferred = new Map<Graph, ConstantScope>();
     const prepare = (graph: Graph, outer?: ConstantScope) => {

@@ -276,6 +276,70 @@ Deno.test("every unsupported node is reported at load, all at once, with names",
   });
 });
 
+Deno.test("input types an op does not take are reported at load, with the unsupported ops", async () => {
+  const g = graph(
+    [
+      node("Add", ["a", "a"], ["s"]),
+      node("MatMul", ["i", "i"], ["p"]),
+      node("Shape", ["x"], ["sh"]),
+      // Typing follows Shape's int64 output into an op that takes floats only.
+      node("Sigmoid", ["sh"], ["bad"]),
+      node("Relu", ["x"], ["fine"]),
+      node("FancyOp", ["x"], ["f"]),
+      // Reads what an unsupported op outputs: not typed here, so not reported.
+      node("Sigmoid", ["f"], ["g"]),
+      {
+        ...node("If", ["fine"], ["y"]),
+        attributes: {
+          then_branch: graph([node("Sigmoid", ["i"], ["t"])], [], [{
+            name: "t",
+            type: "float32",
+          }]),
+          else_branch: graph([node("Neg", ["x"], ["e"])], [], [{ name: "e", type: "float32" }]),
+        },
+      },
+    ],
+    [
+      { name: "a", type: "int8", dims: [3] },
+      { name: "i", type: "int32", dims: ["n", "n"] },
+      { name: "x", type: "float32", dims: [1] },
+    ],
+    [{ name: "y", type: "float32" }, { name: "bad", type: "float32" }],
+  );
+  await rejects(loadModel(model(g)), (e) => {
+    ok(e instanceof UnsupportedOpError);
+    deepStrictEqual(
+      e.nodes.map((n) => `${n.node}: ${n.reason}`),
+      [
+        "FancyOp_f: operator not implemented",
+        'Add_s: input "A" is "int8", expected "float32", "int32" or "int64"',
+        'MatMul_p: input 0 is "int32", only "float32" is supported',
+        'Sigmoid_bad: input "X" is "int64", expected "float32"',
+        'If_y: the condition is "float32", not "bool"',
+        'Sigmoid_t: input "X" is "int32", expected "float32"',
+      ],
+    );
+    return true;
+  });
+  // The same graph without the problems loads (int32 and int64 Adds are supported).
+  const fine = graph(
+    [
+      node("Add", ["i", "i"], ["s"]),
+      node("Shape", ["x"], ["sh"]),
+      node("Add", ["sh", "sh"], ["t"]),
+    ],
+    [{ name: "i", type: "int32", dims: ["n"] }, { name: "x", type: "float32", dims: [2, 3] }],
+    [{ name: "s", type: "int32" }, { name: "t", type: "int64" }],
+  );
+  const m = await loadModel(model(fine));
+  const out = await m.run({
+    i: new Tensor("int32", new Int32Array([1, 2]), [2]),
+    x: f32(new Float32Array(6), [2, 3]),
+  });
+  deepStrictEqual([...out.s.data, ...out.t.data], [2, 4, 4n, 6n]);
+  m.dispose();
+});
+
 Deno.test("If runs the chosen branch with outer-scope values", async () => {
   const w = rng.floats(12 * 5);
   const g = graph(

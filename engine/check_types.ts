@@ -1,0 +1,121 @@
+/**
+ * The load-time type check: element types followed through the graph from its declared inputs
+ * and its constants, so that every node given a type it does not take (an int8 Add, an int32
+ * MatMul, an If on a float condition) is reported at load, all at once, instead of the first
+ * one failing the first run.
+ *
+ * Each op's own shape inference does the typing (it is where the run checks types): it runs on
+ * the declared input dims, with 1 for a symbolic dim. Types never depend on dims or values, so
+ * a DTypeError here is the error the run would raise; any other failure (a shape only the real
+ * dims satisfy, a value only known at run time) leaves that node's outputs unknown, and the
+ * nodes reading them are left to the run.
+ *
+ * @module
+ */
+import { DTypeError, type UnsupportedNode } from "./errors.ts";
+import type { Graph, Node } from "./ir/graph.ts";
+import { isGraph } from "./ir/graph.ts";
+import type { InputInfo, Op } from "./ops/op.ts";
+
+/** What is known of a value: its info, or undefined when typing could not follow it. */
+type Scope = (name: string) => InputInfo | undefined;
+
+/**
+ * Every node of the graph (and of its If branches) given an input type it does not take.
+ * Nodes named in `skip` (already reported unsupported) are not typed: their outputs are
+ * unknown.
+ */
+export function findTypeProblems(
+  graph: Graph,
+  registry: ReadonlyMap<string, Op>,
+  skip: ReadonlySet<string> = new Set(),
+): UnsupportedNode[] {
+  const problems: UnsupportedNode[] = [];
+  typeGraph(graph, { registry, skip, problems }, () => undefined);
+  return problems;
+}
+
+/** What typing a graph and its branches shares. */
+interface Typing {
+  registry: ReadonlyMap<string, Op>;
+  skip: ReadonlySet<string>;
+  problems: UnsupportedNode[];
+}
+
+/** Types the graph's nodes in order, collecting problems; returns what its outputs are. */
+function typeGraph(graph: Graph, typing: Typing, outer: Scope): (InputInfo | undefined)[] {
+  const known = new Map<string, InputInfo | undefined>();
+  for (const v of graph.inputs) {
+    known.set(
+      v.name,
+      v.dims
+        ? { type: v.type, dims: v.dims.map((d) => (typeof d === "number" ? d : 1)) }
+        : undefined,
+    );
+  }
+  for (const [name, t] of graph.initializers) {
+    known.set(name, withSmallValue({ type: t.type, dims: [...t.dims], value: t }));
+  }
+  const lookup: Scope = (name) => (known.has(name) ? known.get(name) : outer(name));
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((name) => (name ? lookup(name) : undefined));
+    let outputs: (InputInfo | undefined)[] = [];
+    if (typing.skip.has(node.name)) {
+      // Reported already; what it would output is unknown.
+    } else if (node.op === "If") {
+      outputs = typeIf(node, inputs[0], lookup, typing);
+    } else {
+      const op = typing.registry.get(node.op);
+      // An omitted input is undefined on purpose; a named one that typing lost stops here.
+      if (op && node.inputs.every((name, i) => !name || inputs[i])) {
+        try {
+          outputs = op.inferShapes(node, inputs);
+        } catch (e) {
+          if (e instanceof DTypeError) typing.problems.push(problem(node, e.message));
+        }
+      }
+    }
+    node.outputs.forEach((name, i) => {
+      if (name) known.set(name, outputs[i] && withSmallValue(outputs[i]));
+    });
+  }
+  return graph.outputs.map((o) => lookup(o.name));
+}
+
+/**
+ * The info with its value only when shape inference may read it (shape-like integers, a few
+ * scales; the executor's limits): inference then does not fold slices of weights here, work
+ * the passes do next anyway.
+ */
+function withSmallValue(info: InputInfo): InputInfo {
+  const n = info.dims.reduce((a, b) => a * b, 1);
+  const small = n <= (info.type === "int64" || info.type === "int32" ? 4096 : 16);
+  return small || !info.value ? info : { type: info.type, dims: info.dims };
+}
+
+/** Checks an If's condition and both branches; its outputs are the then branch's. */
+function typeIf(
+  node: Node,
+  cond: InputInfo | undefined,
+  lookup: Scope,
+  typing: Typing,
+): (InputInfo | undefined)[] {
+  if (cond && cond.type !== "bool") {
+    typing.problems.push(problem(node, `the condition is "${cond.type}", not "bool"`));
+  }
+  const [then, otherwise] = ["then_branch", "else_branch"].map((key) => {
+    const branch = node.attributes[key];
+    return isGraph(branch) ? typeGraph(branch, typing, lookup) : [];
+  });
+  // Dims may differ between the branches (a branch per input size): only types carry over.
+  return then.map((info, i) =>
+    info && otherwise[i]?.type === info.type ? { type: info.type, dims: info.dims } : undefined
+  );
+}
+
+/** A problem named like the load-time support check's, without the error's node prefix. */
+function problem(node: Node, message: string): UnsupportedNode {
+  const prefix = `Node "${node.name}" (${node.op}): `;
+  const reason = message.startsWith(prefix) ? message.slice(prefix.length) : message;
+  return { node: node.name, op: node.op, reason };
+}
