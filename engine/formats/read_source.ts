@@ -31,10 +31,27 @@ export async function readSource(
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
   const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
-  if (url && url.protocol !== "file:") {
-    return await download(url, what, options.stallMs ?? STALL_MS);
+  const bytes = url && url.protocol !== "file:"
+    ? await download(url, what, options.stallMs ?? STALL_MS)
+    : await readFile(url ?? source, what);
+  if (isHtmlPage(bytes)) {
+    throw new ModelFormatError(
+      `The ${what} "${source}" is an HTML page, not the file: a link to a web page that shows ` +
+        `the file (on GitHub, Hugging Face, a file host) instead of its raw download URL?`,
+    );
   }
-  const path = url ?? source;
+  return bytes;
+}
+
+/** Whether the bytes start like an HTML document (no model file, weight or JSON file does). */
+function isHtmlPage(bytes: Uint8Array): boolean {
+  const head = String.fromCharCode(...bytes.subarray(0, 64)).replace(/^\xEF\xBB\xBF/, "")
+    .trimStart();
+  return /^<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])/i.test(head);
+}
+
+/** A file's bytes, from a path or a file: URL. */
+async function readFile(path: string | URL, what: string): Promise<Uint8Array> {
   try {
     const deno = (globalThis as { Deno?: { readFile(p: string | URL): Promise<Uint8Array> } })
       .Deno;

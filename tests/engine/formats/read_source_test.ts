@@ -82,6 +82,35 @@ Deno.test("readSource: a cut body, a stalled server and an absurd length are Mod
   }
 });
 
+Deno.test("an HTML page where a model file should be is a ModelFormatError saying so", async () => {
+  const page = new TextEncoder().encode(
+    "\uFEFF\n  <!DOCTYPE html>\n<html><head><title>model.onnx at main</title></head></html>",
+  );
+  const server = lyingServer(
+    `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n`,
+    page,
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/model.onnx`;
+    await Deno.writeFile(file, new TextEncoder().encode("<html lang=en><body>Not found</body>"));
+    for (const [source, what] of [[server.url, "external data"], [file, "model"]]) {
+      await rejects(
+        readSource(source, what),
+        (e) =>
+          e instanceof ModelFormatError &&
+          e.message.startsWith(`The ${what} "${source}" is an HTML page`),
+      );
+    }
+    // Bytes that only start with "<" are read as they are.
+    await Deno.writeFile(file, new TextEncoder().encode("<htmlish binary"));
+    ok((await readSource(file)).length === 15);
+  } finally {
+    server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("side files a model names stay beside it: no parent, root, other host or scheme", () => {
   for (const name of ["w.bin", "weights/w.bin", "group1-shard1of1.bin"]) {
     checkBesideName(name, "Weight shard");
