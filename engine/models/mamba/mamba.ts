@@ -377,7 +377,12 @@ export class MambaModel {
       blocks.push(o);
       return o;
     };
+    const first = options.lastOnly ? L - 1 : 0;
+    const rows = L - first;
     try {
+      // Every block before any work: a prompt too long for the arena (the logits above all,
+      // rows x vocab floats) fails here, with the state untouched.
+      const logits = scratch(rows * vocab, "logits");
       const x = scratch(L * dModel, "residual");
       const hn = scratch(L * dModel, "normed");
       const xz = scratch(L * 2 * dInner, "in_proj out");
@@ -427,10 +432,7 @@ export class MambaModel {
         const o = a.f32(out, L * dModel);
         for (let i = 0; i < r.length; i++) r[i] += o[i];
       }
-      const first = options.lastOnly ? L - 1 : 0;
-      const rows = L - first;
       kr.fn.f32_rmsnorm_x8(rows, dModel, x + first * dModel * 4, hn, this.#normF, eps);
-      const logits = scratch(rows * vocab, "logits");
       gemm(kr, rows, hn, dModel, this.#head, logits, vocab);
       return a.f32(logits, rows * vocab).slice();
     } finally {

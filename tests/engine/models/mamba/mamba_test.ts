@@ -1,5 +1,9 @@
 import { deepStrictEqual, rejects, throws } from "node:assert/strict";
-import { InvalidArgumentError, ModelFormatError } from "../../../../engine/errors.ts";
+import {
+  InvalidArgumentError,
+  ModelFormatError,
+  OutOfMemoryError,
+} from "../../../../engine/errors.ts";
 import { parseSafetensors } from "../../../../engine/formats/safetensors/safetensors.ts";
 import { loadMamba, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
 import { Tensor } from "../../../../engine/tensor.ts";
@@ -53,6 +57,56 @@ Deno.test("prefill then decode equals decode-only; state save/restore resumes ex
   deepStrictEqual([...b], [...a]);
   throws(() => m.restoreState({ data: new Float32Array(3) }), InvalidArgumentError);
   m.dispose();
+});
+
+Deno.test("a prompt too long for the arena fails before any work, with the state untouched", async () => {
+  // A vocabulary large next to the model: all the logits (tokens x vocab floats) are the
+  // block that does not fit, and the layers would otherwise run (and move the state) first.
+  const cfg = {
+    dModel: 8,
+    layers: 1,
+    dInner: 16,
+    dState: 4,
+    dConv: 4,
+    dtRank: 1,
+    vocab: 40000,
+    eps: 1e-5,
+  };
+  const rng = new Random(8);
+  const w = new Map<string, Tensor>();
+  const t = (name: string, dims: number[], scale = 0.3) =>
+    w.set(
+      name,
+      new Tensor("float32", rng.floats(dims.reduce((a, b) => a * b)).map((v) => v * scale), dims),
+    );
+  const m = "backbone.layers.0.mixer.";
+  t("backbone.embeddings.weight", [cfg.vocab, cfg.dModel]);
+  t("backbone.layers.0.norm.weight", [cfg.dModel]);
+  t(`${m}in_proj.weight`, [2 * cfg.dInner, cfg.dModel]);
+  t(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv]);
+  t(`${m}conv1d.bias`, [cfg.dInner]);
+  t(`${m}x_proj.weight`, [cfg.dtRank + 2 * cfg.dState, cfg.dInner]);
+  t(`${m}dt_proj.weight`, [cfg.dInner, cfg.dtRank]);
+  t(`${m}dt_proj.bias`, [cfg.dInner]);
+  t(`${m}A_log`, [cfg.dInner, cfg.dState]);
+  t(`${m}D`, [cfg.dInner]);
+  t(`${m}out_proj.weight`, [cfg.dModel, cfg.dInner]);
+  t("backbone.norm_f.weight", [cfg.dModel]);
+  const model = new MambaModel(await loadKernels({ maxMemoryBytes: 64 << 20 }), cfg, w);
+  model.forward([1, 2, 3]);
+  const before = model.saveState().data.slice();
+  // 1000 tokens of logits are 160 MB; their activations (about 0.5 MB) would fit.
+  throws(
+    () => model.forward(Array.from({ length: 1000 }, (_, i) => i)),
+    (e) => e instanceof OutOfMemoryError && /logits/.test(e.message),
+  );
+  deepStrictEqual([...model.saveState().data], [...before]);
+  // The last token's logits alone fit: the same prompt runs.
+  deepStrictEqual(
+    model.forward(Array.from({ length: 1000 }, (_, i) => i), { lastOnly: true }).length,
+    cfg.vocab,
+  );
+  model.dispose();
 });
 
 Deno.test("bad prompts and bad checkpoints give typed errors naming what is wrong", async () => {
