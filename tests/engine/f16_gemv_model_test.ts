@@ -14,6 +14,7 @@ import { assertClose } from "../_assert.ts";
 import { buildModel, type BuildNode } from "../_onnx_builder.ts";
 import { runOrt } from "../_ort.ts";
 import { Random } from "../_random.ts";
+import { MAMBA_LINEAR, type MambaTensor, mambaWeights } from "../_mamba_weights.ts";
 
 // Big enough for the f16 GEMV's cost model (f32 weights that no longer stay in cache).
 const K = 1600;
@@ -463,29 +464,28 @@ Deno.test('Mamba with gemvWeights "f16" decodes like f32 weights rounded to f16'
     eps: 1e-5,
   };
   const rng = new Random(77);
-  const w = new Map<string, Tensor>();
-  const linear = new Set<string>();
-  const t = (name: string, dims: number[], scale: number, shift = 0, isLinear = false) => {
-    const v = rng.floats(dims.reduce((a, b) => a * b)).map((x) => x * scale + shift);
-    w.set(name, new Tensor("float32", v, dims));
-    if (isLinear) linear.add(name);
+  // Scale and shift per role; the projections and the LM head are what goes f16.
+  const values: Record<MambaTensor, [number, number?]> = {
+    embeddings: [0.5],
+    lm_head: [0.1],
+    norm: [0.2, 1],
+    in_proj: [0.1],
+    "conv1d.weight": [0.5],
+    "conv1d.bias": [0.1],
+    x_proj: [0.05],
+    "dt_proj.weight": [0.3],
+    "dt_proj.bias": [0.5],
+    A_log: [0.5, 0.5],
+    D: [1],
+    out_proj: [0.05],
+    norm_f: [0.2, 1],
   };
-  t("backbone.embeddings.weight", [cfg.vocab, cfg.dModel], 0.5);
-  t("lm_head.weight", [cfg.vocab, cfg.dModel], 0.1, 0, true);
-  for (let i = 0; i < cfg.layers; i++) {
-    const m = `backbone.layers.${i}.mixer.`;
-    t(`backbone.layers.${i}.norm.weight`, [cfg.dModel], 0.2, 1);
-    t(`${m}in_proj.weight`, [2 * cfg.dInner, cfg.dModel], 0.1, 0, true);
-    t(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv], 0.5);
-    t(`${m}conv1d.bias`, [cfg.dInner], 0.1);
-    t(`${m}x_proj.weight`, [cfg.dtRank + 2 * cfg.dState, cfg.dInner], 0.05, 0, true);
-    t(`${m}dt_proj.weight`, [cfg.dInner, cfg.dtRank], 0.3, 0, true);
-    t(`${m}dt_proj.bias`, [cfg.dInner], 0.5);
-    t(`${m}A_log`, [cfg.dInner, cfg.dState], 0.5, 0.5);
-    t(`${m}D`, [cfg.dInner], 1);
-    t(`${m}out_proj.weight`, [cfg.dModel, cfg.dInner], 0.05, 0, true);
-  }
-  t("backbone.norm_f.weight", [cfg.dModel], 0.2, 1);
+  const linear = new Set<string>();
+  const w = mambaWeights(cfg, (role, dims, name) => {
+    const [scale, shift = 0] = values[role];
+    if (MAMBA_LINEAR.has(role)) linear.add(name);
+    return rng.floats(dims.reduce((a, b) => a * b)).map((x) => x * scale + shift);
+  });
   // The reference: float32 weights already rounded to halves, run as f32.
   const roundedWeights = new Map(
     [...w].map(([k, v]) => [

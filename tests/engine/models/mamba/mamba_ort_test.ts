@@ -4,12 +4,12 @@
  * on another shape (untied LM head, dt rank 8, 2 layers), the states carried step by step.
  */
 import { MambaModel } from "../../../../engine/models/mamba/mamba.ts";
-import { Tensor } from "../../../../engine/tensor.ts";
 import { loadKernels } from "../../../../engine/wasm/kernels.ts";
 import { mambaStepOnnx, mambaStepStates } from "../../../_mamba_onnx.ts";
 import { ort } from "../../../_ort.ts";
 import { assertClose } from "../../../_assert.ts";
 import { Random } from "../../../_random.ts";
+import { type MambaTensor, mambaWeights } from "../../../_mamba_weights.ts";
 
 Deno.test("Mamba decode matches onnxruntime running the Mamba-1 step, token by token", async () => {
   const cfg = {
@@ -23,32 +23,26 @@ Deno.test("Mamba decode matches onnxruntime running the Mamba-1 step, token by t
     eps: 1e-5,
   };
   const rng = new Random(61);
-  const w = new Map<string, Tensor>();
-  const t = (name: string, dims: number[], scale: number, shift = 0) =>
-    w.set(
-      name,
-      new Tensor(
-        "float32",
-        rng.floats(dims.reduce((a, b) => a * b, 1)).map((v) => v * scale + shift),
-        dims,
-      ),
-    );
-  t("backbone.embeddings.weight", [cfg.vocab, cfg.dModel], 1);
-  t("lm_head.weight", [cfg.vocab, cfg.dModel], 0.3);
-  for (let i = 0; i < cfg.layers; i++) {
-    const p = `backbone.layers.${i}.mixer.`;
-    t(`backbone.layers.${i}.norm.weight`, [cfg.dModel], 0.5, 1);
-    t(`${p}in_proj.weight`, [2 * cfg.dInner, cfg.dModel], 0.3);
-    t(`${p}conv1d.weight`, [cfg.dInner, 1, cfg.dConv], 0.8);
-    t(`${p}conv1d.bias`, [cfg.dInner], 0.2);
-    t(`${p}x_proj.weight`, [cfg.dtRank + 2 * cfg.dState, cfg.dInner], 0.3);
-    t(`${p}dt_proj.weight`, [cfg.dInner, cfg.dtRank], 0.5);
-    t(`${p}dt_proj.bias`, [cfg.dInner], 1);
-    t(`${p}A_log`, [cfg.dInner, cfg.dState], 1);
-    t(`${p}D`, [cfg.dInner], 1);
-    t(`${p}out_proj.weight`, [cfg.dModel, cfg.dInner], 0.3);
-  }
-  t("backbone.norm_f.weight", [cfg.dModel], 0.5, 1);
+  // Scale and shift per role.
+  const values: Record<MambaTensor, [number, number?]> = {
+    embeddings: [1],
+    lm_head: [0.3],
+    norm: [0.5, 1],
+    in_proj: [0.3],
+    "conv1d.weight": [0.8],
+    "conv1d.bias": [0.2],
+    x_proj: [0.3],
+    "dt_proj.weight": [0.5],
+    "dt_proj.bias": [1],
+    A_log: [1],
+    D: [1],
+    out_proj: [0.3],
+    norm_f: [0.5, 1],
+  };
+  const w = mambaWeights(cfg, (role, dims) => {
+    const [scale, shift = 0] = values[role];
+    return rng.floats(dims.reduce((a, b) => a * b, 1)).map((v) => v * scale + shift);
+  });
   const model = new MambaModel(await loadKernels({ kernels: "relaxed" }), cfg, w);
   const session = await ort.InferenceSession.create(mambaStepOnnx(cfg, w), {
     intraOpNumThreads: 1,

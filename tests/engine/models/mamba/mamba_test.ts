@@ -6,10 +6,10 @@ import {
 } from "../../../../engine/errors.ts";
 import { parseSafetensors } from "../../../../engine/formats/safetensors/safetensors.ts";
 import { loadMamba, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
-import { Tensor } from "../../../../engine/tensor.ts";
 import { loadKernels } from "../../../../engine/wasm/kernels.ts";
 import { Random } from "../../../_random.ts";
 import { c4nWeights } from "../../../reference/sparse.ts";
+import { MAMBA_LINEAR, type MambaTensor, mambaWeights } from "../../../_mamba_weights.ts";
 import { assertClose } from "../../../_assert.ts";
 import { loadSparsePackers } from "../../../../engine/weights/sparse_packers.ts";
 
@@ -73,25 +73,11 @@ Deno.test("a prompt too long for the arena fails before any work, with the state
     eps: 1e-5,
   };
   const rng = new Random(8);
-  const w = new Map<string, Tensor>();
-  const t = (name: string, dims: number[], scale = 0.3) =>
-    w.set(
-      name,
-      new Tensor("float32", rng.floats(dims.reduce((a, b) => a * b)).map((v) => v * scale), dims),
-    );
-  const m = "backbone.layers.0.mixer.";
-  t("backbone.embeddings.weight", [cfg.vocab, cfg.dModel]);
-  t("backbone.layers.0.norm.weight", [cfg.dModel]);
-  t(`${m}in_proj.weight`, [2 * cfg.dInner, cfg.dModel]);
-  t(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv]);
-  t(`${m}conv1d.bias`, [cfg.dInner]);
-  t(`${m}x_proj.weight`, [cfg.dtRank + 2 * cfg.dState, cfg.dInner]);
-  t(`${m}dt_proj.weight`, [cfg.dInner, cfg.dtRank]);
-  t(`${m}dt_proj.bias`, [cfg.dInner]);
-  t(`${m}A_log`, [cfg.dInner, cfg.dState]);
-  t(`${m}D`, [cfg.dInner]);
-  t(`${m}out_proj.weight`, [cfg.dModel, cfg.dInner]);
-  t("backbone.norm_f.weight", [cfg.dModel]);
+  const w = mambaWeights(
+    cfg,
+    (_, dims) => rng.floats(dims.reduce((a, b) => a * b)).map((v) => v * 0.3),
+    { lmHead: false },
+  );
   const model = new MambaModel(await loadKernels({ maxMemoryBytes: 64 << 20 }), cfg, w);
   model.forward([1, 2, 3]);
   const before = model.saveState().data.slice();
@@ -261,35 +247,30 @@ Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match th
   };
   for (const zeros of [3, 2]) {
     const rng = new Random(40 + zeros);
-    const w = new Map<string, Tensor>();
-    const dense = (name: string, dims: number[], scale: number, shift = 0) =>
-      w.set(
-        name,
-        new Tensor(
-          "float32",
-          rng.floats(dims.reduce((a, b) => a * b)).map((v) => v * scale + shift),
-          dims,
-        ),
-      );
-    const pruned = (name: string, out: number, inp: number, scale: number) =>
-      w.set(
-        name,
-        new Tensor("float32", c4nWeights(rng, out, inp, zeros).map((v) => v * scale), [out, inp]),
-      );
+    // Scale and shift per role; the projections and the LM head C4n-pruned.
+    const values: Record<MambaTensor, [number, number?]> = {
+      embeddings: [0.5],
+      lm_head: [0.2],
+      norm: [0.2, 1],
+      in_proj: [0.2],
+      "conv1d.weight": [0.5],
+      "conv1d.bias": [0.1],
+      x_proj: [0.1],
+      "dt_proj.weight": [0.3],
+      "dt_proj.bias": [0.5],
+      A_log: [0.5, 0.5],
+      D: [1],
+      out_proj: [0.1],
+      norm_f: [0.2, 1],
+    };
+    const w = mambaWeights(cfg, (role, dims) => {
+      const [scale, shift = 0] = values[role];
+      const v = MAMBA_LINEAR.has(role)
+        ? c4nWeights(rng, dims[0], dims[1], zeros)
+        : rng.floats(dims.reduce((a, b) => a * b));
+      return v.map((x) => x * scale + shift);
+    });
     const m = "backbone.layers.0.mixer.";
-    dense("backbone.embeddings.weight", [cfg.vocab, cfg.dModel], 0.5);
-    pruned("lm_head.weight", cfg.vocab, cfg.dModel, 0.2);
-    dense("backbone.layers.0.norm.weight", [cfg.dModel], 0.2, 1);
-    pruned(`${m}in_proj.weight`, 2 * cfg.dInner, cfg.dModel, 0.2);
-    dense(`${m}conv1d.weight`, [cfg.dInner, 1, cfg.dConv], 0.5);
-    dense(`${m}conv1d.bias`, [cfg.dInner], 0.1);
-    pruned(`${m}x_proj.weight`, cfg.dtRank + 2 * cfg.dState, cfg.dInner, 0.1);
-    pruned(`${m}dt_proj.weight`, cfg.dInner, cfg.dtRank, 0.3);
-    dense(`${m}dt_proj.bias`, [cfg.dInner], 0.5);
-    dense(`${m}A_log`, [cfg.dInner, cfg.dState], 0.5, 0.5);
-    dense(`${m}D`, [cfg.dInner], 1);
-    pruned(`${m}out_proj.weight`, cfg.dModel, cfg.dInner, 0.1);
-    dense("backbone.norm_f.weight", [cfg.dModel], 0.2, 1);
     // loadMamba loads the sparse formats for such weights; this test builds the model itself.
     await loadSparsePackers();
     const kr = await loadKernels({ kernels: "relaxed" });
