@@ -5,16 +5,22 @@
  * one failing the first run.
  *
  * Each op's own shape inference does the typing (it is where the run checks types): it runs on
- * the declared input dims, with 1 for a symbolic dim. Types never depend on dims or values, so
- * a DTypeError here is the error the run would raise; any other failure (a shape only the real
- * dims satisfy, a value only known at run time) leaves that node's outputs unknown, and the
- * nodes reading them are left to the run.
+ * the declared input dims, with 1 for a symbolic dim and a scalar for an input declared without
+ * a shape. Types never depend on dims or values, so a DTypeError here is the error the run
+ * would raise; any other failure (a shape only the real dims satisfy, a value only known at run
+ * time) leaves that node's outputs unknown, and the nodes reading them are left to the run.
+ * Inference computes no value past 4096 elements here (the limit of the shape-like values
+ * dims come from), so a chain of large constants folds at load only once, in the passes.
+ *
+ * Both branches of an If are typed, as onnxruntime types them when it creates a session: a
+ * type error in a branch no run takes is an invalid model, refused by onnxruntime too.
  *
  * @module
  */
 import { DTypeError, type UnsupportedNode } from "./errors.ts";
 import type { Graph, Node } from "./ir/graph.ts";
 import { isGraph } from "./ir/graph.ts";
+import { withFoldLimit } from "./ops/_node_params.ts";
 import type { InputInfo, Op } from "./ops/op.ts";
 
 /** What is known of a value: its info, or undefined when typing could not follow it. */
@@ -31,7 +37,7 @@ export function findTypeProblems(
   skip: ReadonlySet<string> = new Set(),
 ): UnsupportedNode[] {
   const problems: UnsupportedNode[] = [];
-  typeGraph(graph, { registry, skip, problems }, () => undefined);
+  withFoldLimit(4096, () => typeGraph(graph, { registry, skip, problems }));
   return problems;
 }
 
@@ -42,21 +48,26 @@ interface Typing {
   problems: UnsupportedNode[];
 }
 
-/** Types the graph's nodes in order, collecting problems; returns what its outputs are. */
-function typeGraph(graph: Graph, typing: Typing, outer: Scope): (InputInfo | undefined)[] {
+/**
+ * Types the graph's nodes in order, collecting problems; returns what its outputs are. A
+ * branch (`outer` given) reads its inputs from the enclosing scope, as the executor runs it.
+ */
+function typeGraph(
+  graph: Graph,
+  typing: Typing,
+  outer?: Scope,
+): (InputInfo | undefined)[] {
   const known = new Map<string, InputInfo | undefined>();
-  for (const v of graph.inputs) {
-    known.set(
-      v.name,
-      v.dims
-        ? { type: v.type, dims: v.dims.map((d) => (typeof d === "number" ? d : 1)) }
-        : undefined,
-    );
+  if (!outer) {
+    for (const v of graph.inputs) {
+      const dims = (v.dims ?? []).map((d) => (typeof d === "number" ? d : 1));
+      known.set(v.name, { type: v.type, dims });
+    }
   }
   for (const [name, t] of graph.initializers) {
     known.set(name, withSmallValue({ type: t.type, dims: [...t.dims], value: t }));
   }
-  const lookup: Scope = (name) => (known.has(name) ? known.get(name) : outer(name));
+  const lookup: Scope = (name) => (known.has(name) ? known.get(name) : outer?.(name));
   for (const node of graph.nodes) {
     const inputs = node.inputs.map((name) => (name ? lookup(name) : undefined));
     let outputs: (InputInfo | undefined)[] = [];

@@ -9,7 +9,7 @@
 import { ShapeError } from "../errors.ts";
 import { bytesPerElement, type DType, sizeOf, stridesOf, Tensor } from "../tensor.ts";
 import type { Kernels } from "../wasm/kernels.ts";
-import { FOLD_LIMIT, type KnownOutput, tensorBytes, tensorOverBytes } from "./_node_params.ts";
+import { foldLimit, type KnownOutput, tensorBytes, tensorOverBytes } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo } from "./op.ts";
 
 /** Where a copy reads: an input, an output already written, or one constant element. */
@@ -183,7 +183,7 @@ export function foldCopyProgram(
 ): KnownOutput[] {
   let total = 0;
   for (const o of outputs) total += sizeOf(o.dims);
-  if (total > FOLD_LIMIT) return outputs;
+  if (total > foldLimit()) return outputs;
   const srcBytes: (Uint8Array | undefined)[] = [];
   for (const step of program.steps) {
     if ("input" in step.src) {

@@ -20,6 +20,27 @@ export interface KnownOutput extends OutputInfo {
 /** Outputs up to this many elements are computed at shape inference when their inputs are known. */
 export const FOLD_LIMIT = 1 << 16;
 
+let foldLimitNow = FOLD_LIMIT;
+
+/** The largest output shape inference computes now: FOLD_LIMIT, unless `withFoldLimit` lowers it. */
+export function foldLimit(): number {
+  return foldLimitNow;
+}
+
+/**
+ * Runs `fn` with shape inference computing outputs of at most `limit` elements: the load-time
+ * type check needs only the small values that shapes come from, not folded constants.
+ */
+export function withFoldLimit<T>(limit: number, fn: () => T): T {
+  const before = foldLimitNow;
+  foldLimitNow = limit;
+  try {
+    return fn();
+  } finally {
+    foldLimitNow = before;
+  }
+}
+
 /** `Node "name" (Op)`, the prefix (and so the capitalised start) of every error about a node. */
 export function nodeLabel(node: Node): string {
   return `Node "${node.name}" (${node.op})`;

@@ -11,7 +11,7 @@ import { DTypeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { bytesPerElement, type DataTypeMap, type DType, sizeOf, Tensor } from "../tensor.ts";
 import {
-  FOLD_LIMIT,
+  foldLimit,
   type KnownOutput,
   nodeLabel,
   requireInput,
@@ -185,7 +185,7 @@ function castOp(type: "Cast" | "CastLike"): Op {
       const to = targetType(node, inputs);
       const out: KnownOutput = { type: to, dims: [...x.dims] };
       const n = sizeOf(x.dims);
-      if (x.value && n <= FOLD_LIMIT) {
+      if (x.value && n <= foldLimit()) {
         const dst = typedView(to, new ArrayBuffer(n * bytesPerElement(to)), 0, n);
         castInto(x.value.data, x.type, dst, to);
         out.value = new Tensor(to, dst, x.dims);

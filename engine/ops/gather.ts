@@ -9,7 +9,7 @@ import { DTypeError, InvalidArgumentError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { bytesPerElement, sizeOf, stridesOf } from "../tensor.ts";
 import {
-  FOLD_LIMIT,
+  foldLimit,
   formatDims,
   intAttr,
   type KnownOutput,
@@ -78,7 +78,7 @@ export const gatherOp: Op = {
     const axis = normalizeAxis(node, intAttr(node, "axis", 0), x.dims.length);
     const dims = [...x.dims.slice(0, axis), ...ind.dims, ...x.dims.slice(axis + 1)];
     const out: KnownOutput = { type: x.type, dims };
-    if (x.value && ind.value && sizeOf(dims) <= FOLD_LIMIT) {
+    if (x.value && ind.value && sizeOf(dims) <= foldLimit()) {
       const idx = normalizeIndices(node, tensorInts(ind.value), x.dims[axis]);
       const block = sizeOf(x.dims.slice(axis + 1)) * bytesPerElement(x.type);
       const outer = sizeOf(x.dims.slice(0, axis));
@@ -165,7 +165,7 @@ export const gatherElementsOp: Op = {
       );
     }
     const out: KnownOutput = { type: x.type, dims: [...ind.dims] };
-    if (x.value && ind.value && sizeOf(ind.dims) <= FOLD_LIMIT) {
+    if (x.value && ind.value && sizeOf(ind.dims) <= foldLimit()) {
       const es = bytesPerElement(x.type);
       const bytes = new Uint8Array(sizeOf(ind.dims) * es);
       gatherElementsBytes(

@@ -13,7 +13,7 @@ import { runCopyProgram } from "./_copy_program.ts";
 import {
   arenaFloats,
   arenaInts,
-  FOLD_LIMIT,
+  foldLimit,
   formatDims,
   inputInts,
   intAttr,
@@ -95,7 +95,7 @@ export const constantOfShapeOp: Op = {
     const v = fillValue(node);
     const out: KnownOutput = { type: v.type, dims };
     const n = sizeOf(dims);
-    if (n <= FOLD_LIMIT) {
+    if (n <= foldLimit()) {
       const bytes = tensorBytes(v);
       const all = new Uint8Array(n * bytes.length);
       for (let i = 0; i < n; i++) all.set(bytes, i * bytes.length);
@@ -178,7 +178,7 @@ export const rangeOp: Op = {
     });
     const n = rangeLength(node, s, l, d);
     // Small ranges are known now (shape arithmetic); large ones are built when run.
-    return [{ type, dims: [n], value: n <= FOLD_LIMIT ? rangeTensor(type, n, s, d) : undefined }];
+    return [{ type, dims: [n], value: n <= foldLimit() ? rangeTensor(type, n, s, d) : undefined }];
   },
   run(ctx, node, inputs, outputs) {
     const kr = ctx.kernels;

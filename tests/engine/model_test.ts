@@ -14,6 +14,9 @@ import { Random } from "../_random.ts";
 import { oneNodeModel } from "../_onnx_builder.ts";
 import { gemmReference, transpose2d } from "../reference/gemm.ts";
 import { graph, model, node } from "../_ir.ts";
+import { findTypeProblems } from "../../engine/check_types.ts";
+import { FOLD_LIMIT, foldLimit } from "../../engine/ops/_node_params.ts";
+import { loadOps } from "../../engine/ops/registry.ts";
 
 function f32(data: Float32Array, dims: number[]): Tensor<"float32"> {
   return new Tensor("float32", data, dims);
@@ -338,6 +341,52 @@ Deno.test("input types an op does not take are reported at load, with the unsupp
   });
   deepStrictEqual([...out.s.data, ...out.t.data], [2, 4, 4n, 6n]);
   m.dispose();
+});
+
+Deno.test("the load-time type check reads branch values from the enclosing scope, and folds no large constant", async () => {
+  // A branch declaring an input of another type (If branches take none): the run reads the
+  // enclosing float32 "x", and so does the check.
+  const branch = (out: string) =>
+    graph([node("Relu", ["x"], [out])], [{ name: "x", type: "int8", dims: [2] }], [{
+      name: out,
+      type: "float32",
+    }]);
+  const g = graph(
+    [{
+      ...node("If", ["cond"], ["y"]),
+      attributes: { then_branch: branch("t"), else_branch: branch("e") },
+    }],
+    [{ name: "x", type: "float32", dims: [2] }, { name: "cond", type: "bool", dims: [] }],
+    [{ name: "y", type: "float32" }],
+  );
+  const m = await loadModel(model(g));
+  const y = await m.run({
+    x: f32(new Float32Array([-1, 2]), [2]),
+    cond: new Tensor("bool", new Uint8Array([1]), []),
+  });
+  deepStrictEqual([...y.y.data], [0, 2]);
+  m.dispose();
+  // Typing computes no value past 4096 elements: a ConstantOfShape of a declared [256, 256]
+  // shape is typed, not filled (65,536 values each, which made a chain of them slow to load).
+  const seen: number[] = [];
+  const ops = new Map(await loadOps(["Shape", "ConstantOfShape"]));
+  const cos = ops.get("ConstantOfShape")!;
+  ops.set("ConstantOfShape", {
+    ...cos,
+    inferShapes(n, inputs) {
+      const out = cos.inferShapes(n, inputs);
+      seen.push(out[0].dims.reduce((a, b) => a * b, 1), "value" in out[0] && out[0].value ? 1 : 0);
+      return out;
+    },
+  });
+  const fill = graph(
+    [node("Shape", ["x"], ["s"]), node("ConstantOfShape", ["s"], ["c"])],
+    [{ name: "x", type: "float32", dims: [256, 256] }],
+    [{ name: "c", type: "float32" }],
+  );
+  deepStrictEqual(findTypeProblems(fill, ops), []);
+  deepStrictEqual(seen, [65536, 0]);
+  deepStrictEqual(foldLimit(), FOLD_LIMIT);
 });
 
 Deno.test("If runs the chosen branch with outer-scope values", async () => {
