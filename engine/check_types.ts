@@ -104,7 +104,10 @@ function withSmallValue(info: InputInfo): InputInfo {
   return small || !info.value ? info : { type: info.type, dims: info.dims };
 }
 
-/** Checks an If's condition and both branches; its outputs are the then branch's. */
+/**
+ * Checks an If's condition, both branches and that they give outputs of the same types; its
+ * outputs take those types.
+ */
 function typeIf(
   node: Node,
   cond: InputInfo | undefined,
@@ -118,10 +121,22 @@ function typeIf(
     const branch = node.attributes[key];
     return isGraph(branch) ? typeGraph(branch, typing, lookup) : [];
   });
-  // Dims may differ between the branches (a branch per input size): only types carry over.
-  return then.map((info, i) =>
-    info && otherwise[i]?.type === info.type ? { type: info.type, dims: info.dims } : undefined
-  );
+  // Dims may differ between the branches (a branch per input size), types may not (onnxruntime
+  // refuses such a model too): only types carry over.
+  return then.map((info, i) => {
+    const other = otherwise[i];
+    if (!info || !other) return undefined;
+    if (other.type !== info.type) {
+      typing.problems.push(
+        problem(
+          node,
+          `output ${i} is "${info.type}" from then_branch, "${other.type}" from else_branch`,
+        ),
+      );
+      return undefined;
+    }
+    return { type: info.type, dims: info.dims };
+  });
 }
 
 /** A problem named like the load-time support check's, without the error's node prefix. */

@@ -301,13 +301,24 @@ Deno.test("input types an op does not take are reported at load, with the unsupp
           else_branch: graph([node("Neg", ["x"], ["e"])], [], [{ name: "e", type: "float32" }]),
         },
       },
+      {
+        ...node("If", ["c"], ["mixed"]),
+        attributes: {
+          then_branch: graph([node("Shape", ["x"], ["ts"])], [], [{ name: "ts", type: "int64" }]),
+          else_branch: graph([node("Neg", ["x"], ["es"])], [], [{ name: "es", type: "float32" }]),
+        },
+      },
     ],
     [
       { name: "a", type: "int8", dims: [3] },
       { name: "i", type: "int32", dims: ["n", "n"] },
       { name: "x", type: "float32", dims: [1] },
+      { name: "c", type: "bool", dims: [] },
     ],
-    [{ name: "y", type: "float32" }, { name: "bad", type: "float32" }],
+    [{ name: "y", type: "float32" }, { name: "bad", type: "float32" }, {
+      name: "mixed",
+      type: "float32",
+    }],
   );
   await rejects(loadModel(model(g)), (e) => {
     ok(e instanceof UnsupportedOpError);
@@ -320,6 +331,7 @@ Deno.test("input types an op does not take are reported at load, with the unsupp
         'Sigmoid_bad: input "X" is "int64", expected "float32"',
         'If_y: the condition is "float32", not "bool"',
         'Sigmoid_t: input "X" is "int32", expected "float32"',
+        'If_mixed: output 0 is "int64" from then_branch, "float32" from else_branch',
       ],
     );
     return true;
