@@ -5,8 +5,8 @@
  * one failing the first run.
  *
  * Each op's own shape inference does the typing (it is where the run checks types): it runs on
- * the declared input dims, with 1 for a symbolic dim and a scalar for an input declared without
- * a shape. Types never depend on dims or values, so a DTypeError here is the error the run
+ * the declared input dims, with 64 for a symbolic dim and a scalar for an input declared
+ * without a shape. Types never depend on dims or values, so a DTypeError here is the error the run
  * would raise; any other failure (a shape only the real dims satisfy, a value only known at run
  * time) leaves that node's outputs unknown, and the nodes reading them are left to the run.
  * Inference computes no value past 4096 elements here (the limit of the shape-like values
@@ -22,6 +22,13 @@ import type { Graph, Node } from "./ir/graph.ts";
 import { isGraph } from "./ir/graph.ts";
 import { withFoldLimit } from "./ops/_node_params.ts";
 import type { InputInfo, Op } from "./ops/op.ts";
+
+/**
+ * The size typing gives a symbolic dim. Sizes like 1 make spatial dims too small for the
+ * kernels and pools of real models (PP-OCR rec lost the types of 159 of its 765 nodes at 1, cls
+ * 11 of 471; none at 64). Shape inference allocates nothing, so the size costs nothing.
+ */
+const SYMBOLIC_DIM = 64;
 
 /** What is known of a value: its info, or undefined when typing could not follow it. */
 type Scope = (name: string) => InputInfo | undefined;
@@ -60,7 +67,7 @@ function typeGraph(
   const known = new Map<string, InputInfo | undefined>();
   if (!outer) {
     for (const v of graph.inputs) {
-      const dims = (v.dims ?? []).map((d) => (typeof d === "number" ? d : 1));
+      const dims = (v.dims ?? []).map((d) => (typeof d === "number" ? d : SYMBOLIC_DIM));
       known.set(v.name, { type: v.type, dims });
     }
   }

@@ -336,6 +336,23 @@ Deno.test("input types an op does not take are reported at load, with the unsupp
     );
     return true;
   });
+  // Symbolic spatial dims are typed at a size real pools and kernels accept: the problem after
+  // two 2x2 pools over an image of unknown size is found at load too.
+  const pooled = graph(
+    [
+      node("AveragePool", ["img"], ["p1"], { kernel_shape: [2, 2], strides: [2, 2] }),
+      node("AveragePool", ["p1"], ["p2"], { kernel_shape: [2, 2], strides: [2, 2] }),
+      node("Cast", ["p2"], ["c"], { to: 6 }),
+      node("Sigmoid", ["c"], ["out"]),
+    ],
+    [{ name: "img", type: "float32", dims: ["n", 3, "h", "w"] }],
+    [{ name: "out", type: "float32" }],
+  );
+  await rejects(
+    loadModel(model(pooled)),
+    (e) =>
+      e instanceof UnsupportedOpError && e.nodes.length === 1 && e.nodes[0].node === "Sigmoid_out",
+  );
   // The same graph without the problems loads (int32 and int64 Adds are supported).
   const fine = graph(
     [
