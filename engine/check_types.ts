@@ -6,11 +6,12 @@
  *
  * Each op's own shape inference does the typing (it is where the run checks types): it runs on
  * the declared input dims, with 64 for a symbolic dim and a scalar for an input declared
- * without a shape. Types never depend on dims or values, so a DTypeError here is the error the run
- * would raise; any other failure (a shape only the real dims satisfy, a value only known at run
- * time) leaves that node's outputs unknown, and the nodes reading them are left to the run.
- * Inference computes no value past 4096 elements here (the limit of the shape-like values
- * dims come from), so a chain of large constants folds at load only once, in the passes.
+ * without a shape. Types never depend on dims or values, so a DTypeError here is the error
+ * the run would raise; any other failure (a shape only the real dims satisfy, a value only
+ * known at run time) leaves that node's outputs unknown, and the nodes reading them are left
+ * to the run. Inference computes no value past INFERENCE_INT_LIMIT (4096) elements here, the
+ * limit of the shape-like values dims come from, so a chain of large constants folds at load
+ * only once, in the passes.
  *
  * Both branches of an If are typed, as onnxruntime types them when it creates a session: a
  * type error in a branch no run takes is an invalid model, refused by onnxruntime too.
@@ -20,7 +21,13 @@
 import { DTypeError, type UnsupportedNode } from "./errors.ts";
 import type { Graph, Node } from "./ir/graph.ts";
 import { isGraph } from "./ir/graph.ts";
-import { withFoldLimit } from "./ops/_node_params.ts";
+import {
+  INFERENCE_INT_LIMIT,
+  inferenceReadsValue,
+  nodeLabel,
+  withFoldLimit,
+} from "./ops/_node_params.ts";
+import { sizeOf } from "./tensor.ts";
 import type { InputInfo, Op } from "./ops/op.ts";
 
 /**
@@ -44,7 +51,7 @@ export function findTypeProblems(
   skip: ReadonlySet<string> = new Set(),
 ): UnsupportedNode[] {
   const problems: UnsupportedNode[] = [];
-  withFoldLimit(4096, () => typeGraph(graph, { registry, skip, problems }));
+  withFoldLimit(INFERENCE_INT_LIMIT, () => typeGraph(graph, { registry, skip, problems }));
   return problems;
 }
 
@@ -101,14 +108,14 @@ function typeGraph(
 }
 
 /**
- * The info with its value only when shape inference may read it (shape-like integers, a few
- * scales; the executor's limits): inference then does not fold slices of weights here, work
- * the passes do next anyway.
+ * The info with its value only when shape inference is given it at run too (shape-like
+ * integers, a few scales): inference then does not fold slices of weights here, work the
+ * passes do next anyway.
  */
 function withSmallValue(info: InputInfo): InputInfo {
-  const n = info.dims.reduce((a, b) => a * b, 1);
-  const small = n <= (info.type === "int64" || info.type === "int32" ? 4096 : 16);
-  return small || !info.value ? info : { type: info.type, dims: info.dims };
+  return !info.value || inferenceReadsValue(info.type, sizeOf(info.dims))
+    ? info
+    : { type: info.type, dims: info.dims };
 }
 
 /**
@@ -148,7 +155,7 @@ function typeIf(
 
 /** A problem named like the load-time support check's, without the error's node prefix. */
 function problem(node: Node, message: string): UnsupportedNode {
-  const prefix = `Node "${node.name}" (${node.op}): `;
+  const prefix = `${nodeLabel(node)}: `;
   const reason = message.startsWith(prefix) ? message.slice(prefix.length) : message;
   return { node: node.name, op: node.op, reason };
 }

@@ -10,6 +10,7 @@
 import { DTypeError, ShapeError, type UnsupportedNode, UnsupportedOpError } from "./errors.ts";
 import { capturedNames, type Graph, isGraph, type Node, subgraphs } from "./ir/graph.ts";
 import { attributeProblems } from "./ops/attribute_kinds.ts";
+import { inferenceReadsValue, nodeLabel } from "./ops/_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OpContext, OutputInfo } from "./ops/op.ts";
 import { arrayTypeOf, bytesPerElement, checkDims, sizeOf, Tensor } from "./tensor.ts";
 import type { Kernels } from "./wasm/kernels.ts";
@@ -76,15 +77,6 @@ export interface ExecutorOptions {
   opset: number;
   /** Readies an If branch (folding, fusion) before it first runs. */
   prepareBranch?: (branch: Graph) => void;
-}
-
-/** Largest integer tensor whose values are read back for shape inference. */
-const HOST_INT_LIMIT = 4096;
-/** Largest float tensor whose values are read back (Resize scales and similar). */
-const HOST_FLOAT_LIMIT = 16;
-
-function nodeLabel(n: Node): string {
-  return `Node "${n.name}" (${n.op})`;
 }
 
 /** Control-flow ops the executor runs itself. */
@@ -208,11 +200,7 @@ export class GraphExecutor {
         },
       };
     }
-    const n = sizeOf(v.dims);
-    const isInt = v.type === "int64" || v.type === "int32";
-    if (!((isInt && n <= HOST_INT_LIMIT) || n <= HOST_FLOAT_LIMIT)) {
-      return { type: v.type, dims: v.dims };
-    }
+    if (!inferenceReadsValue(v.type, sizeOf(v.dims))) return { type: v.type, dims: v.dims };
     const ctx = this.#ctx;
     return {
       type: v.type,

@@ -20,9 +20,26 @@ export interface KnownOutput extends OutputInfo {
 /** Outputs up to this many elements are computed at shape inference when their inputs are known. */
 export const FOLD_LIMIT = 1 << 16;
 
+/** Largest integer tensor whose values shape inference is given (shapes, axes, pads…). */
+export const INFERENCE_INT_LIMIT = 4096;
+/** Largest tensor of another type whose values it is given (Resize scales and similar). */
+export const INFERENCE_FLOAT_LIMIT = 16;
+
+/**
+ * Whether shape inference is given the values of a computed tensor of this type and size
+ * (the executor reads them back from the arena; the load-time type check keeps them).
+ */
+export function inferenceReadsValue(type: DType, elements: number): boolean {
+  return elements <=
+    (type === "int64" || type === "int32" ? INFERENCE_INT_LIMIT : INFERENCE_FLOAT_LIMIT);
+}
+
 let foldLimitNow = FOLD_LIMIT;
 
-/** The largest output shape inference computes now: FOLD_LIMIT, unless `withFoldLimit` lowers it. */
+/**
+ * The largest output shape inference computes now: FOLD_LIMIT, unless `withFoldLimit` lowers
+ * it.
+ */
 export function foldLimit(): number {
   return foldLimitNow;
 }
