@@ -25,10 +25,16 @@
 import { InvalidArgumentError, ModelFormatError } from "../errors.ts";
 import { checkOptions as checkOptionNames } from "../options.ts";
 import { float16ToFloat32, toFloat16Bits } from "../formats/float16.ts";
-import { childSource, isMissingSource, readSource } from "../formats/read_source.ts";
+import { isMissingSource } from "../formats/read_source.ts";
 import { parseSafetensors } from "../formats/safetensors/safetensors.ts";
 import { type SafetensorsEntry, writeSafetensors } from "../formats/safetensors/write.ts";
-import { indexShards, type MambaConfig, mambaConfig } from "../models/mamba/mamba.ts";
+import {
+  indexShards,
+  type MambaConfig,
+  mambaConfig,
+  parseCheckpointJson,
+  readCheckpointFile,
+} from "../models/mamba/mamba.ts";
 import type { Tensor } from "../tensor.ts";
 import { mambaProjections } from "./mamba_forward.ts";
 import { magnitudeMask } from "./masks.ts";
@@ -459,15 +465,9 @@ function checkCalibration(sequences: readonly (readonly number[])[], vocab: numb
  * ```
  */
 export async function readMambaFiles(source: string): Promise<MambaFiles> {
-  const read = (file: string) => readSource(childSource(source, file), "checkpoint file");
-  const json = async (file: string) => {
-    const text = new TextDecoder().decode(await read(file));
-    try {
-      return JSON.parse(text);
-    } catch (cause) {
-      throw new ModelFormatError(`Checkpoint file "${file}" is not valid JSON`, { cause });
-    }
-  };
+  const read = (file: string) => readCheckpointFile(source, file);
+  const json = async (file: string) =>
+    parseCheckpointJson(new TextDecoder().decode(await read(file)), file);
   const config = await json("config.json");
   try {
     return { config, files: { "model.safetensors": await read("model.safetensors") } };

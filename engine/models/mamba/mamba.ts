@@ -555,9 +555,11 @@ export function sampler(options: GenerateOptions): (logits: Float32Array) => num
   };
 }
 
-/** JSON from a checkpoint file; a broken file is a ModelFormatError naming it. */
-/** A checkpoint's JSON file, which must hold an object (config, index, tokenizer). */
-function parseJson(text: string, file: string): Record<string, unknown> {
+/**
+ * A checkpoint's JSON file (config, index, tokenizer), which must hold an object; a broken
+ * file is a ModelFormatError naming it.
+ */
+export function parseCheckpointJson(text: string, file: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -580,10 +582,11 @@ function parseJson(text: string, file: string): Record<string, unknown> {
 }
 
 async function readText(base: string, file: string): Promise<string> {
-  return new TextDecoder().decode(await readBytes(base, file));
+  return new TextDecoder().decode(await readCheckpointFile(base, file));
 }
 
-function readBytes(base: string, file: string): Promise<Uint8Array> {
+/** The bytes of a checkpoint's `file` in the directory or base URL `base`. */
+export function readCheckpointFile(base: string, file: string): Promise<Uint8Array> {
   return readSource(childSource(base, file), "checkpoint file");
 }
 
@@ -621,11 +624,11 @@ export async function readMambaCheckpoint(
   source: string,
   options: LoadMambaOptions = {},
 ): Promise<MambaCheckpoint> {
-  const config = parseJson(await readText(source, "config.json"), "config.json");
+  const config = parseCheckpointJson(await readText(source, "config.json"), "config.json");
   let weights: Map<string, Tensor>;
   let single: Uint8Array | undefined;
   try {
-    single = await readBytes(source, "model.safetensors");
+    single = await readCheckpointFile(source, "model.safetensors");
   } catch (e) {
     if (!isMissingSource(e)) throw e;
   }
@@ -645,8 +648,8 @@ export async function readMambaCheckpoint(
       );
     }
     weights = new Map();
-    for (const shard of indexShards(parseJson(indexText, indexFile))) {
-      for (const [k, v] of parseSafetensors(await readBytes(source, shard), shard)) {
+    for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
+      for (const [k, v] of parseSafetensors(await readCheckpointFile(source, shard), shard)) {
         weights.set(k, v);
       }
     }
@@ -662,11 +665,14 @@ export async function readMambaCheckpoint(
   if (tokenizerJson !== undefined) {
     let cfg = {};
     try {
-      cfg = parseJson(await readText(source, "tokenizer_config.json"), "tokenizer_config.json");
+      cfg = parseCheckpointJson(
+        await readText(source, "tokenizer_config.json"),
+        "tokenizer_config.json",
+      );
     } catch (e) {
       if (!isMissingSource(e)) throw e;
     }
-    tokenizer = await tokenizerFromJson(parseJson(tokenizerJson, "tokenizer.json"), cfg);
+    tokenizer = await tokenizerFromJson(parseCheckpointJson(tokenizerJson, "tokenizer.json"), cfg);
   }
   const [kr] = await Promise.all([
     loadKernels({ kernels: options.kernels, maxMemoryBytes: options.maxMemoryBytes }),
