@@ -94,10 +94,6 @@ const PARAMS_OF_UNSUPPORTED: Record<string, [number, number]> = {
   softsign: [0, 0],
 };
 
-function where(node: Node): string {
-  return nodeLabel(node);
-}
-
 function attr<T>(node: Node, name: string, fallback: T): T {
   const v = node.attributes[name];
   return v === undefined ? fallback : v as T;
@@ -126,7 +122,7 @@ function resolveAttributes(
 ): RecurrentAttributes {
   const fail = (reason: string) => {
     if (problems) problems.push(reason);
-    else throw new ShapeError(`${where(node)}: ${reason}`);
+    else throw new ShapeError(`${nodeLabel(node)}: ${reason}`);
   };
   const direction = attr<string>(node, "direction", "forward");
   if (!["forward", "reverse", "bidirectional"].includes(direction)) {
@@ -219,13 +215,13 @@ export interface RecurrentDims {
 type Info = InputInfo | ArenaTensor | undefined;
 
 function need(node: Node, t: Info, i: number, what: string): InputInfo | ArenaTensor {
-  if (!t) throw new ShapeError(`${where(node)}: input ${i} (${what}) is required`);
+  if (!t) throw new ShapeError(`${nodeLabel(node)}: input ${i} (${what}) is required`);
   return t;
 }
 
 function expectFloat(node: Node, t: Info, what: string): void {
   if (t && t.type !== "float32") {
-    throw new DTypeError(`${where(node)}: ${what} is "${t.type}", only "float32" is supported`);
+    throw new DTypeError(`${nodeLabel(node)}: ${what} is "${t.type}", only "float32" is supported`);
   }
 }
 
@@ -233,7 +229,7 @@ function expectDims(node: Node, t: Info, want: number[], what: string): void {
   if (!t) return;
   if (t.dims.length !== want.length || t.dims.some((d, i) => d !== want[i])) {
     throw new ShapeError(
-      `${where(node)}: ${what} is ${formatDims(t.dims)}, expected ${formatDims(want)}`,
+      `${nodeLabel(node)}: ${what} is ${formatDims(t.dims)}, expected ${formatDims(want)}`,
     );
   }
 }
@@ -256,12 +252,12 @@ export function recurrentDims(
     expectFloat(node, t, what);
   }
   if (x.dims.length !== 3) {
-    throw new ShapeError(`${where(node)}: X must be 3-D, got ${formatDims(x.dims)}`);
+    throw new ShapeError(`${nodeLabel(node)}: X must be 3-D, got ${formatDims(x.dims)}`);
   }
   const [seq, batch] = attrs.layout === 0 ? [x.dims[0], x.dims[1]] : [x.dims[1], x.dims[0]];
   const input = x.dims[2];
   if (r.dims.length !== 3) {
-    throw new ShapeError(`${where(node)}: R must be 3-D, got ${formatDims(r.dims)}`);
+    throw new ShapeError(`${nodeLabel(node)}: R must be 3-D, got ${formatDims(r.dims)}`);
   }
   const hidden = attrs.hiddenSize ?? r.dims[2];
   const dirs = attrs.dirs;
@@ -271,7 +267,7 @@ export function recurrentDims(
   const lens = inputs[4];
   if (lens) {
     if (lens.type !== "int32" && lens.type !== "int64") {
-      throw new DTypeError(`${where(node)}: sequence_lens is "${lens.type}", expected "int32"`);
+      throw new DTypeError(`${nodeLabel(node)}: sequence_lens is "${lens.type}", expected "int32"`);
     }
     expectDims(node, lens, [batch], "sequence_lens");
   }
@@ -432,7 +428,7 @@ function readLengths(kr: Kernels, t: ArenaTensor, batch: number, seq: number, no
   for (const l of lens) {
     if (!Number.isInteger(l) || l < 0 || l > seq) {
       throw new ShapeError(
-        `${where(node)}: sequence_lens holds "${l}", outside 0..${seq} (the sequence length)`,
+        `${nodeLabel(node)}: sequence_lens holds "${l}", outside 0..${seq} (the sequence length)`,
       );
     }
   }

@@ -129,10 +129,6 @@ export function causalConv1d(kr: Kernels, w: CausalConv1dWeights, args: CausalCo
   );
 }
 
-function where(node: Node): string {
-  return nodeLabel(node);
-}
-
 interface ConvState {
   packed?: CausalConv1dWeights;
 }
@@ -142,15 +138,17 @@ function convShapes(
   inputs: (InputInfo | { type: string; dims: number[] } | undefined)[],
 ) {
   const [x, w, b, s] = inputs;
-  if (!x || !w) throw new ShapeError(`${where(node)}: inputs x and w are required`);
+  if (!x || !w) throw new ShapeError(`${nodeLabel(node)}: inputs x and w are required`);
   for (const [t, name] of [[x, "x"], [w, "w"], [b, "bias"], [s, "state"]] as const) {
     if (t && t.type !== "float32") {
-      throw new DTypeError(`${where(node)}: ${name} is "${t.type}", only "float32" is supported`);
+      throw new DTypeError(
+        `${nodeLabel(node)}: ${name} is "${t.type}", only "float32" is supported`,
+      );
     }
   }
   if (x.dims.length !== 2 && x.dims.length !== 3) {
     throw new ShapeError(
-      `${where(node)}: x must be [L, D] or [batch, L, D], got ${formatDims(x.dims)}`,
+      `${nodeLabel(node)}: x must be [L, D] or [batch, L, D], got ${formatDims(x.dims)}`,
     );
   }
   const D = x.dims[x.dims.length - 1];
@@ -159,17 +157,17 @@ function convShapes(
   const K = w.dims[w.dims.length - 1];
   if (!ok || K < 1 || K > MAX_TAPS) {
     throw new ShapeError(
-      `${where(node)}: w must be [${D}, K] or [${D}, 1, K] with 1 <= K <= ${MAX_TAPS}, got ` +
+      `${nodeLabel(node)}: w must be [${D}, K] or [${D}, 1, K] with 1 <= K <= ${MAX_TAPS}, got ` +
         formatDims(w.dims),
     );
   }
   if (b && (b.dims.length !== 1 || b.dims[0] !== D)) {
-    throw new ShapeError(`${where(node)}: bias must be [${D}], got ${formatDims(b.dims)}`);
+    throw new ShapeError(`${nodeLabel(node)}: bias must be [${D}], got ${formatDims(b.dims)}`);
   }
   const stateDims = x.dims.length === 3 ? [batch, K - 1, D] : [K - 1, D];
   if (s && formatDims(s.dims) !== formatDims(stateDims)) {
     throw new ShapeError(
-      `${where(node)}: state must be ${formatDims(stateDims)}, got ${formatDims(s.dims)}`,
+      `${nodeLabel(node)}: state must be ${formatDims(stateDims)}, got ${formatDims(s.dims)}`,
     );
   }
   return { D, K, batch, L: x.dims[x.dims.length - 2], stateDims };

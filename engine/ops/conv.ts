@@ -38,12 +38,8 @@ import {
 import type { PatternConvWeights } from "./conv_pattern.ts";
 import { sparsePackers } from "../weights/sparse_packers.ts";
 import { fusedEpilogue } from "./matmul.ts";
+import { nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
-
-/** `Node "name" (Op)`: how every message names its node (and starts). */
-export function where(node: Node): string {
-  return `Node "${node.name}" (${node.op})`;
-}
 
 /** The auto_pad values ONNX defines. */
 export const AUTO_PADS = ["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"] as const;
@@ -152,12 +148,12 @@ export function resolveWindow(
   const rank = xDims.length - 2;
   if (rank !== 1 && rank !== 2) {
     throw new ShapeError(
-      `${where(node)}: input must be 3-D or 4-D (N, C, spatial), got [${xDims}]`,
+      `${nodeLabel(node)}: input must be 3-D or 4-D (N, C, spatial), got [${xDims}]`,
     );
   }
   if (kernel.length !== rank) {
     throw new ShapeError(
-      `${where(node)}: kernel [${kernel.join(", ")}] does not fit input [${xDims.join(", ")}]`,
+      `${nodeLabel(node)}: kernel [${kernel.join(", ")}] does not fit input [${xDims.join(", ")}]`,
     );
   }
   const strides = ints(node, "strides") ?? new Array(rank).fill(1);
@@ -165,14 +161,14 @@ export function resolveWindow(
   const pads = ints(node, "pads") ?? new Array(2 * rank).fill(0);
   if (strides.length !== rank || dil.length !== rank || pads.length !== 2 * rank) {
     throw new ShapeError(
-      `${where(node)}: strides [${strides}], dilations [${dil}] and pads [${pads}] do not ` +
+      `${nodeLabel(node)}: strides [${strides}], dilations [${dil}] and pads [${pads}] do not ` +
         `fit a ${rank}-D window`,
     );
   }
   const autoPad = (node.attributes.auto_pad as string | undefined) ?? "NOTSET";
   const axes = kernel.map((k, i) => {
     if (!Number.isInteger(k) || k < 1) {
-      throw new ShapeError(`${where(node)}: kernel size ${k} is not a positive integer`);
+      throw new ShapeError(`${nodeLabel(node)}: kernel size ${k} is not a positive integer`);
     }
     const a = windowAxis(
       xDims[2 + i],
@@ -186,8 +182,8 @@ export function resolveWindow(
     );
     if (a.out < 1 && a.input > 0) {
       throw new ShapeError(
-        `${where(node)}: the window (kernel ${k}, dilation ${dil[i]}) does not fit the padded ` +
-          `input (size ${a.input}, pads ${a.begin}+${a.end}) on spatial axis ${i}`,
+        `${nodeLabel(node)}: the window (kernel ${k}, dilation ${dil[i]}) does not fit ` +
+          `the padded input (size ${a.input}, pads ${a.begin}+${a.end}) on spatial axis ${i}`,
       );
     }
     return { ...a, out: Math.max(a.out, 0) };
@@ -234,7 +230,7 @@ export function requireFloat32(node: Node, inputs: readonly (InputInfo | undefin
   inputs.forEach((t, i) => {
     if (t && t.type !== "float32") {
       throw new DTypeError(
-        `${where(node)}: input ${i} ("${node.inputs[i]}") is "${t.type}", only "float32" is ` +
+        `${nodeLabel(node)}: input ${i} ("${node.inputs[i]}") is "${t.type}", only "float32" is ` +
           `supported`,
       );
     }
@@ -269,7 +265,7 @@ export function convShape(
   }
   if (wDims.length !== xDims.length) {
     throw new ShapeError(
-      `${where(node)}: weight [${wDims.join(", ")}] and input [${xDims.join(", ")}] ` +
+      `${nodeLabel(node)}: weight [${wDims.join(", ")}] and input [${xDims.join(", ")}] ` +
         `differ in rank`,
     );
   }
@@ -278,12 +274,12 @@ export function convShape(
   const m = wDims[0];
   if (!Number.isInteger(group) || group < 1 || c % group !== 0 || m % group !== 0) {
     throw new ShapeError(
-      `${where(node)}: group ${group} does not divide the ${c} input and ${m} output channels`,
+      `${nodeLabel(node)}: group ${group} does not divide the ${c} input and ${m} output channels`,
     );
   }
   if (wDims[1] * group !== c) {
     throw new ShapeError(
-      `${where(node)}: weight [${wDims.join(", ")}] expects ${wDims[1] * group} input ` +
+      `${nodeLabel(node)}: weight [${wDims.join(", ")}] expects ${wDims[1] * group} input ` +
         `channels (group ${group}), the input has ${c}`,
     );
   }
@@ -291,12 +287,12 @@ export function convShape(
   const declared = ints(node, "kernel_shape");
   if (declared && declared.join() !== kernel.join()) {
     throw new ShapeError(
-      `${where(node)}: kernel_shape [${declared.join(", ")}] differs from the weight's ` +
+      `${nodeLabel(node)}: kernel_shape [${declared.join(", ")}] differs from the weight's ` +
         `[${kernel.join(", ")}]`,
     );
   }
   if (bDims && (bDims.length !== 1 || bDims[0] !== m)) {
-    throw new ShapeError(`${where(node)}: bias [${bDims.join(", ")}] should be [${m}]`);
+    throw new ShapeError(`${nodeLabel(node)}: bias [${bDims.join(", ")}] should be [${m}]`);
   }
   const window = resolveWindow(node, xDims, kernel);
   const spatial = window.rank === 1 ? [window.x.out] : [window.y.out, window.x.out];
@@ -602,13 +598,13 @@ const conv: Op<ConvState> = {
   },
   inferShapes(node, inputs): OutputInfo[] {
     const { x, w, b, r } = splitInputs(node, inputs);
-    if (!x || !w) throw new ShapeError(`${where(node)}: inputs X and W are required`);
+    if (!x || !w) throw new ShapeError(`${nodeLabel(node)}: inputs X and W are required`);
     requireFloat32(node, inputs);
     const shape = convShape(node, x.dims, w.dims, b?.dims);
     if (hasFusedResidual(node)) {
       if (!r || r.dims.join() !== shape.dims.join()) {
         throw new ShapeError(
-          `${where(node)}: the fused residual [${r?.dims.join(", ") ?? ""}] should have the ` +
+          `${nodeLabel(node)}: the fused residual [${r?.dims.join(", ") ?? ""}] should have the ` +
             `output's dims [${shape.dims.join(", ")}]`,
         );
       }

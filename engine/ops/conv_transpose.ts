@@ -16,7 +16,6 @@ import {
   checkWindowAttributes,
   requireFloat32,
   tilePixels,
-  where,
   type WindowAxis,
 } from "./conv.ts";
 import {
@@ -28,6 +27,7 @@ import {
   releaseNchwWeights,
 } from "./gemm.ts";
 import { fusedEpilogue } from "./matmul.ts";
+import { nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 import type { KernelCall } from "../threads/kernel_call.ts";
 import { runQueued, runSplit, splitRange, threadsFor } from "../threads/split.ts";
@@ -100,22 +100,26 @@ export function convTransposeShape(
   }
   if (rank !== 1 && rank !== 2) {
     throw new ShapeError(
-      `${where(node)}: input must be 3-D or 4-D (N, C, spatial), got [${xDims}]`,
+      `${nodeLabel(node)}: input must be 3-D or 4-D (N, C, spatial), got [${xDims}]`,
     );
   }
   if (wDims.length !== xDims.length) {
     throw new ShapeError(
-      `${where(node)}: weight [${wDims.join(", ")}] and input [${xDims.join(", ")}] differ in rank`,
+      `${nodeLabel(node)}: weight [${wDims.join(", ")}] and input [${
+        xDims.join(", ")
+      }] differ in rank`,
     );
   }
   const group = (node.attributes.group as number | undefined) ?? 1;
   const [n, c] = xDims;
   if (!Number.isInteger(group) || group < 1 || c % group !== 0) {
-    throw new ShapeError(`${where(node)}: group ${group} does not divide the ${c} input channels`);
+    throw new ShapeError(
+      `${nodeLabel(node)}: group ${group} does not divide the ${c} input channels`,
+    );
   }
   if (wDims[0] !== c) {
     throw new ShapeError(
-      `${where(node)}: weight [${wDims.join(", ")}] expects ${wDims[0]} input channels, the ` +
+      `${nodeLabel(node)}: weight [${wDims.join(", ")}] expects ${wDims[0]} input channels, the ` +
         `input has ${c}`,
     );
   }
@@ -124,12 +128,12 @@ export function convTransposeShape(
   const declared = ints(node, "kernel_shape");
   if (declared && declared.join() !== kernel.join()) {
     throw new ShapeError(
-      `${where(node)}: kernel_shape [${declared.join(", ")}] differs from the weight's ` +
+      `${nodeLabel(node)}: kernel_shape [${declared.join(", ")}] differs from the weight's ` +
         `[${kernel.join(", ")}]`,
     );
   }
   if (bDims && (bDims.length !== 1 || bDims[0] !== m)) {
-    throw new ShapeError(`${where(node)}: bias [${bDims.join(", ")}] should be [${m}]`);
+    throw new ShapeError(`${nodeLabel(node)}: bias [${bDims.join(", ")}] should be [${m}]`);
   }
   const strides = ints(node, "strides") ?? new Array(rank).fill(1);
   const dil = ints(node, "dilations") ?? new Array(rank).fill(1);
@@ -142,7 +146,7 @@ export function convTransposeShape(
     outPad.length !== rank || (outShape && outShape.length !== rank)
   ) {
     throw new ShapeError(
-      `${where(node)}: strides, dilations, pads, output_padding or output_shape do not fit a ` +
+      `${nodeLabel(node)}: strides, dilations, pads, output_padding or output_shape do not fit a ` +
         `${rank}-D input`,
     );
   }
@@ -151,7 +155,7 @@ export function convTransposeShape(
   const badPad = outPad.findIndex((p, i) => p < 0 || p >= Math.max(strides[i], dil[i]));
   if (badPad >= 0) {
     throw new ShapeError(
-      `${where(node)}: output_padding ${outPad[badPad]} on axis ${badPad} must be at least 0 ` +
+      `${nodeLabel(node)}: output_padding ${outPad[badPad]} on axis ${badPad} must be at least 0 ` +
         `and less than the stride ${strides[badPad]} or the dilation ${dil[badPad]}`,
     );
   }
@@ -170,7 +174,7 @@ export function convTransposeShape(
     );
     if (a.out < 1) {
       throw new ShapeError(
-        `${where(node)}: output size ${a.out} on spatial axis ${i} (pads ${a.begin}+${a.end} ` +
+        `${nodeLabel(node)}: output size ${a.out} on spatial axis ${i} (pads ${a.begin}+${a.end} ` +
           `exceed the full output)`,
       );
     }
@@ -334,7 +338,7 @@ const convTranspose: Op<ConvTransposeState> = {
   },
   inferShapes(node, inputs): OutputInfo[] {
     const [x, w, b] = inputs;
-    if (!x || !w) throw new ShapeError(`${where(node)}: inputs X and W are required`);
+    if (!x || !w) throw new ShapeError(`${nodeLabel(node)}: inputs X and W are required`);
     requireFloat32(node, inputs);
     return [{ type: "float32", dims: convTransposeShape(node, x.dims, w.dims, b?.dims).dims }];
   },

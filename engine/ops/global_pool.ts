@@ -7,16 +7,17 @@
 import { ShapeError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
-import { requireFloat32, where } from "./conv.ts";
+import { requireFloat32 } from "./conv.ts";
+import { nodeLabel } from "./_node_params.ts";
 import type { InputInfo, Op, OutputInfo } from "./op.ts";
 
 function inferGlobal(node: Node, inputs: (InputInfo | undefined)[]): OutputInfo[] {
   const x = inputs[0];
-  if (!x) throw new ShapeError(`${where(node)}: input X is required`);
+  if (!x) throw new ShapeError(`${nodeLabel(node)}: input X is required`);
   requireFloat32(node, inputs);
   if (x.dims.length < 3) {
     throw new ShapeError(
-      `${where(node)}: input must have a batch, a channel and at least one spatial dim, got ` +
+      `${nodeLabel(node)}: input must have a batch, a channel and at least one spatial dim, got ` +
         `[${x.dims.join(", ")}]`,
     );
   }

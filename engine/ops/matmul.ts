@@ -17,11 +17,8 @@ import {
   packGemmWeights,
   releaseGemmWeights,
 } from "./gemm.ts";
+import { nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
-
-function where(node: Node): string {
-  return `Node "${node.name}" (${node.op})`;
-}
 
 /** The fused epilogue a fusion pass attached to a node, if any. */
 export function fusedEpilogue(node: Node): Epilogue {
@@ -103,10 +100,10 @@ function batchOffset(idx: number, batch: number[], own: number[]): number {
 function checkFloat(node: Node, inputs: (InputInfo | undefined)[], count: number): void {
   for (let i = 0; i < count; i++) {
     const t = inputs[i];
-    if (!t) throw new ShapeError(`${where(node)}: input ${i} is missing`);
+    if (!t) throw new ShapeError(`${nodeLabel(node)}: input ${i} is missing`);
     if (t.type !== "float32") {
       throw new DTypeError(
-        `${where(node)}: input ${i} is "${t.type}", only "float32" is supported`,
+        `${nodeLabel(node)}: input ${i} is "${t.type}", only "float32" is supported`,
       );
     }
   }
@@ -183,7 +180,7 @@ const matMul: Op<MatMulState> = {
     checkFloat(node, inputs, 2);
     return [{
       type: "float32",
-      dims: matmulShape(inputs[0]!.dims, inputs[1]!.dims, where(node)).dims,
+      dims: matmulShape(inputs[0]!.dims, inputs[1]!.dims, nodeLabel(node)).dims,
     }];
   },
   prepare(ctx, node, inputs) {
@@ -195,7 +192,7 @@ const matMul: Op<MatMulState> = {
   },
   run(ctx, node, inputs, outputs, state) {
     const [a, b] = inputs as ArenaTensor[];
-    const shape = matmulShape(a.dims, b.dims, where(node));
+    const shape = matmulShape(a.dims, b.dims, nodeLabel(node));
     runMatMul(
       ctx.kernels,
       shape,
@@ -222,15 +219,14 @@ function gemmDims(node: Node, inputs: (InputInfo | ArenaTensor | undefined)[]) {
   const a = inputs[0]!.dims;
   const b = inputs[1]!.dims;
   if (a.length !== 2 || b.length !== 2) {
-    throw new ShapeError(`${where(node)}: Gemm needs 2-D A and B, got [${a}] and [${b}]`);
+    throw new ShapeError(`${nodeLabel(node)}: Gemm needs 2-D A and B, got [${a}] and [${b}]`);
   }
   const [m, k] = transA ? [a[1], a[0]] : [a[0], a[1]];
   const [kb, n] = transB ? [b[1], b[0]] : [b[0], b[1]];
   if (k !== kb) {
     throw new ShapeError(
-      `${where(node)}: inner dimensions differ: A [${a}]${transA ? "ᵀ" : ""}, B [${b}]${
-        transB ? "ᵀ" : ""
-      }`,
+      `${nodeLabel(node)}: inner dimensions differ: A [${a}]${transA ? "ᵀ" : ""}, ` +
+        `B [${b}]${transB ? "ᵀ" : ""}`,
     );
   }
   return { m, k, n, transA, transB };
@@ -249,7 +245,7 @@ const gemmOp: Op<GemmState> = {
     const { m, n } = gemmDims(node, inputs);
     const c = inputs[2];
     if (c && !cBroadcastsTo(c.dims, m, n)) {
-      throw new ShapeError(`${where(node)}: C [${c.dims}] does not broadcast to [${m}, ${n}]`);
+      throw new ShapeError(`${nodeLabel(node)}: C [${c.dims}] does not broadcast to [${m}, ${n}]`);
     }
     return [{ type: "float32", dims: [m, n] }];
   },
@@ -329,7 +325,9 @@ const gemmOp: Op<GemmState> = {
           }
         }
         if ((epilogue.activation ?? "none") !== "none") {
-          throw new ShapeError(`${where(node)}: a fused activation needs C folded into the bias`);
+          throw new ShapeError(
+            `${nodeLabel(node)}: a fused activation needs C folded into the bias`,
+          );
         }
       }
     } finally {

@@ -7,13 +7,8 @@
 import { ShapeError, UnsupportedOpError } from "../errors.ts";
 import type { Node } from "../ir/graph.ts";
 import { sizeOf } from "../tensor.ts";
-import {
-  checkWindowAttributes,
-  requireFloat32,
-  resolveWindow,
-  where,
-  type Window2d,
-} from "./conv.ts";
+import { checkWindowAttributes, requireFloat32, resolveWindow, type Window2d } from "./conv.ts";
+import { nodeLabel } from "./_node_params.ts";
 import type { ArenaTensor, InputInfo, Op, OutputInfo } from "./op.ts";
 
 /** Problems shared by MaxPool and AveragePool attributes; empty when the node can run. */
@@ -26,12 +21,12 @@ export function checkPoolAttributes(node: Node): string[] {
 
 /** Resolves a MaxPool / AveragePool window over input dims; throws typed errors. */
 export function poolWindow(node: Node, x: InputInfo | ArenaTensor | undefined): Window2d {
-  if (!x) throw new ShapeError(`${where(node)}: input X is required`);
+  if (!x) throw new ShapeError(`${nodeLabel(node)}: input X is required`);
   if (x.dims.length === 5) {
     throw new UnsupportedOpError([{ node: node.name, op: node.op, reason: "3-D pooling" }]);
   }
   const kernel = node.attributes.kernel_shape;
-  if (!Array.isArray(kernel)) throw new ShapeError(`${where(node)}: kernel_shape is required`);
+  if (!Array.isArray(kernel)) throw new ShapeError(`${nodeLabel(node)}: kernel_shape is required`);
   const ceil = ((node.attributes.ceil_mode as number | undefined) ?? 0) !== 0;
   return resolveWindow(node, x.dims, kernel as number[], { ceil });
 }
