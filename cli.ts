@@ -253,7 +253,7 @@ async function modelInfo(
   const ops = Object.entries(s.ops).sort((a, b) => b[1] - a[1]);
   console.log(`  ops: ${ops.map(([op, n]) => `${op} ${n}`).join(", ")}`);
   try {
-    await weightLayers(model, inputs);
+    await weightLayers(model, inputs, () => loadModel(path, { kernels }));
   } finally {
     model.dispose();
   }
@@ -264,8 +264,12 @@ async function modelInfo(
  * once profiled, then prints each layer with weights: sparsity, the kernel chosen and why
  * (with the cost model's prediction), and its measured time.
  */
-async function weightLayers(model: Model, inputs: string[]): Promise<void> {
-  const { feeds } = feedsFor(model, inputs);
+async function weightLayers(
+  model: Model,
+  inputs: string[],
+  loadSizer: () => Promise<Model>,
+): Promise<void> {
+  const feeds = await feedsFor(model, inputs, loadSizer);
   try {
     await model.run(feeds);
     await model.run(feeds, { profile: true });
@@ -298,13 +302,16 @@ async function weightLayers(model: Model, inputs: string[]): Promise<void> {
 }
 
 /**
- * Feeds from `--input name=file.npy`, zeros for the inputs not given, and how many runs sizing
- * the free dims of those took (they warm the model up before any timed run).
+ * Feeds from `--input name=file.npy`, and zeros for the inputs not given. Free dims of those
+ * are sized on a throwaway instance from `loadSizer`: a model packs each layer's weights on the
+ * first run that reaches it, for that run's shape, so a trial that fails partway (too small
+ * for a pooling) must not be the run that packs `model`'s layers.
  */
-function feedsFor(
+async function feedsFor(
   model: Model,
   inputs: string[],
-): { feeds: Record<string, Tensor>; sizingRuns: number } {
+  loadSizer: () => Promise<Model>,
+): Promise<Record<string, Tensor>> {
   const feeds: Record<string, Tensor> = {};
   for (const spec of inputs) {
     const eq = spec.indexOf("=");
@@ -337,12 +344,20 @@ function feedsFor(
     return out;
   };
   // Free dims start at 1; a model that pools them away to nothing gets 32, 64, … 512.
-  const { size, runs } = runnableFreeSize(model, missing, 1, zeros);
+  let size = 1;
+  if (hasFreeDims(missing)) {
+    const sizer = await loadSizer();
+    try {
+      size = runnableFreeSize(sizer, missing, 1, zeros);
+    } finally {
+      sizer.dispose();
+    }
+  }
   const out = zeros(size);
   for (const i of missing) {
     console.error(`note: input "${i.name}" not given: zeros [${out[i.name].dims.join(", ")}]`);
   }
-  return { feeds: out, sizingRuns: runs };
+  return out;
 }
 
 async function runModel(
@@ -363,7 +378,7 @@ async function runModel(
   const state = model.summary().threads;
   console.error(`threads: ${state.count} (${state.reason})`);
   const tLoad = performance.now() - t0;
-  const { feeds, sizingRuns } = feedsFor(model, opts.input ?? []);
+  const feeds = await feedsFor(model, opts.input ?? [], () => loadModel(path, { kernels }));
   const times: number[] = [];
   let out: Record<string, Tensor> = {};
   for (let i = 0; i < runs; i++) {
@@ -378,7 +393,6 @@ async function runModel(
   console.log(
     `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
       `${first.toFixed(2)} ms` +
-      (sizingRuns ? ` (after ${sizingRuns} run(s) sizing the free input dims)` : "") +
       (runs > 1 ? `, median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : "") +
       `; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
   );
@@ -615,7 +629,7 @@ function randomSamples(model: Model, count: number): Record<string, Tensor>[] {
     }
     return s;
   };
-  const { size } = runnableFreeSize(model, model.inputs, 32, sample);
+  const size = runnableFreeSize(model, model.inputs, 32, sample);
   return Array.from({ length: count }, () => sample(size));
 }
 
@@ -624,31 +638,33 @@ function inputDims(dims: readonly (number | string)[], free: number): number[] {
   return dims.map((d, k) => (typeof d === "number" ? d : k === 0 ? 1 : free));
 }
 
+/** Whether some of `inputs` have a free (symbolic) dim past the batch axis. */
+function hasFreeDims(inputs: readonly { dims: readonly (number | string)[] }[]): boolean {
+  return inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
+}
+
 /**
  * The first size from `start` (then 32, 64, … 512) for the free non-batch dims of `inputs` at
- * which the model runs on `feeds(size)`, and the runs that took; `start` and no run when those
- * inputs have no free dim, `start` when no size runs (the caller's run then reports the
- * model's own error).
+ * which the model runs on `feeds(size)`; `start` when those inputs have no free dim or no size
+ * runs (the caller's run then reports the model's own error). The trial runs pack the layers
+ * they reach for their shapes: size on an instance that is not run afterwards.
  */
 function runnableFreeSize(
   model: Model,
   inputs: readonly { dims: readonly (number | string)[] }[],
   start: number,
   feeds: (free: number) => Record<string, Tensor>,
-): { size: number; runs: number } {
-  const free = inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
-  if (!free) return { size: start, runs: 0 };
-  let runs = 0;
+): number {
+  if (!hasFreeDims(inputs)) return start;
   for (const size of [start, 32, 64, 128, 256, 512].filter((s) => s >= start)) {
     try {
-      runs++;
       model.runSync(feeds(size));
-      return { size, runs };
+      return size;
     } catch {
       // Too small for the model: try the next size.
     }
   }
-  return { size: start, runs };
+  return start;
 }
 
 async function pruneFile(

@@ -253,6 +253,13 @@ Deno.test("cli info and prune --calib-random grow free input dims until the mode
     const r = await cli(...args, "--out", `${dir}/p.onnx`);
     deepStrictEqual(r.code, 0, r.err);
     ok(/on 1 calibration sample\(s\)/.test(r.out), r.out);
+    // The kernel of the pruned layer is chosen for the size info runs it at (64 x 64 in, 32 x 32
+    // out of the first conv), not for the 1 x 1 trial that sized the free dims and failed
+    // further on: at 1 column the C4,2 SpMM is predicted slower and the layer stayed dense.
+    const pruned = await cli("info", `${dir}/p.onnx`);
+    deepStrictEqual(pruned.code, 0, pruned.err);
+    const conv1 = pruned.out.split("\n").find((l) => /^\s+p2o\.Conv\.1\s/.test(l)) ?? "";
+    ok(/c4n:2 .* at 1024 columns/.test(conv1), pruned.out);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
