@@ -673,6 +673,11 @@ function c4nSpmmTail(n: number): number {
   return wide > 0 ? Math.min(left(wide), left(wide - 1)) : left(0);
 }
 
+/** " at N columns" for a choice's log when the column count is known, else "". */
+function atColumns(cols: number | undefined): string {
+  return cols ? ` at ${cols} column${cols === 1 ? "" : "s"}` : "";
+}
+
 /**
  * Packs W (m x k row-major at byte offset `w`, optional bias) for `gemmNchw`. The weights
  * decide the kernel: C4n-structured weights are packed sparse when the cost model predicts
@@ -716,7 +721,7 @@ export function packNchwWeights(
         name,
         format: `c4n:${n}`,
         reason: `every group of 4 has ≥ ${n} zeros; predicted ${(predicted * 100).toFixed(0)} % ` +
-          `of dense time${cols ? ` at ${cols} columns` : ""}`,
+          `of dense time${atColumns(cols)}`,
       });
       return { offset, m, k, format: "c4n", survivors: s, bias };
     }
@@ -724,7 +729,7 @@ export function packNchwWeights(
       name,
       format: "dense",
       reason: `C4,${n} structure found but the cost model predicts no gain ` +
-        `(${(predicted * 100).toFixed(0)} % of dense time${cols ? ` at ${cols} columns` : ""})`,
+        `(${(predicted * 100).toFixed(0)} % of dense time${atColumns(cols)})`,
     });
   } else {
     log({
