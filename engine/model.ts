@@ -70,7 +70,9 @@ export interface LoadModelOptions {
    * structure (1x1 and lowered convs), pattern structure (3x3 convs whose kernels keep ≤ 4
    * taps) or block column-row structure (MatMul/Gemm/RNN/Mamba GEMVs) and the cost model
    * predicts a gain; "off" runs everything dense. `summary().kernelChoices` says what each
-   * layer got and why. Sparse kernels skip pruned zeros instead of multiplying by them, as
+   * layer got and why. A layer's choice is made once, on the first run that reaches it, for
+   * that run's shapes (a conv's pixel count weighs on it): give a model with free input dims
+   * a first run of a representative size, not a tiny warm-up input. Sparse kernels skip pruned zeros instead of multiplying by them, as
    * sparse libraries do: an infinite or NaN input that meets only pruned weights leaves the
    * output finite, where a dense product makes it NaN (0 × ∞); for finite inputs the two agree
    * to rounding.
