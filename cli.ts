@@ -252,10 +252,11 @@ async function modelInfo(
   console.log(`  fused activations: ${s.fusedActivations}`);
   const ops = Object.entries(s.ops).sort((a, b) => b[1] - a[1]);
   console.log(`  ops: ${ops.map(([op, n]) => `${op} ${n}`).join(", ")}`);
+  const sized = await feedsFor(model, inputs, () => loadModel(path, { kernels, threads }));
   try {
-    await weightLayers(model, inputs, () => loadModel(path, { kernels }));
+    await weightLayers(sized.model, sized.feeds);
   } finally {
-    model.dispose();
+    sized.model.dispose();
   }
 }
 
@@ -264,12 +265,7 @@ async function modelInfo(
  * once profiled, then prints each layer with weights: sparsity, the kernel chosen and why
  * (with the cost model's prediction), and its measured time.
  */
-async function weightLayers(
-  model: Model,
-  inputs: string[],
-  loadSizer: () => Promise<Model>,
-): Promise<void> {
-  const feeds = await feedsFor(model, inputs, loadSizer);
+async function weightLayers(model: Model, feeds: Record<string, Tensor>): Promise<void> {
   try {
     await model.run(feeds);
     await model.run(feeds, { profile: true });
@@ -302,16 +298,17 @@ async function weightLayers(
 }
 
 /**
- * Feeds from `--input name=file.npy`, and zeros for the inputs not given. Free dims of those
- * are sized on a throwaway instance from `loadSizer`: a model packs each layer's weights on the
- * first run that reaches it, for that run's shape, so a trial that fails partway (too small
- * for a pooling) must not be the run that packs `model`'s layers.
+ * Feeds from `--input name=file.npy` and zeros for the inputs not given, their free dims sized
+ * by trial runs, with the model to run them on. A model packs each layer's weights on the first
+ * run that reaches it, for that run's shapes: when a trial failed partway (a size too small for
+ * a pooling), `model` is disposed and a fresh one comes from `reload`, so no layer keeps the
+ * kernel chosen for the failed size.
  */
 async function feedsFor(
   model: Model,
   inputs: string[],
-  loadSizer: () => Promise<Model>,
-): Promise<Record<string, Tensor>> {
+  reload: () => Promise<Model>,
+): Promise<{ feeds: Record<string, Tensor>; model: Model; warm: boolean }> {
   const feeds: Record<string, Tensor> = {};
   for (const spec of inputs) {
     const eq = spec.indexOf("=");
@@ -344,20 +341,16 @@ async function feedsFor(
     return out;
   };
   // Free dims start at 1; a model that pools them away to nothing gets 32, 64, … 512.
-  let size = 1;
-  if (hasFreeDims(missing)) {
-    const sizer = await loadSizer();
-    try {
-      size = runnableFreeSize(sizer, missing, 1, zeros);
-    } finally {
-      sizer.dispose();
-    }
+  const { size, failed, ran } = runnableFreeSize(model, missing, 1, zeros);
+  if (failed) {
+    model.dispose();
+    model = await reload();
   }
   const out = zeros(size);
   for (const i of missing) {
     console.error(`note: input "${i.name}" not given: zeros [${out[i.name].dims.join(", ")}]`);
   }
-  return out;
+  return { feeds: out, model, warm: ran && !failed };
 }
 
 async function runModel(
@@ -374,11 +367,12 @@ async function runModel(
   const t0 = performance.now();
   const threads = threadsOption(opts.threads ?? "1");
   const runs = numberOption("runs", opts.runs ?? "1", 1);
-  const model = await loadModel(path, { kernels, threads });
-  const state = model.summary().threads;
+  const loaded = await loadModel(path, { kernels, threads });
+  const state = loaded.summary().threads;
   console.error(`threads: ${state.count} (${state.reason})`);
   const tLoad = performance.now() - t0;
-  const feeds = await feedsFor(model, opts.input ?? [], () => loadModel(path, { kernels }));
+  const reload = () => loadModel(path, { kernels, threads });
+  const { feeds, model, warm } = await feedsFor(loaded, opts.input ?? [], reload);
   const times: number[] = [];
   let out: Record<string, Tensor> = {};
   for (let i = 0; i < runs; i++) {
@@ -393,6 +387,7 @@ async function runModel(
   console.log(
     `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
       `${first.toFixed(2)} ms` +
+      (warm ? " (after a run sizing the free input dims)" : "") +
       (runs > 1 ? `, median ${times[times.length >> 1].toFixed(2)} ms over ${runs} runs` : "") +
       `; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
   );
@@ -629,7 +624,7 @@ function randomSamples(model: Model, count: number): Record<string, Tensor>[] {
     }
     return s;
   };
-  const size = runnableFreeSize(model, model.inputs, 32, sample);
+  const { size } = runnableFreeSize(model, model.inputs, 32, sample);
   return Array.from({ length: count }, () => sample(size));
 }
 
@@ -638,33 +633,31 @@ function inputDims(dims: readonly (number | string)[], free: number): number[] {
   return dims.map((d, k) => (typeof d === "number" ? d : k === 0 ? 1 : free));
 }
 
-/** Whether some of `inputs` have a free (symbolic) dim past the batch axis. */
-function hasFreeDims(inputs: readonly { dims: readonly (number | string)[] }[]): boolean {
-  return inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
-}
-
 /**
  * The first size from `start` (then 32, 64, … 512) for the free non-batch dims of `inputs` at
- * which the model runs on `feeds(size)`; `start` when those inputs have no free dim or no size
- * runs (the caller's run then reports the model's own error). The trial runs pack the layers
- * they reach for their shapes: size on an instance that is not run afterwards.
+ * which the model runs on `feeds(size)`, whether a smaller size failed first (its run may have
+ * packed layers for its shapes) and whether one ran; `start` when those inputs have no free dim
+ * or no size runs (the caller's run then reports the model's own error).
  */
 function runnableFreeSize(
   model: Model,
   inputs: readonly { dims: readonly (number | string)[] }[],
   start: number,
   feeds: (free: number) => Record<string, Tensor>,
-): number {
-  if (!hasFreeDims(inputs)) return start;
+): { size: number; failed: boolean; ran: boolean } {
+  const free = inputs.some((i) => i.dims.some((d, k) => k > 0 && typeof d !== "number"));
+  if (!free) return { size: start, failed: false, ran: false };
+  let failed = false;
   for (const size of [start, 32, 64, 128, 256, 512].filter((s) => s >= start)) {
     try {
       model.runSync(feeds(size));
-      return size;
+      return { size, failed, ran: true };
     } catch {
       // Too small for the model: try the next size.
+      failed = true;
     }
   }
-  return start;
+  return { size: start, failed, ran: false };
 }
 
 async function pruneFile(
