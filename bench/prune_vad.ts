@@ -3,7 +3,8 @@
  * faster? The model is pruned with C4,2 and C4,3 (activation-aware masks + least-squares refit,
  * calibrated on the bundled calib.wav, state carried) and, as baselines, with the same
  * schemes and no calibration (magnitude masks only), and the calibrated schemes again with
- * OBS (SparseGPT) masks. Every model then streams the held-out
+ * OBS (SparseGPT) masks, and with OBS masks improved by swaps within groups (mask "obs-swap",
+ * swap_mask.ts). Every model then streams the held-out
  * test.wav (other sentences, other voices, plus silence, white and pink noise) and the second
  * held-out val.wav in 512-sample chunks with its own state carried. Reported per model and
  * clip: the share of chunks whose decision (p > 0.5) equals dense's, chunks called speech on
@@ -64,9 +65,11 @@ for (
   const [scheme, calibrated, variantMask] of [
     ["c4n:2", true, undefined],
     ["c4n:2", true, "obs"],
+    ["c4n:2", true, "obs-swap"],
     ["c4n:2", false, undefined],
     ["c4n:3", true, undefined],
     ["c4n:3", true, "obs"],
+    ["c4n:3", true, "obs-swap"],
     ["c4n:3", false, undefined],
   ] as const
 ) {
@@ -78,7 +81,9 @@ for (
     mask: variantMask ?? mask,
   });
   variants.push({
-    label: `${scheme} ${calibrated ? "refit" : "magnitude"}${variantMask ? ", OBS masks" : ""}`,
+    label: `${scheme} ${calibrated ? "refit" : "magnitude"}${
+      variantMask ? `, OBS masks${variantMask === "obs-swap" ? " + swaps" : ""}` : ""
+    }`,
     bytes: r.bytes,
     layers: r.layers,
     pruneSeconds: (performance.now() - t0) / 1000,
@@ -119,8 +124,8 @@ const differing = probs.slice(1).filter((_, i) => variants[i + 1].layers?.some((
 const nearCrossing = differing.filter((c) => crossingAt.some((k) => Math.abs(k - c) <= 3)).length;
 const rows: (BenchRow & Record<string, unknown>)[] = [];
 const accuracy = [
-  "| model | sparsity of pruned layers | same decision as dense, test.wav | speech chunks on noise / silence, test.wav | mean abs Δp, test.wav | same decision as dense, val.wav | speech chunks on noise / silence, val.wav | prune time |",
-  "|---|---|---|---|---|---|---|---|",
+  "| model | sparsity of pruned layers | same decision as dense, test.wav | speech chunks on noise / silence, test.wav | mean abs Δp, test.wav | same decision as dense, val.wav | speech chunks on noise / silence, val.wav | mean abs Δp, val.wav | prune time |",
+  "|---|---|---|---|---|---|---|---|---|",
 ];
 /** Share of p's decisions equal to dense's (d), as "99.07 % (4 of 430 differ)". */
 const agreement = (p: number[], d: number[]) => {
@@ -148,6 +153,8 @@ variants.forEach((v, i) => {
   const onVal = agreement(valProbs[i], valProbs[0]);
   const valAlarms = alarmsOn(valProbs[i], valNoise);
   const dp = p.reduce((s, x, c) => s + Math.abs(x - dense[c]), 0) / p.length;
+  const dpVal = valProbs[i].reduce((s, x, c) => s + Math.abs(x - valProbs[0][c]), 0) /
+    valProbs[i].length;
   const sparsity = meanPrunedSparsity(v.layers);
   rows.push({
     case: "silero VAD v5, one 512-sample chunk (ms)",
@@ -160,12 +167,13 @@ variants.forEach((v, i) => {
     agreement_val: onVal.same,
     speech_on_noise_val: valAlarms.alarms,
     mean_abs_dp: dp,
+    mean_abs_dp_val: dpVal,
     sparsity,
   });
   accuracy.push(
     `| ${v.label} | ${(100 * sparsity).toFixed(1)} % | ${sameText} | ${alarmText} | ${
       dp.toFixed(4)
-    } | ${onVal.text} | ${valAlarms.text} | ${
+    } | ${onVal.text} | ${valAlarms.text} | ${dpVal.toFixed(4)} | ${
       v.pruneSeconds === undefined ? "—" : `${v.pruneSeconds.toFixed(1)} s`
     } |`,
   );

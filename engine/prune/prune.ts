@@ -63,6 +63,7 @@ import {
   obsPatternLibrary,
   obsPatternMask,
 } from "./obs_mask.ts";
+import { swapMask } from "./swap_mask.ts";
 import { featureGram, type RefitResult, type RefitRow, refitRows } from "./refit.ts";
 import { traceWeight, type WeightView } from "./weight_view.ts";
 import { predictSpeedup } from "./predict.ts";
@@ -121,7 +122,9 @@ export interface PruneOptions {
    * measured against "magnitude" it gained 0.5–1.8 dB on ESRGAN-slim (held-out photo crops,
    * every scheme; 4 dB with 30 % of the kernels removed), PP-OCRv4 rec C4,2 read
    * 90.6 % of lines as dense did (84.4 %), PP-OCR cls 95.3 % (89.1 %), silero VAD C4,2
-   * 98.8 % of decisions (97.7 %), C4,3 98.1 % (97.4 %) on its held-out clip.
+   * 98.8 % of decisions (97.7 %), C4,3 98.1 % (97.4 %) on its held-out clip. "obs-swap"
+   * (experimental) improves the OBS C4n masks by swaps within groups of 4 that lower each
+   * row's compensated error (swap_mask.ts); other schemes as "obs".
    */
   mask?: PruneMask;
   /** Called after each layer. */
@@ -129,7 +132,7 @@ export interface PruneOptions {
 }
 
 /** How masks are chosen with calibration data (see `PruneOptions.mask`). */
-export type PruneMask = "magnitude" | "obs";
+export type PruneMask = "magnitude" | "obs" | "obs-swap";
 
 /** The pruned model and the per-layer report. */
 export interface PruneResult {
@@ -660,10 +663,14 @@ async function pruneLinear(
   const P = cap && joinColumns(cap.pruned.map((s) => t.columns(s[x], ctx.perSample)), k);
   const gram = P && featureGram(P.data, k, P.cols);
   let keep: Uint8Array;
-  if (P && ctx.mask === "obs" && ctx.scheme.kind !== "block") {
+  if (P && ctx.mask !== "magnitude" && ctx.scheme.kind !== "block") {
     const h = inputHessian(gram!, { centred: t.bias !== undefined });
-    if (ctx.scheme.kind === "c4n") keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
-    else {
+    if (ctx.scheme.kind === "c4n") {
+      keep = obsMask(t.shape, t.weight.data, h, ctx.scheme.n);
+      if (ctx.mask === "obs-swap" && ctx.scheme.n > 0) {
+        keep = swapMask(t.shape, t.weight.data, h, keep, ctx.scheme.n).keep;
+      }
+    } else {
       // The library, each kernel's shape and the kernels removed all go by OBS error.
       const dropped = obsKernelDrops(t.shape, t.weight.data, h, ctx.scheme.removed);
       const library = obsPatternLibrary(t.shape, t.weight.data, h);
@@ -704,13 +711,19 @@ async function pruneLinear(
  * OBS C4n masks of an LSTM's W and R, per direction on the joint features [x_t; h_t−1] that
  * the refit fits them on, so a dropped input weight is compensated on the recurrent weights
  * of its row too. When I is not a multiple of 4 the groups of W and R cannot share a row,
- * and each is chosen on its own block of the Gram matrix.
+ * and each is chosen on its own block of the Gram matrix. With `swaps`, `swapMask` then
+ * improves each mask on the same Gram matrix.
  */
 function lstmObsMasks(
   t: LstmTarget,
   P: { data: Float64Array; cols: number }[],
   n: number,
+  swaps: boolean,
 ): { w: Uint8Array; r: Uint8Array } {
+  const choose = (shape: MaskShape, w: Float32Array, h: Float64Array) => {
+    const keep = obsMask(shape, w, h, n);
+    return swaps ? swapMask(shape, w, h, keep, n).keep : keep;
+  };
   const { input: I, hidden: H } = t;
   const F = I + H;
   const centred = t.B !== undefined;
@@ -726,7 +739,7 @@ function lstmObsMasks(
         joint.set(t.R.data.subarray((row0 + g) * H, (row0 + g + 1) * H), g * F + I);
       }
       const h = inputHessian(grams[d], { centred });
-      const keep = obsMask({ rows: 4 * H, k: F, index: (g, j) => g * F + j }, joint, h, n);
+      const keep = choose({ rows: 4 * H, k: F, index: (g, j) => g * F + j }, joint, h);
       for (let g = 0; g < 4 * H; g++) {
         w.set(keep.subarray(g * F, g * F + I), (row0 + g) * I);
         r.set(keep.subarray(g * F + I, (g + 1) * F), (row0 + g) * H);
@@ -739,8 +752,8 @@ function lstmObsMasks(
         k,
         index: (g: number, j: number) => (row0 + g) * k + j,
       });
-      w.set(obsMask(shape(I), t.W.data, hw, n), row0 * I);
-      r.set(obsMask(shape(H), t.R.data, hr, n), row0 * H);
+      w.set(choose(shape(I), t.W.data, hw), row0 * I);
+      r.set(choose(shape(H), t.R.data, hr), row0 * H);
     }
   }
   return { w, r };
@@ -789,8 +802,8 @@ async function pruneLstm(
       );
     }
   }
-  const obs = P && ctx.mask === "obs" && ctx.scheme.kind === "c4n"
-    ? lstmObsMasks(t, P, ctx.scheme.n)
+  const obs = P && ctx.mask !== "magnitude" && ctx.scheme.kind === "c4n"
+    ? lstmObsMasks(t, P, ctx.scheme.n, ctx.mask === "obs-swap" && ctx.scheme.n > 0)
     : undefined;
   const keepW = obs?.w ?? schemeMask(ctx.scheme, shapes.w, scoreW);
   const keepR = obs?.r ?? schemeMask(ctx.scheme, shapes.r, scoreR);
@@ -954,9 +967,11 @@ async function pruneConstants(
 ): Promise<{ values: Map<string, Float32Array>; layers: LayerReport[] }> {
   const schemes = parseSchemes(options.scheme);
   const filter = options.layers ? layerFilter(options.layers) : undefined;
-  if (options.mask !== undefined && options.mask !== "obs" && options.mask !== "magnitude") {
+  if (
+    options.mask !== undefined && !["obs", "magnitude", "obs-swap"].includes(options.mask)
+  ) {
     throw new InvalidArgumentError(
-      `Unknown mask "${options.mask}": use "obs" (the default) or "magnitude"`,
+      `Unknown mask "${options.mask}": use "obs" (the default), "magnitude" or "obs-swap"`,
     );
   }
   if (options.maxError !== undefined && !(options.maxError > 0)) {
