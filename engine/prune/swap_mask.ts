@@ -63,7 +63,8 @@ export function swapMask(
   const errorAfter = new Float64Array(rows);
   const zeroMasks = [...Array(16).keys()].filter((m) => popcount(m) === n);
   let swaps = 0;
-  forEachSwapBlock(hessian, k, (b0, size, grouped, state) => {
+  forEachSwapBlock(hessian, k, (b0, block) => {
+    const { size, grouped } = block;
     const row = new Float64Array(size);
     const kept = new Uint8Array(size);
     for (let r = 0; r < rows; r++) {
@@ -71,14 +72,14 @@ export function swapMask(
         row[j] = w[t.index(r, b0 + j)];
         kept[j] = out[r * k + b0 + j];
       }
-      state.reset(row, kept);
+      const state = block.row(row, kept);
       let error = state.error();
       errorBefore[r] += error;
       for (let pass = 0; pass < passes; pass++) {
         let changed = false;
         for (let g = 0; g < grouped; g += 4) {
           let zeros = 0;
-          for (let j = 0; j < 4; j++) if (!state.kept[g + j]) zeros |= 1 << j;
+          for (let j = 0; j < 4; j++) if (!state.isKept(g + j)) zeros |= 1 << j;
           let best = { gain: 1e-10 * error + 1e-300, pruned: [] as number[], kept: [] as number[] };
           for (const m of zeroMasks) {
             if (m === zeros) continue;
@@ -88,8 +89,7 @@ export function swapMask(
             if (gain > best.gain) best = { gain, pruned, kept: newlyKept };
           }
           if (best.pruned.length === 0) continue;
-          for (const a of best.pruned) state.remove(a);
-          for (const b of best.kept) state.add(b);
+          state.apply(best.pruned, best.kept);
           error -= best.gain;
           swaps++;
           changed = true;
@@ -97,7 +97,7 @@ export function swapMask(
         if (!changed) break;
       }
       errorAfter[r] += error;
-      for (let j = 0; j < size; j++) out[r * k + b0 + j] = state.kept[j];
+      for (let j = 0; j < size; j++) out[r * k + b0 + j] = state.isKept(j) ? 1 : 0;
     }
   });
   return { keep: out, errorBefore, errorAfter, swaps };
@@ -124,16 +124,15 @@ export function maskError(
 ): Float64Array {
   const { rows, k } = t;
   const errors = new Float64Array(rows);
-  forEachSwapBlock(hessian, k, (b0, size, _grouped, state) => {
-    const row = new Float64Array(size);
-    const kept = new Uint8Array(size);
+  forEachSwapBlock(hessian, k, (b0, block) => {
+    const row = new Float64Array(block.size);
+    const kept = new Uint8Array(block.size);
     for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < size; j++) {
+      for (let j = 0; j < block.size; j++) {
         row[j] = w[t.index(r, b0 + j)];
         kept[j] = keep[r * k + b0 + j];
       }
-      state.reset(row, kept);
-      errors[r] += state.error();
+      errors[r] += block.row(row, kept).error();
     }
   });
   return errors;
@@ -154,13 +153,12 @@ function popcount(m: number): number {
 
 /**
  * Calls `visit` with each diagonal block of H (OBS_BLOCK columns; the last one also takes the
- * K % 4 tail), its first column, its size, how many of its columns are in full groups of 4,
- * and a `KeptSet` on it.
+ * K % 4 tail) and its first column.
  */
 function forEachSwapBlock(
   hessian: Float64Array,
   k: number,
-  visit: (b0: number, size: number, grouped: number, state: KeptSet) => void,
+  visit: (b0: number, block: SwapBlock) => void,
 ) {
   const full = k - (k % 4);
   for (let b0 = 0; b0 < k; b0 += OBS_BLOCK) {
@@ -170,16 +168,84 @@ function forEachSwapBlock(
     for (let i = 0; i < size; i++) {
       hb.set(hessian.subarray((b0 + i) * k + b0, (b0 + i) * k + end), i * size);
     }
-    visit(b0, size, Math.min(full, end) - b0, new KeptSet(hb, size, Math.min(full, end) - b0));
+    visit(b0, new SwapBlock(hb, size, Math.min(full, end) - b0));
     if (end === k) break;
+  }
+}
+
+/** One row's mask during the search: what `swapMask` reads and changes. */
+interface RowMask {
+  /** Whether column j is kept. */
+  isKept(j: number): boolean;
+  /** E of the current mask. */
+  error(): number;
+  /** How much E falls when kept columns `pruned` are pruned and as many of `newlyKept` kept. */
+  gain(pruned: readonly number[], newlyKept: readonly number[]): number;
+  /** Makes that change. */
+  apply(pruned: readonly number[], newlyKept: readonly number[]): void;
+}
+
+/**
+ * A diagonal block of H (s × s, `grouped` of its columns in full groups of 4) and the row
+ * states on it. A row is followed through its kept set S on H, or, when fewer of its columns
+ * are pruned than kept, through its pruned set p on M = H⁻¹: E = w_pᵀ (M_pp)⁻¹ w_p is what p
+ * explains, on M, of M (H w) = w, so the same `KeptSet` serves with the roles of kept and
+ * pruned exchanged, and its cost goes with the smaller set.
+ */
+class SwapBlock {
+  private primal?: KeptSet;
+  private dual?: KeptSet;
+
+  constructor(
+    private readonly h: Float64Array,
+    readonly size: number,
+    readonly grouped: number,
+  ) {}
+
+  /** The state of a row of weights `w` under keep mask `kept` (both over the block). */
+  row(w: Float64Array, kept: Uint8Array): RowMask {
+    const { h, size: s, grouped } = this;
+    let pruned = 0;
+    for (let j = 0; j < s; j++) pruned += kept[j] ? 0 : 1;
+    if (2 * pruned >= s) {
+      const set = this.primal ??= new KeptSet(h, s, grouped);
+      set.reset(w, kept);
+      return {
+        isKept: (j) => set.kept[j] === 1,
+        error: () => set.error(),
+        gain: (a, b) => set.gain(a, b),
+        apply: (a, b) => {
+          for (const j of a) set.remove(j);
+          for (const j of b) set.add(j);
+        },
+      };
+    }
+    const set = this.dual ??= new KeptSet(invertSpd(Float64Array.from(h), s), s, grouped);
+    const hw = new Float64Array(s);
+    for (let i = 0; i < s; i++) {
+      let v = 0;
+      for (let j = 0; j < s; j++) v += h[i * s + j] * w[j];
+      hw[i] = v;
+    }
+    set.reset(hw, kept.map((v) => 1 - v));
+    return {
+      isKept: (j) => set.kept[j] === 0,
+      error: () => set.explained(),
+      gain: (a, b) => -set.gain(b, a),
+      apply: (a, b) => {
+        for (const j of a) set.add(j);
+        for (const j of b) set.remove(j);
+      },
+    };
   }
 }
 
 /**
  * The state of one row's kept set S on a block H (s × s) that prices and applies mask changes
  * (see the module). Matrices are indexed by column over the whole block; rows of N and T
- * outside S are zero. C is kept only within groups of 4: `c4[c * 4 + j]` is C between column
- * c and column j of c's group.
+ * outside S are zero, and T_SS stays the identity, so only T's pruned columns are updated. C
+ * is kept only within groups of 4: `c4[c * 4 + j]` is C between column c and column j of c's
+ * group.
  */
 class KeptSet {
   /** 1 where the column is kept. */
@@ -191,7 +257,12 @@ class KeptSet {
   private readonly r: Float64Array;
   private readonly w: Float64Array;
   private readonly crow: Float64Array;
+  /** H w. */
+  private readonly g: Float64Array;
+  /** Kept columns. */
   private list: number[] = [];
+  /** Pruned columns. */
+  private pruned: number[] = [];
 
   constructor(
     private readonly h: Float64Array,
@@ -206,6 +277,7 @@ class KeptSet {
     this.r = new Float64Array(s);
     this.w = new Float64Array(s);
     this.crow = new Float64Array(s);
+    this.g = new Float64Array(s);
   }
 
   /** Sets the row's weights and kept set and computes the state from scratch. */
@@ -214,26 +286,28 @@ class KeptSet {
     this.w.set(w);
     this.kept.set(kept);
     this.list = [...kept.keys()].filter((j) => kept[j]);
-    const list = this.list;
+    this.pruned = [...kept.keys()].filter((j) => !kept[j]);
+    const { list, pruned } = this;
+    n.fill(0);
+    t.fill(0);
+    // N = (H_SS)⁻¹, then T_Sp = N H_Sp.
     const m = list.length;
     const hs = new Float64Array(m * m);
     for (let a = 0; a < m; a++) {
       for (let b = 0; b < m; b++) hs[a * m + b] = h[list[a] * s + list[b]];
     }
     const inv = invertSpd(hs, m);
-    n.fill(0);
-    t.fill(0);
     for (let a = 0; a < m; a++) {
       const i = list[a];
-      const ti = t.subarray(i * s, (i + 1) * s);
       for (let b = 0; b < m; b++) {
         const f = inv[a * m + b];
         n[i * s + list[b]] = f;
-        const hj = h.subarray(list[b] * s, (list[b] + 1) * s);
-        for (let c = 0; c < s; c++) ti[c] += f * hj[c];
+        this.axpy(t, i * s, -f, h, list[b] * s);
       }
     }
-    const g = new Float64Array(s);
+    // T_SS is the identity exactly: inexact entries there would grow with every update.
+    for (const i of list) for (const j of list) t[i * s + j] = i === j ? 1 : 0;
+    const g = this.g;
     for (let i = 0; i < s; i++) {
       let v = 0;
       for (let j = 0; j < s; j++) v += h[i * s + j] * w[j];
@@ -245,14 +319,15 @@ class KeptSet {
       for (const j of list) v += n[i * s + j] * g[j];
       this.y[i] = v;
     }
-    for (let c = 0; c < s; c++) {
+    this.r.fill(0);
+    for (const c of pruned) {
       let v = g[c];
       for (const i of list) v -= h[c * s + i] * this.y[i];
-      this.r[c] = kept[c] ? 0 : v;
+      this.r[c] = v;
     }
     this.c4.fill(0);
-    for (let c = 0; c < this.grouped; c++) {
-      if (kept[c]) continue;
+    for (const c of pruned) {
+      if (c >= this.grouped) continue;
       const g0 = c & ~3;
       for (let j = 0; j < 4; j++) {
         const d = g0 + j;
@@ -264,13 +339,35 @@ class KeptSet {
     }
   }
 
+  /**
+   * dst[d0 + c] −= f · src[s0 + c] over the pruned columns c, where rows of T change (T_SS
+   * stays the identity, C_b,S is zero). Over all columns when many are pruned: a plain loop
+   * beats an indexed one, and on the kept columns it subtracts exact zeros.
+   */
+  private axpy(dst: Float64Array, d0: number, f: number, src: Float64Array, s0: number) {
+    const { s, pruned } = this;
+    if (3 * pruned.length <= s) {
+      for (let x = 0; x < pruned.length; x++) dst[d0 + pruned[x]] -= f * src[s0 + pruned[x]];
+    } else {
+      const to = dst.subarray(d0, d0 + s);
+      const from = src.subarray(s0, s0 + s);
+      for (let c = 0; c < s; c++) to[c] -= f * from[c];
+    }
+  }
+
+  /** What the kept set explains: (H w)_Sᵀ (H_SS)⁻¹ (H w)_S = wᵀ H w − E. */
+  explained(): number {
+    let f = 0;
+    for (const i of this.list) f += this.g[i] * this.y[i];
+    return Math.max(0, f);
+  }
+
   /** E of the current kept set: Σ over pruned columns of w_c r_c. */
   error(): number {
     let e = 0;
-    for (let c = 0; c < this.s; c++) if (!this.kept[c]) e += this.w[c] * this.r[c];
+    for (const c of this.pruned) e += this.w[c] * this.r[c];
     return Math.max(0, e);
   }
-
   /**
    * How much E falls when kept columns `pruned` are pruned and pruned columns `newlyKept`
    * (as many, at most 2, all in one group) are kept.
@@ -312,71 +409,68 @@ class KeptSet {
   /** Prunes kept column a (a rank-1 downdate). */
   remove(a: number) {
     const { n, s, t, y, r, c4, kept } = this;
+    this.pruned.push(a);
+    this.list = this.list.filter((i) => i !== a);
     const na = n[a * s + a];
     const ya = y[a];
     const ta = t.subarray(a * s, (a + 1) * s);
     for (const i of this.list) {
-      if (i === a) continue;
       const f = n[i * s + a] / na;
       if (f === 0) continue;
       for (const j of this.list) n[i * s + j] -= f * n[a * s + j];
-      const ti = t.subarray(i * s, (i + 1) * s);
-      for (let c = 0; c < s; c++) ti[c] -= f * ta[c];
+      n[i * s + a] = 0;
+      this.axpy(t, i * s, f, t, a * s);
       y[i] -= f * ya;
     }
-    for (let c = 0; c < s; c++) r[c] += (ya * ta[c]) / na;
+    for (const c of this.pruned) r[c] += (ya * ta[c]) / na;
     // C of a's group: a's row and column were zero while a was kept.
     const g0 = a & ~3;
     for (let j = 0; j < 4; j++) {
       c4[a * 4 + j] = 0;
       c4[(g0 + j) * 4 + (a & 3)] = 0;
     }
-    for (let c = 0; c < this.grouped; c++) {
-      if (ta[c] === 0) continue;
+    for (const c of this.pruned) {
+      if (ta[c] === 0 || c >= this.grouped) continue;
       const f = ta[c] / na;
       const base = c & ~3;
       for (let j = 0; j < 4; j++) c4[c * 4 + j] += f * ta[base + j];
     }
     for (const j of this.list) n[a * s + j] = n[j * s + a] = 0;
+    n[a * s + a] = 0;
     ta.fill(0);
     y[a] = 0;
     kept[a] = 0;
-    this.list = this.list.filter((i) => i !== a);
   }
 
   /** Keeps pruned column b (a rank-1 update). */
   add(b: number) {
     const { h, n, s, t, y, r, c4, kept, crow } = this;
     const rho = r[b];
-    // Row b of C: H_b,: − H_b,S T_S,:; C_bb is b's variance given the kept columns.
+    // Row b of C over the pruned columns: H_b,p − H_b,S T_S,p; C_bb is b's variance given S.
     crow.set(h.subarray(b * s, (b + 1) * s));
     for (const i of this.list) {
       const f = h[b * s + i];
-      if (f === 0) continue;
-      const ti = t.subarray(i * s, (i + 1) * s);
-      for (let c = 0; c < s; c++) crow[c] -= f * ti[c];
+      if (f !== 0) this.axpy(crow, 0, f, t, i * s);
     }
+    for (const i of this.list) crow[i] = 0;
     const sigma = crow[b];
     const tb = this.list.map((i) => t[i * s + b]);
     this.list.forEach((i, x) => {
       const f = tb[x] / sigma;
       for (let z = 0; z < this.list.length; z++) n[i * s + this.list[z]] += f * tb[z];
       n[i * s + b] = n[b * s + i] = -f;
-      if (f !== 0) {
-        const ti = t.subarray(i * s, (i + 1) * s);
-        for (let c = 0; c < s; c++) ti[c] -= f * crow[c];
-      }
+      if (f !== 0) this.axpy(t, i * s, f, crow, 0);
       y[i] -= f * rho;
     });
     n[b * s + b] = 1 / sigma;
-    for (let c = 0; c < s; c++) {
+    for (const c of this.pruned) {
       t[b * s + c] = crow[c] / sigma;
       r[c] -= (crow[c] * rho) / sigma;
     }
     r[b] = 0;
     y[b] = rho / sigma;
-    for (let c = 0; c < this.grouped; c++) {
-      if (crow[c] === 0) continue;
+    for (const c of this.pruned) {
+      if (crow[c] === 0 || c >= this.grouped) continue;
       const f = crow[c] / sigma;
       const base = c & ~3;
       for (let j = 0; j < 4; j++) c4[c * 4 + j] -= f * crow[base + j];
@@ -388,6 +482,7 @@ class KeptSet {
     }
     kept[b] = 1;
     this.list.push(b);
+    this.pruned = this.pruned.filter((c) => c !== b);
   }
 }
 

@@ -73,3 +73,19 @@ Deno.test("with H = I swapMask turns any C4n mask into the magnitude mask", () =
     ok(keep.every((v, i) => v === magnitude[i]), `n ${n}`);
   }
 });
+
+Deno.test("swapMask's incremental state stays exact over many swaps (K 384, two passes)", () => {
+  const rng = new Random(23);
+  const [rows, k] = [4, 384];
+  const t: MaskShape = { rows, k, index: (r, j) => r * k + j };
+  const h = inputHessian(featureGram(correlated(rng, k, 600), k, 600), { centred: true });
+  const w = rng.floats(rows * k);
+  for (const n of [1, 2, 3]) {
+    const { keep, errorAfter, swaps } = swapMask(t, w, h, obsMask(t, w, h, n), n);
+    const after = maskError(t, w, h, keep);
+    ok(swaps > 20, `n ${n}: ${swaps} swaps`);
+    for (let r = 0; r < rows; r++) {
+      ok(Math.abs(errorAfter[r] - after[r]) < 1e-9 * after[r], `n ${n}, row ${r}`);
+    }
+  }
+});
