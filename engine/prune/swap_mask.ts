@@ -259,6 +259,9 @@ class KeptSet {
   private readonly crow: Float64Array;
   /** H w. */
   private readonly g: Float64Array;
+  /** Rows of T and of H, as views made once. */
+  private readonly tRows: Float64Array[];
+  private readonly hRows: Float64Array[];
   /** Kept columns. */
   private list: number[] = [];
   /** Pruned columns. */
@@ -278,6 +281,8 @@ class KeptSet {
     this.w = new Float64Array(s);
     this.crow = new Float64Array(s);
     this.g = new Float64Array(s);
+    this.tRows = Array.from({ length: s }, (_, i) => this.t.subarray(i * s, (i + 1) * s));
+    this.hRows = Array.from({ length: s }, (_, i) => h.subarray(i * s, (i + 1) * s));
   }
 
   /** Sets the row's weights and kept set and computes the state from scratch. */
@@ -302,7 +307,7 @@ class KeptSet {
       for (let b = 0; b < m; b++) {
         const f = inv[a * m + b];
         n[i * s + list[b]] = f;
-        this.axpy(t, i * s, -f, h, list[b] * s);
+        this.axpy(this.tRows[i], -f, this.hRows[list[b]]);
       }
     }
     // T_SS is the identity exactly: inexact entries there would grow with every update.
@@ -340,17 +345,15 @@ class KeptSet {
   }
 
   /**
-   * dst[d0 + c] −= f · src[s0 + c] over the pruned columns c, where rows of T change (T_SS
+   * to[c] −= f · from[c] over the pruned columns c, where rows of T change (T_SS
    * stays the identity, C_b,S is zero). Over all columns when many are pruned: a plain loop
    * beats an indexed one, and on the kept columns it subtracts exact zeros.
    */
-  private axpy(dst: Float64Array, d0: number, f: number, src: Float64Array, s0: number) {
+  private axpy(to: Float64Array, f: number, from: Float64Array) {
     const { s, pruned } = this;
     if (3 * pruned.length <= s) {
-      for (let x = 0; x < pruned.length; x++) dst[d0 + pruned[x]] -= f * src[s0 + pruned[x]];
+      for (let x = 0; x < pruned.length; x++) to[pruned[x]] -= f * from[pruned[x]];
     } else {
-      const to = dst.subarray(d0, d0 + s);
-      const from = src.subarray(s0, s0 + s);
       for (let c = 0; c < s; c++) to[c] -= f * from[c];
     }
   }
@@ -408,18 +411,18 @@ class KeptSet {
 
   /** Prunes kept column a (a rank-1 downdate). */
   remove(a: number) {
-    const { n, s, t, y, r, c4, kept } = this;
+    const { n, s, y, r, c4, kept } = this;
     this.pruned.push(a);
     this.list = this.list.filter((i) => i !== a);
     const na = n[a * s + a];
     const ya = y[a];
-    const ta = t.subarray(a * s, (a + 1) * s);
+    const ta = this.tRows[a];
     for (const i of this.list) {
       const f = n[i * s + a] / na;
       if (f === 0) continue;
       for (const j of this.list) n[i * s + j] -= f * n[a * s + j];
       n[i * s + a] = 0;
-      this.axpy(t, i * s, f, t, a * s);
+      this.axpy(this.tRows[i], f, ta);
       y[i] -= f * ya;
     }
     for (const c of this.pruned) r[c] += (ya * ta[c]) / na;
@@ -447,10 +450,10 @@ class KeptSet {
     const { h, n, s, t, y, r, c4, kept, crow } = this;
     const rho = r[b];
     // Row b of C over the pruned columns: H_b,p − H_b,S T_S,p; C_bb is b's variance given S.
-    crow.set(h.subarray(b * s, (b + 1) * s));
+    crow.set(this.hRows[b]);
     for (const i of this.list) {
       const f = h[b * s + i];
-      if (f !== 0) this.axpy(crow, 0, f, t, i * s);
+      if (f !== 0) this.axpy(crow, f, this.tRows[i]);
     }
     for (const i of this.list) crow[i] = 0;
     const sigma = crow[b];
@@ -459,7 +462,7 @@ class KeptSet {
       const f = tb[x] / sigma;
       for (let z = 0; z < this.list.length; z++) n[i * s + this.list[z]] += f * tb[z];
       n[i * s + b] = n[b * s + i] = -f;
-      if (f !== 0) this.axpy(t, i * s, f, crow, 0);
+      if (f !== 0) this.axpy(this.tRows[i], f, crow);
       y[i] -= f * rho;
     });
     n[b * s + b] = 1 / sigma;
