@@ -43,14 +43,15 @@ Commands:
                        Super-resolution, tile by tile with a progress bar; ends with MP/s
   prune <model.onnx|model.json> --scheme <scheme> --out <file> [--calib <dir of .npy>]
            [--holdout <dir of .npy>] [--calib-random N] [--layers <regexp>] [--all-layers]
-           [--max-error E] [--only-faster] [--mask magnitude|obs]
+           [--max-error E] [--only-faster] [--mask magnitude|obs|obs-swap]
                        Prune weights to a structure Quartet runs sparse: c4n:1|c4n:2|c4n:3
                        (Conv/MatMul/Gemm), pattern[:<removed fraction>] (3x3 Conv: 4 of 9
                        taps, 30 % of kernels removed by default), block:<kept fraction>
                        (MatMul/Gemm, e.g. block:0.25), joined with + to give each layer the
                        first that fits (pattern+c4n:2). With calibration inputs, C4n and
                        pattern masks by OBS error on the inputs' Gram matrix (SparseGPT;
-                       --mask magnitude: activation-aware magnitude) and a least-squares
+                       --mask magnitude: activation-aware magnitude; --mask obs-swap: OBS
+                       C4n masks then improved by swaps, slower) and a least-squares
                        refit of the survivors, else magnitude masks; first and last layers
                        stay dense (the last refit to the pruned inputs) unless
                        --all-layers; layers whose output error exceeds E (0.1 = 10 %), or
@@ -130,8 +131,10 @@ function parse(args: string[]) {
 
 /** Checks a --mask value. */
 function maskOption(value: string | undefined): PruneMask | undefined {
-  if (value === undefined || value === "magnitude" || value === "obs") return value;
-  throw new UsageError(`Invalid --mask value "${value}": use magnitude or obs`);
+  if (value === undefined || value === "magnitude" || value === "obs" || value === "obs-swap") {
+    return value;
+  }
+  throw new UsageError(`Invalid --mask value "${value}": use magnitude, obs or obs-swap`);
 }
 
 /** Checks a --layers value up front: a bad pattern names itself before any work starts. */
