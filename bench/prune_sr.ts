@@ -18,9 +18,10 @@
  * crops of its 512x512 sample (a hibiscus flower), each reduced 2x like the synthetic images.
  * Every scheme is pruned a second time, calibrated on a few crops spread over the photo, and
  * evaluated on the other, disjoint crops and on the package's 128x128 fixture.png; the schemes
- * with a target are also pruned with OBS (SparseGPT) masks there.
+ * with a target are also pruned with OBS (SparseGPT) masks there, and the C4n ones with OBS
+ * masks improved by swaps within groups of 4 (mask "obs-swap").
  *
- *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs] [--only <label regexp>]
+ *   deno run -A bench/prune_sr.ts [--quick] [--mask magnitude|obs|obs-swap] [--only <label regexp>]
  */
 import { type BenchRow, report, timingStats } from "./_harness.ts";
 import { drawText, systemFonts } from "./_text_lines.ts";
@@ -40,8 +41,9 @@ import { realModel } from "../tests/_models.ts";
 
 const quick = Deno.args.includes("--quick");
 /**
- * --mask magnitude|obs: how the masks of the plain "refit" rows are chosen (default
- * magnitude; the "OBS masks" rows always use OBS, the pruner's default).
+ * --mask magnitude|obs|obs-swap: how the masks of the plain "refit" rows are chosen (default
+ * magnitude; the "OBS masks" rows always use OBS, the pruner's default, and the "+ swaps"
+ * rows obs-swap).
  */
 const mask: PruneMask = Deno.args.includes("--mask")
   ? Deno.args[Deno.args.indexOf("--mask") + 1] as PruneMask
@@ -363,14 +365,20 @@ const targets: Record<string, number> = {
   "pattern refit": 47,
   "pattern:0 refit": 47,
 };
-// The same schemes with OBS (SparseGPT) masks, on the photo set only (where the targets are).
-const obsSchemes = Object.keys(targets)
-  .filter((label) => (!quick || label !== "c4n:3 refit") && (!only || only.test(label)))
-  .map((label): [string, Step[]] => [
-    `${label}, OBS masks`,
-    allSchemes.find(([l]) => l === label)![1].map((st) => ({ ...st, mask: "obs" as const })),
-  ]);
-for (const [label] of obsSchemes) targets[label] = targets[label.replace(", OBS masks", "")];
+// The same schemes with OBS (SparseGPT) masks, on the photo set only (where the targets are);
+// the C4n ones also with OBS masks improved by swaps within groups ("obs-swap").
+const withTarget = Object.keys(targets)
+  .filter((label) => (!quick || label !== "c4n:3 refit") && (!only || only.test(label)));
+const masked = (label: string, mask: PruneMask, suffix: string): [string, Step[]] => [
+  `${label}, ${suffix}`,
+  allSchemes.find(([l]) => l === label)![1].map((st) => ({ ...st, mask })),
+];
+const obsSchemes = [
+  ...withTarget.map((label) => masked(label, "obs", "OBS masks")),
+  ...withTarget.filter((label) => label.startsWith("c4n:"))
+    .map((label) => masked(label, "obs-swap", "OBS masks + swaps")),
+];
+for (const [label] of obsSchemes) targets[label] = targets[label.replace(/, OBS masks.*/, "")];
 const photoVariants: Variant[] = [{ label: "dense", model: dense }];
 for (const [label, steps] of [...schemes, ...obsSchemes]) {
   if (quick && !(label in targets) && label !== "c4n:2 magnitude") continue;
