@@ -127,7 +127,8 @@ export const BLOCK_GEMV_MAX_ROWS = 4;
  * while the weights stay in cache between calls, `memory` once they stream from memory (a layer
  * above C4N_GEMV_STREAM_BYTES, or any layer of a model whose weights are that large, since
  * the other layers evict it between calls). Short reductions pay each row block's fixed cost
- * (finishing its rows): the ratio grows by (1 + C4N_GEMV_SHORT_K / k). Measured:
+ * (finishing its rows): the ratio grows by (1 + C4N_GEMV_SHORT_K / k), or by
+ * (1 + C4N_GEMV_SHORT_K_STREAMING / k) when the weights stream. Measured:
  * - C4,3: 0.58-0.61 in cache (1024x1024, 3072x768, 768x1536, 80x1536), 0.76 at 256x256,
  *   1.58 at k = 48; 0.33-0.43 streaming (4096x4096, 50280x768).
  * - C4,2: 1.15-1.18 in cache (it reads 53 % of the dense bytes, but a vector of 4 survivors
@@ -142,6 +143,13 @@ export const C4N_GEMV_COST = {
 export const C4N_GEMV_STREAM_BYTES = 16 << 20;
 /** The reduction length at which a row block's fixed cost equals its multiply-adds' (C4,3 fit). */
 export const C4N_GEMV_SHORT_K = 70;
+/**
+ * C4N_GEMV_SHORT_K for weights that stream from memory, where part of a row block's fixed cost
+ * hides behind the loads: fit to C4,3 at 1536 x 48 (Mamba-130m's dt_proj) with the weights
+ * evicted between calls, 0.70-0.75 of the dense time in three runs (the cache fit predicted
+ * 0.98 and kept it dense); C4,2 measured 0.93-0.99 there and this predicts 1.31, dense still.
+ */
+export const C4N_GEMV_SHORT_K_STREAMING = 42;
 /**
  * A layer goes C4n only when the predicted ratio is below this: measurements here vary by
  * ±10 % between runs, and a wrong guess must not make the layer slower.
@@ -269,7 +277,9 @@ export function c4nGemvRatio(
 ): number {
   const c = C4N_GEMV_COST[zeros];
   const streams = Math.max(4 * outputs * k, modelBytes) > C4N_GEMV_STREAM_BYTES;
-  return (streams ? c.memory : c.cache) * (1 + C4N_GEMV_SHORT_K / k);
+  return streams
+    ? c.memory * (1 + C4N_GEMV_SHORT_K_STREAMING / k)
+    : c.cache * (1 + C4N_GEMV_SHORT_K / k);
 }
 
 /**
