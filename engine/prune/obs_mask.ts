@@ -22,7 +22,7 @@ import { solveSpd } from "./refit.ts";
  * blocks): the factorization costs K³ and each row K², which for K = 3000 would be tens of
  * seconds per layer in JavaScript.
  */
-export const OBS_BLOCK = 1024;
+const OBS_BLOCK = 1024;
 
 /** Options of `inputHessian`. */
 export interface InputHessianOptions {

@@ -124,9 +124,9 @@ export interface PruneOptions {
    * 90.6 % of lines as dense did (84.4 %), PP-OCR cls 95.3 % (89.1 %), silero VAD C4,2
    * 98.8 % of decisions (97.7 %), C4,3 98.1 % (97.4 %) on its held-out clip. "obs-swap"
    * improves the OBS C4n masks by swaps within groups of 4 that lower each row's compensated
-   * error (swap_mask.ts; other schemes as "obs"): ESRGAN-slim's held-out crops gained 0.7–2.1
-   * dB on average (C4,1–C4,3), every crop, at 3–8 times the prune time; silero VAD's held-out
-   * decisions moved within their noise, so it is not the default.
+   * error (swap_mask.ts; other schemes as "obs"): ESRGAN-slim's held-out crops gained 0.5–1.8
+   * dB on average (C4,1–C4,3) at 1.6–4.3 times the prune time; silero VAD's held-out decisions
+   * moved within their noise, so it is not the default.
    */
   mask?: PruneMask;
   /** Called after each layer. */

@@ -17,7 +17,14 @@
  * @module
  */
 import type { MaskShape } from "./masks.ts";
-import { OBS_BLOCK } from "./obs_mask.ts";
+
+/**
+ * Columns per diagonal block of H that the swaps compensate within (a multiple of 4). Each row's
+ * state costs O(block³) to set up: on ESRGAN-slim C4,2 (held-out photo crops, --quick) blocks
+ * of 1024 columns (as obs_mask.ts cuts H) gained 1.3 dB over the OBS masks in 79 s of swaps,
+ * 512 gained 1.2 dB in 38 s, 256 only 0.4 dB in 10 s.
+ */
+export const SWAP_BLOCK = 512;
 
 /** What `swapMask` returns. */
 export interface SwapResult {
@@ -36,7 +43,8 @@ export interface SwapResult {
  * of 4: for each row, `passes` times over its full groups, each group takes whichever
  * admissible mask (n zeros of 4) gives the lowest compensated error E (see the module), if
  * lower than its current one. Every group keeps exactly 4 − n weights; the K % 4 tail stays
- * kept. As `obsMask`, K is cut into diagonal blocks of H of OBS_BLOCK columns.
+ * kept. K is cut into diagonal blocks of H of SWAP_BLOCK columns (the last one also takes the
+ * K % 4 tail).
  *
  * @example
  * ```ts
@@ -152,7 +160,7 @@ function popcount(m: number): number {
 }
 
 /**
- * Calls `visit` with each diagonal block of H (OBS_BLOCK columns; the last one also takes the
+ * Calls `visit` with each diagonal block of H (SWAP_BLOCK columns; the last one also takes the
  * K % 4 tail) and its first column.
  */
 function forEachSwapBlock(
@@ -161,8 +169,8 @@ function forEachSwapBlock(
   visit: (b0: number, block: SwapBlock) => void,
 ) {
   const full = k - (k % 4);
-  for (let b0 = 0; b0 < k; b0 += OBS_BLOCK) {
-    const end = b0 + OBS_BLOCK >= full ? k : b0 + OBS_BLOCK;
+  for (let b0 = 0; b0 < k; b0 += SWAP_BLOCK) {
+    const end = b0 + SWAP_BLOCK >= full ? k : b0 + SWAP_BLOCK;
     const size = end - b0;
     const hb = new Float64Array(size * size);
     for (let i = 0; i < size; i++) {

@@ -2,7 +2,7 @@ import { equal, ok } from "node:assert/strict";
 import { magnitudeMask, type MaskShape } from "../../../engine/prune/masks.ts";
 import { inputHessian, obsMask } from "../../../engine/prune/obs_mask.ts";
 import { featureGram } from "../../../engine/prune/refit.ts";
-import { maskError, swapMask } from "../../../engine/prune/swap_mask.ts";
+import { maskError, SWAP_BLOCK, swapMask } from "../../../engine/prune/swap_mask.ts";
 import { Random } from "../../_random.ts";
 
 /**
@@ -87,5 +87,25 @@ Deno.test("swapMask's incremental state stays exact over many swaps (K 384, two 
     for (let r = 0; r < rows; r++) {
       ok(Math.abs(errorAfter[r] - after[r]) < 1e-9 * after[r], `n ${n}, row ${r}`);
     }
+  }
+});
+
+Deno.test("swapMask cuts K past SWAP_BLOCK into blocks, the last one with the K % 4 tail", () => {
+  const rng = new Random(24);
+  const [rows, k] = [2, SWAP_BLOCK + 10];
+  const t: MaskShape = { rows, k, index: (r, j) => r * k + j };
+  const h = inputHessian(featureGram(correlated(rng, k, 700), k, 700), { centred: true });
+  const w = rng.floats(rows * k);
+  const obs = obsMask(t, w, h, 2);
+  const { keep, errorBefore, errorAfter } = swapMask(t, w, h, obs, 2, 1);
+  const [before, after] = [maskError(t, w, h, obs), maskError(t, w, h, keep)];
+  for (let r = 0; r < rows; r++) {
+    ok(after[r] <= before[r] * (1 + 1e-12), `row ${r}: ${after[r]} > ${before[r]}`);
+    ok(Math.abs(errorBefore[r] - before[r]) < 1e-9 * before[r], `row ${r}: before`);
+    ok(Math.abs(errorAfter[r] - after[r]) < 1e-9 * after[r], `row ${r}: after`);
+    for (let g = 0; g + 4 <= k; g += 4) {
+      equal(keep.subarray(r * k + g, r * k + g + 4).reduce((s, v) => s + v, 0), 2, `group ${g}`);
+    }
+    for (let j = k - (k % 4); j < k; j++) equal(keep[r * k + j], 1, `row ${r}: tail ${j}`);
   }
 });
