@@ -95,12 +95,24 @@ export function featureGram(p: Float64Array, f: number, cols: number): Float64Ar
   return gram(p, p, f, cols, true);
 }
 
-/** Solves the symmetric positive definite system A x = b (Cholesky, A overwritten). */
-export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Array {
+/**
+ * Cholesky factor of the symmetric positive definite n × n matrix A, in place: A = L Lᵀ with L
+ * left in the lower triangle (the upper one is not touched). A pivot below `floor` is raised to
+ * it, so a singular A factors instead of producing NaN.
+ *
+ * @example
+ * ```ts
+ * import { choleskyInPlace } from "./refit.ts";
+ * const a = new Float64Array([4, 2, 2, 5]);
+ * choleskyInPlace(a, 2, 1e-12);
+ * console.log(a[0], a[2], a[3]); // 2 1 2
+ * ```
+ */
+export function choleskyInPlace(A: Float64Array, n: number, floor: number): void {
   for (let j = 0; j < n; j++) {
     let d = A[j * n + j];
     for (let k = 0; k < j; k++) d -= A[j * n + k] * A[j * n + k];
-    const l = Math.sqrt(Math.max(d, 1e-12));
+    const l = Math.sqrt(Math.max(d, floor));
     A[j * n + j] = l;
     for (let i = j + 1; i < n; i++) {
       let s = A[i * n + j];
@@ -108,6 +120,11 @@ export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Ar
       A[i * n + j] = s / l;
     }
   }
+}
+
+/** Solves the symmetric positive definite system A x = b (Cholesky, A overwritten). */
+export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Array {
+  choleskyInPlace(A, n, 1e-12);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = b[i];

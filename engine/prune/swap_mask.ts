@@ -17,6 +17,7 @@
  * @module
  */
 import type { MaskShape } from "./masks.ts";
+import { choleskyInPlace } from "./refit.ts";
 
 /**
  * Columns per diagonal block of H that the swaps compensate within (a multiple of 4). Each row's
@@ -499,18 +500,7 @@ class KeptSet {
 
 /** The inverse of a symmetric positive definite m × m matrix (Cholesky; `a` is overwritten). */
 function invertSpd(a: Float64Array, m: number): Float64Array {
-  // a = L Lᵀ, L in the lower triangle.
-  for (let j = 0; j < m; j++) {
-    let d = a[j * m + j];
-    for (let q = 0; q < j; q++) d -= a[j * m + q] * a[j * m + q];
-    const l = Math.sqrt(Math.max(d, 1e-300));
-    a[j * m + j] = l;
-    for (let i = j + 1; i < m; i++) {
-      let v = a[i * m + j];
-      for (let q = 0; q < j; q++) v -= a[i * m + q] * a[j * m + q];
-      a[i * m + j] = v / l;
-    }
-  }
+  choleskyInPlace(a, m, 1e-300);
   // L⁻¹ (lower), row by row.
   const li = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
