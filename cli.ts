@@ -687,6 +687,7 @@ async function pruneFile(
       }"`,
     );
   }
+  const mask = maskOption(opts.mask);
   refuseOverwrite(path, opts.out!, "model");
   const tfjs = /\.json$/i.test(path);
   if (tfjs && !/\.json$/i.test(opts.out!)) {
@@ -731,7 +732,7 @@ async function pruneFile(
     keepFirstLast: !opts["all-layers"],
     maxError: maxError,
     onlyFaster: opts["only-faster"],
-    mask: maskOption(opts.mask),
+    mask,
     onLayer: (l: LayerReport) =>
       console.error(`  ${l.node}: ${l.scheme ?? `dense (${l.skipped})`}`),
   };

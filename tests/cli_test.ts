@@ -65,6 +65,19 @@ Deno.test("cli: help, usage errors and typed errors have the documented exit cod
         [
           [
             "prune",
+            `${dir}/c42.onnx`,
+            "--scheme",
+            "c4n:2",
+            "--mask",
+            "swap",
+            "--out",
+            `${dir}/p.onnx`,
+          ],
+          'Invalid --mask value "swap": use magnitude, obs or obs-swap',
+        ],
+        [
+          [
+            "prune",
             new URL("fixtures/mamba", import.meta.url).pathname,
             "--scheme",
             "c4n:2",
@@ -80,6 +93,7 @@ Deno.test("cli: help, usage errors and typed errors have the documented exit cod
       const r = await cli(...args);
       deepStrictEqual(r.code, 2, r.err);
       ok(r.err.split("\n").some((line) => line.startsWith(`error: ${message}`)), r.err);
+      ok(!r.err.includes("warning:"), `a warning before the usage error: ${r.err}`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
