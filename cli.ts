@@ -13,7 +13,7 @@ import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
 import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
-import { type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
+import { PRUNE_MASKS, type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
 import { type LayerReport, pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
 import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
@@ -131,10 +131,11 @@ function parse(args: string[]) {
 
 /** Checks a --mask value. */
 function maskOption(value: string | undefined): PruneMask | undefined {
-  if (value === undefined || value === "magnitude" || value === "obs" || value === "obs-swap") {
-    return value;
+  if (value === undefined || (PRUNE_MASKS as readonly string[]).includes(value)) {
+    return value as PruneMask | undefined;
   }
-  throw new UsageError(`Invalid --mask value "${value}": use magnitude, obs or obs-swap`);
+  const names = PRUNE_MASKS.join(", ").replace(/, ([^,]*)$/, " or $1");
+  throw new UsageError(`Invalid --mask value "${value}": use ${names}`);
 }
 
 /** Checks a --layers value up front: a bad pattern names itself before any work starts. */

@@ -136,6 +136,9 @@ export interface PruneOptions {
 /** How masks are chosen with calibration data (see `PruneOptions.mask`). */
 export type PruneMask = "magnitude" | "obs" | "obs-swap";
 
+/** Every PruneMask, for the checks of the library's options and of the CLI's --mask. */
+export const PRUNE_MASKS: readonly PruneMask[] = ["magnitude", "obs", "obs-swap"];
+
 /** The pruned model and the per-layer report. */
 export interface PruneResult {
   /** The pruned ONNX model. */
@@ -970,7 +973,7 @@ async function pruneConstants(
   const schemes = parseSchemes(options.scheme);
   const filter = options.layers ? layerFilter(options.layers) : undefined;
   if (
-    options.mask !== undefined && !["obs", "magnitude", "obs-swap"].includes(options.mask)
+    options.mask !== undefined && !PRUNE_MASKS.includes(options.mask)
   ) {
     throw new InvalidArgumentError(
       `Unknown mask "${options.mask}": use "obs" (the default), "magnitude" or "obs-swap"`,
