@@ -6,22 +6,51 @@ import { type BrowserContext, chromium } from "npm:playwright-core@1.65.1";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-async function ensureChromium(): Promise<void> {
+async function chromiumInstalled(): Promise<boolean> {
   try {
     await Deno.stat(CHROMIUM);
-    return;
+    return true;
   } catch {
-    // Install it below.
+    return false;
   }
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]) {
-    const out = await new Deno.Command("apt-get", { args, stdout: "null", stderr: "piped" })
-      .output();
-    if (out.code !== 0) {
-      throw new Error(
-        `Chromium is missing and "apt-get ${args.join(" ")}" failed: ` +
-          new TextDecoder().decode(out.stderr),
-      );
+}
+
+/** Runs apt-get, waiting (up to 10 minutes) while another apt or dpkg holds its locks. */
+async function aptGet(args: string[]): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const out = await new Deno.Command("apt-get", {
+      args: ["-o", "DPkg::Lock::Timeout=600", ...args],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.code === 0) return;
+    const err = new TextDecoder().decode(out.stderr);
+    if (!/Could not get lock|Unable to lock/.test(err) || Date.now() - t0 > 600_000) {
+      throw new Error(`Chromium is missing and "apt-get ${args.join(" ")}" failed: ${err}`);
     }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/**
+ * Installs Chromium when missing. Test files run in parallel and each may need it: an OS file
+ * lock lets one install while the others wait, then find it installed.
+ */
+async function ensureChromium(): Promise<void> {
+  if (await chromiumInstalled()) return;
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  const lock = await Deno.open(`${tmp}/quartet-chromium-install.lock`, {
+    create: true,
+    write: true,
+  });
+  try {
+    await lock.lock(true);
+    if (await chromiumInstalled()) return;
+    await aptGet(["update", "-qq"]);
+    await aptGet(["install", "-y", "-qq", "chromium"]);
+  } finally {
+    lock.close();
   }
 }
 
