@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { init, InvalidArgumentError, loadModel, QuartetError, Tensor, VERSION } from "./mod.ts";
 import { loadMamba } from "./mod.ts";
 import { decodePng, encodePng, loadUpscaler } from "./mod.ts";
-import type { GenerateOptions, KernelVariant, Model, UpscaleOptions } from "./mod.ts";
+import type { GenerateOptions, KernelVariant, MambaModel, Model, UpscaleOptions } from "./mod.ts";
 import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { PRUNE_MASKS, type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
@@ -77,8 +77,9 @@ Commands:
 
 Options:
   --kernels <build>    scalar | simd | relaxed | auto (default auto)
-  --threads <n|auto>   worker threads for run, info <model> and upscale (default 1); needs
-                       SharedArrayBuffer; the thread state and the reason are printed
+  --threads <n|auto>   worker threads for run, info <model>, upscale and generate (default
+                       1); needs SharedArrayBuffer; the thread state and the reason are
+                       printed
   -h, --help           Show this help
   -v, --version        Show the version
 `;
@@ -435,8 +436,22 @@ async function generate(
   prompt: string,
   options: GenerateOptions,
   kernels: KernelVariant | "auto",
+  threads: number | "auto",
 ): Promise<void> {
-  const model = await loadMamba(source, { kernels });
+  const model = await loadMamba(source, { kernels, threads });
+  try {
+    await generateText(model, prompt, options);
+  } finally {
+    // Also stops the worker threads, which would keep the process alive after an error.
+    model.dispose();
+  }
+}
+
+async function generateText(
+  model: MambaModel,
+  prompt: string,
+  options: GenerateOptions,
+): Promise<void> {
   if (model.config.vocab < 256) {
     throw new UsageError(
       `The model's vocabulary has ${model.config.vocab} tokens: byte-level prompts need ≥ 256`,
@@ -466,7 +481,8 @@ async function generate(
     `\n[${s.promptTokens} prompt tokens: ${s.prefillTokensPerSecond.toFixed(1)} tok/s prefill; ` +
       `${s.generatedTokens} generated: ${s.decodeTokensPerSecond.toFixed(1)} tok/s decode]`,
   );
-  model.dispose();
+  // With --threads auto, what the trial over the first tokens chose.
+  console.error(`threads: ${model.threads.count} (${model.threads.reason})`);
 }
 
 /**
@@ -820,13 +836,19 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "generate": {
       if (!values.model) throw new UsageError("The generate command needs --model <dir|url>");
-      await generate(values.model, values.prompt ?? "", {
-        maxTokens: numberOption("max-tokens", values["max-tokens"]!, 1),
-        temperature: numberOption("temperature", values.temperature!, 0, { fraction: true }),
-        topK: numberOption("top-k", values["top-k"]!, 0),
-        topP: numberOption("top-p", values["top-p"]!, 0, { max: 1, fraction: true }),
-        seed: numberOption("seed", values.seed!, 0),
-      }, kernels);
+      await generate(
+        values.model,
+        values.prompt ?? "",
+        {
+          maxTokens: numberOption("max-tokens", values["max-tokens"]!, 1),
+          temperature: numberOption("temperature", values.temperature!, 0, { fraction: true }),
+          topK: numberOption("top-k", values["top-k"]!, 0),
+          topP: numberOption("top-p", values["top-p"]!, 0, { max: 1, fraction: true }),
+          seed: numberOption("seed", values.seed!, 0),
+        },
+        kernels,
+        threadsOption(values.threads!),
+      );
       return 0;
     }
     case "upscale": {

@@ -100,6 +100,34 @@ Deno.test("cli: help, usage errors and typed errors have the documented exit cod
   }
 });
 
+Deno.test("cli generate streams the fixture's greedy text, on the threads asked for", async () => {
+  const fixture = new URL("fixtures/mamba", import.meta.url).pathname;
+  const expected = JSON.parse(await Deno.readTextFile(`${fixture}/expected.json`)) as {
+    prompt: number[];
+    greedy: number[];
+  };
+  const prompt = new TextDecoder().decode(new Uint8Array(expected.prompt));
+  const text = new TextDecoder().decode(new Uint8Array(expected.greedy));
+  for (const threads of ["1", "2"]) {
+    const r = await cli(
+      "generate",
+      "--model",
+      fixture,
+      "--prompt",
+      prompt,
+      "--max-tokens",
+      String(expected.greedy.length),
+      "--threads",
+      threads,
+    );
+    deepStrictEqual(r.code, 0, r.err);
+    ok(r.out.startsWith(`${text}\n[${expected.prompt.length} prompt tokens: `), r.out);
+    ok(r.out.includes(`${expected.greedy.length} generated: `), r.out);
+    const reason = threads === "1" ? "one thread requested (default)" : "requested";
+    ok(r.err.includes(`threads: ${threads} (${reason})`), r.err);
+  }
+});
+
 Deno.test("cli pack writes a float16 sparse package that loads and runs", async () => {
   const dir = await Deno.makeTempDir();
   try {

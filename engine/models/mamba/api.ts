@@ -8,7 +8,7 @@
  */
 import { QuartetError } from "../../errors.ts";
 import type { Tensor } from "../../tensor.ts";
-import type { Kernels } from "../../wasm/kernels.ts";
+import type { Kernels, ThreadInfo } from "../../wasm/kernels.ts";
 import type {
   GenerateOptions,
   GenerateStats,
@@ -41,6 +41,20 @@ export class MambaModel {
     this.#model = new implementation.MambaModel(kr, config, weights, tokenizer);
     this.config = config;
     this.tokenizer = tokenizer;
+  }
+
+  /**
+   * How many threads run the kernels, and why (`LoadMambaOptions.threads`; with "auto", what
+   * the trial chose once it has decided).
+   *
+   * @example
+   * ```ts ignore
+   * const model = await loadMamba("tests/fixtures/mamba", { threads: 2 });
+   * console.log(model.threads.count, model.threads.reason);
+   * ```
+   */
+  get threads(): ThreadInfo {
+    return this.#model.threads;
   }
 
   /** Clears the recurrent state (a new sequence). */
@@ -85,7 +99,7 @@ export class MambaModel {
     return this.#model.generate(prompt, options);
   }
 
-  /** Frees the model's memory. */
+  /** Frees the model's memory and stops its worker threads. */
   dispose(): void {
     this.#model.dispose();
   }

@@ -24,11 +24,13 @@ import { gemm, type PackedGemmWeights, packGemmWeights } from "../../ops/gemm.ts
 import { loadSparsePackers, sparseEnough } from "../../weights/sparse_packers.ts";
 import { selectiveScan } from "../../ops/selective_scan.ts";
 import type { Tensor } from "../../tensor.ts";
+import { AutoThreads } from "../../threads/auto_threads.ts";
 import {
   disposeKernels,
   type Kernels,
   type KernelVariant,
   loadKernels,
+  type ThreadInfo,
 } from "../../wasm/kernels.ts";
 import { isFloat16Origin, setGemvWeights } from "../../weights/f16_gemv.ts";
 import { BYTE_TOKENIZER, type TextTokenizer, tokenizerFromJson } from "./tokenizer.ts";
@@ -72,6 +74,15 @@ export interface LoadMambaOptions {
   kernels?: KernelVariant | "auto";
   /** Most bytes the arena may use. */
   maxMemoryBytes?: number;
+  /**
+   * Worker threads for the projections and the LM head: 1 (default), a count, or "auto" (the
+   * host's cores, up to 4; the first forward passes then alternate between the pool and one
+   * thread and keep the faster, stopping the workers when one thread is as fast). Decode
+   * streams every weight once per token, so a second core adds multiply-adds, not memory
+   * bandwidth: sparse models gain the most. Needs SharedArrayBuffer; `threads` on the model
+   * says what was chosen and why. Call `dispose()` to stop the workers.
+   */
+  threads?: number | "auto";
   /**
    * Storage of the projection and LM head weights for decode GEMVs: "f16" rounds them to IEEE
    * halves (nearest even; lossy, every product then uses the rounded weights) where the f16
@@ -196,6 +207,7 @@ export class MambaModel {
   readonly #embedding: Float32Array;
   readonly #head: PackedGemmWeights;
   readonly #normF: number;
+  readonly #autoThreads: AutoThreads | undefined;
   #disposed = false;
   /**
    * Bumped by every change of the recurrent state from outside a generation (forward, reset,
@@ -287,7 +299,20 @@ export class MambaModel {
     );
     const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
     this.#head = linear(head, config.vocab, dModel);
+    this.#autoThreads = kr.threads.requested === "auto" && kr.pool
+      ? new AutoThreads(kr)
+      : undefined;
     this.reset();
+  }
+
+  /** How many threads run the kernels, and why (with "auto", once the trial has decided). */
+  get threads(): ThreadInfo {
+    const info = { ...this.#kr.threads };
+    if (this.#autoThreads && !this.#autoThreads.decided) {
+      info.reason += `; the first forward passes alternate 1 and ${info.count} threads until ` +
+        `the faster is known`;
+    }
+    return info;
   }
 
   #check(): void {
@@ -356,7 +381,7 @@ export class MambaModel {
 
   #forward(tokens: readonly number[], options: { lastOnly?: boolean }): Float32Array {
     this.#check();
-    const { dModel, dInner, dState, dtRank, vocab, eps } = this.config;
+    const { vocab } = this.config;
     if (!Array.isArray(tokens)) {
       throw new InvalidArgumentError("MambaModel.forward() takes an array of token ids");
     }
@@ -369,6 +394,18 @@ export class MambaModel {
         );
       }
     }
+    // "auto" kept one thread: move to the unshared arena once it is ready.
+    this.#kr.unshare?.();
+    const auto = this.#autoThreads;
+    return auto && !auto.decided
+      ? auto.run(`${L} ${options.lastOnly ? "last" : "all"}`, () => this.#compute(tokens, options))
+      : this.#compute(tokens, options);
+  }
+
+  /** The forward pass of checked tokens. */
+  #compute(tokens: readonly number[], options: { lastOnly?: boolean }): Float32Array {
+    const { dModel, dInner, dState, dtRank, vocab, eps } = this.config;
+    const L = tokens.length;
     const kr = this.#kr;
     const a = kr.arena;
     const blocks: number[] = [];
@@ -502,10 +539,11 @@ export class MambaModel {
     };
   }
 
-  /** Frees the model's memory. */
+  /** Frees the model's memory and stops its worker threads. */
   dispose(): void {
     this.#disposed = true;
     this.#kr.arena.reset();
+    disposeKernels(this.#kr);
   }
 }
 
@@ -675,7 +713,11 @@ export async function readMambaCheckpoint(
     tokenizer = await tokenizerFromJson(parseCheckpointJson(tokenizerJson, "tokenizer.json"), cfg);
   }
   const [kr] = await Promise.all([
-    loadKernels({ kernels: options.kernels, maxMemoryBytes: options.maxMemoryBytes }),
+    loadKernels({
+      kernels: options.kernels,
+      maxMemoryBytes: options.maxMemoryBytes,
+      threads: options.threads,
+    }),
     [...weights.values()].some(sparseEnough) ? loadSparsePackers() : undefined,
   ]);
   try {
