@@ -389,6 +389,10 @@ async function runModel(
   const first = times[0];
   times.sort((a, b) => a - b);
   const s = model.summary();
+  // With --threads auto, the runs decide: say what they chose.
+  if (s.threads.reason !== state.reason) {
+    console.error(`threads after the runs: ${s.threads.count} (${s.threads.reason})`);
+  }
   console.log(
     `loaded in ${tLoad.toFixed(1)} ms (${s.kernels.variant} kernels); first run ` +
       `${first.toFixed(2)} ms` +

@@ -128,6 +128,26 @@ Deno.test("cli generate streams the fixture's greedy text, on the threads asked 
   }
 });
 
+Deno.test("cli run --threads auto says, after the runs, what the trial chose", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/m.onnx`, c42Model());
+    const r = await cli("run", `${dir}/m.onnx`, "--threads", "auto", "--runs", "500");
+    deepStrictEqual(r.code, 0, r.err);
+    if (navigator.hardwareConcurrency < 2) return;
+    ok(/threads: \d+ \(auto: \d+ of \d+ cores\)/.test(r.err), r.err);
+    // 0.5 MFLOP a run: no kernel splits, one thread stays.
+    ok(
+      r.err.includes(
+        "threads after the runs: 1 (auto: one thread, no kernel of this model is big enough",
+      ),
+      r.err,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli pack writes a float16 sparse package that loads and runs", async () => {
   const dir = await Deno.makeTempDir();
   try {
