@@ -18,7 +18,7 @@ import { srModelPath } from "../engine/models/sr/upscale.ts";
 const quick = Deno.args.includes("--quick");
 const timing = quick
   ? { warmupMs: 200, budgetMs: 800, minRuns: 5 }
-  : { warmupMs: 800, budgetMs: 3000 };
+  : { warmupMs: 3000, budgetMs: 3000 }; // 3 s of warm-up: see bench/models.ts
 /**
  * Quartet's three modes take turns: 5 batches of about 20 ms each per turn (long enough
  * that each model runs with its own data in cache; turns run by run made GEMM 512³ on 2
