@@ -2,9 +2,13 @@
  * Mamba-1 at mamba-130m shapes (d_model 768, 24 layers, d_inner 1536, d_state 16, dt_rank 48,
  * vocab 50280, untied LM head), random weights: prefill and decode tokens/s dense and with
  * the projections and LM head C4,2- and C4,3-pruned (magnitude), against the memory roofline
- * (weight bytes read per decoded token / this machine's measured copy bandwidth) and against
- * onnxruntime-web running one decode step of the dense model as an ONNX graph; decode also on
- * two threads (notes).
+ * (weight bytes read per decoded token / this machine's measured copy bandwidth), against
+ * onnxruntime-web running one decode step of the dense model as an ONNX graph, and against
+ * llama.cpp (native, f32, node-llama-cpp's prebuilt CPU build; bench/_llama_cpp.ts) on the
+ * same dense weights; decode on one and on two threads.
+ *
+ * onnxruntime-web sizes its thread pool once per process, so its 2-thread decode runs in a
+ * child process of this script (`--ort-2t`).
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
@@ -17,6 +21,7 @@ import { disposeKernels, type Kernels, loadKernels } from "../engine/wasm/kernel
 import { mamba130mConfig } from "./_mamba_130m.ts";
 import { loadSparsePackers } from "../engine/weights/sparse_packers.ts";
 import { C4N_GEMM_COST, C4N_GEMV_MARGIN } from "../engine/ops/gemm.ts";
+import { llamaCppMamba } from "./_llama_cpp.ts";
 
 const quick = Deno.args.includes("--quick");
 const cfg = mamba130mConfig(quick ? 6 : 24);
@@ -75,6 +80,34 @@ function weights(zeros: 0 | 2 | 3): Map<string, Tensor> {
 
 const prompt = Array.from({ length: 64 }, (_, i) => (i * 37) % cfg.vocab);
 const rounds = quick ? 3 : 10;
+
+/** onnxruntime-web's decode step of the dense model: its session and one step's call. */
+async function ortDecoder(threads: number) {
+  const session = await ortSession(mambaStepOnnx(cfg, weights(0)), threads);
+  const states = mambaStepStates(cfg);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const s of states) {
+    const zeros = new Float32Array(s.dims.reduce((a, b) => a * b, 1));
+    feeds[s.input] = new ort.Tensor("float32", zeros, s.dims);
+  }
+  const step = async (token: number) => {
+    feeds.token = new ort.Tensor("int64", BigInt64Array.of(BigInt(token)), [1]);
+    const out = await session.run(feeds);
+    for (const s of states) feeds[s.input] = out[s.output];
+    return await out.logits.getData() as Float32Array;
+  };
+  return { session, step };
+}
+
+if (Deno.args.includes("--ort-2t")) {
+  // The child: onnxruntime-web's decode on 2 threads, alone; its timing as JSON on stdout.
+  const { session, step } = await ortDecoder(2);
+  for (const t of prompt) await step(t);
+  const [timing] = await interleavedAsync([() => step(42)], { rounds, batchMs: 100, batches: 3 });
+  await session.release();
+  console.log(JSON.stringify(timing));
+  Deno.exit(0);
+}
 const rows: BenchRow[] = [];
 const name = `mamba-130m shapes${quick ? " (6 of 24 layers)" : ""}`;
 const decodeMs = new Map<number, number>();
@@ -110,19 +143,7 @@ const prefill = interleaved(
 // The peer: onnxruntime-web running one decode step of the dense model as an ONNX graph
 // (tests/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
 // Quartet's dense model over a few tokens from an empty state.
-const ortModel = await ortSession(mambaStepOnnx(cfg, denseWeights), 1);
-const ortStates = mambaStepStates(cfg);
-const ortFeeds: Record<string, ort.Tensor> = {};
-for (const s of ortStates) {
-  const zeros = new Float32Array(s.dims.reduce((a, b) => a * b, 1));
-  ortFeeds[s.input] = new ort.Tensor("float32", zeros, s.dims);
-}
-const ortStep = async (token: number) => {
-  ortFeeds.token = new ort.Tensor("int64", BigInt64Array.of(BigInt(token)), [1]);
-  const out = await ortModel.run(ortFeeds);
-  for (const s of ortStates) ortFeeds[s.input] = out[s.output];
-  return await out.logits.getData() as Float32Array;
-};
+const { session: ortModel, step: ortStep } = await ortDecoder(1);
 models[0].reset();
 let ortDiff = 0;
 for (const token of [11, 4000, 42]) {
@@ -173,8 +194,8 @@ variants.forEach((zeros, i) => {
 });
 for (const model of models) model.dispose();
 
-// Two threads, decode only: the same three models on 2-thread kernels, taking turns. Reported
-// in the notes (the table and its ratio against the single-thread peer stay one thread).
+// Two threads, decode only: the same three models on 2-thread kernels, taking turns, in a case
+// of their own (peers on 2 threads beside them).
 const models2: MambaModel[] = [];
 const kernels2: Kernels[] = [];
 for (const zeros of variants) {
@@ -186,12 +207,70 @@ for (const model of models2) {
   model.reset();
   model.forward(prompt, { lastOnly: true });
 }
-const decode2 = interleaved(
+const decode2Timing = interleaved(
   models2.map((model) => () => model.forward([42], { lastOnly: true })),
   { rounds, batchMs: 100, batches: 3 },
-).map((t) => t.median_ms);
+);
+const decode2 = decode2Timing.map((t) => t.median_ms);
+const case2 = `${name}: decode 1 token, 2 threads`;
+variants.forEach((zeros, i) => {
+  const label = `${variant} ${zeros ? `c4n:${zeros}` : "dense"}`;
+  rows.push({ case: case2, engine: "quartet", variant: label, threads: 2, ...decode2Timing[i] });
+});
 for (const model of models2) model.dispose();
 for (const kr of kernels2) disposeKernels(kr);
+
+// onnxruntime-web on 2 threads, in a fresh process (see the module comment).
+console.error("  onnxruntime-web on 2 threads (child process)");
+const child = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", new URL(import.meta.url).pathname, "--ort-2t", ...(quick ? ["--quick"] : [])],
+  stdout: "piped",
+  stderr: "inherit",
+}).output();
+if (!child.success) throw new Error("The onnxruntime-web 2-thread child process failed");
+const ort2 = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1)!);
+rows.push({ case: case2, engine: "onnxruntime-web", variant: "wasm dense", threads: 2, ...ort2 });
+
+// llama.cpp, native, on the same dense weights: one and two threads, each in its own process
+// after the rest (it cannot take turns with the others). Its logits of the prompt's last token
+// are checked against Quartet's dense model.
+const llama: { threads: number; decodeMs: number; prefillMs: number; api: number }[] = [];
+let llamaDiff = 0;
+let llamaVersion = "";
+for (const threads of [1, 2]) {
+  console.error(`  llama.cpp on ${threads} thread(s)`);
+  const r = await llamaCppMamba(cfg, denseWeights, {
+    threads,
+    prompt,
+    decodeTokens: new Array(16).fill(42),
+    rounds,
+  });
+  llamaVersion = r.version;
+  const common = { engine: "llama.cpp", variant: "native f32", threads };
+  rows.push({
+    case: threads === 1 ? `${name}: decode 1 token` : case2,
+    ...common,
+    median_ms: r.decodeMs,
+    min_ms: r.fastest.decodeMs,
+    runs: r.fastest.decodeRuns,
+  });
+  if (threads === 1) {
+    rows.push({
+      case: `${name}: prefill 64 tokens`,
+      ...common,
+      median_ms: r.prefillMs,
+      min_ms: r.fastest.prefillMs,
+      runs: r.fastest.prefillRuns,
+    });
+    const check = new MambaModel(await loadKernels(), cfg, denseWeights);
+    const ours = check.forward(prompt, { lastOnly: true });
+    check.dispose();
+    for (let i = 0; i < ours.length; i++) {
+      llamaDiff = Math.max(llamaDiff, Math.abs(ours[i] - r.logits[i]));
+    }
+  }
+  llama.push({ threads, decodeMs: r.decodeMs, prefillMs: r.prefillMs, api: r.api.decodeMs });
+}
 
 // Copy bandwidth: a 256 MiB buffer copied with one set(), best of several.
 const src = new Uint8Array(256 * 2 ** 20).fill(1);
@@ -231,8 +310,17 @@ const notes = [
   `(${(decodeMs.get(2)! / decode2[1]).toFixed(2)}×; ${(decode2[0] / decode2[1]).toFixed(2)}× ` +
   `dense on 2 threads), C4,3 ${decode2[2].toFixed(1)} ms ` +
   `(${(decodeMs.get(3)! / decode2[2]).toFixed(2)}×; ${(decode2[0] / decode2[2]).toFixed(2)}× ` +
-  `dense on 2 threads). Decode streams every weight once per token: a second core adds ` +
-  `multiply-adds, not memory bandwidth.`,
+  `dense on 2 threads). Decode streams every weight once per token, so a second core gains ` +
+  `only where one core does not saturate the memory bus.`,
+  `llama.cpp (${llamaVersion}; GGUF written from the same dense weights by ` +
+  `bench/_llama_cpp.ts, one llama_decode per token, no sampling) decodes in ` +
+  `${llama[0].decodeMs.toFixed(1)} ms/token on 1 thread and ${llama[1].decodeMs.toFixed(1)} ms ` +
+  `on 2 (through node-llama-cpp's API, its sampler included: ${llama[0].api.toFixed(1)} ms on 1 ` +
+  `thread), and prefills 64 tokens in ${llama[0].prefillMs.toFixed(0)} ms on 1 thread. On one ` +
+  `thread Quartet decodes ${(llama[0].decodeMs / dense).toFixed(2)}× (dense), ` +
+  `${(llama[0].decodeMs / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +
+  `${(llama[0].decodeMs / decodeMs.get(3)!).toFixed(2)}× (C4,3) as fast. llama.cpp's logits of ` +
+  `the prompt's last token match Quartet's dense model within ${llamaDiff.toExponential(1)}.`,
   `onnxruntime-web (wasm, 1 thread) runs one decode step of the dense model as an ONNX graph ` +
   `written from the Mamba-1 definition (tests/_mamba_onnx.ts; it has no prefill here): ` +
   `${decode[3].median_ms.toFixed(1)} ms/token, so Quartet decodes ` +
@@ -241,4 +329,4 @@ const notes = [
   `${(decode[3].median_ms / decodeMs.get(3)!).toFixed(2)}× (C4,3) faster. Its logits match ` +
   `Quartet's dense model within ${ortDiff.toExponential(1)} over 3 tokens from an empty state.`,
 ];
-await report("mamba", "Mamba-1, one thread (ms)", rows, { unit: "ms" }, notes);
+await report("mamba", "Mamba-1, one and two threads (ms)", rows, { unit: "ms" }, notes);

