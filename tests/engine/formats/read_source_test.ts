@@ -3,7 +3,7 @@
  * server that stalls, a declared size no Wasm memory can hold. Each is a ModelFormatError
  * naming the URL, never a hang or an untyped error; side files named by a model stay beside it.
  */
-import { ok, rejects, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
 import { ModelFormatError } from "../../../engine/errors.ts";
 import { checkBesideName, readSource } from "../../../engine/formats/read_source.ts";
 
@@ -131,5 +131,39 @@ Deno.test("side files a model names stay beside it: no parent, root, other host 
       (e) => e instanceof ModelFormatError && /must stay beside the model/.test(e.message),
       name,
     );
+  }
+});
+
+Deno.test("readSource reads files whole: a regular file, a pipe; a huge or missing one fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A size that is no multiple of any read chunk.
+    const bytes = new Uint8Array(3 * 65536 + 123).map((_, i) => (i * 7 + 3) & 0xff);
+    await Deno.writeFile(`${dir}/m.bin`, bytes);
+    deepStrictEqual(await readSource(`${dir}/m.bin`), bytes);
+    deepStrictEqual(await readSource(new URL(`file://${dir}/m.bin`)), bytes);
+    // A named pipe reports no size: it is read to its end.
+    const mkfifo = await new Deno.Command("mkfifo", { args: [`${dir}/pipe`] }).output();
+    if (mkfifo.success) {
+      const writer = new Deno.Command("sh", {
+        args: ["-c", `cat "${dir}/m.bin" > "${dir}/pipe"`],
+      }).output();
+      deepStrictEqual(await readSource(`${dir}/pipe`), bytes);
+      await writer;
+    }
+    // A (sparse) file past what a Wasm memory holds is refused before any byte is read.
+    await Deno.writeFile(`${dir}/huge.onnx`, new Uint8Array(0));
+    await Deno.truncate(`${dir}/huge.onnx`, 5 * 2 ** 30);
+    await rejects(
+      readSource(`${dir}/huge.onnx`),
+      (e) =>
+        e instanceof ModelFormatError && /huge\.onnx.*more than a model can use/.test(e.message),
+    );
+    await rejects(
+      readSource(`${dir}/missing.onnx`),
+      (e) => e instanceof ModelFormatError && e.message.includes("missing.onnx"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
