@@ -80,7 +80,7 @@ async function readFile(path: string | URL, what: string): Promise<Uint8Array> {
       if (!info.isFile) return await deno.readFile(path);
       if (info.size > MAX_BYTES) {
         throw new Error(
-          `${info.size} bytes is more than a model can use (${MAX_BYTES} bytes, 4 GiB)`,
+          `It has ${info.size} bytes, more than a model can use (${MAX_BYTES} bytes, 4 GiB)`,
         );
       }
       const bytes = new Uint8Array(info.size);
