@@ -11,7 +11,7 @@
  */
 import type { MambaConfig } from "../engine/models/mamba/mamba.ts";
 import type { Tensor } from "../engine/tensor.ts";
-import { withInstallLock } from "../engine/models/model_store.ts";
+import { npmInstallOnce } from "../engine/models/model_store.ts";
 import { type GgufEntry, type GgufTensor, writeGguf } from "./_gguf.ts";
 
 /** The pinned node-llama-cpp release (its prebuilt binaries carry the same version). */
@@ -246,37 +246,9 @@ export async function installLlamaCpp(cacheDir: string = CACHE): Promise<string>
   const binary = binaryPackage();
   const prefix = `${cacheDir}/node-llama-cpp@${v}`;
   const entry = `${prefix}/node_modules/node-llama-cpp/dist/index.js`;
-  const installed = `${prefix}/.installed`;
-  if (!(await exists(installed))) {
-    await withInstallLock(cacheDir, async () => {
-      if (await exists(installed)) return;
-      const { code, stderr } = await new Deno.Command("npm", {
-        args: [
-          "install",
-          "--no-save",
-          "--no-package-lock",
-          "--ignore-scripts",
-          "--omit=optional",
-          "--no-audit",
-          "--no-fund",
-          "--prefix",
-          prefix,
-          `node-llama-cpp@${v}`,
-          `${binary}@${v}`,
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      if (code !== 0) {
-        throw new Error(
-          `Cannot install node-llama-cpp@${v} and ${binary}@${v} with npm: ${
-            new TextDecoder().decode(stderr)
-          }`,
-        );
-      }
-      await Deno.writeTextFile(installed, `node-llama-cpp@${v} ${binary}@${v}\n`);
-    });
-  }
+  await npmInstallOnce(prefix, [`node-llama-cpp@${v}`, `${binary}@${v}`], cacheDir, {
+    omitOptional: true,
+  });
   const bins = `${prefix}/node_modules/${binary}/bins`;
   if (!(await exists(entry)) || !(await exists(bins))) {
     throw new Error(

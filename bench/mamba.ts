@@ -8,12 +8,12 @@
  * same dense weights; decode on one and on two threads.
  *
  * onnxruntime-web sizes its thread pool once per process, so its 2-thread decode runs in a
- * child process of this script (`--ort-2t`).
+ * child process of this script (`--ort-2t`, see ortTwoThreadChild).
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
 import { type BenchRow, interleaved, interleavedAsync, report } from "./_harness.ts";
-import { ort, ortSession } from "./_peers.ts";
+import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -80,6 +80,7 @@ function weights(zeros: 0 | 2 | 3): Map<string, Tensor> {
 
 const prompt = Array.from({ length: 64 }, (_, i) => (i * 37) % cfg.vocab);
 const rounds = quick ? 3 : 10;
+type Timing = { median_ms: number; min_ms: number; runs: number };
 
 /** onnxruntime-web's decode step of the dense model: its session and one step's call. */
 async function ortDecoder(threads: number) {
@@ -220,15 +221,8 @@ variants.forEach((zeros, i) => {
 for (const model of models2) model.dispose();
 for (const kr of kernels2) disposeKernels(kr);
 
-// onnxruntime-web on 2 threads, in a fresh process (see the module comment).
-console.error("  onnxruntime-web on 2 threads (child process)");
-const child = await new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", new URL(import.meta.url).pathname, "--ort-2t", ...(quick ? ["--quick"] : [])],
-  stdout: "piped",
-  stderr: "inherit",
-}).output();
-if (!child.success) throw new Error("The onnxruntime-web 2-thread child process failed");
-const ort2 = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1)!);
+// onnxruntime-web on 2 threads, in a fresh process (see ortTwoThreadChild).
+const ort2 = await ortTwoThreadChild<Timing>(new URL(import.meta.url), quick);
 rows.push({ case: case2, engine: "onnxruntime-web", variant: "wasm dense", threads: 2, ...ort2 });
 
 // llama.cpp, native, on the same dense weights: one and two threads, each in its own process

@@ -3,15 +3,13 @@
  * latency after warm-up, plus onnxruntime-web with 2 threads reported separately, the arena
  * peak, and the size of what each engine ships.
  *
- * onnxruntime-web sizes its thread pool once per process, when its first session starts: a
- * 2-thread session created after a 1-thread one runs on one thread (no worker starts). So the
- * 2-thread figures come from a child process of this script (`--ort-2t`) whose sessions are
- * all 2-thread ones.
+ * onnxruntime-web's 2-thread figures come from a child process of this script (`--ort-2t`,
+ * see ortTwoThreadChild): it sizes its thread pool once per process.
  *
  *   deno run -A bench/models.ts [--quick]
  */
 import { type BenchRow, interleavedAsync, report } from "./_harness.ts";
-import { ort, ortSession } from "./_peers.ts";
+import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { loadModel } from "../engine/model.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { realModel } from "../tests/_models.ts";
@@ -154,17 +152,11 @@ for (const c of await cases()) {
   console.error(`  measured ${c.name}`);
 }
 
-// onnxruntime-web on 2 threads, in a fresh process (see the module comment); its workers spin
-// while a session is alive, so it runs after the rest, alone.
-console.error("  measuring onnxruntime-web on 2 threads (child process)");
-const child = await new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", new URL(import.meta.url).pathname, "--ort-2t", ...(quick ? ["--quick"] : [])],
-  stdout: "piped",
-  stderr: "inherit",
-}).output();
-if (!child.success) throw new Error("The onnxruntime-web 2-thread child process failed");
-const childLines = new TextDecoder().decode(child.stdout).trim().split("\n");
-const twoThreads: Record<string, Timing> = JSON.parse(childLines[childLines.length - 1]);
+// onnxruntime-web on 2 threads, in a fresh process (see ortTwoThreadChild).
+const twoThreads = await ortTwoThreadChild<Record<string, Timing>>(
+  new URL(import.meta.url),
+  quick,
+);
 for (const [name, t] of Object.entries(twoThreads)) {
   rows.push({ case: name, engine: "onnxruntime-web", variant: "wasm", threads: 2, ...t });
 }

