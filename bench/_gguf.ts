@@ -6,6 +6,7 @@
  * data blob), padding to the alignment, then the data blob with every tensor aligned.
  * Everything is little-endian.
  */
+import { toFloat16Bits } from "../engine/formats/float16.ts";
 
 /** GGUF metadata value types (gguf.h `gguf_type`). */
 export const GGUF_TYPE = {
@@ -37,15 +38,47 @@ export type GgufEntry =
     values: readonly (number | bigint | boolean | string)[];
   };
 
-/** An f32 tensor; `dims` in GGUF order, innermost (contiguous) first: [in, out] for [out, in]. */
+/**
+ * A tensor given as f32 values; `dims` in GGUF order, innermost (contiguous) first: [in, out]
+ * for [out, in]. Stored as f32, or as q8_0 (`type`): blocks of 32 values along the innermost
+ * dim, each an f16 scale d = max |v| / 127 and 32 int8 q = round(v / d), 34 bytes (ggml's 8-bit
+ * format; the innermost dim must be a multiple of 32).
+ */
 export interface GgufTensor {
   name: string;
   dims: readonly number[];
   data: Float32Array;
+  type?: "f32" | "q8_0";
 }
 
-/** ggml_type of f32 tensor data. */
-const GGML_TYPE_F32 = 0;
+/** ggml_type ids (ggml.h `ggml_type`). */
+const GGML_TYPE = { f32: 0, q8_0: 8 } as const;
+
+/** Values per q8_0 block. */
+const Q8_0_BLOCK = 32;
+
+/** The q8_0 bytes of `data`, rows of `rowLength` values (a multiple of 32). */
+export function quantizeQ8_0(data: Float32Array, rowLength: number): Uint8Array {
+  if (rowLength % Q8_0_BLOCK !== 0 || data.length % rowLength !== 0) {
+    throw new RangeError(`q8_0 needs rows of a multiple of 32 values, got ${rowLength}`);
+  }
+  const blocks = data.length / Q8_0_BLOCK;
+  const out = new Uint8Array(blocks * (2 + Q8_0_BLOCK));
+  const view = new DataView(out.buffer);
+  const q = new Int8Array(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    let max = 0;
+    for (let i = 0; i < Q8_0_BLOCK; i++) max = Math.max(max, Math.abs(data[b * Q8_0_BLOCK + i]));
+    const d = max / 127;
+    const at = b * (2 + Q8_0_BLOCK);
+    view.setUint16(at, toFloat16Bits(d), true);
+    const inv = d > 0 ? 1 / d : 0;
+    for (let i = 0; i < Q8_0_BLOCK; i++) {
+      q[at + 2 + i] = Math.round(data[b * Q8_0_BLOCK + i] * inv);
+    }
+  }
+  return out;
+}
 
 /** A growing little-endian byte buffer. */
 class Bytes {
@@ -168,7 +201,7 @@ function count(dims: readonly number[]): number {
 }
 
 /**
- * Writes a GGUF v3 file of `metadata` and f32 `tensors` to `path`, streaming the tensor data
+ * Writes a GGUF v3 file of `metadata` and `tensors` (f32 or q8_0) to `path`, streaming the data
  * (a model's tensors need not fit in memory twice). `general.alignment` (u32) in the metadata
  * sets the alignment; it defaults to 32. Returns the file's size in bytes.
  */
@@ -203,7 +236,7 @@ export async function writeGguf(
   }
   const names = new Set<string>();
   let offset = 0;
-  const offsets: number[] = [];
+  const blobs: Uint8Array[] = [];
   for (const t of tensors) {
     if (names.has(t.name)) throw new Error(`The GGUF tensor "${t.name}" appears twice`);
     names.add(t.name);
@@ -219,10 +252,13 @@ export async function writeGguf(
     head.string(t.name);
     head.u32(t.dims.length);
     for (const d of t.dims) head.u64(d);
-    head.u32(GGML_TYPE_F32);
+    const blob = t.type === "q8_0"
+      ? quantizeQ8_0(t.data, t.dims[0])
+      : new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    blobs.push(blob);
+    head.u32(GGML_TYPE[t.type ?? "f32"]);
     head.u64(offset);
-    offsets.push(offset);
-    offset += Math.ceil(t.data.byteLength / alignment) * alignment;
+    offset += Math.ceil(blob.byteLength / alignment) * alignment;
   }
   head.pad(alignment);
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
@@ -232,8 +268,7 @@ export async function writeGguf(
     };
     await writeAll(head.bytes());
     const zeros = new Uint8Array(alignment);
-    for (const t of tensors) {
-      const b = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    for (const b of blobs) {
       await writeAll(b);
       await writeAll(zeros.subarray(0, (alignment - (b.length % alignment)) % alignment));
     }

@@ -31,6 +31,8 @@ export interface LlamaCppMambaOptions {
   rounds: number;
   /** Where node-llama-cpp is installed (default `.cache/llama-cpp` in the repository). */
   cacheDir?: string;
+  /** How the GGUF stores the matrices: "f32" (default) or llama.cpp's 8-bit "q8_0". */
+  storage?: "f32" | "q8_0";
 }
 
 /** What `llamaCppMamba` measured. */
@@ -116,11 +118,14 @@ function vocabulary(vocab: number) {
  * bytes; conv1d [d_inner, 1, d_conv] is {d_conv, d_inner}; A_log [d_inner, d_state] becomes
  * ssm_a {d_state, d_inner} holding A = -exp(A_log), as llama.cpp's converter writes it. The
  * vocabulary is a synthetic token list (llama.cpp's "no_vocab" loads, but node-llama-cpp
- * then trips on the missing tokenizer): callers feed token ids.
+ * then trips on the missing tokenizer): callers feed token ids. With `storage` "q8_0" the
+ * matrices whose rows are a multiple of 32 long (embeddings, in_proj, x_proj, out_proj, the
+ * head) are stored in llama.cpp's 8-bit format, the rest f32.
  */
 export function mambaGguf(
   cfg: MambaConfig,
   weights: Map<string, Tensor>,
+  storage: "f32" | "q8_0" = "f32",
 ): { metadata: GgufEntry[]; tensors: GgufTensor[] } {
   const { dModel, layers, dInner, dState, dConv, dtRank, vocab, eps } = cfg;
   if (dInner !== 2 * dModel) {
@@ -134,7 +139,7 @@ export function mambaGguf(
     { key: "general.architecture", type: "string", value: "mamba" },
     { key: "general.name", type: "string", value: "quartet-mamba" },
     u32("general.alignment", 32),
-    u32("general.file_type", 0), // all f32
+    u32("general.file_type", storage === "q8_0" ? 7 : 0), // mostly q8_0, or all f32
     u32("mamba.vocab_size", vocab),
     u32("mamba.context_length", 1 << 20), // unused by a recurrent model
     u32("mamba.embedding_length", dModel),
@@ -160,7 +165,12 @@ export function mambaGguf(
   ];
   const tensors: GgufTensor[] = [];
   const put = (name: string, dims: number[], data: Float32Array) =>
-    tensors.push({ name, dims, data });
+    tensors.push({
+      name,
+      dims,
+      data,
+      type: storage === "q8_0" && dims.length === 2 && dims[0] % 32 === 0 ? "q8_0" : "f32",
+    });
   put(
     "token_embd.weight",
     [dModel, vocab],
@@ -206,13 +216,14 @@ export function mambaGguf(
   return { metadata, tensors };
 }
 
-/** Writes `mambaGguf(cfg, weights)` to `path`; returns the file's size in bytes. */
+/** Writes `mambaGguf(cfg, weights, storage)` to `path`; returns the file's size in bytes. */
 export async function writeMambaGguf(
   path: string,
   cfg: MambaConfig,
   weights: Map<string, Tensor>,
+  storage: "f32" | "q8_0" = "f32",
 ): Promise<number> {
-  const { metadata, tensors } = mambaGguf(cfg, weights);
+  const { metadata, tensors } = mambaGguf(cfg, weights, storage);
   return await writeGguf(path, metadata, tensors);
 }
 
@@ -444,7 +455,7 @@ export async function llamaCppMamba(
   const dir = await Deno.makeTempDir({ prefix: "quartet-llama-cpp-" });
   try {
     const model = `${dir}/model.gguf`;
-    await writeMambaGguf(model, cfg, weights);
+    await writeMambaGguf(model, cfg, weights, opts.storage);
     const out = `${dir}/logits.f32`;
     await Deno.writeTextFile(`${dir}/runner.mjs`, RUNNER);
     await Deno.writeTextFile(

@@ -4,8 +4,8 @@
  * the projections and LM head C4,2- and C4,3-pruned (magnitude), against the memory roofline
  * (weight bytes read per decoded token / this machine's measured copy bandwidth), against
  * onnxruntime-web running one decode step of the dense model as an ONNX graph, and against
- * llama.cpp (native, f32, node-llama-cpp's prebuilt CPU build; bench/_llama_cpp.ts) on the
- * same dense weights; decode on one and on two threads.
+ * llama.cpp (native, f32 and q8_0, node-llama-cpp's prebuilt CPU build; bench/_llama_cpp.ts) on
+ * the same dense weights; decode on one and on two threads.
  *
  * onnxruntime-web sizes its thread pool once per process, so its 2-thread decode runs in a
  * child process of this script (`--ort-2t`, see ortTwoThreadChild).
@@ -225,22 +225,33 @@ for (const kr of kernels2) disposeKernels(kr);
 const ort2 = await ortTwoThreadChild<Timing>(new URL(import.meta.url), quick);
 rows.push({ case: case2, engine: "onnxruntime-web", variant: "wasm dense", threads: 2, ...ort2 });
 
-// llama.cpp, native, on the same dense weights: one and two threads, each in its own process
-// after the rest (it cannot take turns with the others). Its logits of the prompt's last token
-// are checked against Quartet's dense model.
-const llama: { threads: number; decodeMs: number; prefillMs: number; api: number }[] = [];
-let llamaDiff = 0;
+// llama.cpp, native, on the same dense weights: f32 on one and two threads, and its 8-bit
+// q8_0 on one (how llama.cpp is usually run), each in its own process after the rest (it
+// cannot take turns with the others). Its logits of the prompt's last token are compared with
+// Quartet's dense model's.
+const check = new MambaModel(await loadKernels(), cfg, denseWeights);
+const ours = check.forward(prompt, { lastOnly: true });
+check.dispose();
+const llama: {
+  threads: number;
+  storage: "f32" | "q8_0";
+  decodeMs: number;
+  prefillMs: number;
+  api: number;
+  diff: number;
+}[] = [];
 let llamaVersion = "";
-for (const threads of [1, 2]) {
-  console.error(`  llama.cpp on ${threads} thread(s)`);
+for (const [threads, storage] of [[1, "f32"], [2, "f32"], [1, "q8_0"]] as const) {
+  console.error(`  llama.cpp ${storage} on ${threads} thread(s)`);
   const r = await llamaCppMamba(cfg, denseWeights, {
     threads,
     prompt,
     decodeTokens: new Array(16).fill(42),
     rounds,
+    storage,
   });
   llamaVersion = r.version;
-  const common = { engine: "llama.cpp", variant: "native f32", threads };
+  const common = { engine: "llama.cpp", variant: `native ${storage}`, threads };
   rows.push({
     case: threads === 1 ? `${name}: decode 1 token` : case2,
     ...common,
@@ -256,14 +267,17 @@ for (const threads of [1, 2]) {
       min_ms: r.fastest.prefillMs,
       runs: r.fastest.prefillRuns,
     });
-    const check = new MambaModel(await loadKernels(), cfg, denseWeights);
-    const ours = check.forward(prompt, { lastOnly: true });
-    check.dispose();
-    for (let i = 0; i < ours.length; i++) {
-      llamaDiff = Math.max(llamaDiff, Math.abs(ours[i] - r.logits[i]));
-    }
   }
-  llama.push({ threads, decodeMs: r.decodeMs, prefillMs: r.prefillMs, api: r.api.decodeMs });
+  let diff = 0;
+  for (let i = 0; i < ours.length; i++) diff = Math.max(diff, Math.abs(ours[i] - r.logits[i]));
+  llama.push({
+    threads,
+    storage,
+    decodeMs: r.decodeMs,
+    prefillMs: r.prefillMs,
+    api: r.api.decodeMs,
+    diff,
+  });
 }
 
 // Copy bandwidth: a 256 MiB buffer copied with one set(), best of several.
@@ -314,7 +328,13 @@ const notes = [
   `thread Quartet decodes ${(llama[0].decodeMs / dense).toFixed(2)}× (dense), ` +
   `${(llama[0].decodeMs / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +
   `${(llama[0].decodeMs / decodeMs.get(3)!).toFixed(2)}× (C4,3) as fast. llama.cpp's logits of ` +
-  `the prompt's last token match Quartet's dense model within ${llamaDiff.toExponential(1)}.`,
+  `the prompt's last token match Quartet's dense model within ${llama[0].diff.toExponential(1)}.`,
+  `llama.cpp with q8_0 weights (8-bit blocks, about a quarter of the f32 bytes; dt_proj, ` +
+  `whose rows of 48 do not fill its 32-value blocks, stays f32) decodes in ` +
+  `${llama[2].decodeMs.toFixed(1)} ms/token on 1 thread and prefills 64 tokens in ` +
+  `${llama[2].prefillMs.toFixed(0)} ms; its logits move by up to ${llama[2].diff.toFixed(2)} ` +
+  `from dense. Quartet's C4,2 decodes ${(llama[2].decodeMs / decodeMs.get(2)!).toFixed(2)}× ` +
+  `and C4,3 ${(llama[2].decodeMs / decodeMs.get(3)!).toFixed(2)}× as fast, with f32 survivors.`,
   `onnxruntime-web (wasm, 1 thread) runs one decode step of the dense model as an ONNX graph ` +
   `written from the Mamba-1 definition (tests/_mamba_onnx.ts; it has no prefill here): ` +
   `${decode[3].median_ms.toFixed(1)} ms/token, so Quartet decodes ` +
