@@ -1,8 +1,10 @@
 /**
  * The esbuild bundle: running an ONNX model (a CNN, then an RNN) from it in a fresh Chromium
  * page downloads exactly the files `onnxPayload` counts for that model's ops, within the budget
- * of bundle/budget.json, on every kernel build (the .wasm compiled as it streams); and it runs under Node (no Deno, no relaxed
- * SIMD without a flag, the .wasm read from disk) with the same numbers as Deno.
+ * of bundle/budget.json, on every kernel build (the .wasm compiled as it streams); a Mamba
+ * checkpoint loads from a base URL in the page, its tokenizer.json included, with PyTorch's
+ * numbers; and it runs under Node (no Deno, no relaxed SIMD without a flag, the .wasm read from
+ * disk) with the same numbers as Deno.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle, KERNEL_VARIANTS, onnxPayload } from "../../bundle/build.ts";
@@ -180,5 +182,74 @@ Deno.test("Node runs the bundle: falls back to SIMD, starts worker_threads, matc
     model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** In the page: Mamba from a base URL through the bundle, its tokenizer.json included. */
+async function runMamba([text, tokens]: [string, number]) {
+  const url = (path: string) => new URL(path, location.href).href;
+  const { loadMamba } = await import(url("/quartet.mjs"));
+  const model = await loadMamba(url("/mamba/"));
+  const prompt = model.tokenizer.encode(text) as number[];
+  const logits = [...model.forward(prompt)] as number[];
+  model.reset();
+  const greedy: number[] = [];
+  for await (const t of model.generate(prompt, { maxTokens: tokens })) greedy.push(t);
+  const kind = model.tokenizer.kind as string;
+  model.dispose();
+  return { prompt, logits, greedy, kind };
+}
+
+Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the PyTorch fixture's logits and greedy text", async () => {
+  const fixture = new URL("../fixtures/mamba/", import.meta.url);
+  const expected = JSON.parse(await Deno.readTextFile(new URL("expected.json", fixture))) as {
+    prompt: number[];
+    logits: number[][];
+    greedy: number[];
+  };
+  const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-mamba-" });
+  await buildBundle(dir);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const name = new URL(req.url).pathname.slice(1);
+    if (name.includes("..")) return new Response("no", { status: 403 });
+    if (name === "") {
+      return new Response("<!doctype html><title>mamba</title>", {
+        headers: { "content-type": "text/html" },
+      });
+    }
+    const type = name.endsWith(".wasm")
+      ? "application/wasm"
+      : name.endsWith(".mjs")
+      ? "text/javascript"
+      : "application/octet-stream";
+    const path = name.startsWith("mamba/")
+      ? new URL(name.slice("mamba/".length), fixture)
+      : `${dir}/${name}`;
+    try {
+      return new Response(await Deno.readFile(path), { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const { context, profile } = await launchChromium();
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+    const text = new TextDecoder().decode(new Uint8Array(expected.prompt));
+    const r = await page.evaluate(runMamba, [text, expected.greedy.length] as [string, number]);
+    await page.close();
+    deepStrictEqual(r.kind, "tokenizer.json");
+    deepStrictEqual(r.prompt, expected.prompt);
+    const want = expected.logits.flat();
+    deepStrictEqual(r.logits.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      ok(Math.abs(r.logits[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i]), `logit ${i}`);
+    }
+    deepStrictEqual(r.greedy, expected.greedy);
+  } finally {
+    await context.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(profile, { recursive: true });
   }
 });
