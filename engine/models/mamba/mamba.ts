@@ -8,6 +8,7 @@
  * @module
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
+import { checkOptions } from "../../options.ts";
 import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
 import {
   checkBesideName,
@@ -72,6 +73,11 @@ interface Layer {
 export interface LoadMambaOptions {
   /** Kernel build (default "auto"). */
   kernels?: KernelVariant | "auto";
+  /**
+   * A precompiled kernel module, for hosts such as Cloudflare workerd that forbid compiling
+   * Wasm bytes at run time (import the .wasm file from `kernels-as/build/` and pass it).
+   */
+  module?: WebAssembly.Module;
   /** Most bytes the arena may use. */
   maxMemoryBytes?: number;
   /**
@@ -92,6 +98,9 @@ export interface LoadMambaOptions {
   gemvWeights?: "auto" | "f16" | "f32";
 }
 
+/** The options `LoadMambaOptions` has. */
+const LOAD_MAMBA_OPTIONS = ["kernels", "module", "maxMemoryBytes", "threads", "gemvWeights"];
+
 /** Options of `MambaModel.generate`. */
 export interface GenerateOptions {
   /** Tokens to generate at most, a whole number from 0 (default 64). */
@@ -107,6 +116,9 @@ export interface GenerateOptions {
   /** Generation ends at any of these tokens. */
   stopTokens?: number[];
 }
+
+/** The options `GenerateOptions` has. */
+const GENERATE_OPTIONS = ["maxTokens", "temperature", "topK", "topP", "seed", "stopTokens"];
 
 /** Timing of one generation. */
 export interface GenerateStats {
@@ -375,6 +387,7 @@ export class MambaModel {
    * ([tokens.length × vocab], row-major), or of the last one only with `lastOnly`.
    */
   forward(tokens: readonly number[], options: { lastOnly?: boolean } = {}): Float32Array {
+    checkOptions(options ?? undefined, ["lastOnly"], "forward()", { lastOnly: [true, false] });
     this.#stateEpoch++;
     return this.#forward(tokens, options ?? {});
   }
@@ -494,6 +507,7 @@ export class MambaModel {
     options: GenerateOptions = {},
   ): AsyncGenerator<number, GenerateStats> {
     options ??= {};
+    checkOptions(options, GENERATE_OPTIONS, "generate()");
     const max = options.maxTokens ?? 64;
     if (!Number.isInteger(max) || max < 0) {
       throw new InvalidArgumentError(
@@ -662,6 +676,7 @@ export async function readMambaCheckpoint(
   source: string,
   options: LoadMambaOptions = {},
 ): Promise<MambaCheckpoint> {
+  checkOptions(options, LOAD_MAMBA_OPTIONS, "loadMamba()");
   const config = parseCheckpointJson(await readText(source, "config.json"), "config.json");
   let weights: Map<string, Tensor>;
   let single: Uint8Array | undefined;
@@ -715,6 +730,7 @@ export async function readMambaCheckpoint(
   const [kr] = await Promise.all([
     loadKernels({
       kernels: options.kernels,
+      module: options.module,
       maxMemoryBytes: options.maxMemoryBytes,
       threads: options.threads,
     }),

@@ -28,6 +28,11 @@ export interface UpscaleOptions {
   onProgress?: (done: number, total: number) => void;
   /** Kernel build. */
   kernels?: KernelVariant | "auto";
+  /**
+   * A precompiled kernel module, for hosts such as Cloudflare workerd that forbid compiling
+   * Wasm bytes at run time (see `LoadModelOptions.module`).
+   */
+  module?: WebAssembly.Module;
   /** Worker threads: 1 (default), a count or "auto" (see `LoadModelOptions.threads`). */
   threads?: number | "auto";
   /** Where named models are installed (default ".cache/models" under the working directory). */
@@ -72,6 +77,7 @@ const UPSCALE_OPTIONS = [
   "maxPixels",
   "onProgress",
   "kernels",
+  "module",
   "threads",
   "cacheDir",
 ];
@@ -211,6 +217,7 @@ export async function loadUpscaler(options: UpscaleOptions = {}): Promise<Upscal
   return new Upscaler(
     await loadModel(await srModelPath(options), {
       kernels: options.kernels,
+      module: options.module,
       threads: options.threads,
     }),
   );

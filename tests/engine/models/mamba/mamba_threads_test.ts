@@ -1,4 +1,5 @@
-import { deepStrictEqual, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
+import { assertClose } from "../../../_assert.ts";
 import { InvalidArgumentError } from "../../../../engine/errors.ts";
 import { type MambaConfig, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
 import { loadMamba } from "../../../../mod.ts";
@@ -117,4 +118,33 @@ Deno.test("loadMamba takes a threads option, reports it, and refuses bad counts"
   }
   await rejects(loadMamba(FIXTURE, { threads: 0 }), InvalidArgumentError);
   await rejects(loadMamba(FIXTURE, { threads: 1.5 }), InvalidArgumentError);
+});
+
+Deno.test("loadMamba takes a precompiled kernel module (workerd) and refuses misspelt options", async () => {
+  const expected = JSON.parse(await Deno.readTextFile(`${FIXTURE}/expected.json`)) as {
+    prompt: number[];
+    logits: number[][];
+  };
+  const bytes = await Deno.readFile(
+    new URL("../../../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  // A given module's memory is not shared: two threads fall back to one, saying why.
+  const m = await loadMamba(FIXTURE, { module: new WebAssembly.Module(bytes), threads: 2 });
+  try {
+    deepStrictEqual(m.threads.count, 1);
+    ok(m.threads.reason.includes("precompiled module"), m.threads.reason);
+    assertClose(m.forward(expected.prompt), expected.logits.flat(), { rtol: 1e-4, atol: 1e-4 });
+    throws(() => m.forward([1], { lastonly: true } as never), /Unknown option "lastonly"/);
+    await rejects(
+      m.generate([1], { maxtokens: 2 } as never).next(),
+      /Unknown option "maxtokens" for generate\(\)/,
+    );
+  } finally {
+    m.dispose();
+  }
+  await rejects(
+    loadMamba(FIXTURE, { thread: 2 } as never),
+    (e) =>
+      e instanceof InvalidArgumentError && /Unknown option "thread" for loadMamba/.test(e.message),
+  );
 });

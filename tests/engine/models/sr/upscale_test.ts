@@ -133,3 +133,25 @@ Deno.test("upscale refuses a model whose output is not [1, h·s, w·s, 3], and b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadUpscaler takes a precompiled kernel module (hosts that forbid compiling Wasm)", async () => {
+  const model = await realModel("@upscalerjs/esrgan-slim", "x2");
+  const bytes = await Deno.readFile(
+    new URL("../../../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  const up = await loadUpscaler({ model, module: new WebAssembly.Module(bytes) });
+  const auto = await loadUpscaler({ model });
+  try {
+    deepStrictEqual(up.variant, "simd");
+    const image = { width: 12, height: 10, channels: 3 as const, data: picture(12, 10, 3) };
+    const a = up.upscale(image).image.data;
+    const b = auto.upscale(image).image.data;
+    // The same network on another build: pixels within rounding of each other.
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    ok(worst <= 1, `max pixel difference ${worst}`);
+  } finally {
+    up.dispose();
+    auto.dispose();
+  }
+});
