@@ -106,6 +106,7 @@ export class Runtime {
    * ```
    */
   matmul(a: Tensor, b: Tensor, options: MatMulOptions = {}): Tensor<"float32"> {
+    checkOptions(options, ["bias", "activation", "p0", "p1"], "Runtime.matmul()");
     const kr = this.#k();
     for (const [name, t] of [["a", a], ["b", b]] as const) {
       if (!(t instanceof Tensor)) {

@@ -110,6 +110,10 @@ Deno.test("matmul rejects bad input with typed errors naming the shapes", async 
     () => q.matmul(f([2, 3]), f([3, 2]), { activation: "swish" as unknown as "none" }),
     InvalidArgumentError,
   );
+  throws(
+    () => q.matmul(f([2, 3]), f([3, 2]), { activaton: "relu" } as never),
+    (e) => e instanceof InvalidArgumentError && /Unknown option "activaton"/.test(e.message),
+  );
   q.dispose();
 });
 

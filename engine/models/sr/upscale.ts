@@ -214,6 +214,7 @@ export class Upscaler {
 
 /** Loads the SR model an options object names. */
 export async function loadUpscaler(options: UpscaleOptions = {}): Promise<Upscaler> {
+  checkOptions(options, UPSCALE_OPTIONS, "loadUpscaler()");
   return new Upscaler(
     await loadModel(await srModelPath(options), {
       kernels: options.kernels,

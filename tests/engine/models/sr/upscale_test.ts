@@ -134,10 +134,16 @@ Deno.test("upscale refuses a model whose output is not [1, h·s, w·s, 3], and b
   }
 });
 
-Deno.test("loadUpscaler takes a precompiled kernel module (hosts that forbid compiling Wasm)", async () => {
+Deno.test("loadUpscaler takes a precompiled kernel module (hosts that forbid compiling Wasm), not a misspelt option", async () => {
   const model = await realModel("@upscalerjs/esrgan-slim", "x2");
   const bytes = await Deno.readFile(
     new URL("../../../../kernels-as/build/quartet_simd.wasm", import.meta.url),
+  );
+  await rejects(
+    loadUpscaler({ model, modul: null } as never),
+    (e) =>
+      e instanceof InvalidArgumentError &&
+      /Unknown option "modul" for loadUpscaler/.test(e.message),
   );
   const up = await loadUpscaler({ model, module: new WebAssembly.Module(bytes) });
   const auto = await loadUpscaler({ model });
