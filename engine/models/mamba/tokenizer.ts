@@ -45,6 +45,33 @@ export const BYTE_TOKENIZER: TextTokenizer = {
 };
 
 /**
+ * Throws a ModelFormatError unless every token id tokenizer.json gives (its model's vocab
+ * map, its added tokens) is a whole number from 0: the library takes any JSON value as an id
+ * and would hand it out from `encode`.
+ */
+function checkTokenIds(json: unknown): void {
+  const fail = (what: string, id: unknown) =>
+    new ModelFormatError(
+      `Cannot read tokenizer.json: ${what} has id ${JSON.stringify(id) ?? String(id)}, not ` +
+        `a whole number from 0`,
+    );
+  const isId = (id: unknown) => Number.isSafeInteger(id) && (id as number) >= 0;
+  const j = json as { model?: { vocab?: unknown }; added_tokens?: unknown } | null;
+  const vocab = j?.model?.vocab;
+  // BPE and WordPiece map tokens to ids; Unigram lists [piece, score] pairs (ids by position).
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
+    for (const [token, id] of Object.entries(vocab)) {
+      if (!isId(id)) throw fail(`token ${JSON.stringify(token)}`, id);
+    }
+  }
+  if (Array.isArray(j?.added_tokens)) {
+    for (const t of j.added_tokens as { id?: unknown; content?: unknown }[]) {
+      if (!isId(t?.id)) throw fail(`added token ${JSON.stringify(t?.content)}`, t?.id);
+    }
+  }
+}
+
+/**
  * A tokenizer from the contents of tokenizer.json (and tokenizer_config.json, if any). The
  * library is imported on first use, so models without a tokenizer do not download it.
  */
@@ -52,6 +79,7 @@ export async function tokenizerFromJson(
   json: unknown,
   config: unknown = {},
 ): Promise<TextTokenizer> {
+  checkTokenIds(json);
   const { Tokenizer } = await import("npm:@huggingface/tokenizers@0.2.0");
   let t: InstanceType<typeof Tokenizer>;
   try {

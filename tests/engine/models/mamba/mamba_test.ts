@@ -230,6 +230,38 @@ Deno.test("tokenizer.json is loaded through @huggingface/tokenizers (ids = UTF-8
   m.dispose();
 });
 
+Deno.test("a tokenizer.json whose ids are not whole numbers is refused at load, naming the token", async () => {
+  const json = JSON.parse(await Deno.readTextFile(`${FIXTURE}/tokenizer.json`));
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const file of ["config.json", "model.safetensors"]) {
+      await Deno.copyFile(`${FIXTURE}/${file}`, `${dir}/${file}`);
+    }
+    // The library takes any JSON value as an id and encode() would hand it out.
+    for (
+      const [edit, message] of [
+        [(j: typeof json) => (j.model.vocab.a = "x"), /token "a" has id "x"/],
+        [(j: typeof json) => (j.model.vocab.a = -1), /token "a" has id -1/],
+        [(j: typeof json) => (j.model.vocab.a = 2.5), /token "a" has id 2.5/],
+        [
+          (j: typeof json) => (j.added_tokens = [{ id: null, content: "<pad>" }]),
+          /added token "<pad>" has id null/,
+        ],
+      ] as const
+    ) {
+      const bad = structuredClone(json);
+      edit(bad);
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(bad));
+      await rejects(
+        loadMamba(dir),
+        (e) => e instanceof ModelFormatError && message.test(e.message),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("C4n-pruned Mamba projections decode through the C4n GEMV and match the dense run", async () => {
   // Weights big enough (34 MB, mostly the embeddings and the untied LM head, 16500 x 256) that
   // the cost model counts every layer as streaming from memory: then both C4,3 and C4,2 send
