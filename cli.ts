@@ -28,7 +28,9 @@ Commands:
                        inputs, outputs, ops, parameters, fused layers, and per layer with
                        weights: zeros, the kernel chosen (dense or sparse format) and why,
                        with the predicted gain, and the time measured on one profiled run
-                       (inputs from --input name=file.npy, else zeros)
+                       (inputs from --input name=file.npy, else zeros); with a Mamba
+                       checkpoint directory, its dimensions, tokenizer, parameters, the
+                       kernel each projection got and why, and one decoded token's time
   run <model>          Run a model: --input name=file.npy (repeatable; missing inputs are
                        zeros with symbolic dims set to 1), --output <dir> writes .npy files,
                        --runs N times it, --profile prints the slowest layers and
@@ -239,12 +241,69 @@ function fmtBytes(n: number): string {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/** Whether `path` is a local directory holding a config.json (a Mamba checkpoint). */
+async function isCheckpointDir(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory && (await Deno.stat(`${path}/config.json`)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `info` on a Mamba checkpoint: its dimensions, parameters, tokenizer, the kernel each
+ * projection got, and one decoded token's time and arena peak.
+ */
+async function mambaInfo(
+  path: string,
+  kernels: KernelVariant | "auto",
+  threads: number | "auto",
+): Promise<void> {
+  const model = await loadMamba(path, { kernels, threads });
+  try {
+    const c = model.config;
+    console.log(`
+Mamba checkpoint: ${path}`);
+    console.log(
+      `  d_model ${c.dModel}, ${c.layers} layers, d_inner ${c.dInner}, d_state ${c.dState}, ` +
+        `dt_rank ${c.dtRank}, vocab ${c.vocab}`,
+    );
+    console.log(
+      `  tokenizer: ${
+        model.tokenizer.kind === "bytes" ? "none (UTF-8 bytes as tokens)" : "tokenizer.json"
+      }`,
+    );
+    // A prompt token, then one decoded token, timed: the kernels are chosen by then.
+    model.forward([0]);
+    const t0 = performance.now();
+    model.forward([0], { lastOnly: true });
+    const ms = performance.now() - t0;
+    const s = model.summary();
+    console.log(`  parameters: ${s.parameters.toLocaleString("en")}`);
+    console.log(`  threads: ${s.threads.count} (${s.threads.reason})`);
+    const counts = new Map<string, number>();
+    for (const k of s.kernelChoices) counts.set(k.format, (counts.get(k.format) ?? 0) + 1);
+    console.log(
+      `  projections with a kernel choice: ${
+        counts.size ? [...counts].map(([f, n]) => `${n} ${f}`).join(", ") : "none (all dense)"
+      }`,
+    );
+    for (const k of s.kernelChoices) console.log(`    ${k.name}: ${k.format} (${k.reason})`);
+    console.log(
+      `  one decoded token: ${ms.toFixed(2)} ms; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
 async function modelInfo(
   path: string,
   kernels: KernelVariant | "auto",
   threads: number | "auto",
   inputs: string[],
 ): Promise<void> {
+  if (await isCheckpointDir(path)) return await mambaInfo(path, kernels, threads);
   const model = await loadModel(path, { kernels, threads });
   const s = model.summary();
   console.log(`\nmodel: ${path}`);
@@ -836,6 +895,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "run":
       if (!rest[0]) throw new UsageError("The run command needs a model file: run <model>");
+      if (await isCheckpointDir(rest[0])) {
+        throw new UsageError(
+          `"${rest[0]}" is a checkpoint directory (config.json): run Mamba checkpoints with ` +
+            `generate --model ${rest[0]} --prompt "…", or see them with info ${rest[0]}`,
+        );
+      }
       await runModel(rest[0], kernels, values);
       return 0;
     case "generate": {

@@ -53,6 +53,7 @@ export type {
   LoadMambaOptions,
   MambaConfig,
   MambaState,
+  MambaSummary,
 } from "./engine/models/mamba/mamba.ts";
 export type {
   AttributeValue,

@@ -287,6 +287,22 @@ Deno.test("cli prune: a Mamba checkpoint directory comes out as a C4n safetensor
     }
     const m = await loadMamba(`${dir}/pruned`);
     m.dispose();
+    // info on the checkpoint directory: the structure each projection was found to have, and
+    // the kernel it got.
+    const info = await cli("info", `${dir}/pruned`);
+    deepStrictEqual(info.code, 0, info.err);
+    ok(info.out.includes("d_model 64, 2 layers, d_inner 128, d_state 16"), info.out);
+    ok(info.out.includes("tokenizer: tokenizer.json"), info.out);
+    ok(
+      /backbone\.layers\.0\.mixer\.in_proj\.weight: \w[\w:]* \(C4,2 \(every group of 4/.test(
+        info.out,
+      ),
+      info.out,
+    );
+    // run is for ONNX and TF.js models: it says what to use instead.
+    const run = await cli("run", `${dir}/pruned`);
+    deepStrictEqual(run.code, 2);
+    ok(run.err.includes("is a checkpoint directory (config.json)"), run.err);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

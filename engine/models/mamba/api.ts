@@ -15,6 +15,7 @@ import type {
   LoadMambaOptions,
   MambaConfig,
   MambaState,
+  MambaSummary,
 } from "./mamba.ts";
 import { BYTE_TOKENIZER, type TextTokenizer } from "./tokenizer.ts";
 
@@ -55,6 +56,20 @@ export class MambaModel {
    */
   get threads(): ThreadInfo {
     return this.#model.threads;
+  }
+
+  /**
+   * The kernel build, threads, parameter count, the kernel each projection got (dense or a
+   * sparse format, and why) and the arena's peak.
+   *
+   * @example
+   * ```ts ignore
+   * const model = await loadMamba("tests/fixtures/mamba");
+   * for (const c of model.summary().kernelChoices) console.log(c.name, c.format, c.reason);
+   * ```
+   */
+  summary(): MambaSummary {
+    return this.#model.summary();
   }
 
   /** Clears the recurrent state (a new sequence). */

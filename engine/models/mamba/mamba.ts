@@ -28,6 +28,7 @@ import type { Tensor } from "../../tensor.ts";
 import { AutoThreads } from "../../threads/auto_threads.ts";
 import {
   disposeKernels,
+  type KernelChoice,
   type Kernels,
   type KernelVariant,
   loadKernels,
@@ -120,6 +121,24 @@ export interface GenerateOptions {
 
 /** The options `GenerateOptions` has. */
 const GENERATE_OPTIONS = ["maxTokens", "temperature", "topK", "topP", "seed", "stopTokens"];
+
+/** What a loaded Mamba model runs on (see `MambaModel.summary`). */
+export interface MambaSummary {
+  /** Kernel build in use and why. */
+  kernels: { variant: KernelVariant; reason: string };
+  /** Threads the kernels run on and why. */
+  threads: ThreadInfo;
+  /** Parameters (elements of every checkpoint tensor). */
+  parameters: number;
+  /**
+   * The kernel chosen for each projection and the LM head whose weights gave a choice (sparse
+   * structure, float16 storage): its format ("dense", "c4n:2", …) and why. Layers with nothing
+   * to choose run dense and are not listed.
+   */
+  kernelChoices: KernelChoice[];
+  /** Highest arena use so far in bytes (packed weights, state, activations). */
+  peakMemoryBytes: number;
+}
 
 /** Timing of one generation. */
 export interface GenerateStats {
@@ -221,6 +240,7 @@ export class MambaModel {
   readonly #head: PackedGemmWeights;
   readonly #normF: number;
   readonly #autoThreads: AutoThreads | undefined;
+  readonly #parameters: number;
   #disposed = false;
   /**
    * Bumped by every change of the recurrent state from outside a generation (forward, reset,
@@ -248,7 +268,12 @@ export class MambaModel {
     };
     // Every decoded token streams all weights: the f16 GEMV's cost model needs their size.
     let bytes = 0;
-    for (const t of weights.values()) bytes += t.data.byteLength;
+    let parameters = 0;
+    for (const t of weights.values()) {
+      bytes += t.data.byteLength;
+      parameters += t.size;
+    }
+    this.#parameters = parameters;
     setGemvWeights(kr, undefined, bytes);
     // Linear weights are [out, in]: packed transposed for y = x · Wᵀ.
     const linear = (name: string, out: number, inp: number, bias?: Tensor) => {
@@ -316,6 +341,19 @@ export class MambaModel {
       ? new AutoThreads(kr)
       : undefined;
     this.reset();
+  }
+
+  /** The kernel build, threads, parameters, each projection's kernel and the arena's peak. */
+  summary(): MambaSummary {
+    this.#check();
+    const kr = this.#kr;
+    return {
+      kernels: { variant: kr.variant, reason: kr.reason },
+      threads: this.threads,
+      parameters: this.#parameters,
+      kernelChoices: kr.choices.map((c) => ({ ...c })),
+      peakMemoryBytes: kr.arena.peakBytes,
+    };
   }
 
   /** How many threads run the kernels, and why (with "auto", once the trial has decided). */

@@ -51,8 +51,11 @@ for (const zeros of [0, 3]) {
     const one = new MambaModel(await loadKernels({ kernels: "relaxed" }), CFG, w);
     try {
       deepStrictEqual(two.threads.count, 2);
+      const summary = two.summary();
+      // Every tensor of the checkpoint counts: 2 layers' worth plus embeddings, head, norm.
+      deepStrictEqual(summary.parameters, [...w.values()].reduce((n, t) => n + t.size, 0));
       if (zeros) {
-        ok(kr2.choices.some((c) => c.format === `c4n:${zeros}`), "a C4n layer");
+        ok(summary.kernelChoices.some((c) => c.format === `c4n:${zeros}`), "a C4n layer");
       }
       const prompt = [5, 900, 17, 7999, 250, 42];
       // Splits divide outputs among threads, never sums: the numbers are the same.
