@@ -4,7 +4,7 @@
  * of bundle/budget.json, on every kernel build (the .wasm compiled as it streams); a Mamba
  * checkpoint loads from a base URL in the page, its tokenizer.json included, with PyTorch's
  * numbers; and it runs under Node (no Deno, no relaxed SIMD without a flag, the .wasm read from
- * disk) with the same numbers as Deno.
+ * disk) and Bun (JavaScriptCore) with the same numbers as Deno.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle, KERNEL_VARIANTS, onnxPayload } from "../../bundle/build.ts";
@@ -251,5 +251,56 @@ Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the Py
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(profile, { recursive: true });
+  }
+});
+
+/** Bun from npm (the `bun` package ships the binary), run through npx like Deno in CI. */
+const BUN = ["--yes", "bun@1.4.5"];
+
+Deno.test("Bun runs the bundle on one and two threads with Deno's numbers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "quartet-bun-" });
+  try {
+    await buildBundle(dir);
+    const vad = await realModel("@ricky0123/vad-web", "silero_vad_legacy.onnx");
+    const example = new URL("../../examples/node/run.mjs", import.meta.url).pathname;
+    const runs = [];
+    for (const threads of ["1", "2"]) {
+      const out = await new Deno.Command("npx", {
+        args: [...BUN, example, `${dir}/quartet.mjs`, vad, threads],
+      }).output();
+      ok(out.code === 0, new TextDecoder().decode(out.stderr));
+      runs.push(JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!));
+    }
+    const [one, two] = runs;
+    deepStrictEqual(one.matmul, [4, 5, 10, 11]); // the hand-computed product of the Node test
+    deepStrictEqual([one.threads.count, two.threads.count], [1, 2]);
+    // The same chunks through Deno on the relaxed build (fused multiply-adds) and the plain
+    // SIMD one (separate multiplies and adds). Relaxed SIMD lets an engine pick either:
+    // JavaScriptCore's relaxed multiply-add is unfused, so Bun's relaxed build gives the plain
+    // SIMD numbers (VAD legacy's first chunk: 0.0113080, against 0.0113156 fused).
+    const deno: number[][] = [];
+    for (const kernels of ["relaxed", "simd"] as const) {
+      const model = await loadModel(vad, { kernels });
+      let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+      let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+      const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
+      const speech: number[] = [];
+      for (let chunk = 0; chunk < 10; chunk++) {
+        const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
+        const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
+        speech.push((o.output.data as Float32Array)[0]);
+        h = o.hn as Tensor<"float32">;
+        c = o.cn as Tensor<"float32">;
+      }
+      model.dispose();
+      deno.push(speech);
+    }
+    for (const [label, run] of [["1 thread", one], ["2 threads", two]] as const) {
+      const near = (want: number[]) =>
+        want.every((v, chunk) => Math.abs(v - run.speech[chunk]) < 1e-6);
+      ok(near(deno[0]) || near(deno[1]), `${label}: ${run.speech} vs Deno ${deno.join(" / ")}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
