@@ -4,7 +4,7 @@
  * of bundle/budget.json, on every kernel build (the .wasm compiled as it streams); a Mamba
  * checkpoint loads from a base URL in the page, its tokenizer.json included, with PyTorch's
  * numbers; and it runs under Node (no Deno, no relaxed SIMD without a flag, the .wasm read from
- * disk) and Bun (JavaScriptCore) with the same numbers as Deno.
+ * disk) and Bun (JavaScriptCore) with the same numbers as Deno, Mamba included.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle, KERNEL_VARIANTS, onnxPayload } from "../../bundle/build.ts";
@@ -299,6 +299,53 @@ Deno.test("Bun runs the bundle on one and two threads with Deno's numbers", asyn
       const near = (want: number[]) =>
         want.every((v, chunk) => Math.abs(v - run.speech[chunk]) < 1e-6);
       ok(near(deno[0]) || near(deno[1]), `${label}: ${run.speech} vs Deno ${deno.join(" / ")}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Node / Bun side: greedy text of a Mamba checkpoint from the bundle, on 2 threads. */
+const MAMBA_SCRIPT = `
+import { pathToFileURL } from "node:url";
+const [bundle, dir, text, tokens] = process.argv.slice(2);
+const { loadMamba } = await import(pathToFileURL(bundle).href);
+const model = await loadMamba(dir, { threads: 2 });
+const prompt = model.tokenizer.encode(text);
+const greedy = [];
+for await (const t of model.generate(prompt, { maxTokens: Number(tokens) })) greedy.push(t);
+console.log(JSON.stringify({ prompt, greedy, threads: model.threads.count }));
+model.dispose(); // stops the workers: the process must end by itself
+`;
+
+Deno.test("Node and Bun run Mamba from the bundle on 2 threads: the fixture's greedy text, then exit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "quartet-mamba-node-" });
+  try {
+    await buildBundle(dir);
+    await Deno.writeTextFile(`${dir}/mamba.mjs`, MAMBA_SCRIPT);
+    const fixture = new URL("../fixtures/mamba", import.meta.url).pathname;
+    const expected = JSON.parse(await Deno.readTextFile(`${fixture}/expected.json`)) as {
+      prompt: number[];
+      greedy: number[];
+    };
+    const text = new TextDecoder().decode(new Uint8Array(expected.prompt));
+    const args = [`${dir}/mamba.mjs`, `${dir}/quartet.mjs`, fixture, text, "32"];
+    for (const [runtime, command, pre] of [["Node", "node", []], ["Bun", "npx", BUN]] as const) {
+      const child = new Deno.Command(command, {
+        args: [...pre, ...args],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // A worker left running would keep the process alive: give it 60 s to end by itself.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      const out = await child.output();
+      clearTimeout(timer);
+      ok(out.signal !== "SIGKILL", `${runtime} did not end within 60 s: a worker left running?`);
+      ok(out.code === 0, `${runtime}: ${new TextDecoder().decode(out.stderr)}`);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+      deepStrictEqual(r.prompt, expected.prompt, runtime);
+      deepStrictEqual(r.greedy, expected.greedy, runtime);
+      deepStrictEqual(r.threads, 2, runtime);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
