@@ -209,7 +209,7 @@ async function info(kernels: KernelVariant | "auto"): Promise<void> {
   console.log(`kernels: ${i.variant} (${i.reason})`);
   console.log(
     `host: simd ${i.features.simd ? "yes" : "no"}, relaxed simd ${
-      i.features.relaxedSimd ? "yes" : "no"
+      i.features.relaxedSimd ? (i.features.relaxedFused ? "yes (fused)" : "yes (not fused)") : "no"
     }, threads ${i.features.threads ? "yes" : `no (${i.features.threadsMissing})`}`,
   );
   q.dispose();

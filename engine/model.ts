@@ -57,7 +57,10 @@ import { hasSparseWeights, loadSparsePackers } from "./weights/sparse_packers.ts
 
 /** Options of `loadModel`. */
 export interface LoadModelOptions {
-  /** Kernel build: "auto" (default) picks relaxed SIMD, then SIMD, then scalar. */
+  /**
+   * Kernel build: "auto" (default) picks relaxed SIMD where its multiply-add is fused, then
+   * SIMD, then scalar.
+   */
   kernels?: KernelVariant | "auto";
   /** A precompiled kernel module (hosts that forbid compiling Wasm at run time). */
   module?: WebAssembly.Module;

@@ -20,7 +20,10 @@ import type { WasmFeatures } from "./wasm/features.ts";
 
 /** Options of `init`. */
 export interface InitOptions {
-  /** Kernel build: "auto" (default) picks relaxed SIMD, then SIMD, then scalar. */
+  /**
+   * Kernel build: "auto" (default) picks relaxed SIMD where its multiply-add is fused, then
+   * SIMD, then scalar.
+   */
   kernels?: KernelVariant | "auto";
   /**
    * A precompiled kernel module, for hosts such as Cloudflare workerd that forbid compiling

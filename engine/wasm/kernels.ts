@@ -245,7 +245,14 @@ async function compileBuildOnce(
   }
 }
 
-function choose(requested: KernelVariant | "auto", f: WasmFeatures): [KernelVariant, string] {
+/**
+ * The kernel build for a `kernels` option on a host with features `f`, and why: "auto" takes
+ * relaxed SIMD where its multiply-add is fused, else plain SIMD, else scalar.
+ */
+export function chooseBuild(
+  requested: KernelVariant | "auto",
+  f: WasmFeatures,
+): [KernelVariant, string] {
   if (!["auto", ...VARIANTS].includes(requested)) {
     throw new InvalidArgumentError(
       `Unknown kernels option "${requested}": use "auto", "scalar", "simd" or "relaxed"`,
@@ -264,7 +271,14 @@ function choose(requested: KernelVariant | "auto", f: WasmFeatures): [KernelVari
     );
   }
   if (requested !== "auto") return [requested, "requested"];
-  if (f.relaxedSimd) return ["relaxed", "relaxed SIMD (FMA) is supported"];
+  if (f.relaxedSimd && f.relaxedFused) return ["relaxed", "relaxed SIMD (FMA) is supported"];
+  if (f.relaxedSimd) {
+    return [
+      "simd",
+      "relaxed SIMD is supported but its multiply-add is not fused here: the plain SIMD " +
+      "build's smaller tiles run faster",
+    ];
+  }
   if (f.simd) return ["simd", "SIMD is supported, relaxed SIMD is not"];
   return ["scalar", "this host has no WebAssembly SIMD: running the slower scalar build"];
 }
@@ -317,7 +331,7 @@ export async function loadKernels(options: LoadKernelsOptions = {}): Promise<Ker
       threads,
     };
   }
-  const [variant, reason] = choose(options.kernels ?? "auto", features);
+  const [variant, reason] = chooseBuild(options.kernels ?? "auto", features);
   let arena: Arena | undefined;
   if (threads.count > 1) {
     const tried = options.maxMemoryBytes !== undefined

@@ -257,7 +257,7 @@ Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the Py
 /** Bun from npm (the `bun` package ships the binary), run through npx like Deno in CI. */
 const BUN = ["--yes", "bun@1.4.5"];
 
-Deno.test("Bun runs the bundle on one and two threads with Deno's numbers", async () => {
+Deno.test("Bun runs the bundle on one and two threads, on plain SIMD, with Deno's numbers", async () => {
   const dir = await Deno.makeTempDir({ prefix: "quartet-bun-" });
   try {
     await buildBundle(dir);
@@ -274,32 +274,26 @@ Deno.test("Bun runs the bundle on one and two threads with Deno's numbers", asyn
     const [one, two] = runs;
     deepStrictEqual(one.matmul, [4, 5, 10, 11]); // the hand-computed product of the Node test
     deepStrictEqual([one.threads.count, two.threads.count], [1, 2]);
-    // The same chunks through Deno on the relaxed build (fused multiply-adds) and the plain
-    // SIMD one (separate multiplies and adds). Relaxed SIMD lets an engine pick either:
-    // JavaScriptCore's relaxed multiply-add is unfused, so Bun's relaxed build gives the plain
-    // SIMD numbers (VAD legacy's first chunk: 0.0113080, against 0.0113156 fused).
-    const deno: number[][] = [];
-    for (const kernels of ["relaxed", "simd"] as const) {
-      const model = await loadModel(vad, { kernels });
-      let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-      let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-      const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
-      const speech: number[] = [];
-      for (let chunk = 0; chunk < 10; chunk++) {
-        const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
-        const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
-        speech.push((o.output.data as Float32Array)[0]);
-        h = o.hn as Tensor<"float32">;
-        c = o.cn as Tensor<"float32">;
-      }
-      model.dispose();
-      deno.push(speech);
+    // JavaScriptCore supports relaxed SIMD but does not fuse its multiply-add (the relaxed
+    // build ran a 512x512 MatMul 0.89-0.94x as fast as plain SIMD in Bun): "auto" takes plain
+    // SIMD.
+    deepStrictEqual(one.variant, "simd");
+    ok(/relaxed SIMD is supported but its multiply-add is not fused/.test(one.reason), one.reason);
+    // The same chunks through Deno on the same build.
+    const model = await loadModel(vad, { kernels: "simd" });
+    let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+    let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+    const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
+    for (let chunk = 0; chunk < 10; chunk++) {
+      const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
+      const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
+      const want = (o.output.data as Float32Array)[0];
+      ok(Math.abs(want - one.speech[chunk]) < 1e-6, `1 thread, chunk ${chunk}`);
+      ok(Math.abs(want - two.speech[chunk]) < 1e-6, `2 threads, chunk ${chunk}`);
+      h = o.hn as Tensor<"float32">;
+      c = o.cn as Tensor<"float32">;
     }
-    for (const [label, run] of [["1 thread", one], ["2 threads", two]] as const) {
-      const near = (want: number[]) =>
-        want.every((v, chunk) => Math.abs(v - run.speech[chunk]) < 1e-6);
-      ok(near(deno[0]) || near(deno[1]), `${label}: ${run.speech} vs Deno ${deno.join(" / ")}`);
-    }
+    model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
