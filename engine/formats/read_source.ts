@@ -33,7 +33,7 @@ export async function readSource(
   const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
   const bytes = url && url.protocol !== "file:"
     ? await download(url, what, options.stallMs ?? STALL_MS)
-    : await readFile(url ?? source, what);
+    : await (await import("./read_file.ts")).readFile(url ?? source, what, MAX_BYTES);
   if (isHtmlPage(bytes)) {
     throw new ModelFormatError(
       `The ${what} "${source}" is an HTML page, not the file: a link to a web page that shows ` +
@@ -48,61 +48,6 @@ function isHtmlPage(bytes: Uint8Array): boolean {
   const head = String.fromCharCode(...bytes.subarray(0, 64)).replace(/^\xEF\xBB\xBF/, "")
     .trimStart();
   return /^<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])/i.test(head);
-}
-
-/** The parts of Deno's file API `readFile` uses (absent in Node and Bun). */
-interface DenoFiles {
-  open(path: string | URL): Promise<{
-    stat(): Promise<{ isFile: boolean; size: number }>;
-    read(into: Uint8Array): Promise<number | null>;
-    close(): void;
-  }>;
-  readFile(path: string | URL): Promise<Uint8Array>;
-}
-
-/**
- * A file's bytes, from a path or a file: URL. In Deno a regular file is read straight into a
- * buffer of its size: `Deno.readFile` took 3.4 s for a 516 MB checkpoint here, against 1.4 s
- * (it grows its buffer as it reads, then copies it, touching the memory about three times).
- */
-async function readFile(path: string | URL, what: string): Promise<Uint8Array> {
-  try {
-    const deno = (globalThis as { Deno?: DenoFiles }).Deno;
-    if (!deno) {
-      // Node and Bun: no Deno namespace, and their fetch cannot read file: URLs.
-      const fs = await import("node:fs/promises");
-      return new Uint8Array(await fs.readFile(path));
-    }
-    const file = await deno.open(path);
-    try {
-      const info = await file.stat();
-      // Not a regular file (a pipe, a device): its size says nothing.
-      if (!info.isFile) return await deno.readFile(path);
-      if (info.size > MAX_BYTES) {
-        throw new Error(
-          `It has ${info.size} bytes, more than a model can use (${MAX_BYTES} bytes, 4 GiB)`,
-        );
-      }
-      const bytes = new Uint8Array(info.size);
-      let at = 0;
-      while (at < bytes.length) {
-        const n = await file.read(bytes.subarray(at));
-        if (n === null) break;
-        at += n;
-      }
-      // The file changed while it was read: read it again as it is now.
-      if (at !== bytes.length || (await file.read(new Uint8Array(1))) !== null) {
-        return await deno.readFile(path);
-      }
-      return bytes;
-    } finally {
-      file.close();
-    }
-  } catch (cause) {
-    throw new ModelFormatError(`Cannot read ${what} "${path}": ${(cause as Error).message}`, {
-      cause,
-    });
-  }
 }
 
 /** Fetches a URL's body chunk by chunk, bounded in size and in silence. */
