@@ -1,7 +1,7 @@
 /**
- * A small GGUF (version 3) writer, enough for f32 models: typed metadata (numbers, booleans,
- * strings and arrays of them) and f32 tensors, written from the format description in ggml's
- * gguf.h. Layout: magic "GGUF", version, tensor count (u64), metadata count (u64), the metadata
+ * A small GGUF (version 3) writer, enough for f32 and q8_0 models: typed metadata (numbers,
+ * booleans, strings and arrays of them) and f32 or q8_0 tensors, written from the format
+ * description in ggml's gguf.h. Layout: magic "GGUF", version, tensor count (u64), metadata count (u64), the metadata
  * key/value pairs, one info per tensor (name, dims innermost first, ggml type, offset into the
  * data blob), padding to the alignment, then the data blob with every tensor aligned.
  * Everything is little-endian.
