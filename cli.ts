@@ -985,7 +985,8 @@ async function main(argv: string[]): Promise<number> {
       await tinyModel(kernels);
       console.log();
       const { runGemmBench } = await import("./bench/gemm.ts");
-      await runGemmBench({ quick: true });
+      // Shown, not written: the committed bench/results/gemm.* are full runs.
+      await runGemmBench({ quick: true, write: false });
       console.log();
       const demo = new URL("./examples/images/demo.png", import.meta.url).pathname;
       await upscaleFile(demo, demo.replace(/\.png$/, "_x2.png"), { scale: 2, kernels });

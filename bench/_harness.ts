@@ -158,16 +158,18 @@ export function svgChart(title: string, rows: BenchRow[], metric: Metric): strin
     }</text>${parts.join("")}</svg>\n`;
 }
 
-/** Prints the table and writes bench/results/<name>.{md,svg,json}. */
+/** Prints the table and (unless `write` is false) writes bench/results/<name>.{md,svg,json}. */
 export async function report(
   name: string,
   title: string,
   rows: BenchRow[],
   metric: Metric,
   notes: string[] = [],
+  { write = true }: { write?: boolean } = {},
 ): Promise<void> {
   const md = [markdownTable(title, rows, metric), ...notes.map((n) => `\n${n}`)].join("\n") + "\n";
   console.log("\n" + md);
+  if (!write) return;
   const dir = new URL("./results/", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(new URL(`${name}.md`, dir), md);

@@ -75,8 +75,13 @@ export async function measureCeiling(): Promise<number> {
   return (steps * 12 * 8) / (r.min_ms * 1e6);
 }
 
-/** Runs the benchmark, prints the table and writes bench/results/gemm.*. */
-export async function runGemmBench(options: { quick?: boolean } = {}): Promise<BenchRow[]> {
+/**
+ * Runs the GEMM / GEMV cases against the peers and prints the table; writes
+ * bench/results/gemm.* unless `write` is false (the demo only shows it).
+ */
+export async function runGemmBench(
+  options: { quick?: boolean; write?: boolean } = {},
+): Promise<BenchRow[]> {
   const timing = options.quick ? { warmupMs: 150, budgetMs: 500, minRuns: 10 } : {};
   const rows: BenchRow[] = [];
   await startTfjs(1);
@@ -130,7 +135,7 @@ export async function runGemmBench(options: { quick?: boolean } = {}): Promise<B
     `GEMV is memory-bound: 1x4096x4096 streams 64 MiB of weights per run ` +
     `(GB/s = GFLOP/s × 2, f32 weights).`,
     `Machine: ${navigator.hardwareConcurrency} logical cores; Deno ${Deno.version.deno}, V8 ${Deno.version.v8}.`,
-  ]);
+  ], { write: options.write });
   return rows;
 }
 
