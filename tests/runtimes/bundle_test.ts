@@ -11,7 +11,7 @@ import { buildBundle, KERNEL_VARIANTS, onnxPayload } from "../../bundle/build.ts
 import { decodeOnnx } from "../../engine/formats/onnx/mod.ts";
 import { forEachGraph } from "../../engine/ir/graph.ts";
 import { opFiles } from "../../engine/ops/registry.ts";
-import { loadModel, Tensor } from "../../mod.ts";
+import { type KernelVariant, loadModel, Tensor } from "../../mod.ts";
 import { realModel } from "../_models.ts";
 import { launchChromium } from "./_chromium.ts";
 
@@ -147,17 +147,46 @@ Deno.test("running an ONNX model from the bundle in Chromium downloads its paylo
   }
 });
 
+/**
+ * Speech probabilities of silero VAD legacy in Deno on `kernels`, for the 10 test-tone chunks
+ * examples/node/run.mjs feeds, state carried.
+ */
+async function denoSpeech(vad: string, kernels: KernelVariant): Promise<number[]> {
+  const model = await loadModel(vad, { kernels });
+  let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+  let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
+  const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
+  const speech: number[] = [];
+  for (let chunk = 0; chunk < 10; chunk++) {
+    const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
+    const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
+    speech.push((o.output.data as Float32Array)[0]);
+    h = o.hn as Tensor<"float32">;
+    c = o.cn as Tensor<"float32">;
+  }
+  model.dispose();
+  return speech;
+}
+
+/** Runs `command` with `args` and returns the JSON of its last line of output. */
+async function lastJson(command: string, args: string[]) {
+  const out = await new Deno.Command(command, { args }).output();
+  ok(out.code === 0, `${command}: ${new TextDecoder().decode(out.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+}
+
+/** Whether two lists of probabilities agree within 1e-6. */
+function sameSpeech(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) < 1e-6);
+}
+
 Deno.test("Node runs the bundle: falls back to SIMD, starts worker_threads, matches Deno's results", async () => {
   const dir = await Deno.makeTempDir({ prefix: "quartet-node-" });
   try {
     await buildBundle(dir);
     const vad = await realModel("@ricky0123/vad-web", "silero_vad_legacy.onnx");
     const example = new URL("../../examples/node/run.mjs", import.meta.url).pathname;
-    const out = await new Deno.Command("node", { args: [example, `${dir}/quartet.mjs`, vad] })
-      .output();
-    const text = new TextDecoder().decode(out.stdout);
-    ok(out.code === 0, new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(text.trim().split("\n").pop()!);
+    const r = await lastJson("node", [example, `${dir}/quartet.mjs`, vad]);
     const nodeMajor = Number(
       new TextDecoder().decode(
         (await new Deno.Command("node", { args: ["-p", "process.versions.node"] }).output()).stdout,
@@ -170,28 +199,12 @@ Deno.test("Node runs the bundle: falls back to SIMD, starts worker_threads, matc
     deepStrictEqual(r.matmul, [4, 5, 10, 11]);
     deepStrictEqual(r.threads.count, 1);
     // Two threads: the pool starts on worker_threads and the numbers stay the same.
-    const threaded = await new Deno.Command("node", {
-      args: [example, `${dir}/quartet.mjs`, vad, "2"],
-    }).output();
-    ok(threaded.code === 0, new TextDecoder().decode(threaded.stderr));
-    const t = JSON.parse(new TextDecoder().decode(threaded.stdout).trim().split("\n").pop()!);
+    const t = await lastJson("node", [example, `${dir}/quartet.mjs`, vad, "2"]);
     deepStrictEqual([t.threads.count, t.threads.reason], [2, "requested"]);
-    for (let chunk = 0; chunk < 10; chunk++) {
-      ok(Math.abs(t.speech[chunk] - r.speech[chunk]) < 1e-6, `2 threads, chunk ${chunk}`);
-    }
+    ok(sameSpeech(t.speech, r.speech), `2 threads: ${t.speech} vs ${r.speech}`);
     // The same chunks through Deno.
-    const model = await loadModel(vad, { kernels: r.variant });
-    let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-    let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-    const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
-    for (let chunk = 0; chunk < 10; chunk++) {
-      const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
-      const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
-      ok(Math.abs((o.output.data as Float32Array)[0] - r.speech[chunk]) < 1e-6, `chunk ${chunk}`);
-      h = o.hn as Tensor<"float32">;
-      c = o.cn as Tensor<"float32">;
-    }
-    model.dispose();
+    const deno = await denoSpeech(vad, r.variant);
+    ok(sameSpeech(r.speech, deno), `${r.speech} vs Deno ${deno}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -257,15 +270,8 @@ Deno.test("Bun runs the bundle on one and two threads, on plain SIMD, with Deno'
     await buildBundle(dir);
     const vad = await realModel("@ricky0123/vad-web", "silero_vad_legacy.onnx");
     const example = new URL("../../examples/node/run.mjs", import.meta.url).pathname;
-    const runs = [];
-    for (const threads of ["1", "2"]) {
-      const out = await new Deno.Command("npx", {
-        args: [...BUN, example, `${dir}/quartet.mjs`, vad, threads],
-      }).output();
-      ok(out.code === 0, new TextDecoder().decode(out.stderr));
-      runs.push(JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!));
-    }
-    const [one, two] = runs;
+    const one = await lastJson("npx", [...BUN, example, `${dir}/quartet.mjs`, vad, "1"]);
+    const two = await lastJson("npx", [...BUN, example, `${dir}/quartet.mjs`, vad, "2"]);
     deepStrictEqual(one.matmul, [4, 5, 10, 11]); // the hand-computed product of the Node test
     deepStrictEqual([one.threads.count, two.threads.count], [1, 2]);
     // JavaScriptCore supports relaxed SIMD but does not fuse its multiply-add (the relaxed
@@ -274,20 +280,9 @@ Deno.test("Bun runs the bundle on one and two threads, on plain SIMD, with Deno'
     deepStrictEqual(one.variant, "simd");
     ok(/relaxed SIMD is supported but its multiply-add is not fused/.test(one.reason), one.reason);
     // The same chunks through Deno on the same build.
-    const model = await loadModel(vad, { kernels: "simd" });
-    let h = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-    let c = new Tensor("float32", new Float32Array(128), [2, 1, 64]);
-    const sr = new Tensor("int64", new BigInt64Array([16000n]), []);
-    for (let chunk = 0; chunk < 10; chunk++) {
-      const x = new Float32Array(512).map((_, i) => 0.3 * Math.sin((chunk * 512 + i) * 0.05));
-      const o = await model.run({ input: new Tensor("float32", x, [1, 512]), sr, h, c });
-      const want = (o.output.data as Float32Array)[0];
-      ok(Math.abs(want - one.speech[chunk]) < 1e-6, `1 thread, chunk ${chunk}`);
-      ok(Math.abs(want - two.speech[chunk]) < 1e-6, `2 threads, chunk ${chunk}`);
-      h = o.hn as Tensor<"float32">;
-      c = o.cn as Tensor<"float32">;
-    }
-    model.dispose();
+    const deno = await denoSpeech(vad, "simd");
+    ok(sameSpeech(one.speech, deno), `1 thread: ${one.speech} vs Deno ${deno}`);
+    ok(sameSpeech(two.speech, deno), `2 threads: ${two.speech} vs Deno ${deno}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
