@@ -57,7 +57,7 @@ let fusedMadd: boolean | undefined;
 export interface WasmFeatures {
   /** 128-bit SIMD. */
   simd: boolean;
-  /** Relaxed SIMD (fused multiply-add). */
+  /** Relaxed SIMD (multiply-add and the like; whether it fuses: `relaxedFused`). */
   relaxedSimd: boolean;
   /**
    * With relaxed SIMD: whether its multiply-add is fused (one rounding). Where it is not
