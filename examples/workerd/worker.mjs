@@ -1,6 +1,6 @@
 // A Cloudflare Worker running Quartet. workerd forbids compiling Wasm bytes at run time, so
 // the kernel build is bound as a Wasm module (see config.capnp) and passed to init().
-import { init, loadModel, Tensor } from "./quartet.mjs";
+import { init, loadMamba, loadModel, Tensor } from "./quartet.mjs";
 import kernels from "./kernels.wasm";
 
 export default {
@@ -20,6 +20,16 @@ export default {
         matmul: [...q.matmul(a, b).data],
       };
       q.dispose();
+      const mamba = url.searchParams.get("mamba");
+      if (mamba) {
+        // ?mamba=<base URL of a checkpoint>&prompt=…: greedy text, token ids in and out.
+        const model = await loadMamba(mamba, { module: kernels });
+        const prompt = model.tokenizer.encode(url.searchParams.get("prompt") ?? "Hello");
+        const tokens = [];
+        for await (const t of model.generate(prompt, { maxTokens: 8 })) tokens.push(t);
+        body.mamba = { prompt, tokens, variant: model.summary().kernels.variant };
+        model.dispose();
+      }
       if (request.method === "POST") {
         // POST an ONNX model whose single input is float32 [1, n]: it runs on ones.
         const model = await loadModel(new Uint8Array(await request.arrayBuffer()), {

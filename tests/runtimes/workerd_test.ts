@@ -1,6 +1,7 @@
 /**
  * Cloudflare workerd: the example worker, the bundle and the kernel build bound as a Wasm
- * module, served on 127.0.0.1; a request runs a matmul and a posted ONNX model.
+ * module, served on 127.0.0.1; a request runs a matmul and a posted ONNX model, another a Mamba
+ * checkpoint the worker fetches by URL.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle } from "../../bundle/build.ts";
@@ -95,6 +96,37 @@ Deno.test("the example worker runs Quartet in workerd with the kernels bound as 
     const err = await bad.json();
     deepStrictEqual([bad.status, err.error], [500, "KernelLoadError"]);
     ok(/WebAssembly\.Module/.test(err.message) && /workerd/.test(err.message), err.message);
+    // Mamba at the edge: the worker fetches the fixture checkpoint (tokenizer.json included)
+    // from a server here and generates the PyTorch fixture's greedy tokens on the bound module.
+    const fixture = new URL("../fixtures/mamba/", import.meta.url);
+    const expected = JSON.parse(await Deno.readTextFile(new URL("expected.json", fixture))) as {
+      prompt: number[];
+      greedy: number[];
+    };
+    const files = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      try {
+        return new Response(
+          await Deno.readFile(new URL(new URL(req.url).pathname.slice(1), fixture)),
+        );
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    });
+    try {
+      const text = new TextDecoder().decode(new Uint8Array(expected.prompt));
+      const query = new URLSearchParams({
+        mamba: `http://127.0.0.1:${files.addr.port}/`,
+        prompt: text,
+      });
+      const res = await fetch(`http://127.0.0.1:${port}/?${query}`);
+      const r = await res.json();
+      ok(res.ok, JSON.stringify(r));
+      deepStrictEqual(r.mamba.variant, "simd");
+      deepStrictEqual(r.mamba.prompt, expected.prompt);
+      deepStrictEqual(r.mamba.tokens, expected.greedy.slice(0, 8));
+    } finally {
+      await files.shutdown();
+    }
   } finally {
     child.kill("SIGTERM");
     await child.status;
