@@ -10,7 +10,7 @@ import { ModelFormatError } from "../errors.ts";
 /** The parts of Deno's file API `readFile` uses (absent in Node and Bun). */
 interface DenoFiles {
   open(path: string | URL): Promise<{
-    stat(): Promise<{ isFile: boolean; size: number }>;
+    stat(): Promise<{ isFile: boolean; isDirectory: boolean; size: number }>;
     read(into: Uint8Array): Promise<number | null>;
     close(): void;
   }>;
@@ -38,6 +38,12 @@ export async function readFile(
     const file = await deno.open(path);
     try {
       const info = await file.stat();
+      if (info.isDirectory) {
+        throw new Error(
+          "It is a directory, not a file (a Mamba checkpoint directory loads with loadMamba, " +
+            "or cli.ts generate / info)",
+        );
+      }
       // Not a regular file (a pipe, a device): its size says nothing.
       if (!info.isFile) return await deno.readFile(path);
       if (info.size > maxBytes) {

@@ -134,7 +134,7 @@ Deno.test("side files a model names stay beside it: no parent, root, other host 
   }
 });
 
-Deno.test("readSource reads files whole: a regular file, a pipe; a huge or missing one fails", async () => {
+Deno.test("readSource reads files whole: a regular file, a pipe; a huge or missing file or a directory fails", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // A size that is no multiple of any read chunk.
@@ -158,6 +158,10 @@ Deno.test("readSource reads files whole: a regular file, a pipe; a huge or missi
       readSource(`${dir}/huge.onnx`),
       (e) =>
         e instanceof ModelFormatError && /huge\.onnx.*more than a model can use/.test(e.message),
+    );
+    await rejects(
+      readSource(dir),
+      (e) => e instanceof ModelFormatError && /It is a directory, not a file/.test(e.message),
     );
     await rejects(
       readSource(`${dir}/missing.onnx`),
