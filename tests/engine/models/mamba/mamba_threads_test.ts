@@ -97,7 +97,7 @@ Deno.test('Mamba threads "auto": the decode trial picks a mode, the logits never
     // After the decision: still the same numbers. When one thread stays, the weights and the
     // state move to an unshared arena (compiled in the background) at the start of a forward.
     const moves = auto.threads.count === 1;
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) { // up to 20 s: the compile runs beside other test files
       const t = 11 + i;
       deepStrictEqual([...auto.forward([t])], [...one.forward([t])], `after, token ${t}`);
       if (!moves || auto.threads.reason.includes("unshared arena")) break;
