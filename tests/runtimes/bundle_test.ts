@@ -319,11 +319,12 @@ Deno.test("Node and Bun run Mamba from the bundle on 2 threads: the fixture's gr
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      // A worker left running would keep the process alive: give it 60 s to end by itself.
-      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      // A worker left running would keep the process alive: give it 180 s to end by itself
+      // (Bun may download through npx first).
+      const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
       const out = await child.output();
       clearTimeout(timer);
-      ok(out.signal !== "SIGKILL", `${runtime} did not end within 60 s: a worker left running?`);
+      ok(out.signal !== "SIGKILL", `${runtime} did not end within 180 s: a worker left running?`);
       ok(out.code === 0, `${runtime}: ${new TextDecoder().decode(out.stderr)}`);
       const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
       deepStrictEqual(r.prompt, expected.prompt, runtime);
