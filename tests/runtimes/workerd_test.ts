@@ -5,39 +5,18 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { buildBundle } from "../../bundle/build.ts";
+import { npmInstallOnce } from "../../engine/models/model_store.ts";
 import { buildModel } from "../_onnx_builder.ts";
 import { Tensor } from "../../engine/tensor.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const VERSION = "1.20261117.1";
 
+/** The workerd binary, installed on first use from npm (the package ships it). */
 async function workerdBinary(): Promise<string> {
   const prefix = `${ROOT}.cache/workerd@${VERSION}`;
-  const bin = `${prefix}/node_modules/.bin/workerd`;
-  try {
-    await Deno.stat(bin);
-    return bin;
-  } catch {
-    // Installed on first use: the npm package ships the binary.
-  }
-  const out = await new Deno.Command("npm", {
-    args: [
-      "install",
-      "--no-save",
-      "--no-package-lock",
-      "--no-audit",
-      "--no-fund",
-      "--prefix",
-      prefix,
-      `workerd@${VERSION}`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (out.code !== 0) {
-    throw new Error(`npm install workerd failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return bin;
+  await npmInstallOnce(prefix, [`workerd@${VERSION}`], `${ROOT}.cache`);
+  return `${prefix}/node_modules/.bin/workerd`;
 }
 
 function freePort(): number {
