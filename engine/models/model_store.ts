@@ -21,7 +21,7 @@ async function exists(path: string): Promise<boolean> {
  * Runs `fn` holding the install lock of `dir` (a `.lock` directory in it): one process at a
  * time installs into a cache directory; a lock older than 10 minutes is taken over.
  */
-async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+export async function withInstallLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${dir}/.lock`;
   await Deno.mkdir(dir, { recursive: true });
   const t0 = Date.now();

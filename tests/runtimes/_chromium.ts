@@ -3,6 +3,7 @@
  * (CI machines run as root with Debian's packages reachable), launched through playwright-core.
  */
 import { type BrowserContext, chromium } from "npm:playwright-core@1.65.1";
+import { withInstallLock } from "../../engine/models/model_store.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -34,24 +35,17 @@ async function aptGet(args: string[]): Promise<void> {
 }
 
 /**
- * Installs Chromium when missing. Test files run in parallel and each may need it: an OS file
- * lock lets one install while the others wait, then find it installed.
+ * Installs Chromium when missing. Test files run in parallel and each may need it: the model
+ * store's install lock lets one install while the others wait, then find it installed.
  */
 async function ensureChromium(): Promise<void> {
   if (await chromiumInstalled()) return;
   const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  const lock = await Deno.open(`${tmp}/quartet-chromium-install.lock`, {
-    create: true,
-    write: true,
-  });
-  try {
-    await lock.lock(true);
+  await withInstallLock(`${tmp}/quartet-chromium-install`, async () => {
     if (await chromiumInstalled()) return;
     await aptGet(["update", "-qq"]);
     await aptGet(["install", "-y", "-qq", "chromium"]);
-  } finally {
-    lock.close();
-  }
+  });
 }
 
 /** A fresh Chromium profile; close the context, then remove `profile`. */
