@@ -22,6 +22,9 @@ export interface BenchRow {
   runs: number;
 }
 
+/** What one candidate's timing gives: median and fastest time per call (ms), calls timed. */
+export type Timing = Pick<BenchRow, "median_ms" | "min_ms" | "runs">;
+
 /** Options of `measure`. */
 export interface MeasureOptions {
   /** Warm-up time before timing, ms (default 500). */
@@ -38,7 +41,7 @@ export interface MeasureOptions {
 export async function measure(
   fn: () => unknown,
   options: MeasureOptions = {},
-): Promise<{ median_ms: number; min_ms: number; runs: number }> {
+): Promise<Timing> {
   const warmup = options.warmupMs ?? 500;
   const budget = options.budgetMs ?? 2000;
   const minRuns = options.minRuns ?? 15;
@@ -196,7 +199,7 @@ export interface InterleavedOptions {
 export function interleaved(
   fns: (() => void)[],
   { rounds, warmupMs = 300, batchMs = 1, batches = 5 }: InterleavedOptions,
-): { median_ms: number; min_ms: number; runs: number }[] {
+): Timing[] {
   const reps = fns.map((fn) => {
     const t0 = performance.now();
     let n = 0;
@@ -228,7 +231,7 @@ export function interleaved(
 export async function interleavedAsync(
   fns: (() => unknown)[],
   { rounds, warmupMs = 300, batchMs = 1, batches = 5 }: InterleavedOptions,
-): Promise<{ median_ms: number; min_ms: number; runs: number }[]> {
+): Promise<Timing[]> {
   const reps: number[] = [];
   for (const fn of fns) {
     const t0 = performance.now();
@@ -253,16 +256,12 @@ export async function interleavedAsync(
   return summarize(samples);
 }
 
-function summarize(samples: number[][]): { median_ms: number; min_ms: number; runs: number }[] {
+function summarize(samples: number[][]): Timing[] {
   return samples.map(timingStats);
 }
 
 /** Median, fastest and count of a list of times per call (ms). */
-export function timingStats(times: readonly number[]): {
-  median_ms: number;
-  min_ms: number;
-  runs: number;
-} {
+export function timingStats(times: readonly number[]): Timing {
   const t = [...times].sort((a, b) => a - b);
   return { median_ms: t[Math.floor(t.length / 2)], min_ms: t[0], runs: t.length };
 }

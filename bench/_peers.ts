@@ -6,7 +6,7 @@ import * as ort from "npm:onnxruntime-web@1.30.0";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfwasm from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 
-import { measure, type MeasureOptions } from "./_harness.ts";
+import { measure, type MeasureOptions, type Timing } from "./_harness.ts";
 
 export { ort, tf };
 
@@ -16,7 +16,7 @@ export function measureOrt(
   feeds: Record<string, ort.Tensor>,
   output: string,
   timing: MeasureOptions = {},
-): Promise<{ median_ms: number; min_ms: number; runs: number }> {
+): Promise<Timing> {
   return measure(async () => {
     const r = await session.run(feeds);
     await r[output].getData();

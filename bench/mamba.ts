@@ -12,7 +12,7 @@
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
-import { type BenchRow, interleaved, interleavedAsync, report } from "./_harness.ts";
+import { type BenchRow, interleaved, interleavedAsync, report, type Timing } from "./_harness.ts";
 import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
 import { MambaModel } from "../engine/models/mamba/mamba.ts";
@@ -80,7 +80,6 @@ function weights(zeros: 0 | 2 | 3): Map<string, Tensor> {
 
 const prompt = Array.from({ length: 64 }, (_, i) => (i * 37) % cfg.vocab);
 const rounds = quick ? 3 : 10;
-type Timing = { median_ms: number; min_ms: number; runs: number };
 
 /** onnxruntime-web's decode step of the dense model: its session and one step's call. */
 async function ortDecoder(threads: number) {

@@ -8,7 +8,7 @@
  *
  *   deno run -A bench/models.ts [--quick]
  */
-import { type BenchRow, interleavedAsync, report } from "./_harness.ts";
+import { type BenchRow, interleavedAsync, report, type Timing } from "./_harness.ts";
 import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { loadModel } from "../engine/model.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -101,8 +101,6 @@ function ortRun(session: ort.InferenceSession, c: Case): () => Promise<void> {
     if (c.carry) { for (const [o, i] of Object.entries(c.carry)) f = { ...f, [i]: out[o] }; }
   };
 }
-
-type Timing = { median_ms: number; min_ms: number; runs: number };
 
 if (Deno.args.includes("--ort-2t")) {
   // The child: every case on 2-thread sessions, alone; the timings as JSON on stdout.

@@ -9,7 +9,7 @@
  *
  *   deno run -A bench/ops_rnn.ts [--quick]
  */
-import { type BenchRow, measure, type MeasureOptions, report } from "./_harness.ts";
+import { type BenchRow, measure, type MeasureOptions, report, type Timing } from "./_harness.ts";
 import { buildModel } from "../tests/_onnx_builder.ts";
 import { ort, ortSession, startTfjs, tf } from "./_peers.ts";
 import type { Node } from "../engine/ir/graph.ts";
@@ -249,7 +249,7 @@ async function benchRnn(rows: BenchRow[], notes: string[]): Promise<void> {
     const row = (
       engine: string,
       variant: string,
-      r: { median_ms: number; min_ms: number; runs: number },
+      r: Timing,
     ) => rows.push({ case: c.name, engine, variant, threads: 1, ...r });
     const session = await ortSession(encodeModel(c, v.w, v.r, v.b), 1);
     const feeds: Record<string, ort.Tensor> = {
