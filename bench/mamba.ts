@@ -192,6 +192,9 @@ variants.forEach((zeros, i) => {
   prefillMs.set(zeros, prefill[i].median_ms);
   decodeMs.set(zeros, decode[i].median_ms);
 });
+// The dense model's logits of the prompt's last token from an empty state, for llama.cpp's.
+models[0].reset();
+const ours = models[0].forward(prompt, { lastOnly: true });
 for (const model of models) model.dispose();
 
 // Two threads, decode only: the same three models on 2-thread kernels, taking turns, in a case
@@ -227,10 +230,7 @@ rows.push({ case: case2, engine: "onnxruntime-web", variant: "wasm dense", threa
 // llama.cpp, native, on the same dense weights: f32 on one and two threads, and its 8-bit
 // q8_0 on one (how llama.cpp is usually run), each in its own process after the rest (it
 // cannot take turns with the others). Its logits of the prompt's last token are compared with
-// Quartet's dense model's.
-const check = new MambaModel(await loadKernels(), cfg, denseWeights);
-const ours = check.forward(prompt, { lastOnly: true });
-check.dispose();
+// Quartet's dense model's (`ours`, above).
 const llama: {
   threads: number;
   storage: "f32" | "q8_0";
