@@ -20,7 +20,7 @@ import { Tensor } from "../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
 import { loadSparsePackers } from "../engine/weights/sparse_packers.ts";
-import { C4N_GEMM_COST, C4N_GEMV_MARGIN } from "../engine/ops/gemm.ts";
+import { C4N_GEMM_COST, C4N_GEMV_MAX_ROWS, c4nRunsEveryProduct } from "../engine/ops/gemm.ts";
 import { llamaCppMamba } from "./_llama_cpp.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -121,10 +121,21 @@ const models = [];
 let variant = "";
 // The dense weights also feed the peer's graph below.
 const denseWeights = weights(0);
+// Per variant: the arena's bytes after the build and its peak during it, and the build time.
+const footprint = new Map<number, { live: number; peak: number; buildMs: number }>();
 for (const zeros of variants) {
   const kr = await loadKernels();
   variant = kr.variant;
-  models.push(new MambaModel(kr, cfg, zeros ? weights(zeros) : denseWeights));
+  const w = zeros ? weights(zeros) : denseWeights;
+  const t0 = performance.now();
+  const model = new MambaModel(kr, cfg, w);
+  const buildMs = performance.now() - t0;
+  models.push(model);
+  footprint.set(zeros, {
+    live: kr.arena.liveBytes,
+    peak: model.summary().peakMemoryBytes,
+    buildMs,
+  });
   const formats = new Map<string, number>();
   for (const c of kr.choices) formats.set(c.format, (formats.get(c.format) ?? 0) + 1);
   chosen.set(
@@ -303,10 +314,22 @@ const notes = [
     `dense (target ${z === 2 ? "1.6" : "2.5"}×); prefill ` +
     `${(64000 / prefillMs.get(z)!).toFixed(0)} tok/s, ` +
     `${(prefillMs.get(0)! / prefillMs.get(z)!).toFixed(2)}× dense (its projections run ` +
-    (C4N_GEMM_COST[z] < C4N_GEMV_MARGIN
+    (c4nRunsEveryProduct(z)
       ? "the several-input C4n kernel)."
-      : "the dense panels: the several-input C4n kernel is not faster for C4,2).")
+      : `the dense panels: the several-input C4n kernel is predicted at ${
+        C4N_GEMM_COST[z] * 100
+      } % of their time for C4,2).`)
   ),
+  `Memory (the Wasm arena after building the model from weights already in memory, and its ` +
+  `peak during the build): ${
+    variants.map((z) => {
+      const f = footprint.get(z)!;
+      return `${z ? `C4,${z}` : "dense"} ${(f.live / 2 ** 20).toFixed(0)} MiB (peak ${
+        (f.peak / 2 ** 20).toFixed(0)
+      } MiB, built in ${(f.buildMs / 1000).toFixed(1)} s)`;
+    }).join(", ")
+  }. C4,3 keeps only its packed survivors; C4,2 also keeps dense panels for products of more ` +
+  `than ${C4N_GEMV_MAX_ROWS} rows (prefill), where they are faster than its C4n kernel.`,
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +
   `roofline is ${roofMs.toFixed(1)} ms/token (${

@@ -52,7 +52,8 @@ export function gemmNchwRows(kr: Kernels): number {
 export interface PackedGemmWeights {
   /**
    * Byte offset of the packed panels in the arena; 0 for weights kept as f16 until a product
-   * of more than `F16_GEMV_MAX_ROWS` rows packs them (from the f16 copy).
+   * of more than `F16_GEMV_MAX_ROWS` rows packs them (from the f16 copy), and for C4n weights
+   * whose every product runs the C4n kernels (`c4nRunsEveryProduct`: no dense copy).
    */
   offset: number;
   /** Reduction length. */
@@ -110,6 +111,11 @@ export interface PackGemmOptions {
   sparse?: boolean;
   /** The values were stored as float16 in the model (exact halves: f16 loses nothing). */
   float16?: boolean;
+  /**
+   * Rows of the products these weights will serve, when known (an op's first run): a sparse
+   * copy is made only if products of that many rows would run on it.
+   */
+  rows?: number;
 }
 
 /**
@@ -158,10 +164,20 @@ export const C4N_GEMV_MARGIN = 0.9;
 /**
  * Measured time of the several-input C4n kernel (`f32_gemm_c4n{n}_swizzle`, on the GEMV's packed
  * weights) over the dense GEMM, for products of more than C4N_GEMV_MAX_ROWS rows (relaxed build,
- * one thread, 64 rows, Mamba's 3072x768, 768x1536 and 80x1536 projections): C4,3 0.47-0.53,
- * C4,2 0.96-1.05 (so C4,2 products keep the dense panels).
+ * one thread, Mamba's 3072x768, 768x1536 and 80x1536 projections): at 64 rows C4,3 0.47-0.53,
+ * C4,2 0.96-1.05; at 6 to 512 rows, 31 interleaved rounds, C4,3 0.47-0.62 and C4,2 0.85-1.32
+ * (mostly 1.0-1.2; a C4,2 prefill of 16 to 256 tokens of the whole model 1.08-1.22x slower).
+ * So C4,2 products keep the dense panels, and C4,3 weights keep no dense copy at all.
  */
-export const C4N_GEMM_COST = { 2: 1.0, 3: 0.5 } as const;
+export const C4N_GEMM_COST = { 2: 1.1, 3: 0.55 } as const;
+
+/**
+ * Whether C4n weights with `zeros` zeros per group run every product on the C4n kernels (the
+ * several-input kernel is predicted faster than the dense GEMM), so no dense panels are packed.
+ */
+export function c4nRunsEveryProduct(zeros: 2 | 3): boolean {
+  return C4N_GEMM_COST[zeros] < C4N_GEMV_MARGIN;
+}
 /** Products with at most this many rows use the C4n GEMV (one call per row). */
 export const C4N_GEMV_MAX_ROWS = 4;
 
@@ -293,14 +309,25 @@ function packC4nGemvFor(
   n: number,
   bias: number,
   name: string,
+  rows: number | undefined,
 ): PackedGemmWeights["c4n"] | null {
   const sp = sparsePackers();
   if (!sp || kr.variant === "scalar" || k < 16) return undefined;
   const found = sp.c4n.detectC4n(wt, n, k);
   if (found < 2) return undefined;
   const zeros = found >= 3 ? 3 : 2;
-  const ratio = c4nGemvRatio(zeros, n, k, gemvWeightsOf(kr).modelBytes);
   const what = `C4,${zeros} (every group of 4 along the reduction has >= ${zeros} zeros)`;
+  if (rows !== undefined && rows > C4N_GEMV_MAX_ROWS && !c4nRunsEveryProduct(zeros)) {
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${what}: its products have ${rows} rows, and the several-input C4n kernel is ` +
+        `predicted at ${(C4N_GEMM_COST[zeros] * 100).toFixed(0)} % of the dense GEMM time, ` +
+        `not enough`,
+    });
+    return null;
+  }
+  const ratio = c4nGemvRatio(zeros, n, k, gemvWeightsOf(kr).modelBytes);
   if (ratio >= C4N_GEMV_MARGIN) {
     kr.choices.push({
       name,
@@ -320,8 +347,9 @@ function packC4nGemvFor(
     format: `c4n:${zeros}`,
     reason: `${what}; GEMV predicted at ${(ratio * 100).toFixed(0)} % of the dense time ` +
       `(products of up to ${C4N_GEMV_MAX_ROWS} rows; longer ones ` +
-      (C4N_GEMM_COST[zeros] < C4N_GEMV_MARGIN
-        ? `run the several-input C4n kernel, predicted at ${C4N_GEMM_COST[zeros] * 100} %)`
+      (c4nRunsEveryProduct(zeros)
+        ? `run the several-input C4n kernel, predicted at ${C4N_GEMM_COST[zeros] * 100} %, ` +
+          "so no dense copy is kept)"
         : "run the dense panels)"),
   });
   return { offset, zeros, bias: b };
@@ -382,6 +410,7 @@ function packBlockGemv(
   n: number,
   bias: number,
   name: string,
+  rows: number | undefined,
 ): PackedGemmWeights["block"] {
   const sp = sparsePackers();
   if (!sp) return undefined;
@@ -391,6 +420,16 @@ function packBlockGemv(
   for (let i = 0; i < n * k; i++) if (wt[i] === 0) zeros++;
   const nonzero = 1 - zeros / (n * k);
   if (zeros === 0 || nonzero * BLOCK_GEMV_COST >= 1) return undefined;
+  if (rows !== undefined && rows > BLOCK_GEMV_MAX_ROWS) {
+    // Only GEMVs run block-sparse: products of more rows would never read the copy.
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${(nonzero * 100).toFixed(0)} % non-zero, but its products have ${rows} rows ` +
+        `(the block-sparse GEMV serves products of up to ${BLOCK_GEMV_MAX_ROWS})`,
+    });
+    return undefined;
+  }
   const packed = sp.block.packBlockSparse(wt, n, k);
   const storedFraction = packed.values.length / (n * k);
   const predicted = storedFraction * BLOCK_GEMV_COST;
@@ -451,10 +490,12 @@ export function packGemmWeights(
     // Wᵀ once for both sparse formats (a view of transposed weights: nothing below allocates
     // from the arena before the last read of it).
     const wt = transposedWeights(kr, w, k, n, transposed, ld);
-    const c4n = packC4nGemvFor(kr, wt, k, n, bias, name);
-    if (c4n) return { offset: panels(), k, n, c4n };
+    const c4n = packC4nGemvFor(kr, wt, k, n, bias, name, options.rows);
+    // No dense copy where the C4n kernels take every product: it would be the largest part of
+    // the layer's memory (C4,3: 4x its packed survivors), never read.
+    if (c4n) return { offset: c4nRunsEveryProduct(c4n.zeros) ? 0 : panels(), k, n, c4n };
     if (c4n === undefined) {
-      const block = packBlockGemv(kr, wt, k, n, bias, name);
+      const block = packBlockGemv(kr, wt, k, n, bias, name, options.rows);
       if (block) return { offset: panels(), k, n, block };
     }
   }
@@ -474,7 +515,7 @@ export function gemm(
   ldc: number,
   epilogue: Epilogue = {},
 ): void {
-  if (w.c4n && (m <= C4N_GEMV_MAX_ROWS || C4N_GEMM_COST[w.c4n.zeros] < C4N_GEMV_MARGIN)) {
+  if (w.c4n && (m <= C4N_GEMV_MAX_ROWS || c4nRunsEveryProduct(w.c4n.zeros))) {
     c4nProduct(kr, m, a, lda, w, w.c4n, c, ldc, epilogue);
     return;
   }

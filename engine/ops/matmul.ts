@@ -109,8 +109,15 @@ function checkFloat(node: Node, inputs: (InputInfo | undefined)[], count: number
   }
 }
 
-/** Packs every batch matrix of a constant B. */
-function packConstant(kr: Kernels, b: InputInfo, k: number, n: number, name: string) {
+/** Packs every batch matrix of a constant B, for products of `rows` rows (the first run's). */
+function packConstant(
+  kr: Kernels,
+  b: InputInfo,
+  k: number,
+  n: number,
+  rows: number,
+  name: string,
+) {
   const data = b.value!.data as Float32Array;
   const count = data.length / (k * n);
   const raw = kr.arena.alloc(k * n * 4, name);
@@ -119,7 +126,12 @@ function packConstant(kr: Kernels, b: InputInfo, k: number, n: number, name: str
     for (let i = 0; i < count; i++) {
       kr.arena.f32(raw, k * n).set(data.subarray(i * k * n, (i + 1) * k * n));
       packed.push(
-        packGemmWeights(kr, raw, k, n, { name, sparse: true, float16: isFloat16Origin(b.value) }),
+        packGemmWeights(kr, raw, k, n, {
+          name,
+          sparse: true,
+          float16: isFloat16Origin(b.value),
+          rows,
+        }),
       );
     }
   } finally {
@@ -188,7 +200,10 @@ const matMul: Op<MatMulState> = {
     if (!b.value || b.dims.length < 2) return {};
     const [k, n] = b.dims.slice(-2);
     if (k * n === 0) return {}; // nothing to pack: runMatMul handles empty products
-    return { packed: packConstant(ctx.kernels, b, k, n, `${node.inputs[1]} (packed)`) };
+    // A's rows: each product of the first run has that many (1 for a vector A).
+    const a = inputs[0]!.dims;
+    const rows = a.length >= 2 ? a[a.length - 2] : 1;
+    return { packed: packConstant(ctx.kernels, b, k, n, rows, `${node.inputs[1]} (packed)`) };
   },
   run(ctx, node, inputs, outputs, state) {
     const [a, b] = inputs as ArenaTensor[];
@@ -254,7 +269,7 @@ const gemmOp: Op<GemmState> = {
     const b = inputs[1]!;
     const c = inputs[2];
     if (!b.value) return { biasFolded: false };
-    const { k, n, transB } = gemmDims(node, inputs);
+    const { m, k, n, transB } = gemmDims(node, inputs);
     const alpha = (node.attributes.alpha as number | undefined) ?? 1;
     const beta = (node.attributes.beta as number | undefined) ?? 1;
     const w = new Float32Array(b.value.data as Float32Array);
@@ -278,6 +293,7 @@ const gemmOp: Op<GemmState> = {
         sparse: true,
         // alpha scales the halves: they may no longer be exact.
         float16: alpha === 1 && isFloat16Origin(b.value),
+        rows: m,
       });
       return { packed, biasFolded: !!rowBias };
     } finally {

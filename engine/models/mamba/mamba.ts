@@ -293,6 +293,10 @@ export class MambaModel {
       }
     };
     this.#embedding = need(weights, "backbone.embeddings.weight").data as Float32Array;
+    // The LM head first: packing holds its raw upload and its packed copy at once, and it is
+    // the largest matrix (vocab x d_model), so that peak comes while nothing else is resident.
+    const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
+    this.#head = linear(head, config.vocab, dModel);
     this.#layers = [];
     for (let i = 0; i < layers; i++) {
       const p = `backbone.layers.${i}.`;
@@ -335,8 +339,6 @@ export class MambaModel {
       need(weights, "backbone.norm_f.weight", [dModel]).data as Float32Array,
       "norm_f",
     );
-    const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
-    this.#head = linear(head, config.vocab, dModel);
     this.#autoThreads = kr.threads.requested === "auto" && kr.pool
       ? new AutoThreads(kr)
       : undefined;

@@ -1,4 +1,4 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok } from "node:assert/strict";
 import { gemm, packGemmWeights } from "../../../engine/ops/gemm.ts";
 import { loadSparsePackers } from "../../../engine/weights/sparse_packers.ts";
 import { setGemvWeights } from "../../../engine/weights/f16_gemv.ts";
@@ -38,7 +38,9 @@ function c4nProduct(kr: Kernels, rng: Random, m: number, k: number, n: number, z
   const bias = rng.floats(n);
   const pw = upload(kr, w);
   const pb = upload(kr, bias);
+  const before = kr.arena.liveBytes;
   const packed = packGemmWeights(kr, pw, k, n, { sparse: true, bias: pb, name: "w" });
+  const packedBytes = kr.arena.liveBytes - before;
   const pa = upload(kr, a);
   const pc = kr.arena.alloc(m * n * 4);
   const { names } = calls(
@@ -48,10 +50,17 @@ function c4nProduct(kr: Kernels, rng: Random, m: number, k: number, n: number, z
   const got = download(kr, pc, m * n);
   const want = gemmReference(a, w, m, k, n, bias, (v) => Math.max(v, 0));
   for (const o of [pw, pb, pa, pc]) kr.arena.free(o);
-  return { names, got, want, format: packed.c4n ? `c4n:${packed.c4n.zeros}` : "dense" };
+  return {
+    names,
+    got,
+    want,
+    format: packed.c4n ? `c4n:${packed.c4n.zeros}` : "dense",
+    densePanels: packed.offset !== 0,
+    packedBytes,
+  };
 }
 
-Deno.test("gemm with C4n weights: the GEMV up to 4 rows, then the several-input kernel for C4,3 and the dense panels for C4,2", async () => {
+Deno.test("gemm with C4n weights: the GEMV up to 4 rows, then the several-input kernel for C4,3 (no dense copy kept) and the dense panels for C4,2", async () => {
   await loadSparsePackers();
   const kr = await kernelsFor("relaxed");
   const rng = new Random(8);
@@ -64,9 +73,24 @@ Deno.test("gemm with C4n weights: the GEMV up to 4 rows, then the several-input 
     [9, 2048, 2061, 2, "dense panels"],
   ] as const;
   for (const [m, k, n, zeros, kernel] of cases) {
-    const { names, got, want, format } = c4nProduct(kr, rng, m, k, n, zeros);
+    const { names, got, want, format, densePanels, packedBytes } = c4nProduct(
+      kr,
+      rng,
+      m,
+      k,
+      n,
+      zeros,
+    );
     const what = `${m} rows, ${k}x${n}, C4,${zeros}`;
     deepStrictEqual(format, `c4n:${zeros}`, what);
+    // C4,3 keeps its survivors (a quarter of the weights, with ids, the bias and tails) and no
+    // dense panels; C4,2 keeps both, its panels for products of more than 4 rows.
+    deepStrictEqual(densePanels, zeros === 2, what);
+    const denseBytes = 4 * k * n;
+    ok(
+      zeros === 3 ? packedBytes < 0.35 * denseBytes : packedBytes > denseBytes,
+      `${what}: ${packedBytes} bytes packed for ${denseBytes} dense`,
+    );
     deepStrictEqual([...names], kernel === "dense panels" ? [] : [kernel], what);
     assertClose(got, want, tolerance(k), what);
   }
