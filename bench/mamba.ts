@@ -20,7 +20,7 @@ import { Tensor } from "../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
 import { loadSparsePackers } from "../engine/weights/sparse_packers.ts";
-import { C4N_GEMM_COST, C4N_GEMV_MAX_ROWS, c4nRunsEveryProduct } from "../engine/ops/gemm.ts";
+import { C4N_GEMM_COST, c4nRunsEveryProduct } from "../engine/ops/gemm.ts";
 import { llamaCppMamba } from "./_llama_cpp.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -315,10 +315,9 @@ const notes = [
     `${(64000 / prefillMs.get(z)!).toFixed(0)} tok/s, ` +
     `${(prefillMs.get(0)! / prefillMs.get(z)!).toFixed(2)}× dense (its projections run ` +
     (c4nRunsEveryProduct(z)
-      ? "the several-input C4n kernel)."
-      : `the dense panels: the several-input C4n kernel is predicted at ${
-        C4N_GEMM_COST[z] * 100
-      } % of their time for C4,2).`)
+      ? "the several-input C4n kernel, "
+      : "the dense panels: the several-input C4n kernel is ") +
+    `predicted at ${(C4N_GEMM_COST[z] * 100).toFixed(0)} % of the dense GEMM's time).`
   ),
   `Memory (the Wasm arena after building the model from weights already in memory, and its ` +
   `peak during the build): ${
@@ -328,8 +327,9 @@ const notes = [
         (f.peak / 2 ** 20).toFixed(0)
       } MiB, built in ${(f.buildMs / 1000).toFixed(1)} s)`;
     }).join(", ")
-  }. C4,3 keeps only its packed survivors; C4,2 also keeps dense panels for products of more ` +
-  `than ${C4N_GEMV_MAX_ROWS} rows (prefill), where they are faster than its C4n kernel.`,
+  }. A pruned model keeps only its packed survivors${
+    ([2, 3] as const).every(c4nRunsEveryProduct) ? "" : " (C4,2 also dense panels for prefill)"
+  }: its prompts run the several-input C4n kernel too, not a dense copy (C4N_GEMM_COPY_LIMIT).`,
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +
   `roofline is ${roofMs.toFixed(1)} ms/token (${

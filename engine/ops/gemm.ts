@@ -167,16 +167,25 @@ export const C4N_GEMV_MARGIN = 0.9;
  * one thread, Mamba's 3072x768, 768x1536 and 80x1536 projections): at 64 rows C4,3 0.47-0.53,
  * C4,2 0.96-1.05; at 6 to 512 rows, 31 interleaved rounds, C4,3 0.47-0.62 and C4,2 0.85-1.32
  * (mostly 1.0-1.2; a C4,2 prefill of 16 to 256 tokens of the whole model 1.08-1.22x slower).
- * So C4,2 products keep the dense panels, and C4,3 weights keep no dense copy at all.
  */
 export const C4N_GEMM_COST = { 2: 1.1, 3: 0.55 } as const;
+/**
+ * C4n weights keep a dense copy (GEMM panels) for products of more than C4N_GEMV_MAX_ROWS rows
+ * only when the several-input C4n kernel is predicted above this multiple of the dense GEMM's
+ * time. The copy is 1.9x the C4,2 packed bytes (3.7x the C4,3 ones), and packing it is most of
+ * the load time (mamba-130m C4,2: 754 against 258 MiB, 3.1 against about 1 s), for a gain of
+ * about 10 % on prompts and batches (C4,2), nothing on decode steps: not worth it. Where a
+ * weight's products are known to have more rows (`PackGemmOptions.rows`), the faster kernel
+ * is chosen instead, by C4N_GEMV_MARGIN.
+ */
+export const C4N_GEMM_COPY_LIMIT = 1.25;
 
 /**
- * Whether C4n weights with `zeros` zeros per group run every product on the C4n kernels (the
- * several-input kernel is predicted faster than the dense GEMM), so no dense panels are packed.
+ * Whether C4n weights with `zeros` zeros per group run every product on the C4n kernels, so no
+ * dense panels are packed (see C4N_GEMM_COPY_LIMIT).
  */
 export function c4nRunsEveryProduct(zeros: 2 | 3): boolean {
-  return C4N_GEMM_COST[zeros] < C4N_GEMV_MARGIN;
+  return C4N_GEMM_COST[zeros] <= C4N_GEMM_COPY_LIMIT;
 }
 /** Products with at most this many rows use the C4n GEMV (one call per row). */
 export const C4N_GEMV_MAX_ROWS = 4;
@@ -317,7 +326,7 @@ function packC4nGemvFor(
   if (found < 2) return undefined;
   const zeros = found >= 3 ? 3 : 2;
   const what = `C4,${zeros} (every group of 4 along the reduction has >= ${zeros} zeros)`;
-  if (rows !== undefined && rows > C4N_GEMV_MAX_ROWS && !c4nRunsEveryProduct(zeros)) {
+  if (rows !== undefined && rows > C4N_GEMV_MAX_ROWS && C4N_GEMM_COST[zeros] >= C4N_GEMV_MARGIN) {
     kr.choices.push({
       name,
       format: "dense",
@@ -348,8 +357,8 @@ function packC4nGemvFor(
     reason: `${what}; GEMV predicted at ${(ratio * 100).toFixed(0)} % of the dense time ` +
       `(products of up to ${C4N_GEMV_MAX_ROWS} rows; longer ones ` +
       (c4nRunsEveryProduct(zeros)
-        ? `run the several-input C4n kernel, predicted at ${C4N_GEMM_COST[zeros] * 100} %, ` +
-          "so no dense copy is kept)"
+        ? `run the several-input C4n kernel, predicted at ` +
+          `${(C4N_GEMM_COST[zeros] * 100).toFixed(0)} % of the dense GEMM, with no dense copy)`
         : "run the dense panels)"),
   });
   return { offset, zeros, bias: b };

@@ -13,6 +13,7 @@ import {
   C4N_GEMV_MARGIN,
   C4N_SPMM_COST,
   c4nGemvRatio,
+  c4nRunsEveryProduct,
 } from "../ops/gemm.ts";
 import { PATTERN_CONV_COST } from "../ops/conv_pattern.ts";
 import type { Scheme } from "./masks.ts";
@@ -79,10 +80,11 @@ export function predictSpeedup(
     return { speedup: 1 / ratio, kernel: `${p.kernel} for W, dense R` };
   }
   const p = gemvRatio(scheme, w.data, w.rows, w.k);
-  // Products of more rows run the several-input C4n kernel on the GEMV's weights, if it pays.
-  const gemm = scheme.kind === "c4n" && p.speedup > 1 ? C4N_GEMM_COST[scheme.n as 2 | 3] : 1;
-  const more = gemm < C4N_GEMV_MARGIN
-    ? `several-input C4n kernel, ${(1 / gemm).toFixed(1)}×`
+  // Products of more rows run the several-input C4n kernel on the GEMV's weights (no dense
+  // copy is kept beside them when it costs at most C4N_GEMM_COPY_LIMIT times the dense GEMM).
+  const zeros = scheme.kind === "c4n" && p.speedup > 1 ? scheme.n as 2 | 3 : undefined;
+  const more = zeros && c4nRunsEveryProduct(zeros)
+    ? `several-input C4n kernel, ${(1 / C4N_GEMM_COST[zeros]).toFixed(1)}×`
     : "dense GEMM";
   return { ...p, kernel: `${p.kernel}, products of up to 4 rows (more rows: ${more})` };
 }
