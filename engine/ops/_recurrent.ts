@@ -336,12 +336,17 @@ function packAll(
 ): PackedDirection[] {
   const g = gateCount(type);
   const { hidden: H, input: I } = dims;
+  // Rows of each input-projection product: a block of steps, of every batch row (layout 0) or
+  // of one (layout 1).
+  const steps = projectionSteps(type, dims);
+  const rows = attrs.layout === 0 ? steps * dims.batch : steps;
   const out: PackedDirection[] = [];
   try {
     for (let d = 0; d < dims.dirs; d++) {
       const wb = b ? b + d * 2 * g * H * 4 : 0;
       const rb = b ? wb + g * H * 4 : 0;
       const pw = packGemmWeights(kr, w + d * g * H * I * 4, I, g * H, {
+        rows,
         transposed: true,
         ld: I,
         bias: wb,
@@ -421,6 +426,12 @@ export function releaseRecurrent(ctx: OpContext, state: RecurrentState): void {
 /** Steps of the input projection computed per GEMM: about 512 KB of projections. */
 const PROJECTION_FLOATS = 1 << 17;
 
+/** Time steps whose input projections run as one product (PROJECTION_FLOATS of scratch). */
+function projectionSteps(type: CellType, dims: RecurrentDims): number {
+  const perStep = Math.max(1, dims.batch * gateCount(type) * dims.hidden);
+  return Math.max(1, Math.min(dims.seq, Math.floor(PROJECTION_FLOATS / perStep)));
+}
+
 function readLengths(kr: Kernels, t: ArenaTensor, batch: number, seq: number, node: Node) {
   const lens = t.type === "int64"
     ? Array.from(new BigInt64Array(kr.arena.memory.buffer, t.offset, batch), Number)
@@ -462,7 +473,7 @@ export function runRecurrent(
 
   // All scratch in one block (one arena call per run matters for one-step streaming calls):
   // input projections, two hidden-state slots per row, cell state, GRU's z and r h.
-  const chunk = Math.max(1, Math.min(S, Math.floor(PROJECTION_FLOATS / (NB * GH))));
+  const chunk = projectionSteps(type, dims);
   const gruHalf = type === "GRU" && !attrs.linearBeforeReset;
   const parts = [chunk * NB * GH, 2 * NB * H, type === "LSTM" ? NB * H : 0, gruHalf ? H : 0];
   if (gruHalf) parts.push(H);

@@ -221,6 +221,47 @@ Deno.test("C4n MatMul / Gemm weights run the C4n GEMV, match onnxruntime and den
   }
 });
 
+Deno.test("an LSTM's block-sparse input weights are packed block-sparse only when its input products are GEMVs", async () => {
+  // The block-sparse kernel serves products of up to 4 rows: one step of one sequence does,
+  // 9 steps x 2 sequences (18 rows in one product) run the dense GEMM, so no block copy.
+  const rng = new Random(53);
+  const [input, hidden] = [300, 64];
+  const w = blockSparseWeights(rng, 4 * hidden, input, { rowKeep: 0.5, colKeep: 0.5 });
+  const r = rng.floats(4 * hidden * hidden).map((v) => v * 0.2);
+  const b = rng.floats(8 * hidden);
+  for (const [seq, batch, format] of [[1, 1, "block:16x256"], [9, 2, "dense"]] as const) {
+    const bytes = buildModel({
+      nodes: [{
+        op: "LSTM",
+        inputs: ["x", "W", "R", "B"],
+        outputs: ["y"],
+        attributes: { hidden_size: hidden },
+      }],
+      inputs: [{ name: "x", dims: [seq, batch, input] }],
+      outputs: [{ name: "y", dims: [seq, 1, batch, hidden] }],
+      initializers: {
+        W: new Tensor("float32", w, [1, 4 * hidden, input]),
+        R: new Tensor("float32", r, [1, 4 * hidden, hidden]),
+        B: new Tensor("float32", b, [1, 8 * hidden]),
+      },
+    }, 14);
+    const feeds = {
+      x: new Tensor("float32", rng.floats(seq * batch * input), [seq, batch, input]),
+    };
+    const model = await loadModel(bytes);
+    const got = await model.run(feeds);
+    const choices = model.summary().kernelChoices;
+    deepStrictEqual(choices.map((c) => c.format), [format], JSON.stringify(choices));
+    if (format === "dense") ok(/products have 18 rows/.test(choices[0].reason), choices[0].reason);
+    const want = await runOrt(bytes, feeds);
+    assertClose(got.y.data as Float32Array, want.y.data as Float32Array, {
+      rtol: 1e-4,
+      atol: 1e-5,
+    });
+    model.dispose();
+  }
+});
+
 Deno.test("LSTM and GRU with C4,3 input weights run the C4n kernels and match onnxruntime and dense", async () => {
   // W's rows (gate units) are C4,3 along the input axis; 9 steps x 2 sequences: the input
   // products have 18 rows, so they go through the several-input C4n kernel.
