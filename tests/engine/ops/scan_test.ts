@@ -8,11 +8,11 @@ import {
   releaseCausalConv1dWeights,
 } from "../../../engine/ops/causal_conv1d.ts";
 import type { ArenaTensor, InputInfo, Op } from "../../../engine/ops/op.ts";
-import { ops as scanOps } from "../../../engine/ops/selective_scan.ts";
+import { ops as scanOps, selectiveScan } from "../../../engine/ops/selective_scan.ts";
 import { Tensor } from "../../../engine/tensor.ts";
 import type { Kernels } from "../../../engine/wasm/kernels.ts";
 import { assertClose } from "../../_assert.ts";
-import { kernelsFor, upload, VARIANTS } from "../../_kernels.ts";
+import { kernelsFor, upload, VARIANTS, withKernels } from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
 import { causalConv1dReference, selectiveScanReference } from "../../reference/scan.ts";
 
@@ -175,6 +175,79 @@ Deno.test("causalConv1d on offsets: decode steps continue a prefill", async () =
   releaseCausalConv1dWeights(kr, w);
   for (const p of [state, y, px]) kr.arena.free(p);
   throws(() => packCausalConv1dWeights(kr, new Float32Array(10), 4), InvalidArgumentError);
+});
+
+Deno.test("selectiveScan over a prompt splits its channels across 2 threads: the same bits as one thread, the reference's values", async () => {
+  // Mamba's layout: B and C are column slices of one x_proj row (stride 2N + 8), z the second
+  // half of in_proj's row (stride 2D); 262 channels is not a multiple of the split's 4.
+  const [L, D, N] = [40, 262, 16];
+  const rng = new Random(54);
+  const ldbc = 2 * N + 8;
+  const x = rng.floats(L * D);
+  const dt = rng.floats(L * D, -4, 0);
+  const bias = rng.floats(D, -1, 1);
+  const A = rng.floats(D * N, -8, -0.5);
+  const bc = rng.floats(L * ldbc);
+  const skip = rng.floats(D);
+  const xz = rng.floats(L * 2 * D);
+  const h0 = rng.floats(D * N);
+  const run = (kr: Kernels, tokens: number) => {
+    const [px, pdt, pb, pA, pbc, pskip, pxz, ph] = [x, dt, bias, A, bc, skip, xz, h0].map((v) =>
+      upload(kr, v)
+    );
+    const py = kr.arena.alloc(L * D * 4);
+    selectiveScan(kr, {
+      tokens,
+      channels: D,
+      stateSize: N,
+      x: px,
+      dt: pdt,
+      dtBias: pb,
+      softplus: true,
+      A: pA,
+      B: pbc + 8 * 4,
+      ldb: ldbc,
+      C: pbc + (8 + N) * 4,
+      ldc: ldbc,
+      D: pskip,
+      z: pxz + D * 4,
+      ldz: 2 * D,
+      h: ph,
+      y: py,
+    });
+    const out = { y: kr.arena.f32(py, tokens * D).slice(), h: kr.arena.f32(ph, D * N).slice() };
+    for (const o of [px, pdt, pb, pA, pbc, pskip, pxz, ph, py]) kr.arena.free(o);
+    return out;
+  };
+  const one = await withKernels(1, (kr) => run(kr, L));
+  const two = await withKernels(2, (kr, split) => {
+    const r = run(kr, L);
+    ok(split(), "the prompt's scan was not split");
+    run(kr, 1);
+    ok(!split(), "a decode step was split");
+    return r;
+  });
+  assertClose(two.y, one.y, { rtol: 0, atol: 0 }, "y, 2 threads");
+  assertClose(two.h, one.h, { rtol: 0, atol: 0 }, "h, 2 threads");
+  const col = (v: Float32Array, at: number) =>
+    Float32Array.from({ length: L * N }, (_, i) => v[Math.floor(i / N) * ldbc + at + (i % N)]);
+  const want = selectiveScanReference({
+    L,
+    D,
+    N,
+    x,
+    dt,
+    dtBias: bias,
+    softplus: true,
+    A,
+    B: col(bc, 8),
+    C: col(bc, 8 + N),
+    Dskip: skip,
+    z: Float32Array.from({ length: L * D }, (_, i) => xz[Math.floor(i / D) * 2 * D + D + (i % D)]),
+    h0,
+  });
+  assertClose(one.y, want.y, TOL, "y");
+  assertClose(one.h, want.h, TOL, "h");
 });
 
 Deno.test("CausalConv1d and SelectiveScan: zero sizes, typed errors, check", async () => {
