@@ -5,7 +5,7 @@
  * (weight bytes read per decoded token / this machine's measured copy bandwidth), against
  * onnxruntime-web running one decode step of the dense model as an ONNX graph, and against
  * llama.cpp (native, f32 and q8_0, node-llama-cpp's prebuilt CPU build; bench/_llama_cpp.ts) on
- * the same dense weights; decode on one and on two threads.
+ * the same dense weights; decode and prefill on one and on two threads.
  *
  * onnxruntime-web sizes its thread pool once per process, so its 2-thread decode runs in a
  * child process of this script (`--ort-2t`, see ortTwoThreadChild).
@@ -208,7 +208,7 @@ models[0].reset();
 const ours = models[0].forward(prompt, { lastOnly: true });
 for (const model of models) model.dispose();
 
-// Two threads, decode only: the same three models on 2-thread kernels, taking turns, in a case
+// Two threads, decode and prefill: the same three models on 2-thread kernels, taking turns, in a case
 // of their own (peers on 2 threads beside them).
 const models2: MambaModel[] = [];
 const kernels2: Kernels[] = [];
@@ -226,10 +226,25 @@ const decode2Timing = interleaved(
   { rounds, batchMs: 100, batches: 3 },
 );
 const decode2 = decode2Timing.map((t) => t.median_ms);
+// Prefill on 2 threads too: the GEMMs split their rows, the scan its channels.
+const prefill2Timing = interleaved(
+  models2.map((model) => () => {
+    model.reset();
+    model.forward(prompt, { lastOnly: true });
+  }),
+  { rounds, batchMs: 400, batches: 1 },
+);
 const case2 = `${name}: decode 1 token, 2 threads`;
 variants.forEach((zeros, i) => {
   const label = `${variant} ${zeros ? `c4n:${zeros}` : "dense"}`;
   rows.push({ case: case2, engine: "quartet", variant: label, threads: 2, ...decode2Timing[i] });
+  rows.push({
+    case: `${name}: prefill 64 tokens, 2 threads`,
+    engine: "quartet",
+    variant: label,
+    threads: 2,
+    ...prefill2Timing[i],
+  });
 });
 for (const model of models2) model.dispose();
 for (const kr of kernels2) disposeKernels(kr);
@@ -335,13 +350,17 @@ const notes = [
   `roofline is ${roofMs.toFixed(1)} ms/token (${
     (1000 / roofMs).toFixed(1)
   } tok/s): dense decode runs at ${((100 * roofMs) / dense).toFixed(0)} % of it (target 70 %).`,
-  `Two threads (each model on 2-thread kernels, decode only): dense ${decode2[0].toFixed(1)} ms ` +
+  `Two threads (each model on 2-thread kernels): dense ${decode2[0].toFixed(1)} ms ` +
   `(${(dense / decode2[0]).toFixed(2)}× its one-thread time), C4,2 ${decode2[1].toFixed(1)} ms ` +
   `(${(decodeMs.get(2)! / decode2[1]).toFixed(2)}×; ${(decode2[0] / decode2[1]).toFixed(2)}× ` +
   `dense on 2 threads), C4,3 ${decode2[2].toFixed(1)} ms ` +
   `(${(decodeMs.get(3)! / decode2[2]).toFixed(2)}×; ${(decode2[0] / decode2[2]).toFixed(2)}× ` +
   `dense on 2 threads). Decode streams every weight once per token, so a second core gains ` +
-  `only where one core does not saturate the memory bus.`,
+  `only where one core does not saturate the memory bus. Prefill of 64 tokens on 2 threads: ` +
+  variants.map((z, i) =>
+    `${z ? `C4,${z}` : "dense"} ${prefill2Timing[i].median_ms.toFixed(0)} ms ` +
+    `(${(prefillMs.get(z)! / prefill2Timing[i].median_ms).toFixed(2)}× its one-thread time)`
+  ).join(", ") + ".",
   `llama.cpp (${llamaVersion}; GGUF written from the same dense weights by ` +
   `bench/_llama_cpp.ts, one llama_decode per token, no sampling) decodes in ` +
   `${llama[0].decodeMs.toFixed(1)} ms/token on 1 thread and ${llama[1].decodeMs.toFixed(1)} ms ` +
