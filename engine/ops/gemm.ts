@@ -113,7 +113,7 @@ export interface PackGemmOptions {
   float16?: boolean;
   /**
    * Rows of the products these weights will serve, when known (an op's first run): a sparse
-   * copy is made only if products of that many rows would run on it.
+   * or f16 copy is made only if products of that many rows would run on it.
    */
   rows?: number;
 }
@@ -235,10 +235,20 @@ function packF16GemvFor(
   bias: number,
   name: string,
   float16: boolean,
+  rows: number | undefined,
 ): PackedGemmWeights["f16"] {
   const { policy, modelBytes } = gemvWeightsOf(kr);
   if (policy === "f32" || (policy === "auto" && !float16)) return undefined;
   const what = float16 ? "stored as float16" : 'rounded to f16 (gemvWeights: "f16")';
+  if (rows !== undefined && rows > F16_GEMV_MAX_ROWS) {
+    kr.choices.push({
+      name,
+      format: "dense",
+      reason: `${what} but kept as f32: its products have ${rows} rows (the f16 GEMV serves ` +
+        `products of up to ${F16_GEMV_MAX_ROWS})`,
+    });
+    return undefined;
+  }
   // The scalar build converts one half at a time: 2x slower than its f32 GEMV.
   const ratio = kr.variant === "scalar" ? 2 : f16GemvRatio(n, k, modelBytes);
   if (ratio >= F16_GEMV_MARGIN) {
@@ -509,7 +519,18 @@ export function packGemmWeights(
     }
   }
   // The f32 panels of a layer kept as f16 wait until a product needs them.
-  const f16 = packF16GemvFor(kr, w, k, n, transposed, ld, bias, name, !!options.float16);
+  const f16 = packF16GemvFor(
+    kr,
+    w,
+    k,
+    n,
+    transposed,
+    ld,
+    bias,
+    name,
+    !!options.float16,
+    options.rows,
+  );
   return f16 ? { offset: 0, k, n, f16 } : { offset: panels(), k, n };
 }
 

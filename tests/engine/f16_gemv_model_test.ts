@@ -257,6 +257,22 @@ Deno.test("small float16 layers stay f32: the f16 GEMV only pays off out of cach
   m.dispose();
 });
 
+Deno.test("float16 weights whose first products have more than 4 rows keep no f16 copy", async () => {
+  // The f16 GEMV serves products of up to 4 rows; a model first run on 7 rows gets f32 panels
+  // only (an f16 copy beside them would never be read).
+  const rng = new Random(5);
+  const l: Layer = { op: "MatMul", w: halves(rng, K * N) };
+  const m = await loadModel(model(l, false));
+  const x = new Tensor("float32", rounded(rng.floats(7 * K)), [7, K]);
+  const got = (await m.run({ x })).y.data as Float32Array;
+  const [choice] = m.summary().kernelChoices;
+  strictEqual(choice.format, "dense");
+  ok(/products have 7 rows/.test(choice.reason), choice.reason);
+  const want = (await runOrt(model(l, true), { x })).y.data as Float32Array;
+  assertClose(got, want, { rtol: 1e-4, atol: 1e-4 });
+  m.dispose();
+});
+
 /** A MatMul x[1,k] · w[k,n] over float16 weight bits, through a Cast to float when `cast`. */
 function smallMatMul(w: Uint16Array, k: number, n: number, cast: boolean): Uint8Array {
   return buildModel({
