@@ -173,10 +173,10 @@ export const C4N_GEMM_COST = { 2: 1.1, 3: 0.55 } as const;
  * C4n weights keep a dense copy (GEMM panels) for products of more than C4N_GEMV_MAX_ROWS rows
  * only when the several-input C4n kernel is predicted above this multiple of the dense GEMM's
  * time. The copy is 1.9x the C4,2 packed bytes (3.7x the C4,3 ones), and packing it is most of
- * the load time (mamba-130m C4,2: 754 against 258 MiB, 3.1 against about 1 s), for a gain of
- * about 10 % on prompts and batches (C4,2), nothing on decode steps: not worth it. Where a
- * weight's products are known to have more rows (`PackGemmOptions.rows`), the faster kernel
- * is chosen instead, by C4N_GEMV_MARGIN.
+ * the build time (mamba-130m C4,2, bench/mamba: an arena of 754 against 271 MiB, built in 3.1
+ * against 1.5 s), for a gain of about 10 % on prompts and batches (C4,2), nothing on decode
+ * steps: not worth it. Where a weight's products are known to have more rows
+ * (`PackGemmOptions.rows`), the faster kernel is chosen instead, by C4N_GEMV_MARGIN.
  */
 export const C4N_GEMM_COPY_LIMIT = 1.25;
 
