@@ -16,11 +16,13 @@ const FUSED: Record<string, string> = {
   MatMul: "activation",
 };
 
-const MATMUL_SPARSE = "constant B: C4n (n = 2, 3) GEMV for up to 4 rows of A and, for C4,3, " +
-  "a several-input C4n kernel for more; block column-row GEMV (up to 4 rows); when the cost " +
-  "model predicts a gain";
+const MATMUL_SPARSE = "constant B: C4n (n = 2, 3) GEMV for up to 4 rows of A and a " +
+  "several-input C4n kernel for more (C4,2 only when its first run has up to 4 rows: for more " +
+  "it is no faster than dense); block column-row GEMV (up to 4 rows); when the cost model " +
+  "predicts a gain";
 const RNN_SPARSE = "input weights: C4n (n = 2, 3) or block column-row GEMV (one step at a " +
-  "time; C4,3 also over a block of steps); when the cost model predicts a gain";
+  "time; C4n also over a block of steps, C4,2 only if the first run's block has up to 4 " +
+  "rows); when the cost model predicts a gain";
 
 /** Ops that pick a sparse kernel when their constant weights have the structure. */
 const SPARSE: Record<string, string> = {
