@@ -15,10 +15,15 @@ const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Headers larger than this are refused (real ones are a few hundred KB). */
 const MAX_HEADER = 100 * 2 ** 20;
 
-/** Parses safetensors bytes; `file` names the file in errors. */
+/**
+ * Parses safetensors bytes; `file` names the file in errors. Each tensor gets its own copy of
+ * its data, unless `views`: then aligned F32 tensors are views of `bytes` (no copy: the caller
+ * hands over the bytes, which stay alive while any such tensor does).
+ */
 export function parseSafetensors(
   bytes: Uint8Array,
   file = "model.safetensors",
+  { views = false }: { views?: boolean } = {},
 ): Map<string, Tensor> {
   const fail = (why: string) => new ModelFormatError(`Cannot read "${file}": ${why}`);
   if (bytes.length < 8) throw fail("the file is shorter than its 8-byte header length");
@@ -77,8 +82,14 @@ export function parseSafetensors(
       throw fail(`${what} has ${end - begin} bytes, its ${e.dtype} [${dims}] needs ${n * size}`);
     }
     ranges.push([begin, end, name]);
-    const raw = bytes.slice(headerEnd + begin, headerEnd + end);
+    const at = bytes.byteOffset + headerEnd + begin;
     let data: Float32Array;
+    if (views && e.dtype === "F32" && at % 4 === 0) {
+      data = new Float32Array(bytes.buffer, at, n);
+      out.set(name, new Tensor("float32", data, dims));
+      continue;
+    }
+    const raw = bytes.slice(headerEnd + begin, headerEnd + end);
     if (e.dtype === "F32") data = new Float32Array(raw.buffer);
     else if (e.dtype === "F16") data = float16ToFloat32(new Uint16Array(raw.buffer));
     else {

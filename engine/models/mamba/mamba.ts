@@ -292,7 +292,12 @@ export class MambaModel {
         if (b) kr.arena.free(b);
       }
     };
-    this.#embedding = need(weights, "backbone.embeddings.weight").data as Float32Array;
+    // The one host-side table kept: a copy when it is a view of a larger buffer (a checkpoint
+    // file), so that buffer can be freed once the model is built.
+    const embedding = need(weights, "backbone.embeddings.weight").data as Float32Array;
+    this.#embedding = embedding.byteLength < embedding.buffer.byteLength
+      ? embedding.slice()
+      : embedding;
     // The LM head first: packing holds its raw upload and its packed copy at once, and it is
     // the largest matrix (vocab x d_model), so that peak comes while nothing else is resident.
     const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
@@ -728,7 +733,8 @@ export async function readMambaCheckpoint(
     if (!isMissingSource(e)) throw e;
   }
   if (single) {
-    weights = parseSafetensors(single, "model.safetensors");
+    // Views of the file's bytes, not copies: the model copies what it keeps.
+    weights = parseSafetensors(single, "model.safetensors", { views: true });
   } else {
     // Sharded: the index maps every tensor to its shard.
     const indexFile = "model.safetensors.index.json";
@@ -744,7 +750,8 @@ export async function readMambaCheckpoint(
     }
     weights = new Map();
     for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
-      for (const [k, v] of parseSafetensors(await readCheckpointFile(source, shard), shard)) {
+      const bytes = await readCheckpointFile(source, shard);
+      for (const [k, v] of parseSafetensors(bytes, shard, { views: true })) {
         weights.set(k, v);
       }
     }

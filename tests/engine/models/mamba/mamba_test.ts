@@ -5,7 +5,7 @@ import {
   OutOfMemoryError,
 } from "../../../../engine/errors.ts";
 import { parseSafetensors } from "../../../../engine/formats/safetensors/safetensors.ts";
-import { loadMamba, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
+import { loadMamba, mambaConfig, MambaModel } from "../../../../engine/models/mamba/mamba.ts";
 import { loadKernels } from "../../../../engine/wasm/kernels.ts";
 import { Random } from "../../../_random.ts";
 import { c4nWeights } from "../../../reference/sparse.ts";
@@ -28,6 +28,24 @@ for (const kernels of ["scalar", "simd", "relaxed"] as const) {
     m.dispose();
   });
 }
+
+Deno.test("a model built from views of a checkpoint file keeps nothing of the file: its bytes can go", async () => {
+  // loadMamba parses the file into views of its bytes (no copy); the model copies the one
+  // table it keeps on the host (the embeddings). Detaching the file's buffer after the build
+  // must change nothing.
+  const file = await Deno.readFile(`${FIXTURE}/model.safetensors`);
+  const weights = parseSafetensors(file, "model.safetensors", { views: true });
+  ok([...weights.values()].some((t) => t.data.buffer === file.buffer), "the tensors are views");
+  const config = mambaConfig(
+    JSON.parse(await Deno.readTextFile(`${FIXTURE}/config.json`)),
+    weights,
+  );
+  const m = new MambaModel(await loadKernels(), config, weights);
+  file.buffer.transfer(); // detaches every view of the file
+  const logits = m.forward(expected.prompt);
+  assertClose(logits, expected.logits.flat(), { rtol: 1e-4, atol: 1e-4 }, "prompt logits");
+  m.dispose();
+});
 
 Deno.test("greedy continuation of 32 tokens is identical to the fixture", async () => {
   const m = await loadMamba(FIXTURE);
