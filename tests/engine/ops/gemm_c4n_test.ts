@@ -96,15 +96,26 @@ Deno.test("gemm with C4n weights: the GEMV up to 4 rows, then the several-input 
   }
 });
 
-Deno.test("gemm with C4,3 weights over many rows gives the same result on 2 threads as on one", async () => {
+Deno.test("gemm with C4n weights over many rows gives the same result on 2 threads as on one", async () => {
   await loadSparsePackers();
-  const one = await withKernels(1, (kr) => c4nProduct(kr, new Random(9), 37, 512, 520, 3).got);
-  const two = await withKernels(2, (kr, split) => {
-    const r = c4nProduct(kr, new Random(9), 37, 512, 520, 3);
-    if (!split()) throw new Error("the product was not split");
-    return r.got;
-  });
-  assertClose(two, one, { rtol: 0, atol: 0 }, "2 threads");
+  // C4,2 goes C4n only for weights that stream from memory (a model of 64 MB here).
+  for (const zeros of [3, 2] as const) {
+    const product = (kr: Kernels) => {
+      setGemvWeights(kr, undefined, zeros === 2 ? 64 << 20 : 0);
+      const r = c4nProduct(kr, new Random(9), 37, 512, 520, zeros);
+      deepStrictEqual(r.format, `c4n:${zeros}`);
+      return r;
+    };
+    // On one thread the spy sees the kernel (on two, the workers call it).
+    const { got: one, names } = await withKernels(1, product);
+    deepStrictEqual([...names], [`f32_gemm_c4n${zeros}_swizzle`]);
+    const two = await withKernels(2, (kr, split) => {
+      const { got } = product(kr);
+      if (!split()) throw new Error("the product was not split");
+      return got;
+    });
+    assertClose(two, one, { rtol: 0, atol: 0 }, `C4,${zeros} on 2 threads`);
+  }
 });
 
 Deno.test("a C4,3 GEMV whose model streams from memory splits across 2 threads; in cache it stays on one", async () => {
