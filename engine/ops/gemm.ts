@@ -6,6 +6,7 @@
  */
 import { type Activation, activationCode } from "../../kernels-as/activations.ts";
 import { swizzleBlockRows } from "../../kernels-as/c4n/_swizzle_layout.ts";
+import { QuartetError } from "../errors.ts";
 import type { KernelChoice, Kernels } from "../wasm/kernels.ts";
 import type { BlockSparseWeights } from "../weights/block_sparse.ts";
 import { MIN_SPARSE_ZEROS, sparsePackers } from "../weights/sparse_packers.ts";
@@ -51,9 +52,10 @@ export function gemmNchwRows(kr: Kernels): number {
 /** Weights packed for `gemm`: W is k x n. */
 export interface PackedGemmWeights {
   /**
-   * Byte offset of the packed panels in the arena; 0 for weights kept as f16 until a product
-   * of more than `F16_GEMV_MAX_ROWS` rows packs them (from the f16 copy), and for C4n weights
-   * whose every product runs the C4n kernels (`c4nRunsEveryProduct`: no dense copy).
+   * Byte offset of the packed panels in the arena; 0 for weights kept as f16 or block-sparse
+   * until a product of more rows than their GEMV serves packs them (from that copy), and for
+   * C4n weights whose every product runs the C4n kernels (`c4nRunsEveryProduct`: no dense
+   * copy).
    */
   offset: number;
   /** Reduction length. */
@@ -62,7 +64,7 @@ export interface PackedGemmWeights {
   n: number;
   /**
    * Block-sparse copy of Wᵀ (n x k) with its bias (n floats or 0), for products of at most
-   * `BLOCK_GEMV_MAX_ROWS` rows; the dense panels serve the rest.
+   * `BLOCK_GEMV_MAX_ROWS` rows; dense panels, packed from it on first need, serve the rest.
    */
   block?: BlockSparseWeights & { bias: number; stored: number };
   /**
@@ -284,16 +286,35 @@ function packF16GemvFor(
   return { offset, bias: copyBias(kr, bias, n, name) };
 }
 
-/** Packs the f32 panels of a layer kept as f16 (its first product of more than 4 rows). */
-function panelsFromF16(kr: Kernels, w: PackedGemmWeights): void {
-  const p = w.f16!;
-  const halves = new Uint16Array(kr.arena.memory.buffer, p.offset, f16GemvBytes(w.n, w.k) / 2);
-  const wt = unpackF16Gemv(halves, w.n, w.k);
-  const raw = kr.arena.alloc(wt.byteLength, "f16 weights as f32");
+/**
+ * Packs the dense f32 panels of a layer kept only as f16 or block-sparse weights, on its first
+ * product of more rows than their GEMV serves, from that copy.
+ */
+function densePanels(kr: Kernels, w: PackedGemmWeights): void {
+  let wt: Float32Array;
+  let bias: number;
+  if (w.f16) {
+    const p = w.f16;
+    wt = unpackF16Gemv(
+      new Uint16Array(kr.arena.memory.buffer, p.offset, f16GemvBytes(w.n, w.k) / 2),
+      w.n,
+      w.k,
+    );
+    bias = p.bias;
+  } else if (w.block) {
+    const block = sparsePackers()!.block;
+    wt = block.unpackBlockSparse(block.downloadBlockSparse(kr, w.block));
+    bias = w.block.bias;
+  } else {
+    // Not reachable: packGemmWeights leaves the panels out only beside one of those copies
+    // (or C4n weights, which never get here).
+    throw new QuartetError("Packed GEMM weights have neither dense panels nor a copy");
+  }
+  const raw = kr.arena.alloc(wt.byteLength, "weights as f32");
   try {
     kr.arena.f32(raw, wt.length).set(wt);
     const offset = kr.arena.alloc(kr.fn.x32_pack_gemm_size(w.k, w.n, GEMM_NR), "packed weights");
-    kr.fn.x32_pack_gemm(w.k, w.n, GEMM_NR, raw, w.k, 1, p.bias, offset);
+    kr.fn.x32_pack_gemm(w.k, w.n, GEMM_NR, raw, w.k, 1, bias, offset);
     w.offset = offset;
   } finally {
     kr.arena.free(raw);
@@ -515,7 +536,8 @@ export function packGemmWeights(
     if (c4n) return { offset: c4nRunsEveryProduct(c4n.zeros) ? 0 : panels(), k, n, c4n };
     if (c4n === undefined) {
       const block = packBlockGemv(kr, wt, k, n, bias, name, options.rows);
-      if (block) return { offset: panels(), k, n, block };
+      // The dense panels wait until a product of more rows needs them (densePanels).
+      if (block) return { offset: 0, k, n, block };
     }
   }
   // The f32 panels of a layer kept as f16 wait until a product needs them.
@@ -576,7 +598,6 @@ export function gemm(
     );
     return;
   }
-  if (!w.offset) panelsFromF16(kr, w);
   if (w.block && m <= BLOCK_GEMV_MAX_ROWS) {
     const b = w.block;
     const act = activationCode(epilogue.activation ?? "none");
@@ -602,6 +623,7 @@ export function gemm(
     }
     return;
   }
+  if (!w.offset) densePanels(kr, w);
   const flops = 2 * m * w.n * w.k;
   const threads = threadsFor(kr, splitFlops(kr, m, w.n, w.k));
   const call = (rows: number, ai: number, wj: PackedGemmWeights, cij: number) =>

@@ -400,6 +400,33 @@ export function uploadBlockSparse(
   return { m: p.m, k: p.k, bands: p.bandBlocks.length - 1, bandBlocks, blocks, cols, values };
 }
 
+/**
+ * Copies weights back out of the arena (the inverse of `uploadBlockSparse`): what
+ * `unpackBlockSparse` expands when a product needs the dense matrix after all.
+ */
+export function downloadBlockSparse(kr: Kernels, w: BlockSparseWeights): PackedBlockSparse {
+  const bandBlocks = kr.arena.i32(w.bandBlocks, w.bands + 1).slice();
+  const blocks = kr.arena.i32(w.blocks, 4 * bandBlocks[w.bands]).slice();
+  // The column and value arrays end where their last stored block's part ends.
+  let cols = 0;
+  let values = 0;
+  for (let t = 0; t < blocks.length; t += 4) {
+    const [c0, nc, v0, mask] = blocks.subarray(t, t + 4);
+    cols = Math.max(cols, c0 + nc);
+    values = Math.max(values, v0 + nc * paddedRows(mask));
+  }
+  return {
+    m: w.m,
+    k: w.k,
+    br: BLOCK_SPARSE_BR,
+    bc: BLOCK_SPARSE_BC,
+    bandBlocks,
+    blocks,
+    cols: kr.arena.i32(w.cols, cols).slice(),
+    values: kr.arena.f32(w.values, values).slice(),
+  };
+}
+
 /** Frees the arena blocks of `uploadBlockSparse`. */
 export function releaseBlockSparse(kr: Kernels, w: BlockSparseWeights): void {
   for (const o of [w.bandBlocks, w.blocks, w.cols, w.values]) kr.arena.free(o);
