@@ -4,6 +4,7 @@ import {
   type KernelVariant,
   loadKernels,
 } from "../engine/wasm/kernels.ts";
+import { type PackedGemmWeights, packGemmWeights } from "../engine/ops/gemm.ts";
 
 /** Every kernel build this host can run (relaxed only where supported). */
 export const VARIANTS: KernelVariant[] = ["scalar", "simd", "relaxed"];
@@ -18,6 +19,24 @@ export function kernelsFor(variant: KernelVariant): Promise<Kernels> {
     cache.set(variant, k);
   }
   return k;
+}
+
+/**
+ * Packs W (k x n, as `gemm` takes it) with its bias through `packGemmWeights` with the sparse
+ * formats allowed, both uploaded first; returns the packing, the arena bytes it kept, and the
+ * uploads (the caller frees them).
+ */
+export function packSparseGemm(
+  kr: Kernels,
+  w: Float32Array,
+  bias: Float32Array,
+  k: number,
+  n: number,
+): { packed: PackedGemmWeights; packedBytes: number; uploads: number[] } {
+  const uploads = [upload(kr, w), upload(kr, bias)];
+  const before = kr.arena.liveBytes;
+  const packed = packGemmWeights(kr, uploads[0], k, n, { sparse: true, bias: uploads[1] });
+  return { packed, packedBytes: kr.arena.liveBytes - before, uploads };
 }
 
 /** Copies floats into a new arena block; returns its byte offset. */

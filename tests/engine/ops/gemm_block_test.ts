@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { gemm, packGemmWeights } from "../../../engine/ops/gemm.ts";
+import { gemm } from "../../../engine/ops/gemm.ts";
 import { loadSparsePackers } from "../../../engine/weights/sparse_packers.ts";
 import {
   downloadBlockSparse,
@@ -7,9 +7,9 @@ import {
   uploadBlockSparse,
 } from "../../../engine/weights/block_sparse.ts";
 import { assertClose } from "../../_assert.ts";
-import { download, kernelsFor, tolerance, upload } from "../../_kernels.ts";
+import { download, kernelsFor, packSparseGemm, tolerance, upload } from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
-import { gemmReference } from "../../reference/gemm.ts";
+import { gemmReference, transpose2d } from "../../reference/gemm.ts";
 import { blockSparseWeights } from "../../reference/block_sparse.ts";
 
 Deno.test("block-sparse weights read back from the arena equal what was uploaded", async () => {
@@ -30,14 +30,9 @@ Deno.test("block-sparse GEMM weights pack their dense panels from the block copy
   const rng = new Random(61);
   const [k, n] = [300, 200];
   const wt = blockSparseWeights(rng, n, k, { rowKeep: 0.5, colKeep: 0.5 }); // n outputs x k
-  const w = new Float32Array(k * n);
-  for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) w[i * n + j] = wt[j * k + i];
+  const w = transpose2d(wt, n, k); // k x n, as gemm takes it
   const bias = rng.floats(n);
-  const pw = upload(kr, w);
-  const pb = upload(kr, bias);
-  const before = kr.arena.liveBytes;
-  const packed = packGemmWeights(kr, pw, k, n, { sparse: true, bias: pb, name: "w" });
-  const blockBytes = kr.arena.liveBytes - before;
+  const { packed, packedBytes: blockBytes } = packSparseGemm(kr, w, bias, k, n);
   ok(packed.block, "packed block-sparse");
   deepStrictEqual(packed.offset, 0, "no dense panels yet");
   ok(blockBytes < 0.5 * 4 * k * n, `${blockBytes} bytes for ${4 * k * n} dense`);

@@ -1,12 +1,19 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { gemm, packGemmWeights } from "../../../engine/ops/gemm.ts";
+import { gemm } from "../../../engine/ops/gemm.ts";
 import { loadSparsePackers } from "../../../engine/weights/sparse_packers.ts";
 import { setGemvWeights } from "../../../engine/weights/f16_gemv.ts";
 import type { Kernels } from "../../../engine/wasm/kernels.ts";
 import { assertClose } from "../../_assert.ts";
-import { download, kernelsFor, tolerance, upload, withKernels } from "../../_kernels.ts";
+import {
+  download,
+  kernelsFor,
+  packSparseGemm,
+  tolerance,
+  upload,
+  withKernels,
+} from "../../_kernels.ts";
 import { Random } from "../../_random.ts";
-import { gemmReference } from "../../reference/gemm.ts";
+import { gemmReference, transpose2d } from "../../reference/gemm.ts";
 import { c4nWeights } from "../../reference/sparse.ts";
 
 /** The C4n kernels `body` calls on this thread (kr.fn swapped for a spying copy), and its result. */
@@ -32,15 +39,10 @@ function calls<T>(kr: Kernels, body: () => T): { names: Set<string>; result: T }
 /** C = A · W for C4n W (k x n as gemm takes it), m rows of A, through packGemmWeights + gemm. */
 function c4nProduct(kr: Kernels, rng: Random, m: number, k: number, n: number, zeros: 2 | 3) {
   const wt = c4nWeights(rng, n, k, zeros); // n outputs x k inputs: C4n along k
-  const w = new Float32Array(k * n);
-  for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) w[i * n + j] = wt[j * k + i];
+  const w = transpose2d(wt, n, k); // k x n, as gemm takes it
   const a = rng.floats(m * k);
   const bias = rng.floats(n);
-  const pw = upload(kr, w);
-  const pb = upload(kr, bias);
-  const before = kr.arena.liveBytes;
-  const packed = packGemmWeights(kr, pw, k, n, { sparse: true, bias: pb, name: "w" });
-  const packedBytes = kr.arena.liveBytes - before;
+  const { packed, packedBytes, uploads } = packSparseGemm(kr, w, bias, k, n);
   const pa = upload(kr, a);
   const pc = kr.arena.alloc(m * n * 4);
   const { names } = calls(
@@ -49,7 +51,7 @@ function c4nProduct(kr: Kernels, rng: Random, m: number, k: number, n: number, z
   );
   const got = download(kr, pc, m * n);
   const want = gemmReference(a, w, m, k, n, bias, (v) => Math.max(v, 0));
-  for (const o of [pw, pb, pa, pc]) kr.arena.free(o);
+  for (const o of [...uploads, pa, pc]) kr.arena.free(o);
   return {
     names,
     got,
