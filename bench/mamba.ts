@@ -208,8 +208,8 @@ models[0].reset();
 const ours = models[0].forward(prompt, { lastOnly: true });
 for (const model of models) model.dispose();
 
-// Two threads, decode and prefill: the same three models on 2-thread kernels, taking turns, in a case
-// of their own (peers on 2 threads beside them).
+// Two threads, decode and prefill: the same three models on 2-thread kernels, taking turns, in
+// cases of their own (peers on 2 threads beside them).
 const models2: MambaModel[] = [];
 const kernels2: Kernels[] = [];
 for (const zeros of variants) {
