@@ -288,7 +288,24 @@ Mamba checkpoint: ${path}`);
         counts.size ? [...counts].map(([f, n]) => `${n} ${f}`).join(", ") : "none (all dense)"
       }`,
     );
-    for (const k of s.kernelChoices) console.log(`    ${k.name}: ${k.format} (${k.reason})`);
+    // One line per projection and choice: the layers of a checkpoint mostly choose alike.
+    const groups = new Map<string, { name: string; layers: number[]; line: string }>();
+    for (const k of s.kernelChoices) {
+      const layer = /\.layers\.(\d+)\./.exec(k.name);
+      const name = k.name.replace(/\.layers\.\d+\./, ".layers.*.");
+      const line = `${k.format} (${k.reason})`;
+      const g = groups.get(`${name}\n${line}`) ?? { name, layers: [], line };
+      if (layer) g.layers.push(Number(layer[1]));
+      groups.set(`${name}\n${line}`, g);
+    }
+    for (const { name, layers, line } of groups.values()) {
+      const where = layers.length === 0
+        ? ""
+        : layers.length === c.layers
+        ? " (every layer)"
+        : ` (layers ${layers.join(", ")})`;
+      console.log(`    ${name}${where}: ${line}`);
+    }
     console.log(
       `  one decoded token: ${ms.toFixed(2)} ms; peak arena ${fmtBytes(s.peakMemoryBytes)}`,
     );
