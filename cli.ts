@@ -294,9 +294,10 @@ Mamba checkpoint: ${path}`);
       const layer = /\.layers\.(\d+)\./.exec(k.name);
       const name = k.name.replace(/\.layers\.\d+\./, ".layers.*.");
       const line = `${k.format} (${k.reason})`;
-      const g = groups.get(`${name}\n${line}`) ?? { name, layers: [], line };
+      const key = `${name}\n${line}`;
+      const g = groups.get(key) ?? { name, layers: [], line };
       if (layer) g.layers.push(Number(layer[1]));
-      groups.set(`${name}\n${line}`, g);
+      groups.set(key, g);
     }
     for (const { name, layers, line } of groups.values()) {
       const where = layers.length === 0
