@@ -24,9 +24,11 @@ export function fromFloat16Bits(h: number): number {
   return F32[0];
 }
 
-/** Expands float16 bit patterns to float32. */
-export function float16ToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
+/** Expands float16 bit patterns to float32, into `out` when given (of the same length). */
+export function float16ToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = fromFloat16Bits(bits[i]);
   return out;
 }

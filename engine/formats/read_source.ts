@@ -30,10 +30,9 @@ export async function readSource(
   what = "model",
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
-  const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
-  const bytes = url && url.protocol !== "file:"
-    ? await download(url, what, options.stallMs ?? STALL_MS)
-    : await (await import("./read_file.ts")).readFile(url ?? source, what, MAX_BYTES);
+  const bytes = isLocalSource(source)
+    ? await (await import("./read_file.ts")).readFile(localFile(source), what, MAX_BYTES)
+    : await download(new URL(source), what, options.stallMs ?? STALL_MS);
   if (isHtmlPage(bytes)) {
     throw new ModelFormatError(
       `The ${what} "${source}" is an HTML page, not the file: a link to a web page that shows ` +
@@ -41,6 +40,17 @@ export async function readSource(
     );
   }
   return bytes;
+}
+
+/** Whether `source` names a local file (a path or a file: URL) rather than a download. */
+export function isLocalSource(source: string | URL): boolean {
+  const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
+  return !url || url.protocol === "file:";
+}
+
+/** A local source as the file APIs take it: a path, or a file: URL as a URL. */
+export function localFile(source: string | URL): string | URL {
+  return typeof source === "string" && URL_LIKE.test(source) ? new URL(source) : source;
 }
 
 /** Whether the bytes start like an HTML document (no model file, weight or JSON file does). */

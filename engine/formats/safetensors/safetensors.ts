@@ -11,48 +11,75 @@ import { MAX_ELEMENTS, Tensor } from "../../tensor.ts";
 import { float16ToFloat32 } from "../float16.ts";
 import { markFloat16Origin } from "../../weights/f16_gemv.ts";
 
+/** The element types read (each becomes float32). */
+export type SafetensorsDtype = "F32" | "F16" | "BF16";
+
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Headers larger than this are refused (real ones are a few hundred KB). */
 const MAX_HEADER = 100 * 2 ** 20;
 
+/** One tensor as the header describes it, checked against the file. */
+export interface SafetensorsTensorInfo {
+  /** Stored element type. */
+  dtype: SafetensorsDtype;
+  /** Dimensions; [] is a scalar. */
+  dims: number[];
+  /** Elements (the product of dims). */
+  size: number;
+  /** Byte offset of its data from the start of the file. */
+  offset: number;
+}
+
+function failure(file: string, why: string): ModelFormatError {
+  return new ModelFormatError(`Cannot read "${file}": ${why}`);
+}
+
 /**
- * Parses safetensors bytes; `file` names the file in errors. Each tensor gets its own copy of
- * its data, unless `views`: then aligned F32 tensors are views of `bytes` (no copy: the caller
- * hands over the bytes, which stay alive while any such tensor does).
+ * Where the data section of a safetensors file of `fileLength` bytes starts, from its first 8
+ * bytes (the header's length), checked: the header fits the file and is not absurdly large.
  */
-export function parseSafetensors(
-  bytes: Uint8Array,
-  file = "model.safetensors",
-  { views = false }: { views?: boolean } = {},
-): Map<string, Tensor> {
-  const fail = (why: string) => new ModelFormatError(`Cannot read "${file}": ${why}`);
-  if (bytes.length < 8) throw fail("the file is shorter than its 8-byte header length");
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = view.getBigUint64(0, true);
-  if (len > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    throw fail(
-      len > BigInt(bytes.length - 8)
-        ? `the header claims ${len} bytes, the file has ${bytes.length - 8} after the length; ` +
+export function safetensorsDataStart(first8: Uint8Array, fileLength: number, file: string): number {
+  if (first8.length < 8 || fileLength < 8) {
+    throw failure(file, "the file is shorter than its 8-byte header length");
+  }
+  const len = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (len > BigInt(Math.min(MAX_HEADER, fileLength - 8))) {
+    throw failure(
+      file,
+      len > BigInt(fileLength - 8)
+        ? `the header claims ${len} bytes, the file has ${fileLength - 8} after the length; ` +
           `check the file is complete`
         : `the header claims ${len} bytes, more than the ${MAX_HEADER} allowed`,
     );
   }
-  const headerEnd = 8 + Number(len);
-  let header: Record<string, unknown>;
+  return 8 + Number(len);
+}
+
+/**
+ * The tensors the JSON header (the bytes between the length and `dataStart`) describes, each
+ * checked: a known dtype, a valid shape, a byte range inside the file's `fileLength` bytes that
+ * matches dtype × shape and overlaps no other.
+ */
+export function safetensorsTensors(
+  header: Uint8Array,
+  dataStart: number,
+  fileLength: number,
+  file: string,
+): Map<string, SafetensorsTensorInfo> {
+  const fail = (why: string) => failure(file, why);
+  let json: Record<string, unknown>;
   try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, headerEnd)),
-    );
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(header));
   } catch (cause) {
     throw new ModelFormatError(`Cannot read "${file}": the header is not valid JSON`, { cause });
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw fail("the header is not a JSON object");
   }
-  const dataLength = bytes.length - headerEnd;
+  const dataLength = fileLength - dataStart;
   const ranges: [number, number, string][] = [];
-  const out = new Map<string, Tensor>();
-  for (const [name, entry] of Object.entries(header)) {
+  const out = new Map<string, SafetensorsTensorInfo>();
+  for (const [name, entry] of Object.entries(json)) {
     if (name === "__metadata__") continue;
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const what = `tensor "${name}"`;
@@ -82,25 +109,12 @@ export function parseSafetensors(
       throw fail(`${what} has ${end - begin} bytes, its ${e.dtype} [${dims}] needs ${n * size}`);
     }
     ranges.push([begin, end, name]);
-    const at = bytes.byteOffset + headerEnd + begin;
-    let data: Float32Array;
-    if (views && e.dtype === "F32" && at % 4 === 0) {
-      data = new Float32Array(bytes.buffer, at, n);
-      out.set(name, new Tensor("float32", data, dims));
-      continue;
-    }
-    const raw = bytes.slice(headerEnd + begin, headerEnd + end);
-    if (e.dtype === "F32") data = new Float32Array(raw.buffer);
-    else if (e.dtype === "F16") data = float16ToFloat32(new Uint16Array(raw.buffer));
-    else {
-      const bits = new Uint16Array(raw.buffer);
-      const u = new Uint32Array(n);
-      for (let i = 0; i < n; i++) u[i] = bits[i] << 16;
-      data = new Float32Array(u.buffer);
-    }
-    const t = new Tensor("float32", data, dims);
-    // F16 weights may stay halves in the arena for memory-bound GEMVs (gemvWeights "auto").
-    out.set(name, e.dtype === "F16" ? markFloat16Origin(t) : t);
+    out.set(name, {
+      dtype: e.dtype as SafetensorsDtype,
+      dims,
+      size: n,
+      offset: dataStart + begin,
+    });
   }
   ranges.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < ranges.length; i++) {
@@ -109,4 +123,53 @@ export function parseSafetensors(
     }
   }
   return out;
+}
+
+/**
+ * Decodes a tensor's stored bytes (`raw`: exactly its size × the dtype's bytes) as float32
+ * into `into` (its size).
+ */
+export function decodeSafetensorsData(
+  dtype: SafetensorsDtype,
+  raw: Uint8Array,
+  into: Float32Array,
+): void {
+  if (dtype === "F32") {
+    new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(raw);
+    return;
+  }
+  // Halves need 2-byte alignment for the Uint16Array.
+  const aligned = raw.byteOffset % 2 === 0 ? raw : raw.slice();
+  const bits = new Uint16Array(aligned.buffer, aligned.byteOffset, into.length);
+  if (dtype === "F16") {
+    float16ToFloat32(bits, into);
+    return;
+  }
+  // bfloat16: the top 16 bits of a float32.
+  const u = new Uint32Array(into.buffer, into.byteOffset, into.length);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+}
+
+/** Parses safetensors bytes; `file` names the file in errors. Each tensor gets its own copy. */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  file = "model.safetensors",
+): Map<string, Tensor> {
+  const dataStart = safetensorsDataStart(bytes.subarray(0, 8), bytes.length, file);
+  const infos = safetensorsTensors(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
+  const out = new Map<string, Tensor>();
+  for (const [name, info] of infos) {
+    const data = new Float32Array(info.size);
+    const stored = info.size * BYTES[info.dtype];
+    decodeSafetensorsData(info.dtype, bytes.subarray(info.offset, info.offset + stored), data);
+    const t = new Tensor("float32", data, info.dims);
+    // F16 weights may stay halves in the arena for memory-bound GEMVs (gemvWeights "auto").
+    out.set(name, info.dtype === "F16" ? markFloat16Origin(t) : t);
+  }
+  return out;
+}
+
+/** Bytes per stored element of a dtype. */
+export function safetensorsElementBytes(dtype: SafetensorsDtype): number {
+  return BYTES[dtype];
 }

@@ -7,7 +7,6 @@
  * @module
  */
 import { QuartetError } from "../../errors.ts";
-import type { Tensor } from "../../tensor.ts";
 import type { Kernels, ThreadInfo } from "../../wasm/kernels.ts";
 import type {
   GenerateOptions,
@@ -16,6 +15,7 @@ import type {
   MambaConfig,
   MambaState,
   MambaSummary,
+  MambaWeights,
 } from "./mamba.ts";
 import { BYTE_TOKENIZER, type TextTokenizer } from "./tokenizer.ts";
 
@@ -35,7 +35,7 @@ export class MambaModel {
   constructor(
     kr: Kernels,
     config: MambaConfig,
-    weights: Map<string, Tensor>,
+    weights: MambaWeights,
     tokenizer: TextTokenizer = BYTE_TOKENIZER,
   ) {
     if (!implementation) throw new QuartetError("Create Mamba models with loadMamba");
@@ -136,5 +136,8 @@ export async function loadMamba(
 ): Promise<MambaModel> {
   implementation ??= await import("./mamba.ts");
   const c = await implementation.readMambaCheckpoint(source, options);
-  return new MambaModel(c.kr, c.config, c.weights, c.tokenizer);
+  return implementation.buildFromCheckpoint(
+    c,
+    () => new MambaModel(c.kr, c.config, c.weights, c.tokenizer),
+  );
 }

@@ -9,7 +9,7 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { checkOptions } from "../../options.ts";
-import { parseSafetensors } from "../../formats/safetensors/safetensors.ts";
+import { openSafetensors, type SafetensorsReader } from "../../formats/safetensors/reader.ts";
 import {
   checkBesideName,
   childSource,
@@ -22,7 +22,7 @@ import {
   packCausalConv1dWeights,
 } from "../../ops/causal_conv1d.ts";
 import { gemm, type PackedGemmWeights, packGemmWeights } from "../../ops/gemm.ts";
-import { loadSparsePackers, sparseEnough } from "../../weights/sparse_packers.ts";
+import { loadSparsePackers } from "../../weights/sparse_packers.ts";
 import { selectiveScan } from "../../ops/selective_scan.ts";
 import type { Tensor } from "../../tensor.ts";
 import { AutoThreads } from "../../threads/auto_threads.ts";
@@ -158,24 +158,56 @@ export interface MambaState {
   data: Float32Array;
 }
 
-function need(w: Map<string, Tensor>, name: string, dims?: number[]): Tensor {
-  const t = w.get(name);
-  if (!t) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
-  if (dims && (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i]))) {
+/**
+ * The tensors a Mamba model is built from: every shape up front, the values read as the model
+ * packs them, so a checkpoint file need not be held whole (`openSafetensors`). A Map of
+ * tensors serves too.
+ */
+export interface MambaTensors {
+  /** Every tensor's dimensions by name. */
+  readonly dims: ReadonlyMap<string, readonly number[]>;
+  /** Whether the tensor is stored as float16 (exact halves the f16 GEMV may keep). */
+  float16(name: string): boolean;
+  /** Writes the tensor's values, as float32, into `into` (exactly its size). */
+  read(name: string, into: Float32Array): void;
+}
+
+/** The weights `MambaModel` and `mambaConfig` take: tensors in memory, or read on demand. */
+export type MambaWeights = Map<string, Tensor> | MambaTensors;
+
+function asMambaTensors(w: MambaWeights): MambaTensors {
+  if (!(w instanceof Map)) return w;
+  return {
+    dims: new Map([...w].map(([k, t]) => [k, t.dims])),
+    float16: (name) => isFloat16Origin(w.get(name)),
+    read: (name, into) => into.set(w.get(name)!.data as Float32Array),
+  };
+}
+
+/** The elements of tensor `name`, checked to be there (and of `dims` when given). */
+function need(w: MambaTensors, name: string, dims?: number[]): number {
+  const d = w.dims.get(name);
+  if (!d) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
+  if (dims && (d.length !== dims.length || d.some((v, i) => v !== dims[i]))) {
     throw new ModelFormatError(
-      `Mamba checkpoint: tensor "${name}" is [${t.dims.join(", ")}], the config implies [${
+      `Mamba checkpoint: tensor "${name}" is [${d.join(", ")}], the config implies [${
         dims.join(", ")
       }]`,
     );
   }
-  return t;
+  return d.reduce((a, b) => a * b, 1);
+}
+
+/** Tensor `name`'s values in a new host array (after `need`'s checks). */
+function readHost(w: MambaTensors, name: string, dims?: number[]): Float32Array {
+  const out = new Float32Array(need(w, name, dims));
+  w.read(name, out);
+  return out;
 }
 
 /** Reads the model dimensions from config.json, checking them against the embedding. */
-export function mambaConfig(
-  json: Record<string, unknown>,
-  weights: Map<string, Tensor>,
-): MambaConfig {
+export function mambaConfig(json: Record<string, unknown>, weights: MambaWeights): MambaConfig {
+  const w = asMambaTensors(weights);
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ModelFormatError(
       `Mamba config.json must hold an object, not ${JSON.stringify(json)}`,
@@ -195,6 +227,8 @@ export function mambaConfig(
     throw new ModelFormatError(`Mamba config.json: "${keys[0]}" is missing`);
   };
   const dModel = num(["hidden_size", "d_model"]);
+  need(w, "backbone.embeddings.weight");
+  const embeddingDims = w.dims.get("backbone.embeddings.weight")!;
   const expand = num(["expand"], 2);
   const rank = json.time_step_rank ?? json.dt_rank ?? "auto";
   const cfg: MambaConfig = {
@@ -204,7 +238,7 @@ export function mambaConfig(
     dState: num(["state_size", "d_state"], 16),
     dConv: num(["conv_kernel", "d_conv"], 4),
     dtRank: rank === "auto" ? Math.ceil(dModel / 16) : Number(rank),
-    vocab: need(weights, "backbone.embeddings.weight").dims[0],
+    vocab: embeddingDims[0],
     eps: num(["layer_norm_epsilon", "rms_norm_eps"], 1e-5),
   };
   for (const [k, v] of Object.entries(cfg)) {
@@ -216,9 +250,9 @@ export function mambaConfig(
       );
     }
   }
-  need(weights, "backbone.embeddings.weight", [cfg.vocab, dModel]);
+  need(w, "backbone.embeddings.weight", [cfg.vocab, dModel]);
   // A config with fewer layers than the checkpoint would silently drop the rest.
-  const extra = [...weights.keys()].find((k) =>
+  const extra = [...w.dims.keys()].find((k) =>
     Number(/^backbone\.layers\.(\d+)\./.exec(k)?.[1] ?? -1) >= cfg.layers
   );
   if (extra !== undefined) {
@@ -254,96 +288,94 @@ export class MambaModel {
   constructor(
     kr: Kernels,
     config: MambaConfig,
-    weights: Map<string, Tensor>,
+    weights: MambaWeights,
     tokenizer: TextTokenizer = BYTE_TOKENIZER,
   ) {
     this.#kr = kr;
     this.config = config;
     this.tokenizer = tokenizer;
     const { dModel, dInner, dState, dConv, dtRank, layers } = config;
-    const upload = (data: Float32Array, name: string) => {
+    const w = asMambaTensors(weights);
+    const uploadHost = (data: Float32Array, name: string) => {
       const o = kr.arena.alloc(data.byteLength, name);
       kr.arena.f32(o, data.length).set(data);
       return o;
     };
+    // Read straight into the arena: no host copy of the weights that live there.
+    const upload = (tensor: string, dims: number[], name = tensor) => {
+      const n = need(w, tensor, dims);
+      const o = kr.arena.alloc(n * 4, name);
+      w.read(tensor, kr.arena.f32(o, n));
+      return o;
+    };
     // Every decoded token streams all weights: the f16 GEMV's cost model needs their size.
-    let bytes = 0;
     let parameters = 0;
-    for (const t of weights.values()) {
-      bytes += t.data.byteLength;
-      parameters += t.size;
-    }
+    for (const d of w.dims.values()) parameters += d.reduce((a, b) => a * b, 1);
     this.#parameters = parameters;
-    setGemvWeights(kr, undefined, bytes);
-    // Linear weights are [out, in]: packed transposed for y = x · Wᵀ.
-    const linear = (name: string, out: number, inp: number, bias?: Tensor) => {
-      const raw = upload(need(weights, name, [out, inp]).data as Float32Array, name);
-      const b = bias ? upload(bias.data as Float32Array, `${name} bias`) : 0;
+    setGemvWeights(kr, undefined, parameters * 4);
+    // Linear weights are [out, in]: packed transposed for y = x · Wᵀ. `host`: the values
+    // already read (the tied LM head is the embedding).
+    const linear = (name: string, out: number, inp: number, bias?: string, host?: Float32Array) => {
+      const raw = host ? uploadHost(host, name) : upload(name, [out, inp]);
+      const b = bias ? upload(bias, [out], `${name} bias`) : 0;
       try {
         return packGemmWeights(kr, raw, inp, out, {
           transposed: true,
           bias: b,
           name,
           sparse: true,
-          float16: isFloat16Origin(weights.get(name)),
+          float16: w.float16(name),
         });
       } finally {
         kr.arena.free(raw);
         if (b) kr.arena.free(b);
       }
     };
-    // The one host-side table kept: a copy when it is a view of a larger buffer (a checkpoint
-    // file), so that buffer can be freed once the model is built.
-    const embedding = need(weights, "backbone.embeddings.weight").data as Float32Array;
-    this.#embedding = embedding.byteLength < embedding.buffer.byteLength
-      ? embedding.slice()
-      : embedding;
+    // The one host-side table kept (token lookups).
+    const embedding = readHost(w, "backbone.embeddings.weight", [config.vocab, dModel]);
+    this.#embedding = embedding;
     // The LM head first: packing holds its raw upload and its packed copy at once, and it is
     // the largest matrix (vocab x d_model), so that peak comes while nothing else is resident.
-    const head = weights.has("lm_head.weight") ? "lm_head.weight" : "backbone.embeddings.weight";
-    this.#head = linear(head, config.vocab, dModel);
+    this.#head = w.dims.has("lm_head.weight")
+      ? linear("lm_head.weight", config.vocab, dModel)
+      : linear("backbone.embeddings.weight", config.vocab, dModel, undefined, embedding);
     this.#layers = [];
     for (let i = 0; i < layers; i++) {
       const p = `backbone.layers.${i}.`;
       const m = `${p}mixer.`;
-      const aLog = need(weights, `${m}A_log`, [dInner, dState]).data as Float32Array;
-      const convW = need(weights, `${m}conv1d.weight`);
+      const aLog = readHost(w, `${m}A_log`, [dInner, dState]);
       // [d_inner, 1, d_conv] as Hugging Face stores it ([d_inner, d_conv] is read the same).
-      const convDims = convW.dims;
+      const convDims = w.dims.get(`${m}conv1d.weight`);
       if (
-        convW.size !== dInner * dConv || convDims[0] !== dInner || convDims.at(-1) !== dConv
+        need(w, `${m}conv1d.weight`) !== dInner * dConv || convDims![0] !== dInner ||
+        convDims!.at(-1) !== dConv
       ) {
         throw new ModelFormatError(
-          `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convW.dims}], expected [${dInner}, 1, ${dConv}]`,
+          `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convDims}], expected [${dInner}, 1, ${dConv}]`,
         );
       }
+      const convBias = w.dims.has(`${m}conv1d.bias`)
+        ? readHost(w, `${m}conv1d.bias`, [dInner])
+        : undefined;
       const convState = kr.arena.alloc((dConv - 1) * dInner * 4, `layer ${i} conv state`);
       const ssmState = kr.arena.alloc(dInner * dState * 4, `layer ${i} SSM state`);
       this.#layers.push({
-        norm: upload(need(weights, `${p}norm.weight`, [dModel]).data as Float32Array, `${p}norm`),
+        norm: upload(`${p}norm.weight`, [dModel], `${p}norm`),
         inProj: linear(`${m}in_proj.weight`, 2 * dInner, dModel),
-        conv: packCausalConv1dWeights(kr, convW.data as Float32Array, dInner, {
-          bias: weights.get(`${m}conv1d.bias`)?.data as Float32Array | undefined,
+        conv: packCausalConv1dWeights(kr, readHost(w, `${m}conv1d.weight`), dInner, {
+          bias: convBias,
           name: `${m}conv1d`,
         }),
         xProj: linear(`${m}x_proj.weight`, dtRank + 2 * dState, dInner),
-        dtProj: linear(
-          `${m}dt_proj.weight`,
-          dInner,
-          dtRank,
-          need(weights, `${m}dt_proj.bias`, [dInner]),
-        ),
-        A: upload(aLog.map((v) => -Math.exp(v)), `${m}A`),
-        D: upload(need(weights, `${m}D`, [dInner]).data as Float32Array, `${m}D`),
+        dtProj: linear(`${m}dt_proj.weight`, dInner, dtRank, `${m}dt_proj.bias`),
+        A: uploadHost(aLog.map((v) => -Math.exp(v)), `${m}A`),
+        D: upload(`${m}D`, [dInner]),
         outProj: linear(`${m}out_proj.weight`, dModel, dInner),
         convState,
         ssmState,
       });
     }
-    this.#normF = upload(
-      need(weights, "backbone.norm_f.weight", [dModel]).data as Float32Array,
-      "norm_f",
-    );
+    this.#normF = upload("backbone.norm_f.weight", [dModel], "norm_f");
     this.#autoThreads = kr.threads.requested === "auto" && kr.pool
       ? new AutoThreads(kr)
       : undefined;
@@ -695,10 +727,62 @@ export interface MambaCheckpoint {
   kr: Kernels;
   /** Dimensions, checked against the weights. */
   config: MambaConfig;
-  /** Every tensor by name. */
-  weights: Map<string, Tensor>;
+  /** Every tensor's shape; values read from the files as the model is built. */
+  weights: CheckpointTensors;
   /** The checkpoint's tokenizer, or UTF-8 bytes. */
   tokenizer: TextTokenizer;
+}
+
+/** A checkpoint's tensors over its open safetensors files (one, or the shards). */
+export interface CheckpointTensors extends MambaTensors {
+  /** Closes the files. */
+  close(): void;
+}
+
+/**
+ * The tensors of the open safetensors files, as one set; a tensor in two shards is refused.
+ * Closing it closes them all.
+ */
+export function checkpointTensors(files: readonly SafetensorsReader[]): CheckpointTensors {
+  const owner = new Map<string, SafetensorsReader>();
+  const dims = new Map<string, readonly number[]>();
+  for (const f of files) {
+    for (const [name, info] of f.tensors) {
+      const other = owner.get(name);
+      if (other) {
+        throw new ModelFormatError(
+          `Mamba checkpoint: tensor "${name}" is in both "${other.file}" and "${f.file}"`,
+        );
+      }
+      owner.set(name, f);
+      dims.set(name, info.dims);
+    }
+  }
+  return {
+    dims,
+    float16: (name) => owner.get(name)?.tensors.get(name)?.dtype === "F16",
+    read: (name, into) => {
+      const f = owner.get(name);
+      if (!f) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
+      f.read(name, into);
+    },
+    close: () => files.forEach((f) => f.close()),
+  };
+}
+
+/**
+ * Builds a model from a read checkpoint with `build` (which runs the model's constructor),
+ * then closes its files; if building fails, the kernels are released too.
+ */
+export function buildFromCheckpoint<T>(c: MambaCheckpoint, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    disposeKernels(c.kr);
+    throw e;
+  } finally {
+    c.weights.close();
+  }
 }
 
 /**
@@ -725,37 +809,46 @@ export async function readMambaCheckpoint(
 ): Promise<MambaCheckpoint> {
   checkOptions(options, LOAD_MAMBA_OPTIONS, "loadMamba()");
   const config = parseCheckpointJson(await readText(source, "config.json"), "config.json");
-  let weights: Map<string, Tensor>;
-  let single: Uint8Array | undefined;
+  const files: SafetensorsReader[] = [];
   try {
-    single = await readCheckpointFile(source, "model.safetensors");
-  } catch (e) {
-    if (!isMissingSource(e)) throw e;
-  }
-  if (single) {
-    // Views of the file's bytes, not copies: the model copies what it keeps.
-    weights = parseSafetensors(single, "model.safetensors", { views: true });
-  } else {
-    // Sharded: the index maps every tensor to its shard.
-    const indexFile = "model.safetensors.index.json";
-    let indexText: string;
     try {
-      indexText = await readText(source, indexFile);
-    } catch (cause) {
-      throw new ModelFormatError(
-        `Found neither model.safetensors nor ${indexFile} in "${source}": point loadMamba at ` +
-          `the checkpoint's directory or base URL`,
-        { cause },
+      files.push(
+        await openSafetensors(childSource(source, "model.safetensors"), "model.safetensors"),
       );
+    } catch (e) {
+      if (!isMissingSource(e)) throw e;
     }
-    weights = new Map();
-    for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
-      const bytes = await readCheckpointFile(source, shard);
-      for (const [k, v] of parseSafetensors(bytes, shard, { views: true })) {
-        weights.set(k, v);
+    if (files.length === 0) {
+      // Sharded: the index maps every tensor to its shard.
+      const indexFile = "model.safetensors.index.json";
+      let indexText: string;
+      try {
+        indexText = await readText(source, indexFile);
+      } catch (cause) {
+        throw new ModelFormatError(
+          `Found neither model.safetensors nor ${indexFile} in "${source}": point loadMamba at ` +
+            `the checkpoint's directory or base URL`,
+          { cause },
+        );
+      }
+      for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
+        files.push(await openSafetensors(childSource(source, shard), shard));
       }
     }
+    return await checkpointOf(source, options, config, checkpointTensors(files));
+  } catch (e) {
+    files.forEach((f) => f.close());
+    throw e;
   }
+}
+
+/** The rest of `readMambaCheckpoint` once the weight files are open: tokenizer, kernels. */
+async function checkpointOf(
+  source: string,
+  options: LoadMambaOptions,
+  config: Record<string, unknown>,
+  weights: CheckpointTensors,
+): Promise<MambaCheckpoint> {
   // tokenizer.json is optional: without it, byte-vocabulary models use UTF-8 bytes as tokens.
   let tokenizer = BYTE_TOKENIZER;
   let tokenizerJson: string | undefined;
@@ -783,7 +876,9 @@ export async function readMambaCheckpoint(
       maxMemoryBytes: options.maxMemoryBytes,
       threads: options.threads,
     }),
-    [...weights.values()].some(sparseEnough) ? loadSparsePackers() : undefined,
+    // The weights are read as the model is built, so whether any is sparse is not known yet:
+    // the sparse formats load for every checkpoint (a small module beside the model's size).
+    loadSparsePackers(),
   ]);
   try {
     setGemvWeights(kr, options.gemvWeights);
@@ -809,5 +904,5 @@ export async function loadMamba(
   options: LoadMambaOptions = {},
 ): Promise<MambaModel> {
   const c = await readMambaCheckpoint(source, options);
-  return new MambaModel(c.kr, c.config, c.weights, c.tokenizer);
+  return buildFromCheckpoint(c, () => new MambaModel(c.kr, c.config, c.weights, c.tokenizer));
 }
