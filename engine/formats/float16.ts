@@ -24,11 +24,18 @@ export function fromFloat16Bits(h: number): number {
   return F32[0];
 }
 
+/** The host's Float16Array, where there is one (widening through it is native code). */
+const HostFloat16 = typeof Float16Array === "function" ? Float16Array : undefined;
+
 /** Expands float16 bit patterns to float32, into `out` when given (of the same length). */
 export function float16ToFloat32(
   bits: Uint16Array,
   out: Float32Array = new Float32Array(bits.length),
 ): Float32Array {
+  if (HostFloat16) {
+    out.set(new HostFloat16(bits.buffer, bits.byteOffset, bits.length));
+    return out;
+  }
   for (let i = 0; i < bits.length; i++) out[i] = fromFloat16Bits(bits[i]);
   return out;
 }

@@ -9,6 +9,8 @@ import { parseSafetensors } from "../../../engine/formats/safetensors/safetensor
 import { isFloat16Origin } from "../../../engine/weights/f16_gemv.ts";
 
 // The host's own float16 support (Math.f16round, Float16Array) is the independent reference.
+// float16ToFloat32 widens through the host's Float16Array where there is one (as here), so
+// fromFloat16Bits, the scalar path of hosts without it, is checked on its own below.
 declare const Float16Array: {
   new (buffer: ArrayBufferLike): ArrayLike<number>;
 };
