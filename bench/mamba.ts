@@ -8,14 +8,17 @@
  * the same dense weights; decode and prefill on one and on two threads.
  *
  * onnxruntime-web sizes its thread pool once per process, so its 2-thread decode runs in a
- * child process of this script (`--ort-2t`, see ortTwoThreadChild).
+ * child process of this script (`--ort-2t`, see ortTwoThreadChild). Loading from a checkpoint
+ * file (written to a temporary directory) runs in a child too (`--load <dir>`), so its peak
+ * process memory is its own.
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
 import { type BenchRow, interleaved, interleavedAsync, report, type Timing } from "./_harness.ts";
 import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
-import { MambaModel } from "../engine/models/mamba/mamba.ts";
+import { loadMamba, MambaModel } from "../engine/models/mamba/mamba.ts";
+import { writeSafetensors } from "../engine/formats/safetensors/write.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
@@ -108,6 +111,72 @@ if (Deno.args.includes("--ort-2t")) {
   console.log(JSON.stringify(timing));
   Deno.exit(0);
 }
+/** The peak resident memory of this process (Linux's VmHWM), or its current RSS elsewhere. */
+function peakRssBytes(): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch { /* not Linux */ }
+  return Deno.memoryUsage().rss;
+}
+
+if (Deno.args.includes("--load")) {
+  // The child: loadMamba from a checkpoint directory and one token; time and peak memory.
+  const dir = Deno.args[Deno.args.indexOf("--load") + 1];
+  const t0 = performance.now();
+  const model = await loadMamba(dir);
+  const loadMs = performance.now() - t0;
+  model.forward([42]);
+  console.log(JSON.stringify({ loadMs, peakRss: peakRssBytes() }));
+  Deno.exit(0);
+}
+
+/**
+ * Writes the weights as a checkpoint (config.json, model.safetensors) to a temporary
+ * directory and loads it with loadMamba in a child process: load time, peak process memory
+ * and the file's size.
+ */
+async function loadFromFile(w: Map<string, Tensor>) {
+  const dir = await Deno.makeTempDir({ prefix: "quartet-bench-mamba-" });
+  try {
+    const file = writeSafetensors(
+      [...w].sort(([a], [b]) => a < b ? -1 : 1).map(([name, t]) => ({
+        name,
+        dtype: "F32" as const,
+        shape: t.dims,
+        data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      })),
+    );
+    await Deno.writeFile(`${dir}/model.safetensors`, file);
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({
+        hidden_size: cfg.dModel,
+        num_hidden_layers: cfg.layers,
+        intermediate_size: cfg.dInner,
+        state_size: cfg.dState,
+        conv_kernel: cfg.dConv,
+        time_step_rank: cfg.dtRank,
+        vocab_size: cfg.vocab,
+      }),
+    );
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(import.meta.url).pathname, "--load", dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!child.success) throw new Error("The loadMamba child process failed");
+    const out = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1)!);
+    return { ...out, fileBytes: file.length } as {
+      loadMs: number;
+      peakRss: number;
+      fileBytes: number;
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const rows: BenchRow[] = [];
 const name = `mamba-130m shapes${quick ? " (6 of 24 layers)" : ""}`;
 const decodeMs = new Map<number, number>();
@@ -117,13 +186,25 @@ const chosen = new Map<number, string>();
 // zero-rich checkpoints; the bench builds the model directly).
 await loadSparsePackers();
 const variants = [0, 2, 3] as const;
-const models = [];
 let variant = "";
 // The dense weights also feed the peer's graph below.
 const denseWeights = weights(0);
+// Per variant, first (while this process holds little): loadMamba from a checkpoint file.
+const fromFile = new Map<number, Awaited<ReturnType<typeof loadFromFile>>>();
+for (const zeros of variants) {
+  console.error(`  loadMamba from a file: ${zeros ? `C4,${zeros}` : "dense"} (child process)`);
+  fromFile.set(zeros, await loadFromFile(zeros ? weights(zeros) : denseWeights));
+}
 // Per variant: the arena's bytes after the build and its peak during it, and the build time.
 const footprint = new Map<number, { live: number; peak: number; buildMs: number }>();
-for (const zeros of variants) {
+// Each variant is built twice, in mirrored order (dense, C4,2, C4,3, C4,3, C4,2, dense), and
+// its time is the mean of its two instances' medians. Here the same weights decode up to 20 %
+// slower in the arena built first than in one built later (where the memory lands; the spread
+// vanished with transparent huge pages on), so models built in one order would flatter the
+// last-built ones.
+const buildOrder = [...variants, ...[...variants].reverse()];
+const models: MambaModel[] = [];
+for (const zeros of buildOrder) {
   const kr = await loadKernels();
   variant = kr.variant;
   const w = zeros ? weights(zeros) : denseWeights;
@@ -131,6 +212,7 @@ for (const zeros of variants) {
   const model = new MambaModel(kr, cfg, w);
   const buildMs = performance.now() - t0;
   models.push(model);
+  if (footprint.has(zeros)) continue;
   footprint.set(zeros, {
     live: kr.arena.liveBytes,
     peak: model.summary().peakMemoryBytes,
@@ -143,14 +225,32 @@ for (const zeros of variants) {
     formats.size ? [...formats].map(([f, n]) => `${n} ${f}`).join(", ") : "no sparse structure",
   );
 }
-// The three models take turns (dense, C4,2, C4,3), so a noisy spell hits each alike.
-const prefill = interleaved(
+/** Instance-to-instance spread of a variant's medians, the largest seen (percent). */
+let instanceSpread = 0;
+/** Per variant, its instances' timings (in `buildOrder`) combined: mean median, least min. */
+function perVariant(timings: Timing[]): Timing[] {
+  return variants.map((z) => {
+    const mine = timings.filter((_, i) => buildOrder[i] === z);
+    const medians = mine.map((t) => t.median_ms);
+    instanceSpread = Math.max(
+      instanceSpread,
+      100 * (Math.max(...medians) / Math.min(...medians) - 1),
+    );
+    return {
+      median_ms: medians.reduce((a, b) => a + b, 0) / medians.length,
+      min_ms: Math.min(...mine.map((t) => t.min_ms)),
+      runs: mine.reduce((a, t) => a + t.runs, 0),
+    };
+  });
+}
+// The models take turns, so a noisy spell hits each alike.
+const prefill = perVariant(interleaved(
   models.map((model) => () => {
     model.reset();
     model.forward(prompt, { lastOnly: true });
   }),
   { rounds, batchMs: 400, batches: 1 },
-);
+));
 // The peer: onnxruntime-web running one decode step of the dense model as an ONNX graph
 // (tests/_mamba_onnx.ts), the states fed back each step. First its logits are checked against
 // Quartet's dense model over a few tokens from an empty state.
@@ -168,20 +268,22 @@ for (const model of models) {
   model.reset();
   model.forward(prompt, { lastOnly: true });
 }
-// Decode: the three models and the peer take turns.
-const decode = await interleavedAsync(
+// Decode: the models and the peer take turns.
+const decodeAll = await interleavedAsync(
   [
     ...models.map((model) => () => model.forward([42], { lastOnly: true })),
     () => ortStep(42),
   ],
   { rounds, batchMs: 100, batches: 3 },
 );
+const decode = perVariant(decodeAll.slice(0, models.length));
+const ortDecodeMs = decodeAll[models.length].median_ms;
 rows.push({
   case: `${name}: decode 1 token`,
   engine: "onnxruntime-web",
   variant: "wasm dense",
   threads: 1,
-  ...decode[3],
+  ...decodeAll[models.length],
 });
 await ortModel.release();
 variants.forEach((zeros, i) => {
@@ -208,11 +310,11 @@ models[0].reset();
 const ours = models[0].forward(prompt, { lastOnly: true });
 for (const model of models) model.dispose();
 
-// Two threads, decode and prefill: the same three models on 2-thread kernels, taking turns, in
-// cases of their own (peers on 2 threads beside them).
+// Two threads, decode and prefill: the same models on 2-thread kernels (built in the same
+// mirrored order), taking turns, in cases of their own (peers on 2 threads beside them).
 const models2: MambaModel[] = [];
 const kernels2: Kernels[] = [];
-for (const zeros of variants) {
+for (const zeros of buildOrder) {
   const kr = await loadKernels({ threads: 2 });
   kernels2.push(kr);
   models2.push(new MambaModel(kr, cfg, zeros ? weights(zeros) : denseWeights));
@@ -221,19 +323,19 @@ for (const model of models2) {
   model.reset();
   model.forward(prompt, { lastOnly: true });
 }
-const decode2Timing = interleaved(
+const decode2Timing = perVariant(interleaved(
   models2.map((model) => () => model.forward([42], { lastOnly: true })),
   { rounds, batchMs: 100, batches: 3 },
-);
+));
 const decode2 = decode2Timing.map((t) => t.median_ms);
 // Prefill on 2 threads too: the GEMMs split their rows, the scan its channels.
-const prefill2Timing = interleaved(
+const prefill2Timing = perVariant(interleaved(
   models2.map((model) => () => {
     model.reset();
     model.forward(prompt, { lastOnly: true });
   }),
   { rounds, batchMs: 400, batches: 1 },
-);
+));
 const case2 = `${name}: decode 1 token, 2 threads`;
 variants.forEach((zeros, i) => {
   const label = `${variant} ${zeros ? `c4n:${zeros}` : "dense"}`;
@@ -323,6 +425,11 @@ const dense = decodeMs.get(0)!;
 const notes = [
   `Dense (${chosen.get(0)}): prefill ${(64000 / prefillMs.get(0)!).toFixed(0)} tok/s; ` +
   `decode ${(1000 / dense).toFixed(1)} tok/s.`,
+  `Each Quartet time is the mean of two instances of the model, built in mirrored order (dense, ` +
+  `C4,2, C4,3, C4,3, C4,2, dense) and timed in turns: on this host the same weights ran up to ` +
+  `20 % slower in an arena built earlier in the process than in one built later, so one build ` +
+  `order would flatter the models built last. In this run two instances of one variant ` +
+  `differed by up to ${instanceSpread.toFixed(0)} %.`,
   ...([2, 3] as const).map((z) =>
     `C4,${z} (projections and LM head pruned; kernels: ${chosen.get(z)}): decode ` +
     `${(1000 / decodeMs.get(z)!).toFixed(1)} tok/s, ${(dense / decodeMs.get(z)!).toFixed(2)}× ` +
@@ -345,6 +452,15 @@ const notes = [
   }. A pruned model keeps only its packed survivors${
     ([2, 3] as const).every(c4nRunsEveryProduct) ? "" : " (C4,2 also dense panels for prefill)"
   }: its prompts run the several-input C4n kernel too, not a dense copy (C4N_GEMM_COPY_LIMIT).`,
+  `Loading from a checkpoint file (loadMamba in a child process; the file is read tensor by ` +
+  `tensor into the arena, never held whole): ${
+    variants.map((z) => {
+      const f = fromFile.get(z)!;
+      return `${z ? `C4,${z}` : "dense"} ${(f.loadMs / 1000).toFixed(1)} s, peak process memory ${
+        (f.peakRss / 1e9).toFixed(2)
+      } GB`;
+    }).join(", ")
+  } (a ${(fromFile.get(0)!.fileBytes / 1e6).toFixed(0)} MB file, f32).`,
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +
   `roofline is ${roofMs.toFixed(1)} ms/token (${
@@ -378,10 +494,10 @@ const notes = [
   `and C4,3 ${(llama[2].decodeMs / decodeMs.get(3)!).toFixed(2)}× as fast, with f32 survivors.`,
   `onnxruntime-web (wasm, 1 thread) runs one decode step of the dense model as an ONNX graph ` +
   `written from the Mamba-1 definition (tests/_mamba_onnx.ts; it has no prefill here): ` +
-  `${decode[3].median_ms.toFixed(1)} ms/token, so Quartet decodes ` +
-  `${(decode[3].median_ms / dense).toFixed(2)}× (dense), ` +
-  `${(decode[3].median_ms / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +
-  `${(decode[3].median_ms / decodeMs.get(3)!).toFixed(2)}× (C4,3) faster. Its logits match ` +
+  `${ortDecodeMs.toFixed(1)} ms/token, so Quartet decodes ` +
+  `${(ortDecodeMs / dense).toFixed(2)}× (dense), ` +
+  `${(ortDecodeMs / decodeMs.get(2)!).toFixed(2)}× (C4,2) and ` +
+  `${(ortDecodeMs / decodeMs.get(3)!).toFixed(2)}× (C4,3) faster. Its logits match ` +
   `Quartet's dense model within ${ortDiff.toExponential(1)} over 3 tokens from an empty state.`,
 ];
 await report("mamba", "Mamba-1, one and two threads (ms)", rows, { unit: "ms" }, notes);
