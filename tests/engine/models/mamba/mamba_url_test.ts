@@ -2,7 +2,7 @@
  * Mamba checkpoints over HTTP, as from a Hugging Face `resolve/main` base URL (no trailing
  * slash): a single model.safetensors and a sharded one (index + shards) give the same logits
  * as the directory; a cut-off shard, a missing file and a broken config.json are typed errors
- * naming the file.
+ * naming the file. Also a sharded checkpoint in a directory (its shards read tensor by tensor).
  */
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import { ModelFormatError } from "../../../../engine/errors.ts";
@@ -101,5 +101,53 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
     await fails("brokenweights", /model\.safetensors.*HTTP 500/);
   } finally {
     await server.shutdown();
+  }
+});
+
+Deno.test("Mamba loads a sharded checkpoint from a directory; a tensor in two shards or a missing shard is a typed error", async () => {
+  const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
+  const headerLen = Number(new DataView(model.buffer).getBigUint64(0, true));
+  const names = Object.keys(
+    JSON.parse(new TextDecoder().decode(model.subarray(8, 8 + headerLen))),
+  ).filter((n) => n !== "__metadata__");
+  const first = names.filter((n) => n.includes("layers.0."));
+  const rest = names.filter((n) => !n.includes("layers.0."));
+  const dir = await Deno.makeTempDir();
+  const writeIndex = (map: Record<string, string>) =>
+    Deno.writeTextFile(
+      `${dir}/model.safetensors.index.json`,
+      JSON.stringify({ metadata: {}, weight_map: map }),
+    );
+  try {
+    await Deno.copyFile(`${FIXTURE}/config.json`, `${dir}/config.json`);
+    await Deno.writeFile(`${dir}/a.safetensors`, safetensorsSubset(model, first));
+    await Deno.writeFile(`${dir}/b.safetensors`, safetensorsSubset(model, rest));
+    await writeIndex(Object.fromEntries([
+      ...first.map((n) => [n, "a.safetensors"]),
+      ...rest.map((n) => [n, "b.safetensors"]),
+    ]));
+    const prompt = [72, 101, 108, 108, 111];
+    const local = await loadMamba(FIXTURE);
+    const want = [...local.forward(prompt)];
+    local.dispose();
+    const sharded = await loadMamba(dir);
+    deepStrictEqual([...sharded.forward(prompt)], want);
+    sharded.dispose();
+    // The norm of layer 0 in both shards.
+    const twice = first[0];
+    await Deno.writeFile(`${dir}/b.safetensors`, safetensorsSubset(model, [...rest, twice]));
+    await rejects(
+      loadMamba(dir),
+      (e) =>
+        e instanceof ModelFormatError &&
+        e.message.includes(`tensor "${twice}" is in both "a.safetensors" and "b.safetensors"`),
+    );
+    await Deno.remove(`${dir}/b.safetensors`);
+    await rejects(
+      loadMamba(dir),
+      (e) => e instanceof ModelFormatError && /b\.safetensors/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
