@@ -265,3 +265,24 @@ export function timingStats(times: readonly number[]): Timing {
   const t = [...times].sort((a, b) => a - b);
   return { median_ms: t[Math.floor(t.length / 2)], min_ms: t[0], runs: t.length };
 }
+
+/**
+ * One timing from instances of the same computation in different memory (the same weights
+ * copied twice, in mirrored order: A B B A), so that where memory lands does not favour one
+ * side: here the same weights ran slower in memory allocated earlier (3–10 % for a GEMV's
+ * copies in one arena, up to 20 % for Mamba models in separate arenas). The mean of the
+ * instances' medians, the least minimum, every run.
+ */
+export function instancesTiming(timings: readonly Timing[]): Timing {
+  return {
+    median_ms: timings.reduce((a, t) => a + t.median_ms, 0) / timings.length,
+    min_ms: Math.min(...timings.map((t) => t.min_ms)),
+    runs: timings.reduce((a, t) => a + t.runs, 0),
+  };
+}
+
+/** How far apart the instances' medians were: largest / smallest − 1. */
+export function instancesSpread(timings: readonly Timing[]): number {
+  const medians = timings.map((t) => t.median_ms);
+  return Math.max(...medians) / Math.min(...medians) - 1;
+}

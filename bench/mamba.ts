@@ -14,7 +14,15 @@
  *
  *   deno run -A bench/mamba.ts [--quick]
  */
-import { type BenchRow, interleaved, interleavedAsync, report, type Timing } from "./_harness.ts";
+import {
+  type BenchRow,
+  instancesSpread,
+  instancesTiming,
+  interleaved,
+  interleavedAsync,
+  report,
+  type Timing,
+} from "./_harness.ts";
 import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
 import { loadMamba, MambaModel } from "../engine/models/mamba/mamba.ts";
@@ -227,20 +235,12 @@ for (const zeros of buildOrder) {
 }
 /** Instance-to-instance spread of a variant's medians, the largest seen (percent). */
 let instanceSpread = 0;
-/** Per variant, its instances' timings (in `buildOrder`) combined: mean median, least min. */
+/** Per variant, its instances' timings (in `buildOrder`) combined (`instancesTiming`). */
 function perVariant(timings: Timing[]): Timing[] {
   return variants.map((z) => {
     const mine = timings.filter((_, i) => buildOrder[i] === z);
-    const medians = mine.map((t) => t.median_ms);
-    instanceSpread = Math.max(
-      instanceSpread,
-      100 * (Math.max(...medians) / Math.min(...medians) - 1),
-    );
-    return {
-      median_ms: medians.reduce((a, b) => a + b, 0) / medians.length,
-      min_ms: Math.min(...mine.map((t) => t.min_ms)),
-      runs: mine.reduce((a, t) => a + t.runs, 0),
-    };
+    instanceSpread = Math.max(instanceSpread, 100 * instancesSpread(mine));
+    return instancesTiming(mine);
   });
 }
 // The models take turns, so a noisy spell hits each alike.

@@ -9,7 +9,13 @@
  *
  *   deno run -A bench/sparse.ts [--quick]
  */
-import { type BenchRow, interleaved, report } from "./_harness.ts";
+import {
+  type BenchRow,
+  instancesSpread,
+  instancesTiming,
+  interleaved,
+  report,
+} from "./_harness.ts";
 import { measureOrt, ortSession } from "./_peers.ts";
 import * as ort from "npm:onnxruntime-web@1.30.0";
 import {
@@ -154,12 +160,24 @@ for (const n of [2, 3] as const) {
     for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) wt[j * m + i] = w[i * k + j];
     const raw = kr.arena.alloc(k * m * 4);
     kr.arena.f32(raw, k * m).set(wt);
-    const dense = kr.arena.alloc(kr.fn.x32_pack_gemm_size(k, m, 8));
-    kr.fn.x32_pack_gemm(k, m, 8, raw, m, 0, 0, dense);
-    kr.arena.free(raw);
     const p = packC4nGemv(w, m, k, n);
-    const pw = kr.arena.alloc(p.bytes.length);
-    kr.arena.u8(pw, p.bytes.length).set(p.bytes);
+    // Two copies of each, in mirrored order (dense, sparse, sparse, dense), each side's time
+    // the mean of its two (instancesTiming): memory allocated earlier ran slower here.
+    const packDense = () => {
+      const at = kr.arena.alloc(kr.fn.x32_pack_gemm_size(k, m, 8));
+      kr.fn.x32_pack_gemm(k, m, 8, raw, m, 0, 0, at);
+      return at;
+    };
+    const packSparse = () => {
+      const at = kr.arena.alloc(p.bytes.length);
+      kr.arena.u8(at, p.bytes.length).set(p.bytes);
+      return at;
+    };
+    const dense1 = packDense();
+    const sparse1 = packSparse();
+    const sparse2 = packSparse();
+    const dense2 = packDense();
+    kr.arena.free(raw);
     const xs = new Random(7).floats(k);
     const x = kr.arena.alloc(k * 4);
     kr.arena.f32(x, k).set(xs);
@@ -169,10 +187,18 @@ for (const n of [2, 3] as const) {
     // Dense and sparse take turns call batch by call batch: at 4096 x 4096 a batch is one call,
     // so each call finds its weights evicted by the other's (as in a model, where the other
     // layers evict them), instead of the 17 MB of C4,3 weights staying in the 32 MB L3.
-    const [denseTime, sparseTime] = interleaved([
-      () => kr.fn.f32_gemv_1x8(m, k, x, dense, y, 0, 0, 0),
-      () => fn(m, k, 0, m, pw, x, 0, y, 0, 0, 0),
+    const times = interleaved([
+      () => kr.fn.f32_gemv_1x8(m, k, x, dense1, y, 0, 0, 0),
+      () => fn(m, k, 0, m, sparse1, x, 0, y, 0, 0, 0),
+      () => fn(m, k, 0, m, sparse2, x, 0, y, 0, 0, 0),
+      () => kr.fn.f32_gemv_1x8(m, k, x, dense2, y, 0, 0, 0),
     ], { rounds: quick ? 10 : 40, batches: 1, batchMs: 1, warmupMs: 200 });
+    const denseTime = instancesTiming([times[0], times[3]]);
+    const sparseTime = instancesTiming([times[1], times[2]]);
+    const spread = Math.max(
+      instancesSpread([times[0], times[3]]),
+      instancesSpread(times.slice(1, 3)),
+    );
     for (const [variant, time] of [["dense", denseTime], [`c4n:${n}`, sparseTime]] as const) {
       gemvRows.push({
         case: name,
@@ -185,7 +211,9 @@ for (const n of [2, 3] as const) {
     const ratio = c4nGemvRatio(n, m, k);
     gemvChoice.set(
       name,
-      `bytes ${(100 * p.bytes.length / (4 * m * k)).toFixed(0)} % of dense; the cost model ` +
+      `two copies of each weight (allocated dense, sparse, sparse, dense; each side's time the ` +
+        `mean of its two) differed by up to ${(100 * spread).toFixed(0)} %; ` +
+        `bytes ${(100 * p.bytes.length / (4 * m * k)).toFixed(0)} % of dense; the cost model ` +
         `predicts ${(ratio * 100).toFixed(0)} % of the dense time and ` +
         (ratio < C4N_GEMV_MARGIN ? "selects it" : "keeps the layer dense"),
     );
