@@ -24,8 +24,8 @@ export function fromFloat16Bits(h: number): number {
   return F32[0];
 }
 
-/** The host's Float16Array, where there is one (widening through it is native code). */
-const HostFloat16 = typeof Float16Array === "function" ? Float16Array : undefined;
+/** The host's Float16Array, where there is one (converting through it is native code). */
+export const HostFloat16 = typeof Float16Array === "function" ? Float16Array : undefined;
 
 /** Expands float16 bit patterns to float32, into `out` when given (of the same length). */
 export function float16ToFloat32(

@@ -30,8 +30,9 @@ export async function readSource(
   what = "model",
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
-  const bytes = isLocalSource(source)
-    ? await (await import("./read_file.ts")).readFile(localFile(source), what, MAX_BYTES)
+  const local = localPath(source);
+  const bytes = local
+    ? await (await import("./read_file.ts")).readFile(local, what, MAX_BYTES)
     : await download(new URL(source), what, options.stallMs ?? STALL_MS);
   if (isHtmlPage(bytes)) {
     throw new ModelFormatError(
@@ -42,15 +43,10 @@ export async function readSource(
   return bytes;
 }
 
-/** Whether `source` names a local file (a path or a file: URL) rather than a download. */
-export function isLocalSource(source: string | URL): boolean {
+/** The local file `source` names (a path, or a file: URL as a URL); undefined for a download. */
+export function localPath(source: string | URL): string | URL | undefined {
   const url = source instanceof URL ? source : URL_LIKE.test(source) ? new URL(source) : undefined;
-  return !url || url.protocol === "file:";
-}
-
-/** A local source as the file APIs take it: a path, or a file: URL as a URL. */
-export function localFile(source: string | URL): string | URL {
-  return typeof source === "string" && URL_LIKE.test(source) ? new URL(source) : source;
+  return !url ? source : url.protocol === "file:" ? url : undefined;
 }
 
 /** Whether the bytes start like an HTML document (no model file, weight or JSON file does). */

@@ -7,7 +7,7 @@
  * @module
  */
 import { ModelFormatError } from "../../errors.ts";
-import { isLocalSource, localFile, readSource } from "../read_source.ts";
+import { localPath, readSource } from "../read_source.ts";
 import {
   decodeSafetensorsData,
   safetensorsDataStart,
@@ -101,11 +101,10 @@ export async function openSafetensors(
   source: string | URL,
   file: string,
 ): Promise<SafetensorsReader> {
-  if (!isLocalSource(source)) {
-    return safetensorsReaderOf(await readSource(source, "checkpoint file"), file);
-  }
+  const local = localPath(source);
+  if (!local) return safetensorsReaderOf(await readSource(source, "checkpoint file"), file);
   const { openFileRanges } = await import("../file_ranges.ts");
-  const f = await openFileRanges(localFile(source), "checkpoint file");
+  const f = await openFileRanges(local, "checkpoint file");
   try {
     const first8 = new Uint8Array(8);
     const dataStart = safetensorsDataStart(first8.subarray(0, f.readAt(first8, 0)), f.size, file);
