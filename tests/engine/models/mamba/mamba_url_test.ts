@@ -38,15 +38,22 @@ function safetensorsSubset(file: Uint8Array, names: string[]): Uint8Array<ArrayB
   return bytes;
 }
 
-Deno.test("Mamba loads from a base URL, single-file and sharded, with the directory's logits", async () => {
-  const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
-  const config = await Deno.readFile(`${FIXTURE}/config.json`);
+/** The fixture's tensor names split in two shards: layer 0's, and the rest. */
+function twoShards(model: Uint8Array): { first: string[]; rest: string[] } {
   const headerLen = Number(new DataView(model.buffer).getBigUint64(0, true));
   const names = Object.keys(
     JSON.parse(new TextDecoder().decode(model.subarray(8, 8 + headerLen))),
   ).filter((n) => n !== "__metadata__");
-  const first = names.filter((n) => n.includes("layers.0."));
-  const rest = names.filter((n) => !n.includes("layers.0."));
+  return {
+    first: names.filter((n) => n.includes("layers.0.")),
+    rest: names.filter((n) => !n.includes("layers.0.")),
+  };
+}
+
+Deno.test("Mamba loads from a base URL, single-file and sharded, with the directory's logits", async () => {
+  const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
+  const config = await Deno.readFile(`${FIXTURE}/config.json`);
+  const { first, rest } = twoShards(model);
   const weightMap = Object.fromEntries([
     ...first.map((n) => [n, "model-00001-of-00002.safetensors"]),
     ...rest.map((n) => [n, "model-00002-of-00002.safetensors"]),
@@ -106,12 +113,7 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
 
 Deno.test("Mamba loads a sharded checkpoint from a directory; a tensor in two shards or a missing shard is a typed error", async () => {
   const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
-  const headerLen = Number(new DataView(model.buffer).getBigUint64(0, true));
-  const names = Object.keys(
-    JSON.parse(new TextDecoder().decode(model.subarray(8, 8 + headerLen))),
-  ).filter((n) => n !== "__metadata__");
-  const first = names.filter((n) => n.includes("layers.0."));
-  const rest = names.filter((n) => !n.includes("layers.0."));
+  const { first, rest } = twoShards(model);
   const dir = await Deno.makeTempDir();
   const writeIndex = (map: Record<string, string>) =>
     Deno.writeTextFile(
