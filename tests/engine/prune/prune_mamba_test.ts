@@ -230,6 +230,7 @@ Deno.test("a pruned c4n:3 checkpoint runs on the C4n kernels and matches the den
       c.config,
       c.weights,
     );
+    c.weights.close(); // both models are built from the open file
     const prompt = [3, 100, 7, 512, 42];
     assertClose(
       sparse.forward(prompt),
