@@ -892,6 +892,8 @@ async function checkpointOf(
 /**
  * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
  * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
+ * A local checkpoint's weights are read tensor by tensor into the model's memory, so loading
+ * needs about the model's own size; from a URL the weight files are downloaded whole first.
  *
  * @example
  * ```ts ignore
