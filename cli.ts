@@ -16,7 +16,11 @@ import { decodeNpy, encodeNpy } from "./engine/formats/npy.ts";
 import { PRUNE_MASKS, type PruneMask, pruneOnnx } from "./engine/prune/prune.ts";
 import { pruneTfjs } from "./engine/prune/prune_tfjs.ts";
 import { type LayerReport, pruneReportMarkdown, pruneReportSvg } from "./engine/prune/report.ts";
-import { packSparseModel } from "./engine/formats/sparse_package/pack.ts";
+import {
+  isSafetensors,
+  packSafetensors,
+  packSparseModel,
+} from "./engine/formats/sparse_package/pack.ts";
 import { chromeTrace, profileSvg } from "./engine/profile_report.ts";
 
 const USAGE = `Quartet ${VERSION}: run pruned neural networks fast with WebAssembly SIMD.
@@ -71,7 +75,10 @@ Commands:
   pack <model.onnx> --out <file.qsp> [--f16]
                        Quartet sparse package: each large weight stored as a bit mask of
                        its non-zeros plus their values (float16 with --f16), the rest of
-                       the model as ONNX; loads like an .onnx file, smaller to download
+                       the model as ONNX; loads like an .onnx file, smaller to download.
+                       A Mamba checkpoint directory gives a directory (--out) with
+                       model.qsp, config.json and the tokenizer files, which loadMamba,
+                       generate and info read like the checkpoint
   bench [--quick]      Dense GEMM/GEMV benchmark: Quartet vs onnxruntime-web and TensorFlow.js
                        (wasm), one thread; writes bench/results/gemm.{md,svg,json}
   demo                 What this host gets, a tiny model, the GEMM table vs the peers, and
@@ -870,9 +877,43 @@ async function pruneFile(
   console.log(`wrote ${opts.out}, ${opts.out}.md and ${opts.out}.svg`);
 }
 
-/** Writes ONNX bytes as a sparse package and prints what each weight became. */
-async function packFile(onnx: Uint8Array, out: string, float16: boolean): Promise<void> {
-  const { bytes, tensors } = packSparseModel(onnx, { float16 });
+/**
+ * Packs a Mamba checkpoint directory (single model.safetensors) into the --out directory:
+ * model.qsp, config.json and the tokenizer files.
+ */
+async function packMambaDir(dir: string, out: string, float16: boolean): Promise<void> {
+  refuseOverwrite(dir, out, "checkpoint");
+  let weights: Uint8Array;
+  try {
+    weights = await Deno.readFile(`${dir}/model.safetensors`);
+  } catch (cause) {
+    throw new UsageError(
+      `pack reads a checkpoint's single model.safetensors, and "${dir}" has none (a sharded ` +
+        `checkpoint is not packed): ${(cause as Error).message}`,
+    );
+  }
+  await Deno.mkdir(out, { recursive: true });
+  for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json"]) {
+    await Deno.copyFile(`${dir}/${f}`, `${out}/${f}`).catch((e) => {
+      if (f === "config.json") throw e;
+    });
+  }
+  await packFile(weights, `${out}/model.qsp`, float16, "model.safetensors");
+}
+
+/**
+ * Writes ONNX or safetensors bytes as a sparse package and prints what each weight became.
+ * `what` names the input in the summary.
+ */
+async function packFile(
+  model: Uint8Array,
+  out: string,
+  float16: boolean,
+  what = "ONNX model",
+): Promise<void> {
+  const { bytes, tensors } = isSafetensors(model)
+    ? packSafetensors(model, { float16 })
+    : packSparseModel(model, { float16 });
   await Deno.writeFile(out, bytes);
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
   for (const t of tensors) {
@@ -882,8 +923,8 @@ async function packFile(onnx: Uint8Array, out: string, float16: boolean): Promis
     );
   }
   console.log(
-    `wrote ${out}: ${kb(bytes.length)} (${(bytes.length / onnx.length * 100).toFixed(1)} % of ` +
-      `the ${kb(onnx.length)} ONNX model)`,
+    `wrote ${out}: ${kb(bytes.length)} (${(bytes.length / model.length * 100).toFixed(1)} % of ` +
+      `the ${kb(model.length)} ${what})`,
   );
 }
 
@@ -989,7 +1030,8 @@ async function main(argv: string[]): Promise<number> {
           "The pack command needs a model and --out: pack <model.onnx> --out <file.qsp>",
         );
       }
-      await packFile(await Deno.readFile(rest[0]), values.out, values.f16);
+      if (await isCheckpointDir(rest[0])) await packMambaDir(rest[0], values.out, values.f16);
+      else await packFile(await Deno.readFile(rest[0]), values.out, values.f16);
       return 0;
     }
     case "bench": {

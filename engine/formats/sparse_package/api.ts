@@ -9,8 +9,10 @@ import type { PackOptions, PackResult } from "./pack.ts";
 /**
  * Packs an ONNX model into a Quartet sparse package: each weight with at least a quarter zeros
  * as a bit mask plus its non-zeros (optionally float16). The input bytes are not modified.
- * `loadModel` reads the package like an ONNX file (bytes, path or URL). Asynchronous because
- * the packer loads on first use.
+ * `loadModel` reads the package like an ONNX file (bytes, path or URL). Given a safetensors
+ * file (a Mamba checkpoint's `model.safetensors`, e.g. from `pruneMamba`), it packs that
+ * instead: saved as `model.qsp` beside the checkpoint's config.json, `loadMamba` reads it.
+ * Asynchronous because the packer loads on first use.
  *
  * @example
  * ```ts ignore
@@ -21,9 +23,11 @@ import type { PackOptions, PackResult } from "./pack.ts";
  * ```
  */
 export async function packSparseModel(
-  onnx: Uint8Array,
+  model: Uint8Array,
   options: PackOptions = {},
 ): Promise<PackResult> {
   const packer = await import("./pack.ts");
-  return packer.packSparseModel(onnx, options);
+  return packer.isSafetensors(model)
+    ? packer.packSafetensors(model, options)
+    : packer.packSparseModel(model, options);
 }

@@ -1,6 +1,6 @@
 /**
- * The Quartet sparse package (`.qsp`): an ONNX model whose large float weights are stored
- * compactly beside it, as a bit mask of the non-zero positions plus the non-zero values, in
+ * The Quartet sparse package (`.qsp`): an ONNX model (or a safetensors checkpoint) whose large
+ * float weights are stored compactly beside it, as a bit mask of the non-zero positions plus the non-zero values, in
  * float32 or float16. Layout and rules: docs/sparse-package.md.
  *
  * @module
@@ -44,7 +44,12 @@ export interface PackedTensor {
 export interface PackageHeader {
   /** What wrote the package (informative). */
   producer: string;
-  /** The ONNX model with every packed tensor's data removed (dims [0]). */
+  /**
+   * What `model` holds (absent: "onnx"): an ONNX model with every packed tensor's data
+   * removed (dims [0]), or a safetensors file (a Mamba checkpoint) without the packed tensors.
+   */
+  modelFormat?: "onnx" | "safetensors";
+  /** The model, as `modelFormat` says. */
   model: Section;
   /** The packed tensors. */
   tensors: PackedTensor[];

@@ -19,6 +19,13 @@ import {
 import { rewriteMessage, varintField } from "../onnx/wire.ts";
 import { FLOAT16_MAX, float32ToFloat16 } from "../float16.ts";
 import {
+  decodeSafetensorsData,
+  safetensorsDataStart,
+  safetensorsElementBytes,
+  safetensorsTensors,
+} from "../safetensors/safetensors.ts";
+import { type SafetensorsEntry, writeSafetensors } from "../safetensors/write.ts";
+import {
   alignTo,
   PACKAGE_MAGIC,
   PACKAGE_VERSION,
@@ -48,7 +55,7 @@ export interface PackedTensorReport {
   layout: "mask" | "dense";
   /** Stored element type. */
   dtype: "float32" | "float16";
-  /** Bytes as float32 in the ONNX file. */
+  /** Bytes in the input file. */
   bytesBefore: number;
   /** Bytes in the package (values plus mask). */
   bytesAfter: number;
@@ -62,7 +69,7 @@ export interface PackResult {
   bytes: Uint8Array;
   /** One row per packed tensor. */
   tensors: PackedTensorReport[];
-  /** Size of the input ONNX model. */
+  /** Size of the input model (ONNX or safetensors). */
   inputBytes: number;
 }
 
@@ -146,15 +153,7 @@ function bytesOf(v: Float32Array | Uint16Array): Uint8Array {
  * ```
  */
 export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): PackResult {
-  checkOptions(options, ["float16", "minElements"], "packSparseModel()", {
-    float16: [true, false],
-  });
-  const minElements = options.minElements ?? 256;
-  if (!Number.isInteger(minElements) || minElements < 1) {
-    throw new InvalidArgumentError(
-      `The minElements option of packSparseModel() must be a positive integer, got ${minElements}`,
-    );
-  }
+  const minElements = checkPackOptions(options, "packSparseModel()");
   let proto: ModelProto;
   try {
     proto = readModel(onnx);
@@ -169,7 +168,7 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
   const byName = new Map<string, TensorProto[]>();
   weightTensors(proto.graph, byName);
   const reports: PackedTensorReport[] = [];
-  const payloads: { entry: PackedTensor; values: Uint8Array; mask?: Uint8Array }[] = [];
+  const payloads: Payload[] = [];
   const strip = new Set<number>();
   for (const [name, tensors] of byName) {
     // A name used twice (in different subgraphs) would be ambiguous on load: leave it inline.
@@ -177,33 +176,62 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
     const t = tensors[0];
     const values = floatValues(t);
     if (!values || values.length < minElements) continue;
-    const dims = t.dims.map(Number);
-    let zeros = 0;
-    let finite = true;
-    let max = 0;
-    for (const v of values) {
-      if (v === 0) zeros++;
-      if (!Number.isFinite(v)) finite = false;
-      else max = Math.max(max, Math.abs(v));
+    const { payload, report } = encodeTensor(name, t.dims.map(Number), values, options.float16);
+    payloads.push(payload);
+    reports.push(report);
+    // The model keeps the tensor's name and type; its data lives in the package.
+    strip.add(t.offset);
+  }
+  const bytes = writePackage(stripTensors(onnx, strip), "onnx", payloads);
+  return { bytes, tensors: reports, inputBytes: onnx.length };
+}
+
+/** One tensor's package entry and its sections' bytes (offsets set by `writePackage`). */
+interface Payload {
+  entry: PackedTensor;
+  values: Uint8Array;
+  mask?: Uint8Array;
+}
+
+/**
+ * Encodes a tensor's float32 values: as a bit mask plus the non-zeros when that is smaller
+ * than every value, in float16 when `float16` is asked for and every value is finite and in
+ * its range (`exactHalves`: the values are halves already, so float16 loses nothing).
+ */
+function encodeTensor(
+  name: string,
+  dims: number[],
+  values: Float32Array,
+  float16 = false,
+  exactHalves = false,
+): { payload: Payload; report: PackedTensorReport } {
+  let zeros = 0;
+  let finite = true;
+  let max = 0;
+  for (const v of values) {
+    if (v === 0) zeros++;
+    if (!Number.isFinite(v)) finite = false;
+    else max = Math.max(max, Math.abs(v));
+  }
+  const half = (float16 || exactHalves) && finite && max <= FLOAT16_MAX;
+  const width = half ? 2 : 4;
+  const maskBytes = Math.ceil(values.length / 8);
+  const masked = maskBytes + (values.length - zeros) * width < values.length * width;
+  let kept = values;
+  let mask: Uint8Array | undefined;
+  if (masked) {
+    mask = new Uint8Array(maskBytes);
+    kept = new Float32Array(values.length - zeros);
+    let j = 0;
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] === 0) continue;
+      mask[i >> 3] |= 1 << (i & 7);
+      kept[j++] = values[i];
     }
-    const half = options.float16 === true && finite && max <= FLOAT16_MAX;
-    const width = half ? 2 : 4;
-    const maskBytes = Math.ceil(values.length / 8);
-    const masked = maskBytes + (values.length - zeros) * width < values.length * width;
-    let kept = values;
-    let mask: Uint8Array | undefined;
-    if (masked) {
-      mask = new Uint8Array(maskBytes);
-      kept = new Float32Array(values.length - zeros);
-      let j = 0;
-      for (let i = 0; i < values.length; i++) {
-        if (values[i] === 0) continue;
-        mask[i >> 3] |= 1 << (i & 7);
-        kept[j++] = values[i];
-      }
-    }
-    const stored = bytesOf(half ? float32ToFloat16(kept) : kept);
-    payloads.push({
+  }
+  const stored = bytesOf(half ? float32ToFloat16(kept) : kept);
+  return {
+    payload: {
       entry: {
         name,
         dims,
@@ -213,24 +241,28 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
       },
       values: stored,
       mask,
-    });
-    reports.push({
+    },
+    report: {
       name,
       dims,
       zeros: zeros / values.length,
       layout: mask ? "mask" : "dense",
       dtype: half ? "float16" : "float32",
-      bytesBefore: values.length * 4,
+      bytesBefore: values.length * (exactHalves ? 2 : 4),
       bytesAfter: stored.length + (mask?.length ?? 0),
-      ...(options.float16 && !half
+      ...(float16 && !half
         ? { note: finite ? `|values| up to ${max} exceed float16` : "non-finite values" }
         : {}),
-    });
-    // The model keeps the tensor's name and type; its data lives in the package.
-    strip.add(t.offset);
-  }
-  const model = stripTensors(onnx, strip);
-  // Data area: the model, then each tensor's mask and values, every section aligned.
+    },
+  };
+}
+
+/** The package file: prefix, header, then the model and each tensor's sections, aligned. */
+function writePackage(
+  model: Uint8Array,
+  modelFormat: "onnx" | "safetensors",
+  payloads: Payload[],
+): Uint8Array {
   let at = alignTo(model.length, SECTION_ALIGN);
   for (const p of payloads) {
     if (p.entry.mask) {
@@ -242,6 +274,8 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
   }
   const header: PackageHeader = {
     producer: "quartet",
+    // Absent means ONNX: packages written before safetensors ones existed have no such field.
+    ...(modelFormat === "onnx" ? {} : { modelFormat }),
     model: { offset: 0, bytes: model.length },
     tensors: payloads.map((p) => p.entry),
   };
@@ -258,5 +292,70 @@ export function packSparseModel(onnx: Uint8Array, options: PackOptions = {}): Pa
     if (p.mask) out.set(p.mask, dataStart + p.entry.mask!.offset);
     out.set(p.values, dataStart + p.entry.values.offset);
   }
-  return { bytes: out, tensors: reports, inputBytes: onnx.length };
+  return out;
+}
+
+/**
+ * Packs a safetensors file (a Mamba checkpoint, typically one `pruneMamba` made) into a Quartet
+ * sparse package: each tensor of at least `minElements` as a bit mask plus its non-zeros when
+ * that is smaller (float16 with `float16`, and always for tensors stored as F16, which are
+ * halves already), the rest as a safetensors file inside the package, in their stored dtype.
+ * `loadMamba` reads a checkpoint directory's `model.qsp`. The input bytes are not modified.
+ */
+export function packSafetensors(
+  bytes: Uint8Array,
+  options: PackOptions = {},
+  file = "model.safetensors",
+): PackResult {
+  const minElements = checkPackOptions(options, "packSafetensors()");
+  const dataStart = safetensorsDataStart(bytes.subarray(0, 8), bytes.length, file);
+  const infos = safetensorsTensors(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
+  const reports: PackedTensorReport[] = [];
+  const payloads: Payload[] = [];
+  const kept: SafetensorsEntry[] = [];
+  for (const [name, info] of infos) {
+    const stored = bytes.subarray(
+      info.offset,
+      info.offset + info.size * safetensorsElementBytes(info.dtype),
+    );
+    if (info.size < minElements) {
+      kept.push({ name, dtype: info.dtype, shape: info.dims, data: stored });
+      continue;
+    }
+    const values = new Float32Array(info.size);
+    decodeSafetensorsData(info.dtype, stored, values);
+    const { payload, report } = encodeTensor(
+      name,
+      info.dims,
+      values,
+      options.float16,
+      info.dtype === "F16",
+    );
+    payloads.push(payload);
+    reports.push(report);
+  }
+  const out = writePackage(writeSafetensors(kept), "safetensors", payloads);
+  return { bytes: out, tensors: reports, inputBytes: bytes.length };
+}
+
+/**
+ * Whether `bytes` start like a safetensors file: an 8-byte header length that fits, then "{"
+ * (an ONNX model starts with a protobuf field tag instead).
+ */
+export function isSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10 || bytes[8] !== 0x7b) return false;
+  const len = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  return len <= BigInt(bytes.length - 8);
+}
+
+/** Checks the options of a packer; returns minElements. */
+function checkPackOptions(options: PackOptions, fn: string): number {
+  checkOptions(options, ["float16", "minElements"], fn, { float16: [true, false] });
+  const minElements = options.minElements ?? 256;
+  if (!Number.isInteger(minElements) || minElements < 1) {
+    throw new InvalidArgumentError(
+      `The minElements option of ${fn} must be a positive integer, got ${minElements}`,
+    );
+  }
+  return minElements;
 }

@@ -25,7 +25,8 @@ import {
   SECTION_ALIGN,
 } from "./format.ts";
 
-type Fail = (what: string) => ModelFormatError;
+/** Makes the error for a problem (`what`), naming the file. */
+export type Fail = (what: string) => ModelFormatError;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -84,7 +85,10 @@ function tensorEntry(v: unknown, i: number, dataBytes: number, fail: Fail): Pack
 }
 
 /** Parses and checks the prefix and header; returns it with the data area's start. */
-function readHeader(bytes: Uint8Array, fail: Fail): { header: PackageHeader; dataStart: number } {
+export function readPackageHeader(
+  bytes: Uint8Array,
+  fail: Fail,
+): { header: PackageHeader; dataStart: number } {
   if (!isSparsePackage(bytes) || bytes.length < PREFIX_BYTES) {
     throw fail("not a Quartet sparse package (bad magic or shorter than its prefix)");
   }
@@ -133,11 +137,19 @@ function readHeader(bytes: Uint8Array, fail: Fail): { header: PackageHeader; dat
     }
   }
   const producer = typeof raw.producer === "string" ? raw.producer : "unknown";
-  return { header: { producer, model, tensors }, dataStart };
+  const modelFormat = raw.modelFormat ?? "onnx";
+  if (modelFormat !== "onnx" && modelFormat !== "safetensors") {
+    throw fail(`modelFormat ${JSON.stringify(modelFormat)} is not "onnx" or "safetensors"`);
+  }
+  return { header: { producer, modelFormat, model, tensors }, dataStart };
 }
 
 /** The tensor's float32 values, from its section(s) of the data area. */
-function decodeTensor(data: Uint8Array, t: PackedTensor, fail: Fail): Tensor<"float32"> {
+export function decodePackedTensor(
+  data: Uint8Array,
+  t: PackedTensor,
+  fail: Fail,
+): Tensor<"float32"> {
   const what = `tensor "${t.name}"`;
   const size = t.dims.reduce((s, d) => s * d, 1);
   const raw = data.slice(t.values.offset, t.values.offset + t.values.bytes);
@@ -205,7 +217,13 @@ function restore(
  */
 export async function unpackSparsePackage(bytes: Uint8Array, name = "model"): Promise<Model> {
   const fail: Fail = (what) => new ModelFormatError(`Cannot load package "${name}": ${what}`);
-  const { header, dataStart } = readHeader(bytes, fail);
+  const { header, dataStart } = readPackageHeader(bytes, fail);
+  if (header.modelFormat === "safetensors") {
+    throw fail(
+      "it holds a safetensors checkpoint (a Mamba model), not an ONNX model: load its " +
+        "directory with loadMamba",
+    );
+  }
   const data = bytes.subarray(dataStart);
   const model = await decodeOnnx(
     data.subarray(header.model.offset, header.model.offset + header.model.bytes),
@@ -214,7 +232,7 @@ export async function unpackSparsePackage(bytes: Uint8Array, name = "model"): Pr
   const byName = new Map<string, () => Tensor>();
   for (const t of header.tensors) {
     if (byName.has(t.name)) throw fail(`tensor "${t.name}" is listed twice`);
-    byName.set(t.name, () => decodeTensor(data, t, fail));
+    byName.set(t.name, () => decodePackedTensor(data, t, fail));
   }
   const placed = new Set<string>();
   restore(model.graph, byName, placed, fail);

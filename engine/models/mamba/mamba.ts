@@ -810,6 +810,7 @@ export async function readMambaCheckpoint(
   checkOptions(options, LOAD_MAMBA_OPTIONS, "loadMamba()");
   const config = parseCheckpointJson(await readText(source, "config.json"), "config.json");
   const files: SafetensorsReader[] = [];
+  let packed: CheckpointTensors | undefined;
   try {
     try {
       files.push(
@@ -818,7 +819,8 @@ export async function readMambaCheckpoint(
     } catch (e) {
       if (!isMissingSource(e)) throw e;
     }
-    if (files.length === 0) {
+    if (files.length === 0) packed = await readPackage(source);
+    if (files.length === 0 && !packed) {
       // Sharded: the index maps every tensor to its shard.
       const indexFile = "model.safetensors.index.json";
       let indexText: string;
@@ -826,8 +828,8 @@ export async function readMambaCheckpoint(
         indexText = await readText(source, indexFile);
       } catch (cause) {
         throw new ModelFormatError(
-          `Found neither model.safetensors nor ${indexFile} in "${source}": point loadMamba at ` +
-            `the checkpoint's directory or base URL`,
+          `Found neither model.safetensors, model.qsp nor ${indexFile} in "${source}": point ` +
+            `loadMamba at the checkpoint's directory or base URL`,
           { cause },
         );
       }
@@ -835,11 +837,30 @@ export async function readMambaCheckpoint(
         files.push(await openSafetensors(childSource(source, shard), shard));
       }
     }
-    return await checkpointOf(source, options, config, checkpointTensors(files));
+    return await checkpointOf(source, options, config, packed ?? checkpointTensors(files));
   } catch (e) {
     files.forEach((f) => f.close());
+    packed?.close();
     throw e;
   }
+}
+
+/**
+ * The checkpoint's `model.qsp` (a Quartet sparse package of its safetensors, `cli.ts pack`),
+ * or undefined when there is none. It is read whole.
+ */
+async function readPackage(source: string): Promise<CheckpointTensors | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readCheckpointFile(source, "model.qsp");
+  } catch (e) {
+    if (isMissingSource(e)) return undefined;
+    throw e;
+  }
+  const { readSafetensorsPackage } = await import(
+    "../../formats/sparse_package/safetensors_package.ts"
+  );
+  return readSafetensorsPackage(bytes, "model.qsp");
 }
 
 /** The rest of `readMambaCheckpoint` once the weight files are open: tokenizer, kernels. */

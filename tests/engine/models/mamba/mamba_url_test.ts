@@ -102,7 +102,10 @@ Deno.test("Mamba loads from a base URL, single-file and sharded, with the direct
         site,
       );
     await fails("cut", /model\.safetensors.*(past|truncated|ends|bytes)/);
-    await fails("noweights", /neither model\.safetensors nor model\.safetensors\.index\.json/);
+    await fails(
+      "noweights",
+      /neither model\.safetensors, model\.qsp nor model\.safetensors\.index\.json/,
+    );
     await fails("badconfig", /"config\.json" is not valid JSON/);
     await fails("broken", /tokenizer\.json.*HTTP 500/);
     await fails("brokenweights", /model\.safetensors.*HTTP 500/);
