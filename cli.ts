@@ -888,8 +888,8 @@ async function packMambaDir(dir: string, out: string, float16: boolean): Promise
     weights = await Deno.readFile(`${dir}/model.safetensors`);
   } catch (cause) {
     throw new UsageError(
-      `pack reads a checkpoint's single model.safetensors, and "${dir}" has none (a sharded ` +
-        `checkpoint is not packed): ${(cause as Error).message}`,
+      `The pack command reads a checkpoint's single model.safetensors, and "${dir}" has none ` +
+        `(sharded checkpoints are not packed): ${(cause as Error).message}`,
     );
   }
   await Deno.mkdir(out, { recursive: true });

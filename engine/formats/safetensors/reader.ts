@@ -79,17 +79,70 @@ export class SafetensorsReader {
 /** Bytes per read call (some hosts cap one read at 2 GiB). */
 const READ_CHUNK = 64 << 20;
 
+/** Bytes read at any position of a file of `size` bytes (a local file, or one in memory). */
+export interface ByteRanges {
+  /** The file's size. */
+  size: number;
+  /** Fills `into` from `position`; returns the bytes read (fewer only at the end). */
+  readAt: ReadAt;
+  /** Releases the file. */
+  close(): void;
+}
+
+/** A whole file's bytes as ranges. */
+export function bytesAsRanges(bytes: Uint8Array, file: string): ByteRanges {
+  let open = true;
+  return {
+    size: bytes.length,
+    readAt(into, position) {
+      if (!open) throw new ModelFormatError(`Cannot read "${file}": it was closed`);
+      const part = bytes.subarray(position, position + into.length);
+      into.set(part);
+      return part.length;
+    },
+    close: () => open = false,
+  };
+}
+
+/**
+ * A reader of the safetensors file at bytes [base, base + size) of `ranges` (a whole file, or
+ * a section of one), its header checked. Closing the reader closes `ranges`.
+ */
+export function safetensorsReaderOver(
+  ranges: ByteRanges,
+  file: string,
+  base = 0,
+  size = ranges.size - base,
+): SafetensorsReader {
+  const readAt: ReadAt = (into, position) =>
+    ranges.readAt(
+      into.subarray(0, Math.max(0, Math.min(into.length, size - position))),
+      base + position,
+    );
+  const first8 = new Uint8Array(8);
+  const dataStart = safetensorsDataStart(first8.subarray(0, readAt(first8, 0)), size, file);
+  const header = new Uint8Array(dataStart - 8);
+  if (readAt(header, 8) !== header.length) {
+    throw new ModelFormatError(`Cannot read "${file}": the file ended inside its header`);
+  }
+  const tensors = safetensorsTensors(header, dataStart, size, file);
+  return new SafetensorsReader(file, tensors, readAt, ranges.close);
+}
+
 /** A reader over a whole file's bytes already in memory. */
 export function safetensorsReaderOf(bytes: Uint8Array, file: string): SafetensorsReader {
-  const dataStart = safetensorsDataStart(bytes.subarray(0, 8), bytes.length, file);
-  const tensors = safetensorsTensors(bytes.subarray(8, dataStart), dataStart, bytes.length, file);
-  let open = true;
-  return new SafetensorsReader(file, tensors, (into, position) => {
-    if (!open) throw new ModelFormatError(`Cannot read "${file}": it was closed`);
-    const part = bytes.subarray(position, position + into.length);
-    into.set(part);
-    return part.length;
-  }, () => open = false);
+  return safetensorsReaderOver(bytesAsRanges(bytes, file), file);
+}
+
+/**
+ * The byte ranges of `source` (a path, a file: URL or a URL; `what` names it in errors): a
+ * local file is read where asked, a URL is downloaded whole.
+ */
+export async function openRanges(source: string | URL, what: string): Promise<ByteRanges> {
+  const local = localPath(source);
+  if (!local) return bytesAsRanges(await readSource(source, what), String(source));
+  const { openFileRanges } = await import("../file_ranges.ts");
+  return await openFileRanges(local, what);
 }
 
 /**
@@ -101,21 +154,11 @@ export async function openSafetensors(
   source: string | URL,
   file: string,
 ): Promise<SafetensorsReader> {
-  const local = localPath(source);
-  if (!local) return safetensorsReaderOf(await readSource(source, "checkpoint file"), file);
-  const { openFileRanges } = await import("../file_ranges.ts");
-  const f = await openFileRanges(local, "checkpoint file");
+  const ranges = await openRanges(source, "checkpoint file");
   try {
-    const first8 = new Uint8Array(8);
-    const dataStart = safetensorsDataStart(first8.subarray(0, f.readAt(first8, 0)), f.size, file);
-    const header = new Uint8Array(dataStart - 8);
-    if (f.readAt(header, 8) !== header.length) {
-      throw new ModelFormatError(`Cannot read "${file}": the file ended inside its header`);
-    }
-    const tensors = safetensorsTensors(header, dataStart, f.size, file);
-    return new SafetensorsReader(file, tensors, f.readAt, f.close);
+    return safetensorsReaderOver(ranges, file);
   } catch (e) {
-    f.close();
+    ranges.close();
     throw e;
   }
 }

@@ -1,16 +1,17 @@
 /**
  * Reads a Quartet sparse package that holds a safetensors checkpoint (`packSafetensors`, a
  * Mamba `model.qsp`): every tensor's shape up front, its values on request, from the packed
- * sections (bit mask plus non-zeros) or from the safetensors file inside the package. The
- * prefix, header, sections and the inner file are checked when it is opened; masks and
- * float16 values when a tensor is read.
+ * sections (bit mask plus non-zeros) or from the safetensors file inside the package, read
+ * from a local file where they lie (a URL is downloaded whole). The prefix, header, sections
+ * and the inner file's header are checked when it is opened; masks and float16 values when a
+ * tensor is read.
  *
  * @module
  */
 import { ModelFormatError } from "../../errors.ts";
-import { safetensorsReaderOf } from "../safetensors/reader.ts";
-import type { PackedTensor } from "./format.ts";
-import { decodePackedTensor, type Fail, readPackageHeader } from "./unpack.ts";
+import { type ByteRanges, openRanges, safetensorsReaderOver } from "../safetensors/reader.ts";
+import { type PackedTensor, PREFIX_BYTES, type Section } from "./format.ts";
+import { expandPackedTensor, type Fail, readPackageHeader } from "./unpack.ts";
 
 /** The tensors of a safetensors package. */
 export interface SafetensorsPackage {
@@ -24,19 +25,41 @@ export interface SafetensorsPackage {
   close(): void;
 }
 
-/** Opens the package `bytes` (`file` names it in errors). */
-export function readSafetensorsPackage(bytes: Uint8Array, file: string): SafetensorsPackage {
-  const fail: Fail = (what) => new ModelFormatError(`Cannot load package "${file}": ${what}`);
-  const { header, dataStart } = readPackageHeader(bytes, fail);
-  if (header.modelFormat !== "safetensors") {
-    throw fail(
-      "it holds an ONNX model, not a safetensors checkpoint: load it with loadModel",
-    );
+/**
+ * Opens the package `source` (a path, a file: URL or a URL; `file` names it in errors). A local
+ * file is read where a tensor lies when it is asked for; a URL is downloaded whole.
+ */
+export async function openSafetensorsPackage(
+  source: string | URL,
+  file: string,
+): Promise<SafetensorsPackage> {
+  const ranges = await openRanges(source, "checkpoint file");
+  try {
+    return safetensorsPackageOver(ranges, file);
+  } catch (e) {
+    ranges.close();
+    throw e;
   }
-  const data = bytes.subarray(dataStart);
-  const inner = safetensorsReaderOf(
-    data.subarray(header.model.offset, header.model.offset + header.model.bytes),
+}
+
+/** The package in `ranges`, its header, sections and inner safetensors header checked. */
+function safetensorsPackageOver(ranges: ByteRanges, file: string): SafetensorsPackage {
+  const fail: Fail = (what) => new ModelFormatError(`Cannot load package "${file}": ${what}`);
+  const prefix = new Uint8Array(PREFIX_BYTES);
+  const got = ranges.readAt(prefix, 0);
+  const jsonBytes = got === PREFIX_BYTES ? new DataView(prefix.buffer).getUint32(8, true) : 0;
+  // The prefix and JSON header (nothing is allocated past the file's size).
+  const head = new Uint8Array(Math.min(PREFIX_BYTES + jsonBytes, ranges.size));
+  ranges.readAt(head, 0);
+  const { header, dataStart } = readPackageHeader(head, fail, ranges.size);
+  if (header.modelFormat !== "safetensors") {
+    throw fail("it holds an ONNX model, not a safetensors checkpoint: load it with loadModel");
+  }
+  const inner = safetensorsReaderOver(
+    ranges,
     `${file} (its safetensors model)`,
+    dataStart + header.model.offset,
+    header.model.bytes,
   );
   const packed = new Map<string, PackedTensor>();
   const dims = new Map<string, readonly number[]>();
@@ -47,7 +70,13 @@ export function readSafetensorsPackage(bytes: Uint8Array, file: string): Safeten
     packed.set(t.name, t);
     dims.set(t.name, t.dims);
   }
-  let open = true;
+  const section = (s: Section, what: string) => {
+    const out = new Uint8Array(s.bytes);
+    if (ranges.readAt(out, dataStart + s.offset) !== s.bytes) {
+      throw fail(`${what} ends past the end of the file (it changed after it was opened)`);
+    }
+    return out;
+  };
   return {
     dims,
     float16: (name) =>
@@ -55,18 +84,16 @@ export function readSafetensorsPackage(bytes: Uint8Array, file: string): Safeten
         ? packed.get(name)!.dtype === "float16"
         : inner.tensors.get(name)?.dtype === "F16",
     read(name, into) {
-      if (!open) throw fail("it was closed");
       const t = packed.get(name);
       if (!t) return inner.read(name, into);
-      const values = decodePackedTensor(data, t, fail).data;
-      if (values.length !== into.length) {
-        throw fail(`tensor "${name}" is ${values.length} elements, not ${into.length}`);
+      const size = t.dims.reduce((a, b) => a * b, 1);
+      if (size !== into.length) {
+        throw fail(`tensor "${name}" is ${size} elements, not ${into.length}`);
       }
-      into.set(values);
+      const values = section(t.values, `tensor "${name}"`);
+      const mask = t.mask && section(t.mask, `tensor "${name}"`);
+      expandPackedTensor(t, values, mask, into, fail);
     },
-    close() {
-      open = false;
-      inner.close();
-    },
+    close: () => inner.close(),
   };
 }

@@ -84,10 +84,14 @@ function tensorEntry(v: unknown, i: number, dataBytes: number, fail: Fail): Pack
   return { name: v.name, dims: v.dims as number[], dtype: v.dtype, values, mask };
 }
 
-/** Parses and checks the prefix and header; returns it with the data area's start. */
+/**
+ * Parses and checks the prefix and header of a package of `fileLength` bytes whose first bytes
+ * (at least the prefix and the JSON header) are `bytes`; returns it with the data area's start.
+ */
 export function readPackageHeader(
   bytes: Uint8Array,
   fail: Fail,
+  fileLength = bytes.length,
 ): { header: PackageHeader; dataStart: number } {
   if (!isSparsePackage(bytes) || bytes.length < PREFIX_BYTES) {
     throw fail("not a Quartet sparse package (bad magic or shorter than its prefix)");
@@ -101,9 +105,9 @@ export function readPackageHeader(
     );
   }
   const jsonBytes = view.getUint32(8, true);
-  if (PREFIX_BYTES + jsonBytes > bytes.length) {
+  if (PREFIX_BYTES + jsonBytes > Math.min(bytes.length, fileLength)) {
     throw fail(
-      `the header claims ${jsonBytes} bytes but the file has ${bytes.length} (truncated?)`,
+      `the header claims ${jsonBytes} bytes but the file has ${fileLength} (truncated?)`,
     );
   }
   let raw: unknown;
@@ -115,7 +119,7 @@ export function readPackageHeader(
     throw fail(`the header is not valid UTF-8 JSON (${(cause as Error).message})`);
   }
   const dataStart = alignTo(PREFIX_BYTES + jsonBytes, SECTION_ALIGN);
-  const dataBytes = bytes.length - dataStart;
+  const dataBytes = fileLength - dataStart;
   if (dataBytes < 0) throw fail("the file ends inside its header padding (truncated?)");
   if (!isRecord(raw) || !Array.isArray(raw.tensors)) {
     throw fail("the header lacks its tensors list");
@@ -150,12 +154,38 @@ export function decodePackedTensor(
   t: PackedTensor,
   fail: Fail,
 ): Tensor<"float32"> {
+  const out = new Float32Array(t.dims.reduce((s, d) => s * d, 1));
+  const mask = t.mask && data.subarray(t.mask.offset, t.mask.offset + t.mask.bytes);
+  expandPackedTensor(
+    t,
+    data.subarray(t.values.offset, t.values.offset + t.values.bytes),
+    mask,
+    out,
+    fail,
+  );
+  // Float16 values (zeros included) are exact halves: marked, the f16 GEMV may keep them.
+  const x = new Tensor("float32", out, t.dims);
+  return t.dtype === "float16" ? markFloat16Origin(x) : x;
+}
+
+/**
+ * Writes a packed tensor's float32 values into `into` (its size) from the bytes of its values
+ * and mask sections, checking them: float16 values finite, the mask's set bits as many as the
+ * values and none past the last element.
+ */
+export function expandPackedTensor(
+  t: PackedTensor,
+  values: Uint8Array,
+  mask: Uint8Array | undefined,
+  into: Float32Array,
+  fail: Fail,
+): void {
   const what = `tensor "${t.name}"`;
-  const size = t.dims.reduce((s, d) => s * d, 1);
-  const raw = data.slice(t.values.offset, t.values.offset + t.values.bytes);
+  const size = into.length;
+  const raw = values.byteOffset % 4 === 0 ? values : values.slice();
   let stored: Float32Array;
   if (t.dtype === "float16") {
-    const bits = new Uint16Array(raw.buffer, 0, raw.length / 2);
+    const bits = new Uint16Array(raw.buffer, raw.byteOffset, raw.length / 2);
     for (let i = 0; i < bits.length; i++) {
       // An all-ones exponent is Inf or NaN: the packer never writes one.
       if ((bits[i] & 0x7c00) === 0x7c00) {
@@ -163,14 +193,12 @@ export function decodePackedTensor(
         throw fail(`${what}: float16 value ${i} is ${kind}; re-pack the model`);
       }
     }
-    stored = float16ToFloat32(bits);
+    stored = mask ? float16ToFloat32(bits) : float16ToFloat32(bits, into);
   } else {
-    stored = new Float32Array(raw.buffer, 0, raw.length / 4);
+    stored = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+    if (!mask) into.set(stored);
   }
-  // Float16 values (zeros included) are exact halves: marked, the f16 GEMV may keep them.
-  const done = (x: Tensor<"float32">) => t.dtype === "float16" ? markFloat16Origin(x) : x;
-  if (!t.mask) return done(new Tensor("float32", stored, t.dims));
-  const mask = data.subarray(t.mask.offset, t.mask.offset + t.mask.bytes);
+  if (!mask) return;
   let set = 0;
   for (const b of mask) set += popcount(b);
   if (set !== stored.length) {
@@ -179,10 +207,9 @@ export function decodePackedTensor(
   if (size % 8 && mask[mask.length - 1] >> (size % 8)) {
     throw fail(`${what}: the mask has bits set past its ${size} elements`);
   }
-  const out = new Float32Array(size);
+  into.fill(0);
   let j = 0;
-  for (let i = 0; i < size; i++) if (mask[i >> 3] & (1 << (i & 7))) out[i] = stored[j++];
-  return done(new Tensor("float32", out, t.dims));
+  for (let i = 0; i < size; i++) if (mask[i >> 3] & (1 << (i & 7))) into[i] = stored[j++];
 }
 
 /** Puts packed tensors back into a graph and its subgraphs, noting each name it placed. */

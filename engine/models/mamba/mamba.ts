@@ -847,20 +847,18 @@ export async function readMambaCheckpoint(
 
 /**
  * The checkpoint's `model.qsp` (a Quartet sparse package of its safetensors, `cli.ts pack`),
- * or undefined when there is none. It is read whole.
+ * or undefined when there is none.
  */
 async function readPackage(source: string): Promise<CheckpointTensors | undefined> {
-  let bytes: Uint8Array;
+  const { openSafetensorsPackage } = await import(
+    "../../formats/sparse_package/safetensors_package.ts"
+  );
   try {
-    bytes = await readCheckpointFile(source, "model.qsp");
+    return await openSafetensorsPackage(childSource(source, "model.qsp"), "model.qsp");
   } catch (e) {
     if (isMissingSource(e)) return undefined;
     throw e;
   }
-  const { readSafetensorsPackage } = await import(
-    "../../formats/sparse_package/safetensors_package.ts"
-  );
-  return readSafetensorsPackage(bytes, "model.qsp");
 }
 
 /** The rest of `readMambaCheckpoint` once the weight files are open: tokenizer, kernels. */

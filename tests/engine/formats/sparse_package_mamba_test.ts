@@ -5,12 +5,13 @@
  * a package of the wrong kind or with a tensor both packed and inline is a typed error; the
  * CLI packs a checkpoint directory.
  */
-import { deepStrictEqual, ok, rejects } from "node:assert/strict";
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
 import { ModelFormatError } from "../../../engine/errors.ts";
 import { parseSafetensors } from "../../../engine/formats/safetensors/safetensors.ts";
 import { writeSafetensors } from "../../../engine/formats/safetensors/write.ts";
 import { packSparseModel as packOnnx } from "../../../engine/formats/sparse_package/pack.ts";
 import { loadMamba } from "../../../engine/models/mamba/mamba.ts";
+import { openSafetensorsPackage } from "../../../engine/formats/sparse_package/safetensors_package.ts";
 import { loadModel } from "../../../engine/model.ts";
 import { packSparseModel, pruneMamba, readMambaFiles } from "../../../mod.ts";
 import { buildModel } from "../../_onnx_builder.ts";
@@ -156,11 +157,53 @@ Deno.test("cli.ts pack on a Mamba checkpoint directory writes a loadable model.q
       [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort(),
       ["config.json", "model.qsp", "tokenizer.json"],
     );
+    // A directory without a single model.safetensors (here: the packed one) is refused.
+    const again = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "pack", `${dir}/out`, "--out", `${dir}/again`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    deepStrictEqual(again.code, 2);
+    ok(
+      /has none \(sharded checkpoints are not packed\)/.test(
+        new TextDecoder().decode(again.stderr),
+      ),
+    );
     const [a, b] = [await loadMamba(`${dir}/in`), await loadMamba(`${dir}/out`)];
     deepStrictEqual(b.tokenizer.encode("Hello"), a.tokenizer.encode("Hello"));
     deepStrictEqual([...b.forward(PROMPT)], [...a.forward(PROMPT)]);
     a.dispose();
     b.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a local model.qsp is read where its tensors lie: cut short before or after opening, a typed error", async () => {
+  const { bytes } = await packSparseModel(pruned);
+  const dir = await Deno.makeTempDir();
+  try {
+    // Truncated on disk: the header's sections run past the end.
+    await rejects(
+      logits({ "model.qsp": bytes.subarray(0, bytes.length - 100) }),
+      (e) => e instanceof ModelFormatError && /model\.qsp.*past the end/.test(e.message),
+    );
+    await rejects(
+      logits({ "model.qsp": bytes.subarray(0, 10) }),
+      (e) => e instanceof ModelFormatError && /not a Quartet sparse package/.test(e.message),
+    );
+    // Cut after it was opened: the read of a tensor past the new end names it.
+    const path = `${dir}/model.qsp`;
+    await Deno.writeFile(path, bytes);
+    const p = await openSafetensorsPackage(path, "model.qsp");
+    const name = "backbone.layers.1.mixer.out_proj.weight";
+    const size = p.dims.get(name)!.reduce((a, b) => a * b, 1);
+    await Deno.truncate(path, 4096);
+    throws(
+      () => p.read(name, new Float32Array(size)),
+      (e) => e instanceof ModelFormatError && e.message.includes(`tensor "${name}"`),
+    );
+    p.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
