@@ -27,6 +27,7 @@ import { ort, ortSession, ortTwoThreadChild } from "./_peers.ts";
 import { mambaStepOnnx, mambaStepStates } from "../tests/_mamba_onnx.ts";
 import { loadMamba, MambaModel } from "../engine/models/mamba/mamba.ts";
 import { writeSafetensors } from "../engine/formats/safetensors/write.ts";
+import { packSafetensors } from "../engine/formats/sparse_package/pack.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { disposeKernels, type Kernels, loadKernels } from "../engine/wasm/kernels.ts";
 import { mamba130mConfig } from "./_mamba_130m.ts";
@@ -139,12 +140,33 @@ if (Deno.args.includes("--load")) {
   Deno.exit(0);
 }
 
+/** What loading a checkpoint in a child process took: time, peak memory, the weights' size. */
+interface FileLoad {
+  loadMs: number;
+  peakRss: number;
+  fileBytes: number;
+}
+
+/** loadMamba on `dir` in a child process (see `--load`). */
+async function loadInChild(dir: string): Promise<{ loadMs: number; peakRss: number }> {
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--load", dir],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!child.success) throw new Error("The loadMamba child process failed");
+  return JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1)!);
+}
+
 /**
  * Writes the weights as a checkpoint (config.json, model.safetensors) to a temporary
- * directory and loads it with loadMamba in a child process: load time, peak process memory
- * and the file's size.
+ * directory and loads it with loadMamba in a child process; with `pack`, then also as a sparse
+ * package (model.qsp, f32 values) in its place.
  */
-async function loadFromFile(w: Map<string, Tensor>) {
+async function loadFromFile(
+  w: Map<string, Tensor>,
+  pack: boolean,
+): Promise<{ safetensors: FileLoad; package?: FileLoad }> {
   const dir = await Deno.makeTempDir({ prefix: "quartet-bench-mamba-" });
   try {
     const file = writeSafetensors(
@@ -168,18 +190,12 @@ async function loadFromFile(w: Map<string, Tensor>) {
         vocab_size: cfg.vocab,
       }),
     );
-    const child = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL(import.meta.url).pathname, "--load", dir],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!child.success) throw new Error("The loadMamba child process failed");
-    const out = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1)!);
-    return { ...out, fileBytes: file.length } as {
-      loadMs: number;
-      peakRss: number;
-      fileBytes: number;
-    };
+    const safetensors = { ...await loadInChild(dir), fileBytes: file.length };
+    if (!pack) return { safetensors };
+    const packed = packSafetensors(file).bytes;
+    await Deno.remove(`${dir}/model.safetensors`);
+    await Deno.writeFile(`${dir}/model.qsp`, packed);
+    return { safetensors, package: { ...await loadInChild(dir), fileBytes: packed.length } };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -201,7 +217,7 @@ const denseWeights = weights(0);
 const fromFile = new Map<number, Awaited<ReturnType<typeof loadFromFile>>>();
 for (const zeros of variants) {
   console.error(`  loadMamba from a file: ${zeros ? `C4,${zeros}` : "dense"} (child process)`);
-  fromFile.set(zeros, await loadFromFile(zeros ? weights(zeros) : denseWeights));
+  fromFile.set(zeros, await loadFromFile(zeros ? weights(zeros) : denseWeights, zeros > 0));
 }
 // Per variant: the arena's bytes after the build and its peak during it, and the build time.
 const footprint = new Map<number, { live: number; peak: number; buildMs: number }>();
@@ -455,12 +471,18 @@ const notes = [
   `Loading from a checkpoint file (loadMamba in a child process; the file is read tensor by ` +
   `tensor into the arena, never held whole): ${
     variants.map((z) => {
-      const f = fromFile.get(z)!;
+      const { safetensors: f, package: p } = fromFile.get(z)!;
       return `${z ? `C4,${z}` : "dense"} ${(f.loadMs / 1000).toFixed(1)} s, peak process memory ${
         (f.peakRss / 1e9).toFixed(2)
-      } GB`;
+      } GB${
+        p
+          ? ` (as a sparse package, model.qsp of ${(p.fileBytes / 1e6).toFixed(0)} MB: ${
+            (p.loadMs / 1000).toFixed(1)
+          } s, ${(p.peakRss / 1e9).toFixed(2)} GB)`
+          : ""
+      }`;
     }).join(", ")
-  } (a ${(fromFile.get(0)!.fileBytes / 1e6).toFixed(0)} MB file, f32).`,
+  } (a ${(fromFile.get(0)!.safetensors.fileBytes / 1e6).toFixed(0)} MB safetensors file, f32).`,
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +
   `roofline is ${roofMs.toFixed(1)} ms/token (${
