@@ -135,14 +135,25 @@ export function safetensorsReaderOf(bytes: Uint8Array, file: string): Safetensor
 }
 
 /**
- * The byte ranges of `source` (a path, a file: URL or a URL; `what` names it in errors): a
- * local file is read where asked, a URL is downloaded whole.
+ * Opens the byte ranges of `source` (a path, a file: URL or a URL; `what` names it in errors)
+ * and returns what `open` makes of them, closing them if it throws: a local file is read where
+ * asked, a URL is downloaded whole.
  */
-export async function openRanges(source: string | URL, what: string): Promise<ByteRanges> {
+export async function openRanges<T>(
+  source: string | URL,
+  what: string,
+  open: (ranges: ByteRanges) => T,
+): Promise<T> {
   const local = localPath(source);
-  if (!local) return bytesAsRanges(await readSource(source, what), String(source));
-  const { openFileRanges } = await import("../file_ranges.ts");
-  return await openFileRanges(local, what);
+  const ranges = local
+    ? await (await import("../file_ranges.ts")).openFileRanges(local, what)
+    : bytesAsRanges(await readSource(source, what), String(source));
+  try {
+    return open(ranges);
+  } catch (e) {
+    ranges.close();
+    throw e;
+  }
 }
 
 /**
@@ -150,15 +161,9 @@ export async function openRanges(source: string | URL, what: string): Promise<By
  * errors. A local file is read tensor by tensor as the reader is asked; a URL is downloaded
  * whole. Close the reader when done.
  */
-export async function openSafetensors(
+export function openSafetensors(
   source: string | URL,
   file: string,
 ): Promise<SafetensorsReader> {
-  const ranges = await openRanges(source, "checkpoint file");
-  try {
-    return safetensorsReaderOver(ranges, file);
-  } catch (e) {
-    ranges.close();
-    throw e;
-  }
+  return openRanges(source, "checkpoint file", (ranges) => safetensorsReaderOver(ranges, file));
 }

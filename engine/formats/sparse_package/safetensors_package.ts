@@ -29,17 +29,11 @@ export interface SafetensorsPackage {
  * Opens the package `source` (a path, a file: URL or a URL; `file` names it in errors). A local
  * file is read where a tensor lies when it is asked for; a URL is downloaded whole.
  */
-export async function openSafetensorsPackage(
+export function openSafetensorsPackage(
   source: string | URL,
   file: string,
 ): Promise<SafetensorsPackage> {
-  const ranges = await openRanges(source, "checkpoint file");
-  try {
-    return safetensorsPackageOver(ranges, file);
-  } catch (e) {
-    ranges.close();
-    throw e;
-  }
+  return openRanges(source, "checkpoint file", (ranges) => safetensorsPackageOver(ranges, file));
 }
 
 /** The package in `ranges`, its header, sections and inner safetensors header checked. */
