@@ -130,25 +130,36 @@ function peakRssBytes(): number {
 }
 
 if (Deno.args.includes("--load")) {
-  // The child: loadMamba from a checkpoint directory and one token; time and peak memory.
+  // The child: loadMamba from a checkpoint directory, load time and peak memory; then the
+  // decode time of this one model in a process of its own, as an app runs it.
   const dir = Deno.args[Deno.args.indexOf("--load") + 1];
   const t0 = performance.now();
   const model = await loadMamba(dir);
   const loadMs = performance.now() - t0;
-  model.forward([42]);
-  console.log(JSON.stringify({ loadMs, peakRss: peakRssBytes() }));
+  model.forward(prompt, { lastOnly: true });
+  const peakRss = peakRssBytes();
+  const [decode] = interleaved([() => model.forward([42], { lastOnly: true })], {
+    rounds,
+    batchMs: 100,
+    batches: 3,
+  });
+  console.log(JSON.stringify({ loadMs, peakRss, decodeMs: decode.median_ms }));
   Deno.exit(0);
 }
 
-/** What loading a checkpoint in a child process took: time, peak memory, the weights' size. */
+/**
+ * What loading a checkpoint in a child process took (time, peak memory, the weights' size),
+ * and the model's decode time there.
+ */
 interface FileLoad {
   loadMs: number;
   peakRss: number;
+  decodeMs: number;
   fileBytes: number;
 }
 
 /** loadMamba on `dir` in a child process (see `--load`). */
-async function loadInChild(dir: string): Promise<{ loadMs: number; peakRss: number }> {
+async function loadInChild(dir: string): Promise<Omit<FileLoad, "fileBytes">> {
   const child = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "--load", dir],
     stdout: "piped",
@@ -483,6 +494,17 @@ const notes = [
       }`;
     }).join(", ")
   } (a ${(fromFile.get(0)!.safetensors.fileBytes / 1e6).toFixed(0)} MB safetensors file, f32).`,
+  `Decode in those child processes, one model each as an app runs it (timed alone, not in ` +
+  `turns, so host noise is not shared): ${
+    variants.map((z) => {
+      const ms = fromFile.get(z)!.safetensors.decodeMs;
+      const d = fromFile.get(0)!.safetensors.decodeMs;
+      return `${z ? `C4,${z}` : "dense"} ${ms.toFixed(1)} ms${
+        z ? ` (${(d / ms).toFixed(2)}× dense)` : ""
+      }`;
+    }).join(", ")
+  }. A model alone in a process got the arena placed earliest, which ran slowest here ` +
+  `(see above); with transparent huge pages set to "always" (Linux) that penalty vanished.`,
   `Decode reads ${(weightBytes / 2 ** 20).toFixed(0)} MiB of f32 weights per token; at the ` +
   `measured copy bandwidth (${copyGBs.toFixed(1)} GB/s, read + write of a 256 MiB buffer) the ` +
   `roofline is ${roofMs.toFixed(1)} ms/token (${
