@@ -185,7 +185,7 @@ function asMambaTensors(w: MambaWeights): MambaTensors {
 }
 
 /** The elements of tensor `name`, checked to be there (and of `dims` when given). */
-function need(w: MambaTensors, name: string, dims?: number[]): number {
+function need(w: Pick<MambaTensors, "dims">, name: string, dims?: number[]): number {
   const d = w.dims.get(name);
   if (!d) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
   if (dims && (d.length !== dims.length || d.some((v, i) => v !== dims[i]))) {
@@ -199,9 +199,13 @@ function need(w: MambaTensors, name: string, dims?: number[]): number {
 }
 
 /** Tensor `name`'s values in a new host array (after `need`'s checks). */
-function readHost(w: MambaTensors, name: string, dims?: number[]): Float32Array {
+function* readHost(
+  w: Pick<MambaTensors, "dims">,
+  name: string,
+  dims?: number[],
+): Reads<Float32Array> {
   const out = new Float32Array(need(w, name, dims));
-  w.read(name, out);
+  yield { name, into: out };
   return out;
 }
 
@@ -264,6 +268,159 @@ export function mambaConfig(json: Record<string, unknown>, weights: MambaWeights
   return cfg;
 }
 
+/** One tensor a build wants: its values, as float32, written into `into` (an arena view). */
+export interface TensorRead {
+  /** The tensor's name. */
+  name: string;
+  /** Where its values go (exactly its size). */
+  into: Float32Array;
+}
+
+/** A build step sequence that asks for tensors (`TensorRead`) and returns `T`. */
+type Reads<T> = Generator<TensorRead, T, void>;
+
+/** The weights of a Mamba model packed into its kernels' arena, ready to run. */
+export class PackedMamba {
+  /** The kernels whose arena holds them. */
+  readonly kr: Kernels;
+  /** Per layer: the packed weights and its state's place. */
+  readonly layers: Layer[];
+  /** The token embeddings (host side: lookups). */
+  readonly embedding: Float32Array;
+  /** The LM head. */
+  readonly head: PackedGemmWeights;
+  /** Arena offset of the final norm's weight. */
+  readonly normF: number;
+  /** Parameters in the checkpoint. */
+  readonly parameters: number;
+
+  /** Made by `packMamba`. */
+  constructor(
+    kr: Kernels,
+    parts: {
+      layers: Layer[];
+      embedding: Float32Array;
+      head: PackedGemmWeights;
+      normF: number;
+      parameters: number;
+    },
+  ) {
+    this.kr = kr;
+    this.layers = parts.layers;
+    this.embedding = parts.embedding;
+    this.head = parts.head;
+    this.normF = parts.normF;
+    this.parameters = parts.parameters;
+  }
+}
+
+/** Packs the weights, reading each tensor when it is needed (synchronously). */
+function packMambaNow(kr: Kernels, config: MambaConfig, weights: MambaWeights): PackedMamba {
+  const w = asMambaTensors(weights);
+  const steps = packMamba(kr, config, w);
+  for (let r = steps.next();; r = steps.next()) {
+    if (r.done) return r.value;
+    w.read(r.value.name, r.value.into);
+  }
+}
+
+/**
+ * Packs a Mamba model's weights into `kr`'s arena, the LM head first, then layer by layer. It
+ * takes the shapes from `w` and asks for each tensor's values when it needs them (yielding a
+ * `TensorRead` to fill before it resumes), so a caller can read them from a file, or fetch
+ * them, one at a time.
+ */
+export function* packMamba(
+  kr: Kernels,
+  config: MambaConfig,
+  w: Pick<MambaTensors, "dims" | "float16">,
+): Reads<PackedMamba> {
+  const { dModel, dInner, dState, dConv, dtRank, layers } = config;
+  const uploadHost = (data: Float32Array, name: string) => {
+    const o = kr.arena.alloc(data.byteLength, name);
+    kr.arena.f32(o, data.length).set(data);
+    return o;
+  };
+  // Read straight into the arena: no host copy of the weights that live there.
+  const upload = function* (tensor: string, dims: number[], name = tensor): Reads<number> {
+    const n = need(w, tensor, dims);
+    const o = kr.arena.alloc(n * 4, name);
+    yield { name: tensor, into: kr.arena.f32(o, n) };
+    return o;
+  };
+  // Every decoded token streams all weights: the f16 GEMV's cost model needs their size.
+  let parameters = 0;
+  for (const d of w.dims.values()) parameters += d.reduce((a, b) => a * b, 1);
+  setGemvWeights(kr, undefined, parameters * 4);
+  // Linear weights are [out, in]: packed transposed for y = x · Wᵀ. `host`: the values
+  // already read (the tied LM head is the embedding).
+  const linear = function* (
+    name: string,
+    out: number,
+    inp: number,
+    bias?: string,
+    host?: Float32Array,
+  ): Reads<PackedGemmWeights> {
+    const raw = host ? uploadHost(host, name) : yield* upload(name, [out, inp]);
+    const b = bias ? yield* upload(bias, [out], `${name} bias`) : 0;
+    try {
+      return packGemmWeights(kr, raw, inp, out, {
+        transposed: true,
+        bias: b,
+        name,
+        sparse: true,
+        float16: w.float16(name),
+      });
+    } finally {
+      kr.arena.free(raw);
+      if (b) kr.arena.free(b);
+    }
+  };
+  // The one host-side table kept (token lookups).
+  const embedding = yield* readHost(w, "backbone.embeddings.weight", [config.vocab, dModel]);
+  // The LM head first: packing holds its raw upload and its packed copy at once, and it is
+  // the largest matrix (vocab x d_model), so that peak comes while nothing else is resident.
+  const head = w.dims.has("lm_head.weight")
+    ? yield* linear("lm_head.weight", config.vocab, dModel)
+    : yield* linear("backbone.embeddings.weight", config.vocab, dModel, undefined, embedding);
+  const layerList: Layer[] = [];
+  for (let i = 0; i < layers; i++) {
+    const p = `backbone.layers.${i}.`;
+    const m = `${p}mixer.`;
+    const aLog = yield* readHost(w, `${m}A_log`, [dInner, dState]);
+    // [d_inner, 1, d_conv] as Hugging Face stores it ([d_inner, d_conv] is read the same).
+    const convDims = w.dims.get(`${m}conv1d.weight`);
+    if (
+      need(w, `${m}conv1d.weight`) !== dInner * dConv || convDims![0] !== dInner ||
+      convDims!.at(-1) !== dConv
+    ) {
+      throw new ModelFormatError(
+        `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convDims}], expected [${dInner}, 1, ${dConv}]`,
+      );
+    }
+    const convBias = w.dims.has(`${m}conv1d.bias`)
+      ? yield* readHost(w, `${m}conv1d.bias`, [dInner])
+      : undefined;
+    const convW = yield* readHost(w, `${m}conv1d.weight`);
+    const convState = kr.arena.alloc((dConv - 1) * dInner * 4, `layer ${i} conv state`);
+    const ssmState = kr.arena.alloc(dInner * dState * 4, `layer ${i} SSM state`);
+    layerList.push({
+      norm: yield* upload(`${p}norm.weight`, [dModel], `${p}norm`),
+      inProj: yield* linear(`${m}in_proj.weight`, 2 * dInner, dModel),
+      conv: packCausalConv1dWeights(kr, convW, dInner, { bias: convBias, name: `${m}conv1d` }),
+      xProj: yield* linear(`${m}x_proj.weight`, dtRank + 2 * dState, dInner),
+      dtProj: yield* linear(`${m}dt_proj.weight`, dInner, dtRank, `${m}dt_proj.bias`),
+      A: uploadHost(aLog.map((v) => -Math.exp(v)), `${m}A`),
+      D: yield* upload(`${m}D`, [dInner]),
+      outProj: yield* linear(`${m}out_proj.weight`, dModel, dInner),
+      convState,
+      ssmState,
+    });
+  }
+  const normF = yield* upload("backbone.norm_f.weight", [dModel], "norm_f");
+  return new PackedMamba(kr, { layers: layerList, embedding, head, normF, parameters });
+}
+
 /** A loaded Mamba model. Create with `loadMamba`. */
 export class MambaModel {
   /** The model's dimensions. */
@@ -284,98 +441,28 @@ export class MambaModel {
   /** Text ↔ ids: the checkpoint's tokenizer.json, or UTF-8 bytes for byte-vocabulary models. */
   readonly tokenizer: TextTokenizer;
 
-  /** Use `loadMamba`. */
+  /**
+   * Use `loadMamba`. `weights`: tensors (a Map, or `MambaTensors` read on demand), packed here
+   * into `kr`'s arena; or a `PackedMamba` already packed there (`packMamba`).
+   */
   constructor(
     kr: Kernels,
     config: MambaConfig,
-    weights: MambaWeights,
+    weights: MambaWeights | PackedMamba,
     tokenizer: TextTokenizer = BYTE_TOKENIZER,
   ) {
     this.#kr = kr;
     this.config = config;
     this.tokenizer = tokenizer;
-    const { dModel, dInner, dState, dConv, dtRank, layers } = config;
-    const w = asMambaTensors(weights);
-    const uploadHost = (data: Float32Array, name: string) => {
-      const o = kr.arena.alloc(data.byteLength, name);
-      kr.arena.f32(o, data.length).set(data);
-      return o;
-    };
-    // Read straight into the arena: no host copy of the weights that live there.
-    const upload = (tensor: string, dims: number[], name = tensor) => {
-      const n = need(w, tensor, dims);
-      const o = kr.arena.alloc(n * 4, name);
-      w.read(tensor, kr.arena.f32(o, n));
-      return o;
-    };
-    // Every decoded token streams all weights: the f16 GEMV's cost model needs their size.
-    let parameters = 0;
-    for (const d of w.dims.values()) parameters += d.reduce((a, b) => a * b, 1);
-    this.#parameters = parameters;
-    setGemvWeights(kr, undefined, parameters * 4);
-    // Linear weights are [out, in]: packed transposed for y = x · Wᵀ. `host`: the values
-    // already read (the tied LM head is the embedding).
-    const linear = (name: string, out: number, inp: number, bias?: string, host?: Float32Array) => {
-      const raw = host ? uploadHost(host, name) : upload(name, [out, inp]);
-      const b = bias ? upload(bias, [out], `${name} bias`) : 0;
-      try {
-        return packGemmWeights(kr, raw, inp, out, {
-          transposed: true,
-          bias: b,
-          name,
-          sparse: true,
-          float16: w.float16(name),
-        });
-      } finally {
-        kr.arena.free(raw);
-        if (b) kr.arena.free(b);
-      }
-    };
-    // The one host-side table kept (token lookups).
-    const embedding = readHost(w, "backbone.embeddings.weight", [config.vocab, dModel]);
-    this.#embedding = embedding;
-    // The LM head first: packing holds its raw upload and its packed copy at once, and it is
-    // the largest matrix (vocab x d_model), so that peak comes while nothing else is resident.
-    this.#head = w.dims.has("lm_head.weight")
-      ? linear("lm_head.weight", config.vocab, dModel)
-      : linear("backbone.embeddings.weight", config.vocab, dModel, undefined, embedding);
-    this.#layers = [];
-    for (let i = 0; i < layers; i++) {
-      const p = `backbone.layers.${i}.`;
-      const m = `${p}mixer.`;
-      const aLog = readHost(w, `${m}A_log`, [dInner, dState]);
-      // [d_inner, 1, d_conv] as Hugging Face stores it ([d_inner, d_conv] is read the same).
-      const convDims = w.dims.get(`${m}conv1d.weight`);
-      if (
-        need(w, `${m}conv1d.weight`) !== dInner * dConv || convDims![0] !== dInner ||
-        convDims!.at(-1) !== dConv
-      ) {
-        throw new ModelFormatError(
-          `Mamba checkpoint: tensor "${m}conv1d.weight" is [${convDims}], expected [${dInner}, 1, ${dConv}]`,
-        );
-      }
-      const convBias = w.dims.has(`${m}conv1d.bias`)
-        ? readHost(w, `${m}conv1d.bias`, [dInner])
-        : undefined;
-      const convState = kr.arena.alloc((dConv - 1) * dInner * 4, `layer ${i} conv state`);
-      const ssmState = kr.arena.alloc(dInner * dState * 4, `layer ${i} SSM state`);
-      this.#layers.push({
-        norm: upload(`${p}norm.weight`, [dModel], `${p}norm`),
-        inProj: linear(`${m}in_proj.weight`, 2 * dInner, dModel),
-        conv: packCausalConv1dWeights(kr, readHost(w, `${m}conv1d.weight`), dInner, {
-          bias: convBias,
-          name: `${m}conv1d`,
-        }),
-        xProj: linear(`${m}x_proj.weight`, dtRank + 2 * dState, dInner),
-        dtProj: linear(`${m}dt_proj.weight`, dInner, dtRank, `${m}dt_proj.bias`),
-        A: uploadHost(aLog.map((v) => -Math.exp(v)), `${m}A`),
-        D: upload(`${m}D`, [dInner]),
-        outProj: linear(`${m}out_proj.weight`, dModel, dInner),
-        convState,
-        ssmState,
-      });
+    const packed = weights instanceof PackedMamba ? weights : packMambaNow(kr, config, weights);
+    if (packed.kr !== kr) {
+      throw new InvalidArgumentError("A PackedMamba belongs to the kernels it was packed with");
     }
-    this.#normF = upload("backbone.norm_f.weight", [dModel], "norm_f");
+    this.#layers = packed.layers;
+    this.#embedding = packed.embedding;
+    this.#head = packed.head;
+    this.#normF = packed.normF;
+    this.#parameters = packed.parameters;
     this.#autoThreads = kr.threads.requested === "auto" && kr.pool
       ? new AutoThreads(kr)
       : undefined;
