@@ -19,30 +19,66 @@ import {
 /** Reads `into.length` bytes at `position`; returns how many there were (fewer at the end). */
 type ReadAt = (into: Uint8Array, position: number) => number;
 
+/** `ReadAt` over a network: the same contract, answered later. */
+type ReadAtAsync = (into: Uint8Array, position: number) => Promise<number>;
+
 /** An open safetensors file: every tensor's shape now, its values on request. */
 export class SafetensorsReader {
   /** The file's name in errors. */
   readonly file: string;
   /** Every tensor's dtype, shape and place, checked against the file. */
   readonly tensors: ReadonlyMap<string, SafetensorsTensorInfo>;
-  readonly #readAt: ReadAt;
+  readonly #readAt: ReadAt | undefined;
+  readonly #readAtAsync: ReadAtAsync;
   readonly #close: () => void;
 
-  /** Use `openSafetensors` or `safetensorsReaderOf`. */
+  /**
+   * Use `openSafetensors`, `safetensorsReaderOf` or `openHttpSafetensors`. `readAt`: reads
+   * answered now (a local file, bytes in memory), or, as `{ async }`, later (HTTP ranges;
+   * then only `readAsync` reads).
+   */
   constructor(
     file: string,
     tensors: ReadonlyMap<string, SafetensorsTensorInfo>,
-    readAt: ReadAt,
+    readAt: ReadAt | { async: ReadAtAsync },
     close: () => void,
   ) {
     this.file = file;
     this.tensors = tensors;
-    this.#readAt = readAt;
+    this.#readAt = typeof readAt === "function" ? readAt : undefined;
+    this.#readAtAsync = typeof readAt === "function"
+      ? (into, position) => Promise.resolve(readAt(into, position))
+      : readAt.async;
     this.#close = close;
   }
 
   /** Writes tensor `name`'s values, as float32, into `into` (exactly its size). */
   read(name: string, into: Float32Array): void {
+    if (!this.#readAt) {
+      throw new ModelFormatError(`Cannot read "${this.file}" at once: it is read with readAsync`);
+    }
+    const plan = this.#plan(name, into);
+    for (const [part, position] of plan.parts) {
+      if (this.#readAt(part, position) !== part.length) throw plan.short();
+    }
+    plan.finish();
+  }
+
+  /** `read`, for any reader (a remote file's parts arrive later). */
+  async readAsync(name: string, into: Float32Array): Promise<void> {
+    const plan = this.#plan(name, into);
+    for (const [part, position] of plan.parts) {
+      if (await this.#readAtAsync(part, position) !== part.length) throw plan.short();
+    }
+    plan.finish();
+  }
+
+  /**
+   * Where tensor `name`'s stored bytes go (parts of at most READ_CHUNK, each with its file
+   * position), and what turns them into float32 in `into`: float32 lands in place, halves go
+   * through a scratch buffer to be widened.
+   */
+  #plan(name: string, into: Float32Array) {
     const info = this.tensors.get(name);
     if (!info || info.size !== into.length) {
       throw new ModelFormatError(
@@ -52,22 +88,24 @@ export class SafetensorsReader {
       );
     }
     const stored = info.size * safetensorsElementBytes(info.dtype);
-    // float32 lands in place; halves go through a scratch buffer to be widened.
     const raw = info.dtype === "F32"
       ? new Uint8Array(into.buffer, into.byteOffset, into.byteLength)
       : new Uint8Array(stored);
-    let at = 0;
-    while (at < stored) {
-      const n = this.#readAt(raw.subarray(at, Math.min(stored, at + READ_CHUNK)), info.offset + at);
-      if (n <= 0) {
-        throw new ModelFormatError(
+    const parts: [Uint8Array, number][] = [];
+    for (let at = 0; at < stored; at += READ_CHUNK) {
+      parts.push([raw.subarray(at, Math.min(stored, at + READ_CHUNK)), info.offset + at]);
+    }
+    return {
+      parts,
+      finish: () => {
+        if (info.dtype !== "F32") decodeSafetensorsData(info.dtype, raw, into);
+      },
+      short: () =>
+        new ModelFormatError(
           `Cannot read "${this.file}": tensor "${name}" ends past the end of the file ` +
             `(it changed or was cut short after it was opened)`,
-        );
-      }
-      at += n;
-    }
-    if (info.dtype !== "F32") decodeSafetensorsData(info.dtype, raw, into);
+        ),
+    };
   }
 
   /** Releases the file (further reads fail). */
@@ -166,4 +204,29 @@ export function openSafetensors(
   file: string,
 ): Promise<SafetensorsReader> {
   return openRanges(source, "checkpoint file", (ranges) => safetensorsReaderOver(ranges, file));
+}
+
+/**
+ * Opens a safetensors file over HTTP(S) for reads of one tensor at a time (Range requests), or
+ * undefined when the server does not serve ranges (download it whole: `openSafetensors`).
+ */
+export async function openHttpSafetensors(
+  url: URL,
+  file: string,
+): Promise<SafetensorsReader | undefined> {
+  const { openHttpRanges } = await import("../http_ranges.ts");
+  const ranges = await openHttpRanges(url, "checkpoint file");
+  if (!ranges) return undefined;
+  const first8 = new Uint8Array(8);
+  const dataStart = safetensorsDataStart(
+    first8.subarray(0, await ranges.read(first8, 0)),
+    ranges.size,
+    file,
+  );
+  const header = new Uint8Array(dataStart - 8);
+  if (await ranges.read(header, 8) !== header.length) {
+    throw new ModelFormatError(`Cannot read "${file}": the file ended inside its header`);
+  }
+  const tensors = safetensorsTensors(header, dataStart, ranges.size, file);
+  return new SafetensorsReader(file, tensors, { async: ranges.read }, () => {});
 }

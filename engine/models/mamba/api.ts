@@ -16,6 +16,7 @@ import type {
   MambaState,
   MambaSummary,
   MambaWeights,
+  PackedMamba,
 } from "./mamba.ts";
 import { BYTE_TOKENIZER, type TextTokenizer } from "./tokenizer.ts";
 
@@ -35,7 +36,7 @@ export class MambaModel {
   constructor(
     kr: Kernels,
     config: MambaConfig,
-    weights: MambaWeights,
+    weights: MambaWeights | PackedMamba,
     tokenizer: TextTokenizer = BYTE_TOKENIZER,
   ) {
     if (!implementation) throw new QuartetError("Create Mamba models with loadMamba");
@@ -138,8 +139,5 @@ export async function loadMamba(
 ): Promise<MambaModel> {
   implementation ??= await import("./mamba.ts");
   const c = await implementation.readMambaCheckpoint(source, options);
-  return implementation.buildFromCheckpoint(
-    c,
-    () => new MambaModel(c.kr, c.config, c.weights, c.tokenizer),
-  );
+  return new MambaModel(c.kr, c.config, await implementation.packCheckpoint(c), c.tokenizer);
 }

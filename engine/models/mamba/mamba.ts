@@ -9,11 +9,16 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { checkOptions } from "../../options.ts";
-import { openSafetensors, type SafetensorsReader } from "../../formats/safetensors/reader.ts";
+import {
+  openHttpSafetensors,
+  openSafetensors,
+  type SafetensorsReader,
+} from "../../formats/safetensors/reader.ts";
 import {
   checkBesideName,
   childSource,
   isMissingSource,
+  localPath,
   readSource,
 } from "../../formats/read_source.ts";
 import {
@@ -822,6 +827,8 @@ export interface MambaCheckpoint {
 
 /** A checkpoint's tensors over its open safetensors files (one, or the shards). */
 export interface CheckpointTensors extends MambaTensors {
+  /** `read`, for files whose parts arrive later (over HTTP); absent: `read` serves. */
+  readAsync?(name: string, into: Float32Array): Promise<void>;
   /** Closes the files. */
   close(): void;
 }
@@ -845,25 +852,33 @@ export function checkpointTensors(files: readonly SafetensorsReader[]): Checkpoi
       dims.set(name, info.dims);
     }
   }
+  const ownerOf = (name: string) => {
+    const f = owner.get(name);
+    if (!f) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
+    return f;
+  };
   return {
     dims,
     float16: (name) => owner.get(name)?.tensors.get(name)?.dtype === "F16",
-    read: (name, into) => {
-      const f = owner.get(name);
-      if (!f) throw new ModelFormatError(`Mamba checkpoint: tensor "${name}" is missing`);
-      f.read(name, into);
-    },
+    read: (name, into) => ownerOf(name).read(name, into),
+    readAsync: (name, into) => ownerOf(name).readAsync(name, into),
     close: () => files.forEach((f) => f.close()),
   };
 }
 
 /**
- * Builds a model from a read checkpoint with `build` (which runs the model's constructor),
- * then closes its files; if building fails, the kernels are released too.
+ * Packs a read checkpoint's weights into its kernels' arena, reading each tensor when the
+ * packing needs it (over HTTP, as it arrives), then closes its files; if that fails, the
+ * kernels are released too.
  */
-export function buildFromCheckpoint<T>(c: MambaCheckpoint, build: () => T): T {
+export async function packCheckpoint(c: MambaCheckpoint): Promise<PackedMamba> {
   try {
-    return build();
+    const steps = packMamba(c.kr, c.config, c.weights);
+    for (let r = steps.next();; r = steps.next()) {
+      if (r.done) return r.value;
+      if (c.weights.readAsync) await c.weights.readAsync(r.value.name, r.value.into);
+      else c.weights.read(r.value.name, r.value.into);
+    }
   } catch (e) {
     disposeKernels(c.kr);
     throw e;
@@ -900,9 +915,7 @@ export async function readMambaCheckpoint(
   let packed: CheckpointTensors | undefined;
   try {
     try {
-      files.push(
-        await openSafetensors(childSource(source, "model.safetensors"), "model.safetensors"),
-      );
+      files.push(await openWeights(childSource(source, "model.safetensors"), "model.safetensors"));
     } catch (e) {
       if (!isMissingSource(e)) throw e;
     }
@@ -921,7 +934,7 @@ export async function readMambaCheckpoint(
         );
       }
       for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
-        files.push(await openSafetensors(childSource(source, shard), shard));
+        files.push(await openWeights(childSource(source, shard), shard));
       }
     }
     return await checkpointOf(source, options, config, packed ?? checkpointTensors(files));
@@ -930,6 +943,18 @@ export async function readMambaCheckpoint(
     packed?.close();
     throw e;
   }
+}
+
+/**
+ * A safetensors file of the checkpoint: a local one read where its tensors lie, a remote one
+ * one tensor at a time with Range requests where the server serves them, else downloaded whole.
+ */
+async function openWeights(source: string | URL, file: string): Promise<SafetensorsReader> {
+  if (!localPath(source)) {
+    const remote = await openHttpSafetensors(new URL(source), file);
+    if (remote) return remote;
+  }
+  return await openSafetensors(source, file);
 }
 
 /**
@@ -1012,5 +1037,5 @@ export async function loadMamba(
   options: LoadMambaOptions = {},
 ): Promise<MambaModel> {
   const c = await readMambaCheckpoint(source, options);
-  return buildFromCheckpoint(c, () => new MambaModel(c.kr, c.config, c.weights, c.tokenizer));
+  return new MambaModel(c.kr, c.config, await packCheckpoint(c), c.tokenizer);
 }
