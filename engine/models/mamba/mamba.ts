@@ -1024,7 +1024,9 @@ async function checkpointOf(
  * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
  * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
  * A local checkpoint's weights are read tensor by tensor into the model's memory, so loading
- * needs about the model's own size; from a URL the weight files are downloaded whole first.
+ * needs about the model's own size. From a URL, model.safetensors is fetched the same way with
+ * Range requests where the server serves them, and downloaded whole first where it does not
+ * (and for model.qsp).
  *
  * @example
  * ```ts ignore
