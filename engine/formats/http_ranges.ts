@@ -7,6 +7,7 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
+import { stallGuard } from "./read_source.ts";
 
 /** A remote file read in parts. */
 export interface HttpRanges {
@@ -34,17 +35,7 @@ export async function openHttpRanges(
   /** A Range request for [start, end); the response, its body's reader and the stall guard. */
   const get = async (start: number, end: number) => {
     const abort = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const inTime = <T>(step: Promise<T>): Promise<T> =>
-      Promise.race([
-        step,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            reject(fail(`no data for ${stallMs / 1000} s`));
-            abort.abort();
-          }, stallMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
+    const inTime = stallGuard(stallMs, () => fail(`no data for ${stallMs / 1000} s`), abort);
     let res: Response;
     try {
       res = await inTime(

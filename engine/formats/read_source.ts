@@ -63,21 +63,11 @@ async function download(url: URL, what: string, stallMs: number): Promise<Uint8A
     abort.abort();
     return new ModelFormatError(`Cannot fetch ${what} "${url}": ${detail}`, { cause });
   };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Resolves with the step's result, or rejects when no byte comes for stallMs.
-  const inTime = <T>(step: Promise<T>): Promise<T> =>
-    Promise.race([
-      step,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // Rejected before the abort, whose own rejection of the pending read would win.
-          reject(
-            new ModelFormatError(`Cannot fetch ${what} "${url}": no data for ${stallMs / 1000} s`),
-          );
-          abort.abort();
-        }, stallMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+  const inTime = stallGuard(
+    stallMs,
+    () => new ModelFormatError(`Cannot fetch ${what} "${url}": no data for ${stallMs / 1000} s`),
+    abort,
+  );
   let res: Response;
   try {
     res = await inTime(fetch(url, { signal: abort.signal }));
@@ -111,6 +101,29 @@ async function download(url: URL, what: string, stallMs: number): Promise<Uint8A
     at += p.length;
   }
   return out;
+}
+
+/**
+ * Wraps each step of a download (the response, each read of its body) so that it rejects with
+ * `failure()` when nothing comes for `stallMs`, and then aborts the request through `abort`.
+ */
+export function stallGuard(
+  stallMs: number,
+  failure: () => Error,
+  abort: AbortController,
+): <T>(step: Promise<T>) => Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return (step) =>
+    Promise.race([
+      step,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Rejected before the abort, whose own rejection of the pending read would win.
+          reject(failure());
+          abort.abort();
+        }, stallMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
 }
 
 /**
