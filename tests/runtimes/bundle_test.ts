@@ -54,12 +54,15 @@ async function modelOpFiles(path: string): Promise<string[]> {
 
 /**
  * Serves the bundle in `dir` on 127.0.0.1: "/" is an empty page, a path `extra` maps is that
- * file, any other the bundle's; `served` collects the .mjs and .wasm files asked for.
+ * file, any other the bundle's; `served` collects the .mjs and .wasm files asked for. With
+ * `ranges`, Range requests (bytes=a-b) get 206 and the part, each logged there as
+ * "<name> a-b" (other requests of files `extra` maps as "<name> full").
  */
 function serveBundle(
   dir: string,
   extra: (name: string) => string | URL | undefined,
   served: string[] = [],
+  ranges?: string[],
 ): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const name = new URL(req.url).pathname.slice(1);
@@ -76,7 +79,20 @@ function serveBundle(
       ? "text/javascript"
       : "application/octet-stream";
     try {
-      return new Response(await Deno.readFile(extra(name) ?? `${dir}/${name}`), {
+      const bytes = await Deno.readFile(extra(name) ?? `${dir}/${name}`);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.get("range") ?? "");
+      if (ranges && extra(name)) ranges.push(`${name} ${m ? `${m[1]}-${m[2]}` : "full"}`);
+      if (ranges && m) {
+        const [start, end] = [Number(m[1]), Math.min(bytes.length - 1, Number(m[2]))];
+        return new Response(bytes.subarray(start, end + 1), {
+          status: 206,
+          headers: {
+            "content-type": type,
+            "content-range": `bytes ${start}-${end}/${bytes.length}`,
+          },
+        });
+      }
+      return new Response(bytes, {
         headers: { "content-type": type, "cache-control": "no-store" },
       });
     } catch {
@@ -225,7 +241,7 @@ async function runMamba([text, tokens]: [string, number]) {
   return { prompt, logits, greedy, kind };
 }
 
-Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the PyTorch fixture's logits and greedy text", async () => {
+Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint (weights by Range requests) gives the PyTorch fixture's logits and greedy text", async () => {
   const fixture = new URL("../fixtures/mamba/", import.meta.url);
   const expected = JSON.parse(await Deno.readTextFile(new URL("expected.json", fixture))) as {
     prompt: number[];
@@ -234,9 +250,13 @@ Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the Py
   };
   const dir = await Deno.makeTempDir({ prefix: "quartet-bundle-mamba-" });
   await buildBundle(dir);
+  // The server answers Range requests: the weights come in parts, as from Hugging Face.
+  const ranges: string[] = [];
   const server = serveBundle(
     dir,
     (name) => name.startsWith("mamba/") ? new URL(name.slice("mamba/".length), fixture) : undefined,
+    [],
+    ranges,
   );
   const { context, profile } = await launchChromium();
   try {
@@ -253,6 +273,8 @@ Deno.test("Mamba from the bundle in Chromium: a base URL checkpoint gives the Py
       ok(Math.abs(r.logits[i] - want[i]) <= 1e-4 + 1e-4 * Math.abs(want[i]), `logit ${i}`);
     }
     deepStrictEqual(r.greedy, expected.greedy);
+    const weights = ranges.filter((x) => x.startsWith("mamba/model.safetensors"));
+    ok(weights.length > 0 && weights.every((x) => !x.endsWith("full")), weights.join(", "));
   } finally {
     await context.close();
     await server.shutdown();
