@@ -1,8 +1,8 @@
 /**
  * A safetensors file whose tensors are read one at a time, when a model packs them, straight
- * into the memory that keeps them (the Wasm arena): a local file is never held whole, so
- * loading needs about the model's own memory instead of that plus the file's size. A URL's
- * body is downloaded whole first (the reads then copy out of it).
+ * into the memory that keeps them (the Wasm arena): a local file is never held whole, nor a
+ * URL's where its server answers Range requests, so loading needs about the model's own memory
+ * instead of that plus the file's size. Other URLs are downloaded whole first.
  *
  * @module
  */
@@ -33,7 +33,7 @@ export class SafetensorsReader {
   readonly #close: () => void;
 
   /**
-   * Use `openSafetensors`, `safetensorsReaderOf` or `openHttpSafetensors`. `readAt`: reads
+   * Use `openSafetensors` or `safetensorsIn`. `readAt`: reads
    * answered now (a local file, bytes in memory), or, as `{ async }`, later (HTTP ranges;
    * then only `readAsync` reads).
    */
@@ -117,77 +117,99 @@ export class SafetensorsReader {
 /** Bytes per read call (some hosts cap one read at 2 GiB). */
 const READ_CHUNK = 64 << 20;
 
-/** Bytes read at any position of a file of `size` bytes (a local file, or one in memory). */
+/**
+ * Bytes at any position of a file of `size` bytes: now (`readAt`: a local file, bytes in
+ * memory) or later (`readAsync` only: HTTP Range requests).
+ */
 export interface ByteRanges {
   /** The file's size. */
   size: number;
   /** Fills `into` from `position`; returns the bytes read (fewer only at the end). */
-  readAt: ReadAt;
+  readAt?: ReadAt;
+  /** `readAt`, answered later (every source has it). */
+  readAsync: ReadAtAsync;
   /** Releases the file. */
   close(): void;
+}
+
+/** Ranges whose reads are answered now. */
+function syncRanges(size: number, readAt: ReadAt, close: () => void): ByteRanges {
+  return { size, readAt, readAsync: (into, p) => Promise.resolve(readAt(into, p)), close };
 }
 
 /** A whole file's bytes as ranges. */
 export function bytesAsRanges(bytes: Uint8Array, file: string): ByteRanges {
   let open = true;
-  return {
-    size: bytes.length,
-    readAt(into, position) {
-      if (!open) throw new ModelFormatError(`Cannot read "${file}": it was closed`);
-      const part = bytes.subarray(position, position + into.length);
-      into.set(part);
-      return part.length;
-    },
-    close: () => open = false,
-  };
+  return syncRanges(bytes.length, (into, position) => {
+    if (!open) throw new ModelFormatError(`Cannot read "${file}": it was closed`);
+    const part = bytes.subarray(position, position + into.length);
+    into.set(part);
+    return part.length;
+  }, () => open = false);
 }
 
 /**
  * A reader of the safetensors file at bytes [base, base + size) of `ranges` (a whole file, or
- * a section of one), its header checked. Closing the reader closes `ranges`.
+ * a section of one), its header checked. It reads at once where `ranges` does, else only with
+ * `readAsync`. Closing the reader closes `ranges`.
  */
-export function safetensorsReaderOver(
+export async function safetensorsIn(
   ranges: ByteRanges,
   file: string,
   base = 0,
   size = ranges.size - base,
-): SafetensorsReader {
-  const readAt: ReadAt = (into, position) =>
-    ranges.readAt(
-      into.subarray(0, Math.max(0, Math.min(into.length, size - position))),
-      base + position,
-    );
+): Promise<SafetensorsReader> {
+  // Reads clamped to the section.
+  const clamp = (into: Uint8Array, position: number) =>
+    into.subarray(0, Math.max(0, Math.min(into.length, size - position)));
+  const readAsync: ReadAtAsync = (into, position) =>
+    ranges.readAsync(clamp(into, position), base + position);
   const first8 = new Uint8Array(8);
-  const dataStart = safetensorsDataStart(first8.subarray(0, readAt(first8, 0)), size, file);
+  const dataStart = safetensorsDataStart(
+    first8.subarray(0, await readAsync(first8, 0)),
+    size,
+    file,
+  );
   const header = new Uint8Array(dataStart - 8);
-  if (readAt(header, 8) !== header.length) {
+  if (await readAsync(header, 8) !== header.length) {
     throw new ModelFormatError(`Cannot read "${file}": the file ended inside its header`);
   }
   const tensors = safetensorsTensors(header, dataStart, size, file);
-  return new SafetensorsReader(file, tensors, readAt, ranges.close);
-}
-
-/** A reader over a whole file's bytes already in memory. */
-export function safetensorsReaderOf(bytes: Uint8Array, file: string): SafetensorsReader {
-  return safetensorsReaderOver(bytesAsRanges(bytes, file), file);
+  const readAt = ranges.readAt;
+  return new SafetensorsReader(
+    file,
+    tensors,
+    readAt
+      ? (into, position) => readAt(clamp(into, position), base + position)
+      : { async: readAsync },
+    ranges.close,
+  );
 }
 
 /**
  * Opens the byte ranges of `source` (a path, a file: URL or a URL; `what` names it in errors)
- * and returns what `open` makes of them, closing them if it throws: a local file is read where
- * asked, a URL is downloaded whole.
+ * and returns what `open` makes of them, closing them if it fails: a local file is read where
+ * asked; a URL with Range requests where its server serves them, else downloaded whole.
  */
 export async function openRanges<T>(
   source: string | URL,
   what: string,
-  open: (ranges: ByteRanges) => T,
+  open: (ranges: ByteRanges) => T | Promise<T>,
 ): Promise<T> {
   const local = localPath(source);
-  const ranges = local
-    ? await (await import("../file_ranges.ts")).openFileRanges(local, what)
-    : bytesAsRanges(await readSource(source, what), String(source));
+  let ranges: ByteRanges;
+  if (local) {
+    const f = await (await import("../file_ranges.ts")).openFileRanges(local, what);
+    ranges = syncRanges(f.size, f.readAt, f.close);
+  } else {
+    const { openHttpRanges } = await import("../http_ranges.ts");
+    const http = await openHttpRanges(new URL(source), what);
+    ranges = http
+      ? { size: http.size, readAsync: http.read, close: () => {} }
+      : bytesAsRanges(await readSource(source, what), String(source));
+  }
   try {
-    return open(ranges);
+    return await open(ranges);
   } catch (e) {
     ranges.close();
     throw e;
@@ -196,37 +218,10 @@ export async function openRanges<T>(
 
 /**
  * Opens the safetensors file `source` (a path, a file: URL or a URL); `file` names it in
- * errors. A local file is read tensor by tensor as the reader is asked; a URL is downloaded
- * whole. Close the reader when done.
+ * errors. A local file is read tensor by tensor as the reader is asked; a URL too, with Range
+ * requests (`readAsync`), where its server serves them, else it is downloaded whole. Close the
+ * reader when done.
  */
-export function openSafetensors(
-  source: string | URL,
-  file: string,
-): Promise<SafetensorsReader> {
-  return openRanges(source, "checkpoint file", (ranges) => safetensorsReaderOver(ranges, file));
-}
-
-/**
- * Opens a safetensors file over HTTP(S) for reads of one tensor at a time (Range requests), or
- * undefined when the server does not serve ranges (download it whole: `openSafetensors`).
- */
-export async function openHttpSafetensors(
-  url: URL,
-  file: string,
-): Promise<SafetensorsReader | undefined> {
-  const { openHttpRanges } = await import("../http_ranges.ts");
-  const ranges = await openHttpRanges(url, "checkpoint file");
-  if (!ranges) return undefined;
-  const first8 = new Uint8Array(8);
-  const dataStart = safetensorsDataStart(
-    first8.subarray(0, await ranges.read(first8, 0)),
-    ranges.size,
-    file,
-  );
-  const header = new Uint8Array(dataStart - 8);
-  if (await ranges.read(header, 8) !== header.length) {
-    throw new ModelFormatError(`Cannot read "${file}": the file ended inside its header`);
-  }
-  const tensors = safetensorsTensors(header, dataStart, ranges.size, file);
-  return new SafetensorsReader(file, tensors, { async: ranges.read }, () => {});
+export function openSafetensors(source: string | URL, file: string): Promise<SafetensorsReader> {
+  return openRanges(source, "checkpoint file", (ranges) => safetensorsIn(ranges, file));
 }

@@ -2,15 +2,15 @@
  * Reads a Quartet sparse package that holds a safetensors checkpoint (`packSafetensors`, a
  * Mamba `model.qsp`): every tensor's shape up front, its values on request, from the packed
  * sections (bit mask plus non-zeros) or from the safetensors file inside the package, read
- * from a local file where they lie (a URL is downloaded whole). The prefix, header, sections
+ * where they lie, from a local file or with HTTP Range requests. The prefix, header, sections
  * and the inner file's header are checked when it is opened; masks and float16 values when a
  * tensor is read.
  *
  * @module
  */
 import { ModelFormatError } from "../../errors.ts";
-import { type ByteRanges, openRanges, safetensorsReaderOver } from "../safetensors/reader.ts";
-import { type PackedTensor, PREFIX_BYTES, type Section } from "./format.ts";
+import { type ByteRanges, openRanges, safetensorsIn } from "../safetensors/reader.ts";
+import { type PackedTensor, PREFIX_BYTES } from "./format.ts";
 import { expandPackedTensor, type Fail, readPackageHeader } from "./unpack.ts";
 
 /** The tensors of a safetensors package. */
@@ -21,35 +21,41 @@ export interface SafetensorsPackage {
   float16(name: string): boolean;
   /** Writes the tensor's values, as float32, into `into` (exactly its size). */
   read(name: string, into: Float32Array): void;
-  /** Releases the package's bytes (further reads fail). */
+  /** `read`, for any package (over HTTP, its parts arrive later). */
+  readAsync(name: string, into: Float32Array): Promise<void>;
+  /** Releases the package (further reads fail). */
   close(): void;
 }
 
 /**
- * Opens the package `source` (a path, a file: URL or a URL; `file` names it in errors). A local
- * file is read where a tensor lies when it is asked for; a URL is downloaded whole.
+ * Opens the package `source` (a path, a file: URL or a URL; `file` names it in errors): read
+ * where a tensor lies when it is asked for, from a local file or with HTTP Range requests (a
+ * URL whose server does not serve ranges is downloaded whole).
  */
 export function openSafetensorsPackage(
   source: string | URL,
   file: string,
 ): Promise<SafetensorsPackage> {
-  return openRanges(source, "checkpoint file", (ranges) => safetensorsPackageOver(ranges, file));
+  return openRanges(source, "checkpoint file", (ranges) => safetensorsPackageIn(ranges, file));
 }
 
 /** The package in `ranges`, its header, sections and inner safetensors header checked. */
-function safetensorsPackageOver(ranges: ByteRanges, file: string): SafetensorsPackage {
+async function safetensorsPackageIn(
+  ranges: ByteRanges,
+  file: string,
+): Promise<SafetensorsPackage> {
   const fail: Fail = (what) => new ModelFormatError(`Cannot load package "${file}": ${what}`);
   const prefix = new Uint8Array(PREFIX_BYTES);
-  const got = ranges.readAt(prefix, 0);
+  const got = await ranges.readAsync(prefix, 0);
   const jsonBytes = got === PREFIX_BYTES ? new DataView(prefix.buffer).getUint32(8, true) : 0;
   // The prefix and JSON header (nothing is allocated past the file's size).
   const head = new Uint8Array(Math.min(PREFIX_BYTES + jsonBytes, ranges.size));
-  ranges.readAt(head, 0);
+  await ranges.readAsync(head, 0);
   const { header, dataStart } = readPackageHeader(head, fail, ranges.size);
   if (header.modelFormat !== "safetensors") {
     throw fail("it holds an ONNX model, not a safetensors checkpoint: load it with loadModel");
   }
-  const inner = safetensorsReaderOver(
+  const inner = await safetensorsIn(
     ranges,
     `${file} (its safetensors model)`,
     dataStart + header.model.offset,
@@ -64,12 +70,19 @@ function safetensorsPackageOver(ranges: ByteRanges, file: string): SafetensorsPa
     packed.set(t.name, t);
     dims.set(t.name, t.dims);
   }
-  const section = (s: Section, what: string) => {
-    const out = new Uint8Array(s.bytes);
-    if (ranges.readAt(out, dataStart + s.offset) !== s.bytes) {
-      throw fail(`${what} ends past the end of the file (it changed after it was opened)`);
+  /** A packed tensor's sections to read, and what expands them into `into`. */
+  const plan = (t: PackedTensor, into: Float32Array) => {
+    const size = t.dims.reduce((a, b) => a * b, 1);
+    if (size !== into.length) {
+      throw fail(`tensor "${t.name}" is ${size} elements, not ${into.length}`);
     }
-    return out;
+    const values = new Uint8Array(t.values.bytes);
+    const mask = t.mask && new Uint8Array(t.mask.bytes);
+    const parts: [Uint8Array, number][] = [[values, dataStart + t.values.offset]];
+    if (mask) parts.push([mask, dataStart + t.mask!.offset]);
+    const short = () =>
+      fail(`tensor "${t.name}" ends past the end of the file (it changed after it was opened)`);
+    return { parts, short, finish: () => expandPackedTensor(t, values, mask, into, fail) };
   };
   return {
     dims,
@@ -80,13 +93,21 @@ function safetensorsPackageOver(ranges: ByteRanges, file: string): SafetensorsPa
     read(name, into) {
       const t = packed.get(name);
       if (!t) return inner.read(name, into);
-      const size = t.dims.reduce((a, b) => a * b, 1);
-      if (size !== into.length) {
-        throw fail(`tensor "${name}" is ${size} elements, not ${into.length}`);
+      if (!ranges.readAt) throw fail("it is read with readAsync");
+      const p = plan(t, into);
+      for (const [part, at] of p.parts) {
+        if (ranges.readAt(part, at) !== part.length) throw p.short();
       }
-      const values = section(t.values, `tensor "${name}"`);
-      const mask = t.mask && section(t.mask, `tensor "${name}"`);
-      expandPackedTensor(t, values, mask, into, fail);
+      p.finish();
+    },
+    async readAsync(name, into) {
+      const t = packed.get(name);
+      if (!t) return await inner.readAsync(name, into);
+      const p = plan(t, into);
+      for (const [part, at] of p.parts) {
+        if (await ranges.readAsync(part, at) !== part.length) throw p.short();
+      }
+      p.finish();
     },
     close: () => inner.close(),
   };

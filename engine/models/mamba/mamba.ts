@@ -9,16 +9,11 @@
  */
 import { InvalidArgumentError, ModelFormatError, QuartetError } from "../../errors.ts";
 import { checkOptions } from "../../options.ts";
-import {
-  openHttpSafetensors,
-  openSafetensors,
-  type SafetensorsReader,
-} from "../../formats/safetensors/reader.ts";
+import { openSafetensors, type SafetensorsReader } from "../../formats/safetensors/reader.ts";
 import {
   checkBesideName,
   childSource,
   isMissingSource,
-  localPath,
   readSource,
 } from "../../formats/read_source.ts";
 import {
@@ -915,7 +910,9 @@ export async function readMambaCheckpoint(
   let packed: CheckpointTensors | undefined;
   try {
     try {
-      files.push(await openWeights(childSource(source, "model.safetensors"), "model.safetensors"));
+      files.push(
+        await openSafetensors(childSource(source, "model.safetensors"), "model.safetensors"),
+      );
     } catch (e) {
       if (!isMissingSource(e)) throw e;
     }
@@ -934,7 +931,7 @@ export async function readMambaCheckpoint(
         );
       }
       for (const shard of indexShards(parseCheckpointJson(indexText, indexFile))) {
-        files.push(await openWeights(childSource(source, shard), shard));
+        files.push(await openSafetensors(childSource(source, shard), shard));
       }
     }
     return await checkpointOf(source, options, config, packed ?? checkpointTensors(files));
@@ -943,18 +940,6 @@ export async function readMambaCheckpoint(
     packed?.close();
     throw e;
   }
-}
-
-/**
- * A safetensors file of the checkpoint: a local one read where its tensors lie, a remote one
- * one tensor at a time with Range requests where the server serves them, else downloaded whole.
- */
-async function openWeights(source: string | URL, file: string): Promise<SafetensorsReader> {
-  if (!localPath(source)) {
-    const remote = await openHttpSafetensors(new URL(source), file);
-    if (remote) return remote;
-  }
-  return await openSafetensors(source, file);
 }
 
 /**

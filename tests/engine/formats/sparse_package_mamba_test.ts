@@ -17,6 +17,7 @@ import { packSparseModel, pruneMamba, readMambaFiles } from "../../../mod.ts";
 import { buildModel } from "../../_onnx_builder.ts";
 import { Tensor } from "../../../engine/tensor.ts";
 import { assertClose } from "../../_assert.ts";
+import { serveRanges } from "../../_range_server.ts";
 
 const FIXTURE = new URL("../../fixtures/mamba", import.meta.url).pathname;
 const CLI = new URL("../../../cli.ts", import.meta.url).pathname;
@@ -206,5 +207,23 @@ Deno.test("a local model.qsp is read where its tensors lie: cut short before or 
     p.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a model.qsp over HTTP is read in parts with Range requests and gives the safetensors' logits", async () => {
+  const { bytes } = await packSparseModel(pruned);
+  const log: string[] = [];
+  const server = serveRanges({
+    "config.json": await Deno.readFile(`${FIXTURE}/config.json`),
+    "model.qsp": bytes as Uint8Array<ArrayBuffer>,
+  }, log);
+  try {
+    const m = await loadMamba(`http://127.0.0.1:${server.addr.port}`);
+    deepStrictEqual([...m.forward(PROMPT)], await logits({ "model.safetensors": pruned }));
+    m.dispose();
+    const reads = log.filter((l) => l.startsWith("model.qsp"));
+    ok(reads.length > 0 && reads.every((l) => !l.endsWith("full")), reads.join(", "));
+  } finally {
+    await server.shutdown();
   }
 });

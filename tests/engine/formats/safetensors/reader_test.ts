@@ -1,8 +1,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { ModelFormatError } from "../../../../engine/errors.ts";
 import {
+  bytesAsRanges,
   openSafetensors,
-  safetensorsReaderOf,
+  safetensorsIn,
 } from "../../../../engine/formats/safetensors/reader.ts";
 import { writeSafetensors } from "../../../../engine/formats/safetensors/write.ts";
 import { fromFloat16Bits, toFloat16Bits } from "../../../../engine/formats/float16.ts";
@@ -61,7 +62,10 @@ Deno.test("safetensors reader: a local file and the same bytes in memory give ev
       new URL(`file://${dir}/model.safetensors`),
       "model.safetensors",
     );
-    const inMemory = safetensorsReaderOf(file, "model.safetensors");
+    const inMemory = await safetensorsIn(
+      bytesAsRanges(file, "model.safetensors"),
+      "model.safetensors",
+    );
     for (const r of [local, fromUrl, inMemory]) {
       deepStrictEqual(readAll(r), expected);
       deepStrictEqual(r.tensors.get("b")!.dims, [1, 2]);

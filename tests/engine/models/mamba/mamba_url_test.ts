@@ -7,6 +7,7 @@
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import { ModelFormatError } from "../../../../engine/errors.ts";
 import { loadMamba } from "../../../../engine/models/mamba/mamba.ts";
+import { serveRanges } from "../../../_range_server.ts";
 
 const FIXTURE = new URL("../../../fixtures/mamba", import.meta.url).pathname;
 
@@ -157,32 +158,6 @@ Deno.test("Mamba loads a sharded checkpoint from a directory; a tensor in two sh
   }
 });
 
-/**
- * Serves `files` under /<name> on 127.0.0.1, answering Range requests (bytes=a-b) with 206 and
- * Content-Range, or with `lie` a range shifted by one byte; `log` gets each request's file and
- * range ("full" without one).
- */
-function rangeServer(
-  files: Record<string, Uint8Array<ArrayBuffer>>,
-  log: string[],
-  lie = false,
-): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    const name = new URL(req.url).pathname.slice(1);
-    const body = files[name];
-    if (!body) return new Response("not found", { status: 404 });
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.get("range") ?? "");
-    log.push(`${name} ${m ? `${m[1]}-${m[2]}` : "full"}`);
-    if (!m) return new Response(body);
-    const start = Number(m[1]) + (lie ? 1 : 0);
-    const end = Math.min(body.length - 1, Number(m[2]));
-    return new Response(body.subarray(start, end + 1), {
-      status: 206,
-      headers: { "content-range": `bytes ${start}-${end}/${body.length}` },
-    });
-  });
-}
-
 Deno.test("Mamba over HTTP reads model.safetensors tensor by tensor with Range requests, never whole", async () => {
   const model = await Deno.readFile(`${FIXTURE}/model.safetensors`);
   const files = {
@@ -194,7 +169,7 @@ Deno.test("Mamba over HTTP reads model.safetensors tensor by tensor with Range r
   const want = [...local.forward(prompt)];
   local.dispose();
   const log: string[] = [];
-  const server = rangeServer(files, log);
+  const server = serveRanges(files, log);
   try {
     const m = await loadMamba(`http://127.0.0.1:${server.addr.port}`);
     deepStrictEqual([...m.forward(prompt)], want);
@@ -207,7 +182,7 @@ Deno.test("Mamba over HTTP reads model.safetensors tensor by tensor with Range r
     await server.shutdown();
   }
   // A server that sends other bytes than asked for is a typed error, not wrong weights.
-  const liar = rangeServer(files, [], true);
+  const liar = serveRanges(files, [], true);
   try {
     await rejects(
       loadMamba(`http://127.0.0.1:${liar.addr.port}`),
