@@ -1008,10 +1008,9 @@ async function checkpointOf(
 /**
  * Loads a Mamba-1 checkpoint in the Hugging Face layout from a directory or a base URL:
  * `config.json` and `model.safetensors` (or `model.safetensors.index.json` and its shards).
- * A local checkpoint's weights are read tensor by tensor into the model's memory, so loading
- * needs about the model's own size. From a URL, model.safetensors is fetched the same way with
- * Range requests where the server serves them, and downloaded whole first where it does not
- * (and for model.qsp).
+ * (or `model.qsp`, a sparse package). The weights are read tensor by tensor into the model's
+ * memory, from a local file or with HTTP Range requests, so loading needs about the model's
+ * own size; a server that does not serve ranges sends the whole file first.
  *
  * @example
  * ```ts ignore
