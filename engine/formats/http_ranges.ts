@@ -120,6 +120,8 @@ export async function openHttpRanges(
       if (!inWindow && into.length >= windowBytes) return await fetchInto(into, position);
       if (!inWindow) {
         const bytes = buffer.subarray(0, Math.max(0, Math.min(windowBytes, size - position)));
+        // Emptied first: a failed fetch must not leave the old window over half-new bytes.
+        window = { start: 0, bytes: buffer.subarray(0, 0) };
         window = { start: position, bytes: bytes.subarray(0, await fetchInto(bytes, position)) };
       }
       const part = window.bytes.subarray(

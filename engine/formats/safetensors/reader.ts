@@ -204,8 +204,16 @@ export async function openRanges<T>(
   } else {
     const { openHttpRanges } = await import("../http_ranges.ts");
     const http = await openHttpRanges(new URL(source), what);
+    let open = true;
     ranges = http
-      ? { size: http.size, readAsync: http.read, close: () => {} }
+      ? {
+        size: http.size,
+        readAsync: (into, position) => {
+          if (!open) throw new ModelFormatError(`Cannot read "${source}": it was closed`);
+          return http.read(into, position);
+        },
+        close: () => open = false,
+      }
       : bytesAsRanges(await readSource(source, what), String(source));
   }
   try {
