@@ -1,8 +1,9 @@
 /**
- * Writes a Quartet sparse package from an ONNX model (typically one `pruneOnnx` made): each
- * large float32 weight is stored as a non-zero bit mask plus the non-zero values when that is
- * smaller than storing it whole, optionally in float16, and the rest of the model stays a
- * standard ONNX protobuf inside the package.
+ * Writes a Quartet sparse package from an ONNX model (typically one `pruneOnnx` made) or a
+ * safetensors checkpoint (`pruneMamba`): each large float weight is stored as a non-zero bit
+ * mask plus the non-zero values when that is smaller than storing it whole, optionally in
+ * float16, and the rest of the model stays a standard ONNX protobuf (or safetensors file)
+ * inside the package.
  *
  * @module
  */
@@ -39,7 +40,7 @@ import {
 export interface PackOptions {
   /** Store values as float16 (half the bytes; weights round to 11 significant bits). */
   float16?: boolean;
-  /** Smaller float tensors (biases, norms) stay inside the ONNX model (default 256). */
+  /** Smaller float tensors (biases, norms) stay inside the model, ONNX or safetensors (256). */
   minElements?: number;
 }
 
@@ -334,7 +335,16 @@ export function packSafetensors(
     payloads.push(payload);
     reports.push(report);
   }
-  const out = writePackage(writeSafetensors(kept), "safetensors", payloads);
+  // The file's own metadata (string pairs, e.g. {"format": "pt"}) stays with the kept tensors.
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, dataStart)));
+  const meta = header.__metadata__;
+  const strings = typeof meta === "object" && meta !== null &&
+    Object.values(meta).every((v) => typeof v === "string");
+  const out = writePackage(
+    writeSafetensors(kept, strings ? meta as Record<string, string> : undefined),
+    "safetensors",
+    payloads,
+  );
   return { bytes: out, tensors: reports, inputBytes: bytes.length };
 }
 

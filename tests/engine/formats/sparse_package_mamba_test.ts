@@ -227,3 +227,26 @@ Deno.test("a model.qsp over HTTP is read in parts with Range requests and gives 
     await server.shutdown();
   }
 });
+
+Deno.test("a safetensors package keeps the file's metadata beside the tensors it does not pack", async () => {
+  const { bytes } = await packSparseModel(pruned);
+  const length = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + length)));
+  const dataStart = Math.ceil((16 + length) / 8) * 8;
+  const inner = bytes.subarray(
+    dataStart + header.model.offset,
+    dataStart + header.model.offset + header.model.bytes,
+  );
+  const innerLength = Number(new DataView(inner.buffer, inner.byteOffset).getBigUint64(0, true));
+  const innerHeader = JSON.parse(new TextDecoder().decode(inner.subarray(8, 8 + innerLength)));
+  const original = JSON.parse(
+    new TextDecoder().decode(
+      pruned.subarray(
+        8,
+        8 + Number(new DataView(pruned.buffer, pruned.byteOffset).getBigUint64(0, true)),
+      ),
+    ),
+  );
+  ok(original.__metadata__, "the pruned fixture has metadata");
+  deepStrictEqual(innerHeader.__metadata__, original.__metadata__);
+});
