@@ -33,22 +33,20 @@ export class SafetensorsReader {
   readonly #close: () => void;
 
   /**
-   * Use `openSafetensors` or `safetensorsIn`. `readAt`: reads
-   * answered now (a local file, bytes in memory), or, as `{ async }`, later (HTTP ranges;
-   * then only `readAsync` reads).
+   * Use `openSafetensors` or `safetensorsIn`. `reads`: the file's bytes, read now (`readAt`: a
+   * local file, bytes in memory) or later (only `readAsync`: HTTP ranges; then only
+   * `readAsync` reads tensors).
    */
   constructor(
     file: string,
     tensors: ReadonlyMap<string, SafetensorsTensorInfo>,
-    readAt: ReadAt | { async: ReadAtAsync },
+    reads: Pick<ByteRanges, "readAt" | "readAsync">,
     close: () => void,
   ) {
     this.file = file;
     this.tensors = tensors;
-    this.#readAt = typeof readAt === "function" ? readAt : undefined;
-    this.#readAtAsync = typeof readAt === "function"
-      ? (into, position) => Promise.resolve(readAt(into, position))
-      : readAt.async;
+    this.#readAt = reads.readAt;
+    this.#readAtAsync = reads.readAsync;
     this.#close = close;
   }
 
@@ -176,14 +174,10 @@ export async function safetensorsIn(
   }
   const tensors = safetensorsTensors(header, dataStart, size, file);
   const readAt = ranges.readAt;
-  return new SafetensorsReader(
-    file,
-    tensors,
-    readAt
-      ? (into, position) => readAt(clamp(into, position), base + position)
-      : { async: readAsync },
-    ranges.close,
-  );
+  return new SafetensorsReader(file, tensors, {
+    readAt: readAt && ((into, position) => readAt(clamp(into, position), base + position)),
+    readAsync,
+  }, ranges.close);
 }
 
 /**

@@ -822,8 +822,8 @@ export interface MambaCheckpoint {
 
 /** A checkpoint's tensors over its open safetensors files (one, or the shards). */
 export interface CheckpointTensors extends MambaTensors {
-  /** `read`, for files whose parts arrive later (over HTTP); absent: `read` serves. */
-  readAsync?(name: string, into: Float32Array): Promise<void>;
+  /** `read` for any file, also one whose parts arrive later (over HTTP). */
+  readAsync(name: string, into: Float32Array): Promise<void>;
   /** Closes the files. */
   close(): void;
 }
@@ -871,8 +871,7 @@ export async function packCheckpoint(c: MambaCheckpoint): Promise<PackedMamba> {
     const steps = packMamba(c.kr, c.config, c.weights);
     for (let r = steps.next();; r = steps.next()) {
       if (r.done) return r.value;
-      if (c.weights.readAsync) await c.weights.readAsync(r.value.name, r.value.into);
-      else c.weights.read(r.value.name, r.value.into);
+      await c.weights.readAsync(r.value.name, r.value.into);
     }
   } catch (e) {
     disposeKernels(c.kr);
