@@ -6,6 +6,7 @@
  * @module
  */
 import { ModelFormatError } from "../errors.ts";
+import { DIRECTORY_GIVEN } from "./read_file.ts";
 
 /** An open local file. */
 export interface FileRanges {
@@ -43,12 +44,7 @@ export async function openFileRanges(path: string | URL, what: string): Promise<
   };
   try {
     const info = fs.fstatSync(fd);
-    if (info.isDirectory()) {
-      throw new Error(
-        "It is a directory, not a file (a Mamba checkpoint directory loads with loadMamba, " +
-          "or cli.ts generate / info)",
-      );
-    }
+    if (info.isDirectory()) throw new Error(DIRECTORY_GIVEN);
     if (!info.isFile()) throw new Error("It is not a regular file");
     return {
       size: info.size,

@@ -7,6 +7,11 @@
  */
 import { ModelFormatError } from "../errors.ts";
 
+/** Why a directory given as a file is refused (`readFile`, `openFileRanges`). */
+export const DIRECTORY_GIVEN =
+  "It is a directory, not a file (a Mamba checkpoint directory loads with loadMamba, " +
+  "or cli.ts generate / info)";
+
 /** The parts of Deno's file API `readFile` uses (absent in Node and Bun). */
 interface DenoFiles {
   open(path: string | URL): Promise<{
@@ -38,12 +43,7 @@ export async function readFile(
     const file = await deno.open(path);
     try {
       const info = await file.stat();
-      if (info.isDirectory) {
-        throw new Error(
-          "It is a directory, not a file (a Mamba checkpoint directory loads with loadMamba, " +
-            "or cli.ts generate / info)",
-        );
-      }
+      if (info.isDirectory) throw new Error(DIRECTORY_GIVEN);
       // Not a regular file (a pipe, a device): its size says nothing.
       if (!info.isFile) return await deno.readFile(path);
       if (info.size > maxBytes) {
